@@ -1,0 +1,224 @@
+#include "ept/p2m.h"
+
+#include <stdexcept>
+
+namespace densevm {
+namespace {
+
+[[nodiscard]] constexpr EptPerms required_perms(Access access) {
+  switch (access) {
+    case Access::kRead: return kEptRead;
+    case Access::kWrite: return kEptWrite;
+    case Access::kExec: return kEptExec;
+  }
+  return kEptRwx;
+}
+
+}  // namespace
+
+// Collects changed pages into contiguous runs so that a range operation notifies once per
+// run instead of once per page.
+class P2m::ChangeRuns {
+ public:
+  explicit ChangeRuns(P2m& p2m) : p2m_(p2m) {}
+  ~ChangeRuns() { flush(); }
+  ChangeRuns(const ChangeRuns&) = delete;
+  ChangeRuns& operator=(const ChangeRuns&) = delete;
+
+  void add(uint64_t page) {
+    if (end_ != 0 && page == end_) {
+      end_ += kPageSize;
+      return;
+    }
+    flush();
+    begin_ = page;
+    end_ = page + kPageSize;
+  }
+
+ private:
+  void flush() {
+    if (end_ != 0) p2m_.notify(Gpa{begin_}, Gpa{end_});
+    end_ = 0;
+  }
+
+  P2m& p2m_;
+  uint64_t begin_ = 0;
+  uint64_t end_ = 0;  // 0: no open run (a run never ends at address 0)
+};
+
+P2m::P2m(FrameStore& frames) : frames_(&frames), walker_(frames) {
+  std::optional<Hpa> root = frames.allocate();
+  if (!root) throw std::runtime_error("P2m: FrameStore exhausted, no frame for the EPT root");
+  root_ = *root;
+  stats_.table_frames = 1;
+}
+
+P2m::~P2m() {
+  walker_.destroy(root_, [this](uint64_t, EptEntry& leaf, unsigned) {
+    frames_->release(leaf.frame());
+  });
+}
+
+// SDM Vol 3C §29.3.2 (EPT translation mechanism): the walk reads one entry per level and
+// ANDs their rights; an entry with R=W=X=0 is not present and ends it. With EPT A/D enabled
+// (§29.3.4) each entry used gets A, and the leaf of a successful write gets D.
+EptLookup P2m::lookup(Gpa gpa, Access access) {
+  ++stats_.lookups;
+  if (gpa.value() >= kGpaLimit) [[unlikely]] return violation(gpa, access);
+  const EptPerms need = required_perms(access);
+  EptPerms perms = kEptRwx;
+  Hpa table = root_;
+  for (unsigned level = EptEntry::kLevels;; --level) {
+    EptEntry& e = walker_.table(table)[Walker::index(gpa.value(), level)];
+    ++stats_.walk_references;
+    if (!e.present()) [[unlikely]] return violation(gpa, access);
+    if (!e.accessed()) e.set(EptEntry::kAccessed);
+    perms &= e.perms();
+    if (level == 1) {
+      if ((perms & need) != need) [[unlikely]] return violation(gpa, access);
+      if (access == Access::kWrite && !e.dirty()) e.set(EptEntry::kDirty);
+      return EptHit{e.frame(), perms};
+    }
+    table = e.frame();
+  }
+}
+
+EptViolation P2m::violation(Gpa gpa, Access access) {
+  ++stats_.violations;
+  EptEntry* leaf = nullptr;
+  const EptPerms perms = path_perms(gpa, &leaf);
+  return EptViolation{gpa, access, perms, leaf != nullptr && leaf->holds_frame()};
+}
+
+EptPerms P2m::path_perms(Gpa gpa, EptEntry** leaf) const {
+  *leaf = nullptr;
+  if (gpa.value() >= kGpaLimit) return kEptNone;
+  EptPerms perms = kEptRwx;
+  Hpa table = root_;
+  for (unsigned level = EptEntry::kLevels;; --level) {
+    EptEntry& e = walker_.table(table)[Walker::index(gpa.value(), level)];
+    if (!e.holds_frame()) return kEptNone;
+    perms &= e.perms();
+    if (level == 1) {
+      *leaf = &e;
+      return perms;
+    }
+    table = e.frame();
+  }
+}
+
+std::optional<P2mLeaf> P2m::inspect(Gpa gpa) const {
+  EptEntry* leaf = nullptr;
+  const EptPerms effective = path_perms(gpa, &leaf);
+  if (leaf == nullptr) return std::nullopt;
+  return P2mLeaf{leaf->frame(), leaf->perms(), effective, leaf->memtype(), leaf->accessed(),
+                 leaf->dirty()};
+}
+
+P2mStatus P2m::map(Gpa gpa, Hpa hpa, EptPerms perms, EptMemType type) {
+  if (gpa.page_offset() != 0 || gpa.value() >= kGpaLimit || !frames_->contains(hpa) ||
+      !ept_perms_valid(perms) || !ept_memtype_valid(type)) {
+    return P2mStatus::kInvalidArgument;
+  }
+  EptEntry* leaf = walker_.find_or_create(root_, gpa.value(), 1, stats_.table_frames);
+  if (leaf == nullptr) return P2mStatus::kOutOfFrames;
+  const EptEntry old = *leaf;
+  *leaf = EptEntry::page(hpa, perms, type);
+  if (!old.holds_frame()) {
+    ++stats_.mapped_pages;
+    return P2mStatus::kOk;
+  }
+  // Invalidate before the old frame can be handed to anyone else.
+  notify(gpa, gpa + kPageSize);
+  frames_->release(old.frame());
+  return P2mStatus::kOk;
+}
+
+std::optional<Hpa> P2m::unmap(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return std::nullopt;
+  EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
+  if (leaf == nullptr || !leaf->holds_frame()) return std::nullopt;
+  const Hpa old = leaf->frame();
+  *leaf = EptEntry();
+  --stats_.mapped_pages;
+  notify(gpa.page_base(), gpa.page_base() + kPageSize);
+  frames_->release(old);
+  return old;
+}
+
+P2mStatus P2m::protect(Gpa begin, Gpa end, EptPerms perms) {
+  if (!ept_perms_valid(perms)) return P2mStatus::kInvalidArgument;
+  ChangeRuns runs(*this);
+  auto set_rights = [&](uint64_t addr, EptEntry& e, unsigned) {
+    if (e.perms() == perms) return;
+    e.set_perms(perms);
+    runs.add(addr);
+  };
+  walker_.for_each_leaf(root_, begin.value(), end.value(), set_rights);
+  return P2mStatus::kOk;
+}
+
+P2mStatus P2m::restrict_subtree(Gpa gpa, unsigned level, EptPerms perms) {
+  return set_subtree_perms(gpa, level, perms);
+}
+
+P2mStatus P2m::unrestrict_subtree(Gpa gpa, unsigned level) {
+  return set_subtree_perms(gpa, level, kEptRwx);
+}
+
+P2mStatus P2m::set_subtree_perms(Gpa gpa, unsigned level, EptPerms perms) {
+  if (level < 2 || level > EptEntry::kLevels || gpa.value() >= kGpaLimit ||
+      !ept_perms_valid(perms)) {
+    return P2mStatus::kInvalidArgument;
+  }
+  EptEntry* e = walker_.find(root_, gpa.value(), level);
+  if (e == nullptr || !e->holds_frame()) return P2mStatus::kNotMapped;
+  if (e->perms() == perms) return P2mStatus::kOk;
+  e->set_perms(perms);
+  const uint64_t span = Walker::span(level);
+  const Gpa base{gpa.value() & ~(span - 1)};
+  notify(base, base + span);
+  return P2mStatus::kOk;
+}
+
+void P2m::harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty) {
+  ChangeRuns runs(*this);
+  auto harvest = [&](uint64_t addr, EptEntry& e, unsigned) {
+    if (!e.dirty()) return;
+    e.clear(EptEntry::kDirty | EptEntry::kAccessed);
+    runs.add(addr);
+    on_dirty(Gpa{addr});
+  };
+  walker_.for_each_leaf(root_, begin.value(), end.value(), harvest);
+}
+
+bool P2m::test_and_clear_accessed(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return false;
+  EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
+  if (leaf == nullptr || !leaf->holds_frame() || !leaf->accessed()) return false;
+  leaf->clear(EptEntry::kAccessed);
+  notify(gpa.page_base(), gpa.page_base() + kPageSize);
+  return true;
+}
+
+void P2m::for_each_mapping(const MappingVisitor& visit) const {
+  for_each_mapping(Gpa{0}, Gpa{kGpaLimit}, visit);
+}
+
+void P2m::for_each_mapping(Gpa begin, Gpa end, const MappingVisitor& visit) const {
+  auto report = [&](uint64_t addr, EptEntry& e, unsigned) {
+    visit(Gpa{addr}, e.frame(), e.perms());
+  };
+  walker_.for_each_leaf(root_, begin.value(), end.value(), report);
+}
+
+void P2m::add_listener(P2mListener* listener) { listeners_.push_back(listener); }
+
+void P2m::remove_listener(P2mListener* listener) { std::erase(listeners_, listener); }
+
+void P2m::notify(Gpa begin, Gpa end) {
+  ++stats_.notifications;
+  for (P2mListener* listener : listeners_) listener->on_p2m_change(begin, end);
+}
+
+}  // namespace densevm

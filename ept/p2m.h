@@ -1,0 +1,148 @@
+// P2m: one VM's guest-physical to host map, stored as real 4-level EPT tables.
+//
+// Every table is a FrameStore frame of EptEntry, so the root is a valid EPTP target. Lookups
+// walk the tables as a processor does (rights ANDed across levels, A/D set), and report a
+// refusal as an EptViolation value for the VMM to handle. Each mapped page owns one reference
+// of its frame. Every change to an existing entry is announced to the listeners: the
+// software INVEPT for shadow tables and soft TLBs.
+//
+//   P2m p2m(frames);
+//   if (p2m.map(Gpa{0x1000}, *frames.allocate(), kEptRwx) != P2mStatus::kOk) return;
+//   EptLookup r = p2m.lookup(Gpa{0x1234}, Access::kWrite);   // an EptHit or an EptViolation
+//
+// Not thread-safe: a P2m belongs to its VM and is used by the thread running the VM (services
+// change it between slices, per DESIGN.md). Listeners must not change the P2m from a callback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "ept/ept_entry.h"
+#include "vmm/frame_store.h"
+#include "vmm/mmu.h"
+#include "vmm/page_table_walker.h"
+#include "vmm/types.h"
+
+namespace densevm {
+
+struct EptHit {
+  Hpa hpa;         // frame of the 4 KiB page
+  EptPerms perms;  // effective rights: AND over all four levels
+};
+
+// The EPT refused an access (SDM Vol 3C §29.3.3.2). mapped: a page is behind this Gpa but
+// some level's rights exclude the access (copy-on-write, write-tracking, a restricted
+// subtree); otherwise nothing is mapped (demand paging, MMIO).
+struct EptViolation {
+  Gpa gpa;
+  Access access;
+  EptPerms effective_perms;
+  bool mapped;
+};
+
+using EptLookup = std::variant<EptHit, EptViolation>;
+
+enum class P2mStatus : uint8_t {
+  kOk,
+  kOutOfFrames,      // no frame for an intermediate table; nothing changed for the caller
+  kInvalidArgument,  // unaligned or out-of-range address, foreign Hpa, W without R, bad level
+  kNotMapped,        // no table behind the upper-level entry
+};
+
+// One leaf as stored, for services and tests.
+struct P2mLeaf {
+  Hpa hpa;
+  EptPerms perms;            // the leaf's own rights
+  EptPerms effective_perms;  // AND with the upper levels
+  EptMemType memtype;
+  bool accessed;
+  bool dirty;
+};
+
+// Told about every change to an existing entry: unmap, remap, any change of rights (leaf or
+// subtree, up or down) and clearing of A/D bits, so that cached translations are dropped and
+// the next access walks again (setting A/D anew). Filling a not-present leaf and creating
+// intermediate tables are not announced: nothing can have cached them.
+class P2mListener {
+ public:
+  virtual ~P2mListener() = default;
+  virtual void on_p2m_change(Gpa begin, Gpa end) = 0;  // [begin, end), page-aligned
+};
+
+struct P2mStats {
+  uint64_t mapped_pages = 0;
+  uint64_t table_frames = 0;     // root included
+  uint64_t lookups = 0;
+  uint64_t walk_references = 0;  // one per table entry read by lookup()
+  uint64_t violations = 0;
+  uint64_t notifications = 0;    // on_p2m_change rounds (each reaches every listener)
+};
+
+class P2m {
+ public:
+  using Walker = PageTableWalker<EptEntry>;
+  using MappingVisitor = std::function<void(Gpa gpa, Hpa hpa, EptPerms leaf_perms)>;
+  static constexpr uint64_t kGpaLimit = Walker::kAddressLimit;  // 2^48: 4-level EPT
+
+  // Allocates the root table; throws std::runtime_error if the FrameStore is exhausted.
+  explicit P2m(FrameStore& frames);
+  // Releases every mapped frame and every table frame; listeners are not told.
+  ~P2m();
+  P2m(const P2m&) = delete;
+  P2m& operator=(const P2m&) = delete;
+
+  // The hardware walk for one access (SDM Vol 3C §29.3.2, §29.3.4).
+  [[nodiscard]] EptLookup lookup(Gpa gpa, Access access);
+  // The leaf for gpa as stored; no A/D side effects, not counted.
+  [[nodiscard]] std::optional<P2mLeaf> inspect(Gpa gpa) const;
+
+  // Maps the 4 KiB page at gpa to hpa, taking over one reference of hpa from the caller
+  // (on kOk only). Replacing a mapped page releases the old frame and notifies.
+  [[nodiscard]] P2mStatus map(Gpa gpa, Hpa hpa, EptPerms perms,
+                              EptMemType type = EptMemType::kWriteBack);
+  // Removes the page at gpa and releases its reference; returns the old frame (for
+  // accounting only: it may already be reused) or nullopt if nothing was mapped.
+  std::optional<Hpa> unmap(Gpa gpa);
+  // Sets the leaf rights of every mapped page in [begin, end); unmapped pages are skipped.
+  [[nodiscard]] P2mStatus protect(Gpa begin, Gpa end, EptPerms perms);
+  // Sets the rights of the single upper entry at level 4 (512 GiB), 3 (1 GiB) or 2 (2 MiB)
+  // covering gpa, so its whole subtree is limited by one write; unrestrict restores RWX.
+  [[nodiscard]] P2mStatus restrict_subtree(Gpa gpa, unsigned level, EptPerms perms);
+  [[nodiscard]] P2mStatus unrestrict_subtree(Gpa gpa, unsigned level);
+
+  // Calls on_dirty for each page in [begin, end) whose D bit is set, clearing D and A.
+  void harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty);
+  // Whether the leaf at gpa was accessed since the last call; clears A.
+  [[nodiscard]] bool test_and_clear_accessed(Gpa gpa);
+
+  // Every mapped page, in ascending Gpa order (or those in [begin, end)).
+  void for_each_mapping(const MappingVisitor& visit) const;
+  void for_each_mapping(Gpa begin, Gpa end, const MappingVisitor& visit) const;
+
+  void add_listener(P2mListener* listener);
+  void remove_listener(P2mListener* listener);
+
+  [[nodiscard]] Hpa root() const { return root_; }
+  [[nodiscard]] FrameStore& frames() const { return *frames_; }
+  [[nodiscard]] const P2mStats& stats() const { return stats_; }
+
+ private:
+  class ChangeRuns;
+
+  [[nodiscard]] EptViolation violation(Gpa gpa, Access access);
+  // AND of the rights on the path to gpa's leaf; leaf is nullptr if the path is incomplete.
+  [[nodiscard]] EptPerms path_perms(Gpa gpa, EptEntry** leaf) const;
+  [[nodiscard]] P2mStatus set_subtree_perms(Gpa gpa, unsigned level, EptPerms perms);
+  void notify(Gpa begin, Gpa end);
+
+  FrameStore* frames_;
+  Walker walker_;
+  Hpa root_;
+  std::vector<P2mListener*> listeners_;
+  P2mStats stats_;
+};
+
+}  // namespace densevm

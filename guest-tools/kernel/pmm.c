@@ -1,0 +1,103 @@
+#include "pmm.h"
+
+#include "console.h"
+#include "x86.h"
+
+#define LOW_RESERVED (1ull << 20) /* real-mode area, BIOS and loader data */
+
+static uint64_t *bitmap;   /* identity-mapped */
+static uint64_t nwords;
+static uint64_t hint;      /* no free page below word `hint` */
+static uint64_t free_count;
+
+static uint64_t align_up(uint64_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
+
+/* Lowest set bit of a non-zero word, by halving (no BSF/TZCNT: not in our ISA subset). */
+static unsigned lowest_bit(uint64_t x) {
+  unsigned n = 0;
+  if (!(x & 0xffffffffull)) { n += 32; x >>= 32; }
+  if (!(x & 0xffff)) { n += 16; x >>= 16; }
+  if (!(x & 0xff)) { n += 8; x >>= 8; }
+  if (!(x & 0xf)) { n += 4; x >>= 4; }
+  if (!(x & 0x3)) { n += 2; x >>= 2; }
+  if (!(x & 0x1)) n += 1;
+  return n;
+}
+
+/* Marks frames [lo, hi) free, a word at a time where aligned. Memmap RAM entries do not
+ * overlap, so every frame is counted once. */
+static void mark_free(uint64_t lo, uint64_t hi) {
+  free_count += hi - lo;
+  for (; lo < hi && (lo & 63); lo++) bitmap[lo >> 6] |= 1ull << (lo & 63);
+  for (; lo + 64 <= hi; lo += 64) bitmap[lo >> 6] = ~0ull;
+  for (; lo < hi; lo++) bitmap[lo >> 6] |= 1ull << (lo & 63);
+}
+
+static void mark_used(uint64_t lo, uint64_t hi) {
+  for (; lo < hi; lo++) {
+    uint64_t bit = 1ull << (lo & 63);
+    if (bitmap[lo >> 6] & bit) free_count--;
+    bitmap[lo >> 6] &= ~bit;
+  }
+}
+
+void pmm_init(const struct hvm_memmap_table_entry *map, uint32_t entries, uint64_t reserve_end) {
+  uint64_t floor = reserve_end > LOW_RESERVED ? align_up(reserve_end) : LOW_RESERVED;
+  uint64_t max_pfn = 0;
+  for (uint32_t i = 0; i < entries; i++) {
+    uint64_t end = (map[i].addr + map[i].size) / PAGE_SIZE;
+    if (map[i].type == HVM_MEMMAP_TYPE_RAM && end > max_pfn) max_pfn = end;
+  }
+  nwords = (max_pfn + 63) / 64;
+  uint64_t bitmap_bytes = align_up(nwords * 8);
+
+  uint64_t at = 0;
+  for (uint32_t i = 0; i < entries && !at; i++) {
+    uint64_t lo = align_up(map[i].addr > floor ? map[i].addr : floor);
+    if (map[i].type == HVM_MEMMAP_TYPE_RAM && lo + bitmap_bytes <= map[i].addr + map[i].size)
+      at = lo;
+  }
+  if (!at) panic("no RAM above %#lx for a %lu-byte page bitmap", floor, bitmap_bytes);
+  bitmap = (uint64_t *)at;
+  for (uint64_t off = 0; off < bitmap_bytes; off += PAGE_SIZE) zero_page((char *)bitmap + off);
+
+  for (uint32_t i = 0; i < entries; i++) {
+    if (map[i].type != HVM_MEMMAP_TYPE_RAM) continue;
+    uint64_t lo = align_up(map[i].addr > floor ? map[i].addr : floor);
+    uint64_t hi = (map[i].addr + map[i].size) & ~(PAGE_SIZE - 1);
+    if (lo < hi) mark_free(lo / PAGE_SIZE, hi / PAGE_SIZE);
+  }
+  mark_used(at / PAGE_SIZE, (at + bitmap_bytes) / PAGE_SIZE);
+
+  hint = 0;
+}
+
+uint64_t pmm_alloc(void) {
+  for (uint64_t w = hint; w < nwords; w++) {
+    uint64_t bits = bitmap[w];
+    if (!bits) continue;
+    bitmap[w] = bits & (bits - 1);
+    hint = w;
+    free_count--;
+    return (w * 64 + lowest_bit(bits)) * PAGE_SIZE;
+  }
+  hint = nwords;
+  return 0;
+}
+
+uint64_t pmm_alloc_zeroed(void) {
+  uint64_t pa = pmm_alloc();
+  if (pa) zero_page((void *)pa);
+  return pa;
+}
+
+void pmm_free(uint64_t pa) {
+  uint64_t pfn = pa / PAGE_SIZE, w = pfn >> 6, bit = 1ull << (pfn & 63);
+  if ((pa & (PAGE_SIZE - 1)) || w >= nwords || (bitmap[w] & bit))
+    panic("bad free of page %#lx", pa);
+  bitmap[w] |= bit;
+  if (w < hint) hint = w;
+  free_count++;
+}
+
+uint64_t pmm_free_pages(void) { return free_count; }

@@ -1,0 +1,19 @@
+/* Round-robin scheduler on one CPU. The kernel runs with interrupts off; the timer preempts
+ * only ring 3, and the idle loop halts with interrupts on (virtual time on densevm jumps
+ * ahead while every vCPU halts).
+ *
+ *   sched_sleep(10);     // current process, 10 ticks
+ *   sched_run();         // boot: never returns
+ */
+#pragma once
+
+#include <stdint.h>
+
+__attribute__((noreturn)) void sched_run(void);
+
+/* The current process stays runnable and lets the others run. */
+void sched_yield(void);
+/* Halts the current process until n ticks have passed (n = 0 yields). */
+void sched_sleep(uint64_t n);
+/* Switches away from the current process, whose state the caller has already set. */
+void sched_switch(void);

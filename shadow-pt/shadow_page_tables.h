@@ -1,0 +1,120 @@
+// ShadowPageTables: the shadow tables of one VM — host-format x86-64 tables in FrameStore
+// frames — with what each one mirrors, and the write-protection of the guest tables they
+// were built from.
+//
+// A mirrored table shadows one guest table (its gfn); every guest frame with a mirrored table
+// is write-tracked (PageTracking::kPageTable) unless it is out of sync. A direct table
+// splits a guest large page into 4 KiB leaves and mirrors no guest table. Tables form
+// per-root trees: each has exactly one parent entry (a shadow entry or a root cell), so
+// freeing a subtree is a plain recursion of depth at most four.
+//
+//   ShadowPageTables tables(frames, tracking);
+//   ShadowTable* pml4 = tables.create(cr3_gfn, 4, /*direct=*/false, /*nxe=*/true, &root_cell);
+//   tables.unshadow(cr3_gfn);   // drops every shadow of that guest table
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "shadow-pt/shadow_rmap.h"
+#include "vmm/frame_store.h"
+#include "vmm/page_tracking.h"
+#include "vmm/page_table_walker.h"
+#include "vmm/x86_pte.h"
+
+namespace densevm {
+
+struct ShadowTable {
+  Hpa frame;
+  uint64_t gfn = 0;        // mirrored: the guest table; direct: first guest frame covered
+  X86Pte* parent = nullptr;  // the shadow entry or root cell that points here
+  uint8_t level = 0;
+  bool direct = false;
+  bool nxe = false;        // EFER.NXE of the root: decides what guest XD means
+  std::unique_ptr<uint64_t[]> leaf_gfns;  // mirrored level-1 tables: gfn behind each leaf
+};
+
+// One guest frame that some shadow table mirrors.
+struct GuestTableState {
+  std::vector<Hpa> shadows;       // the mirroring tables
+  uint32_t writes_since_use = 0;  // emulated writes since a walk last went through it
+  bool unsync = false;            // level-1 only: not write-tracked, resynced at INVLPG/CR3
+};
+
+class ShadowPageTables {
+ public:
+  using Walker = PageTableWalker<X86Pte>;
+  static constexpr unsigned kEntries = Walker::kEntriesPerTable;
+
+  ShadowPageTables(FrameStore& frames, PageTracking& tracking)
+      : frames_(frames), tracking_(tracking) {}
+  // Releases every frame and clears the tracking this set added.
+  ~ShadowPageTables();
+  ShadowPageTables(const ShadowPageTables&) = delete;
+  ShadowPageTables& operator=(const ShadowPageTables&) = delete;
+
+  // A zeroed table; the caller links it with *parent = rights | frame. nullptr when the
+  // FrameStore is exhausted or the guest frame cannot be write-tracked.
+  [[nodiscard]] ShadowTable* create(uint64_t gfn, unsigned level, bool direct, bool nxe,
+                                    X86Pte* parent);
+  [[nodiscard]] ShadowTable* find(Hpa frame);
+  [[nodiscard]] const ShadowTable* find(Hpa frame) const;
+  [[nodiscard]] X86Pte* entries(const ShadowTable& t) const {
+    return reinterpret_cast<X86Pte*>(frames_.host_ptr(t.frame));
+  }
+  [[nodiscard]] uint64_t leaf_gfn(const ShadowTable& t, unsigned index) const {
+    return t.direct ? t.gfn + index : t.leaf_gfns[index];
+  }
+
+  void set_leaf(ShadowTable& t, unsigned index, X86Pte leaf, uint64_t gfn);
+  // Clears one entry: a leaf leaves the rmap, a table entry frees its subtree.
+  void zap_entry(ShadowTable& t, unsigned index);
+  // Clears t's parent entry and frees t's subtree.
+  void detach(ShadowTable& t);
+  // Detaches every table mirroring gfn; returns how many.
+  uint64_t unshadow(uint64_t gfn);
+  // Clears every leaf mapping gfn (the EPT entry behind it changed); returns how many.
+  uint64_t drop_leaves(uint64_t gfn) { return rmap_.drop(gfn); }
+
+  [[nodiscard]] GuestTableState* guest_table(uint64_t gfn);
+  [[nodiscard]] const std::unordered_map<uint64_t, GuestTableState>& guest_tables() const {
+    return by_gfn_;
+  }
+  [[nodiscard]] const std::vector<uint64_t>& unsync_gfns() const { return unsync_; }
+  // Out of sync: tracking stops (shadow leaves may go stale until resynced). Back in sync:
+  // tracking resumes; the caller has resynced the tables first.
+  void set_unsync(uint64_t gfn, bool unsync);
+
+  // True once after tracking started for some frame: soft-TLB write entries must go.
+  [[nodiscard]] bool take_flush_request() {
+    const bool r = flush_requested_;
+    flush_requested_ = false;
+    return r;
+  }
+
+  template <class Fn>
+  void for_each_table(Fn&& fn) const {
+    for (const auto& [pfn, t] : by_frame_) fn(t);
+  }
+  [[nodiscard]] const ShadowRmap& rmap() const { return rmap_; }
+  [[nodiscard]] uint64_t live() const { return by_frame_.size(); }
+  [[nodiscard]] uint64_t created() const { return created_; }
+
+ private:
+  void destroy(ShadowTable& t);
+  void track(uint64_t gfn);
+  void untrack(uint64_t gfn);
+
+  FrameStore& frames_;
+  PageTracking& tracking_;
+  std::unordered_map<uint64_t, ShadowTable> by_frame_;  // by frame number
+  std::unordered_map<uint64_t, GuestTableState> by_gfn_;
+  std::vector<uint64_t> unsync_;
+  ShadowRmap rmap_;
+  uint64_t created_ = 0;
+  bool flush_requested_ = false;
+};
+
+}  // namespace densevm

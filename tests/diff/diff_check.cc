@@ -1,0 +1,275 @@
+#include "tests/diff/diff_check.h"
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "tests/diff/disasm.h"
+#include "tests/support/flat_vm.h"
+
+namespace densevm::diff {
+namespace {
+
+using testing::FlatVm;
+using testing::RunOutcome;
+
+constexpr uint64_t kMaxInstructions = 10000;
+constexpr const char* kGprNames[kGprCount] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+                                              "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+                                              "r12", "r13", "r14", "r15"};
+
+struct VmResult {
+  RunOutcome outcome;
+  CpuRegs regs;
+  uint64_t rip = 0;
+  std::vector<uint8_t> data = std::vector<uint8_t>(kDataSize);
+};
+
+// A FlatVm kept across the cases of a group while they end normally: a new VM per case
+// would spend most of the time building the machine. `data` mirrors the VM's data region,
+// so only pages that differ from the next case's initial data are rewritten. Any other
+// outcome gets a fresh VM for the next case, so leftover vCPU state never spreads.
+struct VmCache {
+  std::unique_ptr<FlatVm> vm;
+  std::vector<uint8_t> data;
+};
+
+VmResult run_in_vm(const DiffCase& c, VmCache& cache) {
+  if (!cache.vm) {
+    cache.vm = std::make_unique<FlatVm>(3);
+    cache.vm->map(kCodeBase, kCodeSize, FlatVm::kRead | FlatVm::kWrite | FlatVm::kExec);
+    cache.vm->map(kDataBase, kDataSize, FlatVm::kRead | FlatVm::kWrite);
+    cache.data.assign(kDataSize, 0);
+  }
+  FlatVm& vm = *cache.vm;
+  std::vector<uint8_t> code = c.code;
+  const std::array<uint8_t, 14> exit = native_exit_jump();
+  code.insert(code.end(), exit.begin(), exit.end());
+  vm.write(kCodeBase, code.data(), code.size());
+  VmResult r;
+  initial_data(c, std::span<uint8_t, kDataSize>(r.data.data(), kDataSize));
+  for (uint64_t page = 0; page < kDataSize; page += 4096) {
+    if (std::memcmp(&r.data[page], &cache.data[page], 4096) != 0) {
+      vm.write(kDataBase + page, &r.data[page], 4096);
+    }
+  }
+  for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
+  vm.set_rflags(c.in.rflags);
+  vm.set_rip(kCodeBase);
+  r.outcome = vm.run_until(kCodeBase + c.code.size(), kMaxInstructions);
+  for (unsigned i = 0; i < kGprCount; ++i) r.regs.gpr[i] = vm.gpr(i);
+  r.regs.rflags = vm.rflags();
+  r.rip = vm.rip();
+  vm.read(kDataBase, r.data.data(), kDataSize);
+  if (r.outcome.kind == RunOutcome::Kind::kReachedStop) {
+    cache.data = r.data;
+  } else {
+    cache.vm.reset();
+  }
+  return r;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string describe(const RunOutcome& o) {
+  switch (o.kind) {
+    case RunOutcome::Kind::kReachedStop: return "reached the end";
+    case RunOutcome::Kind::kStopped: return "vCPU stopped: " + o.message;
+    case RunOutcome::Kind::kInstructionLimit: return "instruction limit";
+    case RunOutcome::Kind::kException: break;
+  }
+  return "exception vector " + std::to_string(o.vector) + " error code " + hex(o.error_code) +
+         " cr2 " + hex(o.cr2);
+}
+
+std::string inputs(const DiffCase& c) {
+  std::string s = "  input:";
+  for (unsigned i = 0; i < kGprCount; ++i) {
+    s += std::string(i % 4 == 0 ? "\n   " : "") + " " + kGprNames[i] + "=" + hex(c.in.gpr[i]);
+  }
+  s += "\n    rflags=" + hex(c.in.rflags) + " (" + flag_names(c.in.rflags) + ")";
+  for (size_t i = 0; i < c.data.size(); ++i) {
+    if (i == 8) {
+      s += "\n    (" + std::to_string(c.data.size() - 8) + " more data patches)";
+      break;
+    }
+    const DataPatch& p = c.data[i];
+    uint64_t v = 0;
+    std::memcpy(&v, p.bytes.data(), p.bytes.size() > 8 ? 8 : p.bytes.size());
+    s += "\n    data[" + hex(kDataBase + p.offset) + "] (" + std::to_string(p.bytes.size()) +
+         " bytes) = " + hex(v);
+  }
+  return s + "\n";
+}
+
+// Differences in registers, compared flags, rip (on exceptions) and data.
+std::string state_diff(const DiffCase& c, const NativeOutcome& n, const VmResult& v,
+                       bool exception) {
+  std::string d;
+  for (unsigned i = 0; i < kGprCount; ++i) {
+    if (c.undefined_gprs >> i & 1) continue;
+    if (n.regs.gpr[i] != v.regs.gpr[i]) {
+      d += std::string("    ") + kGprNames[i] + ": native " + hex(n.regs.gpr[i]) + "  vm " +
+           hex(v.regs.gpr[i]) + "\n";
+    }
+  }
+  const uint64_t mask = compared_flags(c);
+  const uint64_t flag_diff = (n.regs.rflags ^ v.regs.rflags) & mask;
+  if (flag_diff) {
+    d += "    rflags: native " + hex(n.regs.rflags) + " (" + flag_names(n.regs.rflags & mask) +
+         ")  vm " + hex(v.regs.rflags) + " (" + flag_names(v.regs.rflags & mask) +
+         ")  differ in " + flag_names(flag_diff) + "  [compared: " + flag_names(mask) + "]\n";
+  }
+  if (exception && n.rip != v.rip) d += "    rip: native " + hex(n.rip) + "  vm " + hex(v.rip) + "\n";
+  std::vector<uint8_t> expected(kDataSize);
+  initial_data(c, std::span<uint8_t, kDataSize>(expected.data(), kDataSize));
+  for (const DataChunk& ch : n.changed) {
+    std::memcpy(&expected[ch.offset], ch.bytes.data(), kChunkSize);
+  }
+  int shown = 0;
+  for (uint32_t off = 0; off < kDataSize; off += 8) {
+    if (std::memcmp(&expected[off], &v.data[off], 8) == 0) continue;
+    if (++shown > 6) {
+      d += "    (more data differences)\n";
+      break;
+    }
+    uint64_t a = 0, b = 0;
+    std::memcpy(&a, &expected[off], 8);
+    std::memcpy(&b, &v.data[off], 8);
+    d += "    data[" + hex(kDataBase + off) + "]: native " + hex(a) + "  vm " + hex(b) + "\n";
+  }
+  return d;
+}
+
+std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResult& v) {
+  using NK = NativeOutcome::Kind;
+  using VK = RunOutcome::Kind;
+  if (n.kind != NK::kCompleted && n.kind != NK::kException) {
+    return "    native side did not finish (" + diff::describe(n) + "): test generator problem\n";
+  }
+  if (v.outcome.kind == VK::kStopped || v.outcome.kind == VK::kInstructionLimit) {
+    return "    vm " + describe(v.outcome) + " at " + instruction_at(c, v.rip) + " (rip " +
+           hex(v.rip) + ")\n";
+  }
+  const bool native_exception = n.kind == NK::kException;
+  if (native_exception != (v.outcome.kind == VK::kException)) return "    outcome differs\n";
+  if (!native_exception) return state_diff(c, n, v, false);
+  std::string d;
+  if (n.vector != v.outcome.vector) {
+    return "    vector: native " + std::to_string(n.vector) + "  vm " +
+           std::to_string(v.outcome.vector) + "\n";
+  }
+  if (n.vector == 14) {
+    if (n.fault_address != v.outcome.cr2) {
+      d += "    cr2: native " + hex(n.fault_address) + "  vm " + hex(v.outcome.cr2) + "\n";
+    }
+    if ((n.error_code ^ v.outcome.error_code) & 0x1F) {  // P W U RSVD I
+      d += "    #PF error code: native " + hex(n.error_code) + "  vm " +
+           hex(v.outcome.error_code) + "\n";
+    }
+  }
+  return d + state_diff(c, n, v, true);
+}
+
+std::string check_case_in(const DiffCase& c, const NativeOutcome& native, VmCache& cache) {
+  const VmResult vm = run_in_vm(c, cache);
+  const std::string diff = outcome_diff(c, native, vm);
+  if (diff.empty()) return {};
+  return "[" + c.label + "]\n  code:\n" + disassemble(c.code) + inputs(c) +
+         "  native: " + diff::describe(native) + "\n  vm:     " + describe(vm.outcome) +
+         "\n  differences:\n" + diff;
+}
+
+}  // namespace
+
+std::string check_case(const DiffCase& c, const NativeOutcome& native) {
+  VmCache fresh;
+  return check_case_in(c, native, fresh);
+}
+
+std::string failure_reason(const std::string& report) {
+  const size_t start = report.find("  differences:\n");
+  if (start == std::string::npos) return "?";
+  std::string reason;
+  size_t pos = start + 16;
+  while (pos < report.size()) {
+    const size_t end = report.find('\n', pos);
+    std::string line = report.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? report.size() : end + 1;
+    line.erase(0, line.find_first_not_of(' '));
+    std::string item;
+    if (line.rfind("vm vCPU stopped: ", 0) == 0) {
+      item = line.substr(17, line.find(" (bytes") - 17);
+      // "unsupported instruction 'lock btc word ptr [..], 0x00'" -> "unsupported 'lock btc'"
+      const size_t quote = item.find('\'');
+      if (quote != std::string::npos) {
+        size_t stop = item.find_first_of(" '", quote + 1);
+        const std::string first = item.substr(quote + 1, stop - quote - 1);
+        if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
+          stop = item.find_first_of(" '", stop + 1);
+        }
+        item = item.substr(0, item.find(' ')) + " '" + item.substr(quote + 1, stop - quote - 1) + "'";
+      }
+    } else if (line.rfind("rflags:", 0) == 0) {
+      const size_t from = line.find("differ in ") + 10;
+      item = line.substr(from, line.find("  [") - from);
+    } else if (line.rfind("data[", 0) == 0) {
+      item = "data";
+    } else if (line.rfind("vector:", 0) == 0 || line.rfind("outcome", 0) == 0 ||
+               line.rfind("native side", 0) == 0 || line.rfind("vm ", 0) == 0) {
+      item = line;
+    } else {
+      item = line.substr(0, line.find(':'));
+    }
+    if (item.empty() || item.starts_with("(more") || reason.find(item) != std::string::npos) continue;
+    reason += (reason.empty() ? "" : " ") + item;
+  }
+  return reason;
+}
+
+std::string GroupReport::summary(size_t max_details) const {
+  std::string s = std::to_string(failed) + " of " + std::to_string(cases) + " cases fail\n";
+  for (const auto& [label, st] : by_label) {
+    if (st.failed == 0) continue;
+    s += "  FAIL " + label + ": " + std::to_string(st.failed) + "/" + std::to_string(st.cases) + " [";
+    const char* sep = "";
+    for (const auto& [reason, count] : st.reasons) {
+      s += sep + reason + " x" + std::to_string(count);
+      sep = "; ";
+    }
+    s += "]\n";
+  }
+  size_t details = 0;
+  for (const auto& [label, st] : by_label) {
+    if (st.failed == 0) continue;
+    if (details++ == max_details) break;
+    s += "\n" + st.first_failure;
+  }
+  return s;
+}
+
+GroupReport run_group(std::span<const DiffCase> cases) {
+  const std::vector<NativeOutcome> native = run_native(cases);
+  VmCache cache;
+  GroupReport r;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    GroupReport::LabelStats& st = r.by_label[cases[i].label];
+    ++st.cases;
+    ++r.cases;
+    std::string failure = check_case_in(cases[i], native[i], cache);
+    if (failure.empty()) continue;
+    ++st.failed;
+    ++r.failed;
+    ++st.reasons[failure_reason(failure)];
+    if (st.first_failure.empty()) st.first_failure = std::move(failure);
+  }
+  return r;
+}
+
+}  // namespace densevm::diff

@@ -1,0 +1,43 @@
+// Runs DiffCases natively and in FlatVm and compares registers, defined flags, data memory
+// and exception outcomes.
+//
+//   GroupReport r = run_group(cases);
+//   EXPECT_EQ(r.failed, 0u) << r.summary();
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <span>
+#include <string>
+
+#include "tests/diff/diff_case.h"
+#include "tests/diff/native_runner.h"
+
+namespace densevm::diff {
+
+// Empty if FlatVm agrees with the native outcome; otherwise a report with the disassembly,
+// the inputs and both results.
+[[nodiscard]] std::string check_case(const DiffCase& c, const NativeOutcome& native);
+
+// A one-line digest of a check_case() report: what differed ("rax OF data", "unsupported
+// instruction 'xlat'", "vector native 0 vm 13").
+[[nodiscard]] std::string failure_reason(const std::string& report);
+
+struct GroupReport {
+  struct LabelStats {
+    size_t cases = 0;
+    size_t failed = 0;
+    std::string first_failure;
+    std::map<std::string, size_t> reasons;  // failure_reason() -> count
+  };
+  size_t cases = 0;
+  size_t failed = 0;
+  std::map<std::string, LabelStats> by_label;
+
+  // Per failing label: count and its first failure in full.
+  [[nodiscard]] std::string summary(size_t max_details = 40) const;
+};
+
+[[nodiscard]] GroupReport run_group(std::span<const DiffCase> cases);
+
+}  // namespace densevm::diff

@@ -1,0 +1,22 @@
+// Runs the densevm binary as a child process and captures what a user would see.
+//
+//   CliResult r = run_densevm({"run", "--vms", "2"});
+//   EXPECT_EQ(r.exit_code, 0);
+//   EXPECT_NE(r.out.find("[vm1] "), std::string::npos);
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace densevm::testing {
+
+struct CliResult {
+  int exit_code = -1;  // 128 + signal if killed by one
+  std::string out;
+  std::string err;
+};
+
+[[nodiscard]] CliResult run_densevm(const std::vector<std::string>& args);
+[[nodiscard]] std::string temp_path(const std::string& name);
+
+}  // namespace densevm::testing

@@ -1,0 +1,35 @@
+// Direct 64-bit boot: what the VMM does instead of firmware (as Firecracker does).
+//
+// Loads the kernel's PT_LOAD segments, writes a PVH start info (memory map, command line)
+// the guest also gets from QEMU's PVH loader, identity-maps guest RAM with 2 MiB pages,
+// installs a flat GDT and puts the vCPU in long mode at the ELF entry with RBX = RDI = the
+// start info. Throws std::runtime_error with one line if the guest cannot boot in this RAM.
+//
+//   GuestMemory mem(frames, 256ull << 20);
+//   setup_direct_boot(mem, load_elf_file("guest.elf"), "workload=hello", vcpu.state());
+//   vcpu.run(1'000'000);
+#pragma once
+
+#include <string>
+
+#include "vmm/cpu/cpu_state.h"
+#include "vmm/elf_loader.h"
+#include "vmm/guest_memory.h"
+
+namespace densevm {
+
+// Guest-physical layout of the boot structures (all below 1 MiB).
+inline constexpr uint64_t kBootStartInfo = 0x6000;
+inline constexpr uint64_t kBootMemmap = 0x6100;
+inline constexpr uint64_t kBootCmdline = 0x7000;
+inline constexpr uint64_t kBootCmdlineMax = 0x1000;
+inline constexpr uint64_t kBootGdt = 0x8000;
+inline constexpr uint64_t kBootPml4 = 0x10000;
+inline constexpr uint64_t kKernelMinPaddr = 0x100000;
+// Free RAM a guest needs beyond its image to boot at all.
+inline constexpr uint64_t kBootMinFreeBytes = uint64_t{4} << 20;
+
+void setup_direct_boot(GuestMemory& memory, const ElfImage& kernel, const std::string& cmdline,
+                       cpu::CpuState& cpu);
+
+}  // namespace densevm

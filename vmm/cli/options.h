@@ -1,0 +1,42 @@
+// Command-line options of `densevm run`, parsed into a plain struct.
+//
+// Parsing never exits or prints: a bad flag or value throws UsageError with the one line
+// the CLI shows, so the parser is testable.
+//
+//   RunOptions o = parse_run_options({"--vms", "4", "--mem", "256M"});
+//   assert(o.vms == 4 && o.mem_bytes == 256ull << 20);
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace densevm {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class MmuMode : uint8_t { kEpt, kShadow, kAuto };
+
+struct RunOptions {
+  std::optional<std::string> guest;  // ELF path; the built-in guest kernel when absent
+  uint64_t mem_bytes = uint64_t{256} << 20;
+  unsigned vms = 1;
+  std::string cmdline = "workload=hello";
+  MmuMode mmu = MmuMode::kEpt;
+  std::optional<std::string> stats_path;  // "-" for stdout
+  unsigned threads = 0;                   // 0: one per host core
+  uint64_t slice = 2'000'000;             // instructions of virtual time per slice
+};
+
+// Parses "64M", "1G", "512K", "4096" (bytes); suffixes are binary (KiB, MiB, GiB, TiB).
+[[nodiscard]] uint64_t parse_size(const std::string& text);
+
+[[nodiscard]] RunOptions parse_run_options(const std::vector<std::string>& args);
+
+[[nodiscard]] const char* run_usage();
+
+}  // namespace densevm

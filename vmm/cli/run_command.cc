@@ -1,0 +1,110 @@
+#include "vmm/cli/run_command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "vmm/cli/host_stats.h"
+#include "vmm/cli/stats_json.h"
+#include "vmm/elf_loader.h"
+#include "vmm/frame_store.h"
+#include "vmm/scheduler.h"
+#include "vmm/vm.h"
+
+namespace densevm {
+namespace {
+
+ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
+  if (o.guest) return load_elf_file(*o.guest);
+  if (builtin.empty()) throw std::runtime_error("no guest given and no built-in guest kernel");
+  try {
+    return parse_elf(builtin);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("built-in guest kernel: ") + e.what());
+  }
+}
+
+// Address space (not memory: MAP_NORESERVE) for every guest's RAM plus its tables.
+uint64_t frame_store_capacity(const RunOptions& o) {
+  const uint64_t ram = o.mem_bytes * o.vms;
+  return ram + ram / 8 + (uint64_t{1} << 30);
+}
+
+// One line of console output, prefixed with the VM when there are several.
+class Console {
+ public:
+  explicit Console(bool prefix) : prefix_(prefix) {}
+  void line(int vm, std::string_view text) {
+    std::lock_guard lock(mu_);
+    if (prefix_) std::printf("[vm%d] ", vm);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::mutex mu_;
+  bool prefix_;
+};
+
+}  // namespace
+
+int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
+  if (o.mmu != MmuMode::kEpt) {
+    throw std::runtime_error("--mmu shadow and --mmu auto are not available yet; use --mmu ept");
+  }
+  const ElfImage kernel = load_guest(o, builtin_guest);
+  FrameStore frames(frame_store_capacity(o));
+  Console console(o.vms > 1);
+  auto sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
+
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (unsigned k = 0; k < o.vms; ++k) {
+    VmConfig c;
+    c.id = static_cast<int>(k);
+    c.mem_bytes = o.mem_bytes;
+    c.cmdline = o.cmdline + " vm=" + std::to_string(k);
+    vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
+  }
+
+  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<Vm*> run_list;
+  for (auto& vm : vms) run_list.push_back(vm.get());
+  const auto start = std::chrono::steady_clock::now();
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  bool shown = false;
+  Scheduler(run_list, threads, o.slice).run([&](size_t finished) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!tty || secs < 2.0) return;
+    std::fprintf(stderr, "\r\033[K[densevm] %zu/%u VMs running, %.0f s, host RSS %llu MiB",
+                 o.vms - finished, o.vms, secs,
+                 static_cast<unsigned long long>(host_rss_bytes() >> 20));
+    shown = true;
+  });
+  if (shown) std::fprintf(stderr, "\r\033[K");
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  int status = 0;
+  for (const auto& vm : vms) {
+    if (vm->state() == Vm::State::kFailed) {
+      std::fprintf(stderr, "densevm: vm%d stopped: %s\n", vm->id(), vm->failure().c_str());
+      if (status == 0) status = 1;
+    } else if (vm->exit_status() != 0) {
+      std::fprintf(stderr, "densevm: vm%d exited with status %d\n", vm->id(), vm->exit_status());
+      if (status == 0) status = vm->exit_status();
+    }
+  }
+  if (o.stats_path) {
+    std::vector<const Vm*> view(run_list.begin(), run_list.end());
+    write_stats(stats_document(view, frames, wall, threads), *o.stats_path);
+  }
+  return status;
+}
+
+}  // namespace densevm

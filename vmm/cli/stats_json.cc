@@ -1,0 +1,93 @@
+#include "vmm/cli/stats_json.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "vmm/cli/host_stats.h"
+
+namespace densevm {
+
+nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const FrameStore& frames,
+                                      double wall_seconds, unsigned threads) {
+  nlohmann::ordered_json doc;
+  const FrameStoreStats fs = frames.stats();
+  doc["host"] = {
+      {"rss_bytes", host_rss_bytes()},
+      {"peak_rss_bytes", host_peak_rss_bytes()},
+      {"frames_resident", fs.frames_resident},
+      {"frames_shared", fs.frames_shared},
+      {"wall_seconds", wall_seconds},
+      {"threads", threads},
+  };
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const Vm* vm : vms) {
+    const VmStats s = vm->stats();
+    nlohmann::ordered_json v;
+    v["id"] = vm->id();
+    v["exit_code"] = vm->state() == Vm::State::kExited ? vm->exit_status() : -1;
+    v["state"] = vm->state() == Vm::State::kExited ? "exited"
+                 : vm->state() == Vm::State::kFailed ? "failed" : "running";
+    if (vm->state() == Vm::State::kFailed) v["failure"] = vm->failure();
+    v["instructions"] = s.instructions;
+    v["virtual_time"] = s.virtual_time;
+    v["mmu"] = {
+        {"mode", vm->mmu_mode()},
+        {"tlb_misses", s.tlb_misses},
+        {"walks", s.walks},
+        {"walk_refs", s.walk_refs},
+        {"invlpg", s.invlpg},
+        {"cr3_loads", s.cr3_loads},
+        {"guest_page_faults", s.guest_page_faults},
+    };
+    v["memory"] = {
+        {"configured_bytes", vm->config().mem_bytes},
+        {"resident_pages", s.resident_pages},
+        {"demand_faults", s.demand_faults},
+    };
+    v["cpu"] = {
+        {"exceptions", s.exceptions},
+        {"interrupts", s.interrupts},
+        {"timer_ticks", s.timer_ticks},
+        {"decoded_instructions", s.decodes},
+        {"code_invalidations", s.code_invalidations},
+    };
+    list.push_back(std::move(v));
+  }
+  doc["vms"] = std::move(list);
+  return doc;
+}
+
+void write_stats(const nlohmann::ordered_json& doc, const std::string& path) {
+  const std::string text = doc.dump(2) + "\n";
+  if (path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write stats to " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("cannot write stats to " + path + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write stats to " + path + ": " + std::strerror(err));
+  }
+}
+
+}  // namespace densevm

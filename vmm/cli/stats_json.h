@@ -1,0 +1,26 @@
+// The `--stats` document: host figures and per-VM counters as JSON (documented in the
+// README; names stay stable once published). Written atomically: temp file, fsync, rename.
+//
+//   nlohmann::ordered_json doc = stats_document(vms, frames, wall_seconds);
+//   write_stats(doc, "run.json");
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vmm/frame_store.h"
+#include "vmm/vm.h"
+
+namespace densevm {
+
+[[nodiscard]] nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms,
+                                                    const FrameStore& frames, double wall_seconds,
+                                                    unsigned threads);
+
+// Writes to `path` ("-" is stdout). Throws std::runtime_error if it cannot, leaving no
+// partial file under `path`.
+void write_stats(const nlohmann::ordered_json& doc, const std::string& path);
+
+}  // namespace densevm

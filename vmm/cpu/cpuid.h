@@ -1,0 +1,44 @@
+// The fixed virtual CPU that CPUID describes: the same answer on every host, so a guest
+// (and a replay of it) never sees which machine runs it.
+//
+// A feature bit is set only for what the interpreter implements. Table (leaf: register
+// fields; everything not listed reads 0, and so does every leaf not listed):
+//
+//   0          EAX max basic leaf 7; EBX:EDX:ECX vendor "DenseVM vCPU"
+//   1          EAX 0x00000601 (family 6, model 0, stepping 1); EBX 0 (APIC ID 0)
+//              ECX POPCNT(23)
+//              EDX PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) CMOV(15)
+//   7.0        all 0: no BMI1 (it would also promise ANDN, BEXTR, BLS*), no SMEP/SMAP
+//   80000000   EAX max extended leaf 0x80000008
+//   80000001   ECX LAHF-SAHF(0) ABM/LZCNT(5)
+//              EDX SYSCALL(11) NX(20) Page1GB(26) LM(29)
+//   80000002-4 brand string "DenseVM virtual x86-64 CPU"
+//   80000008   EAX physical address bits (kGuestMaxPhysAddrBits) | 48 linear bits << 8
+//
+// Not advertised, because not implemented: x87/FPU, MMX, SSE and SSE2 (x86-64 formally
+// requires SSE2; our guests are built -mgeneral-regs-only), CX8/CX16 (CMPXCHG8B/16B),
+// PGE (global pages are treated as ordinary ones), SEP (SYSENTER), RDTSCP, PAT, MTRR,
+// MCE/MCA, the hypervisor bit. The bits for POPCNT and LZCNT follow insn_bit.cc.
+//
+//   CpuidResult r = cpuid(0x80000001, 0);
+//   bool long_mode = r.edx & (1u << 29);
+#pragma once
+
+#include <cstdint>
+
+#include "vmm/cpu/cpu_state.h"
+
+namespace densevm::cpu {
+
+struct CpuidResult {
+  uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
+};
+
+[[nodiscard]] CpuidResult cpuid(uint32_t leaf, uint32_t subleaf);
+
+// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, PSE, PAE).
+inline constexpr uint64_t kCr4Tsd = 1u << 2;
+inline constexpr uint64_t kCr4Pse = 1u << 4;
+inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4Pse | kCr4Pae;
+
+}  // namespace densevm::cpu

@@ -1,0 +1,54 @@
+#include "vmm/cpu/decode_cache.h"
+
+#include <algorithm>
+
+namespace densevm::cpu {
+
+const DecodedInsn* DecodedPage::insert(unsigned offset, const DecodedInsn& insn) {
+  if (used_in_last_ == kChunk) {
+    chunks_.push_back(std::make_unique<DecodedInsn[]>(kChunk));
+    used_in_last_ = 0;
+  }
+  DecodedInsn* rec = &chunks_.back()[used_in_last_++];
+  *rec = insn;
+  slots_[offset] = rec;
+  return rec;
+}
+
+void DecodedPage::reset() {
+  std::fill_n(slots_.get(), kPageBytes, nullptr);
+  // Keep one chunk for reuse; the page is likely to be decoded again.
+  if (chunks_.size() > 1) chunks_.resize(1);
+  used_in_last_ = chunks_.empty() ? kChunk : 0;
+  stale_ = false;
+}
+
+DecodedPage* DecodeCache::get(uint64_t gpa_page) {
+  DecodedPage* page;
+  if (gpa_page == last_gpa_page_) {
+    page = last_;
+  } else {
+    auto& entry = pages_[gpa_page];
+    if (!entry) entry = std::make_unique<DecodedPage>();
+    page = entry.get();
+    last_gpa_page_ = gpa_page;
+    last_ = page;
+  }
+  if (page->stale_) page->reset();
+  return page;
+}
+
+bool DecodeCache::invalidate(uint64_t gpa_page) {
+  auto it = pages_.find(gpa_page);
+  if (it == pages_.end()) return false;
+  it->second->stale_ = true;
+  return true;
+}
+
+void DecodeCache::clear() {
+  pages_.clear();
+  last_gpa_page_ = ~uint64_t{0};
+  last_ = nullptr;
+}
+
+}  // namespace densevm::cpu

@@ -1,0 +1,77 @@
+// Decoder: turns instruction bytes into a DecodedInsn with its handler chosen.
+//
+// Zydis does the x86 decoding; this file digests its operands into our compact form and
+// asks the builder registered for the mnemonic (insn_*.cc) to pick the handler for the exact
+// operand form and size. A valid instruction we do not implement is kUnsupported (the VM
+// stops, naming the bytes); bytes that are no instruction at all are kInvalid (#UD).
+//
+//   DecodedInsn d;
+//   DecodeStatus st = decode_instruction(bytes, 15, d);
+//   if (st == DecodeStatus::kOk) d.handler(vcpu, d);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <Zydis/Zydis.h>
+
+#include "vmm/cpu/decoded_insn.h"
+
+namespace densevm::cpu {
+
+enum class DecodeStatus : uint8_t { kOk, kNeedMoreBytes, kInvalid, kUnsupported };
+
+[[nodiscard]] DecodeStatus decode_instruction(const uint8_t* bytes, size_t available,
+                                              DecodedInsn& out);
+
+// Intel-syntax text of one instruction (for diagnostics), or "(bad)".
+[[nodiscard]] std::string disassemble(const uint8_t* bytes, size_t available, uint64_t rip);
+
+// ---- for the insn_*.cc builders ----
+
+enum class OpKind : uint8_t { kNone, kReg, kMem, kImm };
+
+struct DecodeContext {
+  const ZydisDecodedInstruction& insn;
+  const ZydisDecodedOperand* ops;  // explicit operands first (Zydis order)
+  unsigned explicit_count;
+  OpKind kind[4];
+
+  [[nodiscard]] bool form(OpKind a, OpKind b = OpKind::kNone, OpKind c = OpKind::kNone) const {
+    return kind[0] == a && kind[1] == b && kind[2] == c;
+  }
+  [[nodiscard]] unsigned op_size(unsigned i) const { return ops[i].size / 8; }
+  [[nodiscard]] bool has(ZydisInstructionAttributes attr) const {
+    return (insn.attributes & attr) != 0;
+  }
+};
+
+// Picks d.handler (and any detail fields); false if this form is not implemented.
+using Builder = bool (*)(const DecodeContext& ctx, DecodedInsn& d);
+
+void register_builder(ZydisMnemonic mnemonic, Builder builder);
+
+// Chooses Fn<1>, Fn<2>, Fn<4> or Fn<8> by operand size.
+template <template <unsigned> class Fn>
+Handler by_size(unsigned size) {
+  switch (size) {
+    case 1: return &Fn<1>::run;
+    case 2: return &Fn<2>::run;
+    case 4: return &Fn<4>::run;
+    case 8: return &Fn<8>::run;
+    default: return nullptr;
+  }
+}
+
+// The register groups (insn_*.cc); called once to fill the builder table.
+void register_data_movement();
+void register_arithmetic();
+void register_shifts();
+void register_muldiv();
+void register_bit_ops();
+void register_control_flow();
+void register_strings();
+void register_system();
+
+}  // namespace densevm::cpu

@@ -1,0 +1,289 @@
+// Vcpu: the software x86-64 vCPU (long mode, rings 0 and 3).
+//
+// It fetches through a soft TLB, decodes with Zydis once per instruction and caches the
+// result per guest-physical code page, and runs each cached instruction through a handler
+// pointer. Exceptions and interrupts are delivered through the guest's 64-bit IDT. Virtual
+// time is the count of retired instructions, so a run is deterministic.
+//
+//   Vcpu cpu(mmu, bus, tracking);
+//   cpu.state().rip = entry;
+//   RunResult r = cpu.run(1'000'000);   // retires at most 1M instructions
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "vmm/cpu/cpu_state.h"
+#include "vmm/cpu/decode_cache.h"
+#include "vmm/cpu/decoded_insn.h"
+#include "vmm/cpu/flags.h"
+#include "vmm/device_bus.h"
+#include "vmm/mmu.h"
+#include "vmm/page_tracking.h"
+
+namespace densevm::cpu {
+
+// Where external interrupts come from (the local APIC).
+class InterruptSource {
+ public:
+  virtual ~InterruptSource() = default;
+  [[nodiscard]] virtual bool has_pending_interrupt() const = 0;
+  virtual uint8_t acknowledge_interrupt() = 0;  // returns the vector and marks it in service
+};
+
+enum class StopReason : uint8_t {
+  kBudget,     // retired the requested number of instructions
+  kHalted,     // HLT with nothing pending; resume after an interrupt is raised
+  kException,  // deliver_exceptions is off and an exception was raised (tests)
+  kStopped,    // fatal for this VM (triple fault, unsupported instruction, bad state)
+  kExit,       // a device asked the VM to exit (exit port)
+};
+
+struct RunResult {
+  StopReason reason = StopReason::kBudget;
+  uint64_t retired = 0;
+};
+
+struct PendingException {
+  bool valid = false;
+  uint8_t vector = 0;
+  bool has_error = false;
+  uint32_t error_code = 0;
+};
+
+struct VcpuCounters {
+  uint64_t retired = 0;
+  uint64_t tlb_misses = 0;
+  uint64_t decodes = 0;
+  uint64_t code_invalidations = 0;
+  uint64_t exceptions = 0;
+  uint64_t interrupts = 0;
+  uint64_t invlpg = 0;
+  uint64_t cr3_loads = 0;
+};
+
+class Vcpu {
+ public:
+  Vcpu(Mmu& mmu, DeviceBus& bus, PageTracking& tracking, WriteTracker* tracker = nullptr);
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+
+  [[nodiscard]] RunResult run(uint64_t budget);
+
+  // Off in instruction-level tests: an exception stops run() with kException instead.
+  void set_deliver_exceptions(bool on) { deliver_exceptions_ = on; }
+  void set_interrupt_source(InterruptSource* source) { irq_source_ = source; }
+  // Devices call this when they stop the VM (exit port).
+  void request_exit() {
+    exit_requested_ = true;
+    break_inner_ = true;
+  }
+
+  [[nodiscard]] CpuState& state() { return s_; }
+  [[nodiscard]] const CpuState& state() const { return s_; }
+  [[nodiscard]] uint64_t rflags() const;
+  void set_rflags(uint64_t value);
+  [[nodiscard]] const PendingException& last_exception() const { return last_exception_; }
+  [[nodiscard]] const std::string& stop_message() const { return stop_message_; }
+  [[nodiscard]] const VcpuCounters& counters() const { return counters_; }
+  [[nodiscard]] uint64_t tsc() const { return counters_.retired + static_cast<uint64_t>(s_.tsc_offset); }
+  [[nodiscard]] bool halted() const { return halted_; }
+
+  // Drops every soft-TLB entry (after a P2M change, the software INVEPT).
+  void flush_tlb();
+  // Drops cached instructions of one guest-physical page.
+  void invalidate_code(Gpa page);
+
+  // ---- used by instruction handlers ----
+  [[nodiscard]] uint64_t& gpr(unsigned r) { return s_.gpr[r]; }
+  template <unsigned S>
+  [[nodiscard]] uint64_t reg(uint8_t r) const {
+    if constexpr (S == 1) {
+      if (r >= kAh) return (s_.gpr[r - kAh] >> 8) & 0xff;
+    }
+    return s_.gpr[r] & size_mask(S);
+  }
+  template <unsigned S>
+  void set_reg(uint8_t r, uint64_t v) {
+    if constexpr (S == 8) {
+      s_.gpr[r] = v;
+    } else if constexpr (S == 4) {
+      s_.gpr[r] = static_cast<uint32_t>(v);
+    } else if constexpr (S == 2) {
+      s_.gpr[r] = (s_.gpr[r] & ~uint64_t{0xffff}) | (v & 0xffff);
+    } else {
+      if (r >= kAh) {
+        uint64_t& g = s_.gpr[r - kAh];
+        g = (g & ~uint64_t{0xff00}) | ((v & 0xff) << 8);
+      } else {
+        s_.gpr[r] = (s_.gpr[r] & ~uint64_t{0xff}) | (v & 0xff);
+      }
+    }
+  }
+  // Runtime-size variants for handlers that are not templated on size.
+  [[nodiscard]] uint64_t reg_sized(uint8_t r, unsigned size) const;
+  void set_reg_sized(uint8_t r, unsigned size, uint64_t v);
+
+  [[nodiscard]] uint64_t effective_address(const DecodedInsn& d) const {
+    uint64_t ea = static_cast<uint64_t>(d.disp);
+    if (d.base == kRipBase) {
+      ea += s_.rip;
+    } else if (d.base != kNoReg) {
+      ea += s_.gpr[d.base];
+    }
+    if (d.index != kNoReg) ea += s_.gpr[d.index] << d.scale;
+    if (d.addr32) ea = static_cast<uint32_t>(ea);
+    if (d.seg == kSegFs) ea += s_.fs_base;
+    if (d.seg == kSegGs) ea += s_.gs_base;
+    return ea;
+  }
+
+  // Guest memory at the current privilege. False means an exception is now pending.
+  template <unsigned S>
+  [[nodiscard]] bool read(uint64_t va, uint64_t& out) {
+    const TlbEntry& e = tlb_entry(va);
+    if (e.read_tag == (va & ~kPageMask) && (va & kPageMask) <= kPageSize - S) [[likely]] {
+      out = 0;
+      std::memcpy(&out, reinterpret_cast<const void*>(va + e.addend), S);
+      return true;
+    }
+    out = 0;
+    return access_slow(va, &out, S, Access::kRead);
+  }
+  template <unsigned S>
+  [[nodiscard]] bool write(uint64_t va, uint64_t v) {
+    const TlbEntry& e = tlb_entry(va);
+    if (e.write_tag == (va & ~kPageMask) && (va & kPageMask) <= kPageSize - S) [[likely]] {
+      std::memcpy(reinterpret_cast<void*>(va + e.addend), &v, S);
+      return true;
+    }
+    return access_slow(va, &v, S, Access::kWrite);
+  }
+  [[nodiscard]] bool read_sized(uint64_t va, unsigned size, uint64_t& out);
+  [[nodiscard]] bool write_sized(uint64_t va, unsigned size, uint64_t v);
+  [[nodiscard]] bool read_bytes(uint64_t va, void* out, unsigned size) {
+    return access_slow(va, out, size, Access::kRead);
+  }
+  [[nodiscard]] bool write_bytes(uint64_t va, const void* in, unsigned size) {
+    return access_slow(va, const_cast<void*>(in), size, Access::kWrite);
+  }
+  // Host pointer for a whole-page bulk access, or nullptr (then use the byte path).
+  [[nodiscard]] uint8_t* page_pointer(uint64_t va, Access access);
+
+  [[nodiscard]] bool push(uint64_t v) {
+    const uint64_t rsp = s_.gpr[kRsp] - 8;
+    if (!write<8>(rsp, v)) return false;
+    s_.gpr[kRsp] = rsp;
+    return true;
+  }
+  [[nodiscard]] bool pop(uint64_t& v) {
+    if (!read<8>(s_.gpr[kRsp], v)) return false;
+    s_.gpr[kRsp] += 8;
+    return true;
+  }
+
+  LazyFlags& lazy() { return lazy_; }
+  void set_flags_lazy(FlagOp op, unsigned size, uint64_t a, uint64_t b, uint64_t res) {
+    lazy_.set(op, size, a, b, res);
+  }
+  // Sets the arithmetic flags named by `mask` to `bits`, keeping the others.
+  void set_arith_flags(uint64_t mask, uint64_t bits);
+  [[nodiscard]] bool cond(unsigned cc) const { return lazy_.condition(cc, s_.rflags); }
+  [[nodiscard]] bool flag(uint64_t bit) const { return (rflags() & bit) != 0; }
+
+  // Records an exception; the handler then returns Exec::kFault.
+  Exec raise(uint8_t vector);
+  Exec raise(uint8_t vector, uint32_t error_code);
+  Exec raise_gp0() { return raise(kVecGp, 0); }
+  // Stops the VM with a message; the handler returns what this returns.
+  Exec stop(std::string message);
+
+  // System-instruction support.
+  void write_cr0(uint64_t v);
+  void write_cr3(uint64_t v);
+  void write_cr4(uint64_t v);
+  void invlpg(uint64_t va);
+  [[nodiscard]] bool read_msr(uint32_t msr, uint64_t& value);
+  [[nodiscard]] bool write_msr(uint32_t msr, uint64_t value);
+  DeviceBus& bus() { return bus_; }
+  void set_halted() { halted_ = true; }
+  // Blocks interrupts for the next instruction (STI, MOV SS). The fast loop ends here so
+  // the shadow covers exactly that instruction.
+  void set_interrupt_shadow() {
+    interrupt_shadow_ = true;
+    break_inner_ = true;
+  }
+  // Ends the fast loop after this instruction, so the run loop looks at pending interrupts
+  // again (after IF was set by POPF or IRET).
+  void recheck_events() { break_inner_ = true; }
+  // INT n and INT3 (SDM Vol 2A INT n): delivers `vector` now, a trap whose frame holds the
+  // next RIP, after checking the gate's DPL against CPL. kFault if the delivery faulted.
+  [[nodiscard]] Exec software_interrupt(uint8_t vector);
+  // Loads CS/SS for a privilege change (SYSCALL, SYSRET, IRET).
+  void set_cpl(uint8_t cpl);
+  // Reads a GDT descriptor for `selector`; false if outside the GDT limit.
+  [[nodiscard]] bool read_descriptor(uint16_t selector, uint64_t& low, uint64_t& high);
+  // Runs the current instruction's start (for faults and diagnostics).
+  [[nodiscard]] uint64_t instruction_rip() const { return insn_rip_; }
+
+ private:
+  struct TlbEntry {
+    uint64_t read_tag = 1, write_tag = 1, exec_tag = 1;  // page VA; 1 = invalid
+    uint64_t addend = 0;     // host pointer = guest VA + addend
+    uint64_t gpa_page = 0;   // for code lookups
+  };
+  static constexpr unsigned kTlbSize = 256;
+
+  [[nodiscard]] TlbEntry& tlb_entry(uint64_t va) {
+    return tlb_[tlb_user_][(va >> kPageShift) & (kTlbSize - 1)];
+  }
+  [[nodiscard]] PagingContext paging_context() const;
+  // Translates one page and fills the TLB; false means an exception is pending.
+  [[nodiscard]] bool translate(uint64_t va, Access access, Translation& out);
+  [[nodiscard]] bool access_slow(uint64_t va, void* data, unsigned size, Access access);
+  void update_tlb_view() { tlb_user_ = (s_.cpl == 3 && !supervisor_override_) ? 1 : 0; }
+
+  // Finds the decoded page, its VA and host bytes for RIP; false on a fetch fault or stop.
+  [[nodiscard]] bool fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& host);
+  [[nodiscard]] const DecodedInsn* decode_at(DecodedPage* page, uint64_t page_va,
+                                            const uint8_t* host);
+  void handle_tracked_write(Gpa gpa, unsigned size);
+
+  // Exception and interrupt delivery (SDM Vol 3A §6.14).
+  // software: INT n/INT3, whose gate DPL must be >= CPL and whose faults lack the EXT bit.
+  [[nodiscard]] bool deliver(uint8_t vector, bool has_error, uint32_t error_code,
+                             bool software = false);
+  void deliver_pending_exception();
+  [[nodiscard]] bool exception_has_error(uint8_t vector) const;
+
+  Mmu& mmu_;
+  DeviceBus& bus_;
+  PageTracking& tracking_;
+  WriteTracker* tracker_;
+  InterruptSource* irq_source_ = nullptr;
+
+  CpuState s_;
+  LazyFlags lazy_;
+  TlbEntry tlb_[2][kTlbSize];
+  unsigned tlb_user_ = 0;
+  bool supervisor_override_ = false;
+
+  DecodeCache code_;
+  DecodedInsn scratch_;  // for instructions that cross a page boundary (never cached)
+
+  uint64_t insn_rip_ = 0;
+  PendingException pending_;
+  PendingException last_exception_;
+  uint8_t delivery_depth_ = 0;
+  bool deliver_exceptions_ = true;
+  bool halted_ = false;
+  bool interrupt_shadow_ = false;
+  bool exit_requested_ = false;
+  bool stopped_ = false;
+  bool break_inner_ = false;  // leave the fast loop: code page stale, MMIO, mode change
+  std::string stop_message_;
+  VcpuCounters counters_;
+};
+
+}  // namespace densevm::cpu

@@ -1,0 +1,110 @@
+#include "vmm/cpu/vcpu.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/support/flat_vm.h"
+
+namespace densevm::testing {
+namespace {
+
+constexpr uint64_t kCode = 0x10000000;
+
+RunOutcome run_code(FlatVm& vm, const std::vector<uint8_t>& code, uint64_t at = kCode) {
+  vm.map(at & ~uint64_t{0xfff}, 0x3000, FlatVm::kRead | FlatVm::kWrite | FlatVm::kExec);
+  vm.write(at, code.data(), code.size());
+  vm.set_rip(at);
+  return vm.run_until(at + code.size(), 100000);
+}
+
+TEST(Vcpu, RunsALoopWithLazyFlags) {
+  FlatVm vm;
+  // mov eax,0; mov ecx,10; l: add rax,rcx; dec rcx; jnz l
+  const std::vector<uint8_t> code = {0xb8, 0, 0, 0, 0, 0xb9, 10, 0, 0, 0, 0x48, 0x01, 0xc8,
+                                     0x48, 0xff, 0xc9, 0x75, 0xf8};
+  const RunOutcome out = run_code(vm, code);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kReachedStop) << out.message;
+  EXPECT_EQ(vm.gpr(0), 55u);
+  EXPECT_EQ(vm.gpr(1), 0u);
+  EXPECT_EQ(out.instructions, 2u + 3u * 10u);
+  EXPECT_TRUE(vm.rflags() & cpu::kFlagZf);
+}
+
+TEST(Vcpu, SelfModifyingCodeDropsTheDecodedPage) {
+  FlatVm vm;
+  // mov ecx,2; l: mov eax,5; mov byte [rip-11],2 (patches the 5); dec ecx; jnz l
+  const std::vector<uint8_t> code = {0xb9, 2, 0, 0, 0, 0xb8, 5, 0, 0, 0,
+                                     0xc6, 0x05, 0xf5, 0xff, 0xff, 0xff, 2,
+                                     0xff, 0xc9, 0x75, 0xf0};
+  const RunOutcome out = run_code(vm, code);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kReachedStop) << out.message;
+  EXPECT_EQ(vm.gpr(0), 2u) << "the second pass must execute the patched instruction";
+}
+
+TEST(Vcpu, InstructionCrossingAPageBoundary) {
+  FlatVm vm;
+  // mov rax, imm64 starting 4 bytes before a page end.
+  const std::vector<uint8_t> code = {0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8};
+  const RunOutcome out = run_code(vm, code, kCode + 0xffc);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kReachedStop) << out.message;
+  EXPECT_EQ(vm.gpr(0), 0x0807060504030201u);
+}
+
+TEST(Vcpu, UnsupportedInstructionStopsWithBytesAndRip) {
+  FlatVm vm;
+  const std::vector<uint8_t> code = {0x90, 0x0f, 0x28, 0xc1};  // nop; movaps xmm0, xmm1
+  const RunOutcome out = run_code(vm, code);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kStopped);
+  EXPECT_NE(out.message.find("unsupported instruction"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("0f 28 c1"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("0x10000001"), std::string::npos) << out.message;
+  EXPECT_EQ(out.instructions, 1u);
+}
+
+TEST(Vcpu, InvalidOpcodeRaisesUd) {
+  FlatVm vm;
+  const std::vector<uint8_t> code = {0x90, 0x06};  // push es does not exist in 64-bit mode
+  const RunOutcome out = run_code(vm, code);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kException);
+  EXPECT_EQ(out.vector, cpu::kVecUd);
+  EXPECT_EQ(vm.rip(), kCode + 1);
+}
+
+TEST(Vcpu, PageFaultReportsAddressAndErrorCode) {
+  FlatVm vm;
+  // mov rax, [0x5000]; mov qword [0x6000], rax
+  const std::vector<uint8_t> code = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x50, 0, 0};
+  const RunOutcome out = run_code(vm, code);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kException);
+  EXPECT_EQ(out.vector, cpu::kVecPf);
+  EXPECT_EQ(out.cr2, 0x5000u);
+  EXPECT_EQ(out.error_code, kPfUser);
+  EXPECT_EQ(vm.rip(), kCode) << "a faulting instruction does not retire";
+}
+
+TEST(Vcpu, WriteToReadOnlyPageFaultsWithoutSideEffects) {
+  FlatVm vm;
+  vm.map(0x20000000, 0x1000, FlatVm::kRead);
+  vm.set_gpr(3, 0x20000000);
+  vm.set_gpr(0, 7);
+  // add qword [rbx], rax
+  const RunOutcome out = run_code(vm, {0x48, 0x01, 0x03});
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kException);
+  EXPECT_EQ(out.vector, cpu::kVecPf);
+  EXPECT_EQ(out.error_code, kPfUser | kPfWrite | kPfPresent);
+  uint64_t mem = 1;
+  vm.read(0x20000000, &mem, 8);
+  EXPECT_EQ(mem, 0u);
+}
+
+TEST(Vcpu, NonCanonicalAccessRaisesGp) {
+  FlatVm vm;
+  vm.set_gpr(3, 0x0000800000000000);
+  const RunOutcome out = run_code(vm, {0x48, 0x8b, 0x03});  // mov rax, [rbx]
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kException);
+  EXPECT_EQ(out.vector, cpu::kVecGp);
+}
+
+}  // namespace
+}  // namespace densevm::testing

@@ -1,0 +1,48 @@
+// densevm: the command-line entry point.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "vmm/cli/builtin_guest.h"
+#include "vmm/cli/options.h"
+#include "vmm/cli/run_command.h"
+
+namespace {
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "densevm: a memory-density hypervisor\n"
+               "usage: densevm run [options]   (densevm run --help for the options)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    usage(args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  try {
+    if (command == "run") {
+      for (const std::string& a : args) {
+        if (a == "--help" || a == "-h") {
+          std::fputs(densevm::run_usage(), stdout);
+          return 0;
+        }
+      }
+      return densevm::run_command(densevm::parse_run_options(args), densevm::builtin_guest_image());
+    }
+    std::fprintf(stderr, "densevm: unknown command '%s' (try densevm --help)\n", command.c_str());
+    return 2;
+  } catch (const densevm::UsageError& e) {
+    std::fprintf(stderr, "densevm: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "densevm: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,82 @@
+#include "vmm/scheduler.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace densevm {
+
+void Scheduler::run(const std::function<void(size_t finished)>& tick,
+                    const std::function<void()>& between_epochs) {
+  std::mutex mu;
+  std::condition_variable work_cv, done_cv;
+  std::vector<Vm*> epoch;  // VMs to run in the current epoch
+  size_t next = 0;         // next index in `epoch` to hand out
+  size_t outstanding = 0;  // slices handed out and not yet finished
+  uint64_t generation = 0;
+  bool quit = false;
+
+  auto worker = [&] {
+    std::unique_lock lock(mu);
+    uint64_t seen = 0;
+    while (true) {
+      work_cv.wait(lock, [&] { return quit || (generation != seen && next < epoch.size()); });
+      if (quit) return;
+      Vm* vm = epoch[next++];
+      if (next == epoch.size()) seen = generation;
+      lock.unlock();
+      try {
+        (void)vm->run_slice(slice_);
+      } catch (const std::exception&) {
+        // run_slice records its own failures; this is a last resort against a crash.
+      }
+      lock.lock();
+      if (--outstanding == 0) done_cv.notify_all();
+    }
+  };
+
+  const unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(vms_.size())));
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < n; ++i) workers.emplace_back(worker);
+
+  auto last_tick = std::chrono::steady_clock::now();
+  while (true) {
+    std::vector<Vm*> running;
+    for (Vm* vm : vms_) {
+      if (vm->state() == Vm::State::kRunning) running.push_back(vm);
+    }
+    if (running.empty()) break;
+    {
+      std::unique_lock lock(mu);
+      epoch = std::move(running);
+      next = 0;
+      outstanding = epoch.size();
+      ++generation;
+      work_cv.notify_all();
+      while (outstanding > 0) {
+        done_cv.wait_for(lock, std::chrono::milliseconds(200));
+        if (std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(200)) {
+          size_t finished = 0;
+          for (Vm* vm : vms_) finished += vm->state() != Vm::State::kRunning;
+          lock.unlock();
+          tick(finished);
+          lock.lock();
+          last_tick = std::chrono::steady_clock::now();
+        }
+      }
+    }
+    ++epochs_;
+    if (between_epochs) between_epochs();
+  }
+  {
+    std::lock_guard lock(mu);
+    quit = true;
+  }
+  work_cv.notify_all();
+  for (auto& t : workers) t.join();
+}
+
+}  // namespace densevm

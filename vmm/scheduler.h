@@ -1,0 +1,40 @@
+// Scheduler: runs many VMs on a few host worker threads, in epochs of virtual time.
+//
+// In each epoch every running VM runs one slice (a VM runs on one worker at a time); when
+// all slices are done, the services hook runs alone — the one point where cross-VM
+// services (the dedup scanner, balloon policy) may change any VM's memory. Guests never
+// see which worker ran them or when, so a run is deterministic (DESIGN.md).
+//
+//   Scheduler sched(vms, /*threads=*/2, /*slice=*/2'000'000);
+//   sched.run([](size_t finished) { show_progress(finished); }, [] { dedup.step(); });
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "vmm/vm.h"
+
+namespace densevm {
+
+class Scheduler {
+ public:
+  Scheduler(std::vector<Vm*> vms, unsigned threads, uint64_t slice)
+      : vms_(std::move(vms)), threads_(threads == 0 ? 1 : threads), slice_(slice) {}
+
+  // Runs every VM until it exits or fails. `tick(finished)` is called from this thread
+  // about five times a second (progress display); `between_epochs` after every epoch,
+  // with no VM running.
+  void run(const std::function<void(size_t finished)>& tick,
+           const std::function<void()>& between_epochs = {});
+
+  [[nodiscard]] uint64_t epochs() const { return epochs_; }
+
+ private:
+  std::vector<Vm*> vms_;
+  unsigned threads_;
+  uint64_t slice_;
+  uint64_t epochs_ = 0;
+};
+
+}  // namespace densevm
