@@ -1,21 +1,10 @@
 #include "shadow-pt/shadow_mmu.h"
 
-#include <cstdio>
-
+#include "shadow-pt/ept_violation.h"
 #include "shadow-pt/shadow_entry.h"
 
 namespace densevm {
 namespace {
-
-Translation fatal(const char* what, Gpa gpa) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%s (guest-physical 0x%llx)", what,
-                static_cast<unsigned long long>(gpa.value()));
-  Translation t;
-  t.kind = Translation::Kind::kFatal;
-  t.reason = buf;
-  return t;
-}
 
 // What the shadow entry at `level` on va's path must point at, given the guest walk.
 struct ChildSpec {
@@ -109,7 +98,8 @@ bool ShadowMmu::lookup(Gva va, Access access, const PagingContext& ctx, Translat
 }
 
 // The hidden fault: walk the guest tables through the EPT as the processor would (setting
-// guest A/D), resolve EPT violations as NestedMmu does, and build the shadow path.
+// guest A/D), resolve EPT violations as NestedMmu does (the P2M may change meanwhile: no
+// shadow state is held across a resolution), and build the shadow path.
 Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
   if (ctx.paging) {
     (void)root_for(ctx);
@@ -127,23 +117,16 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
       return t;
     }
     if (w.kind != GuestWalk::Kind::kHit) {
-      const Gpa gpa = w.violation.gpa;
-      if (w.violation.mapped) return fatal("EPT permission violation with no handler", gpa);
-      switch (memory_.populate(gpa)) {
-        case GuestMemory::Populate::kMapped:
-          ++stats_.demand_faults;
-          continue;
-        case GuestMemory::Populate::kOutOfMemory:
-          return fatal("host out of memory for guest RAM", gpa);
-        case GuestMemory::Populate::kNotRam:
-          break;
-      }
-      if (w.kind == GuestWalk::Kind::kTableViolation) {
-        return fatal("guest page table outside RAM", gpa);
+      const EptResolution r = resolve_ept_violation(
+          memory_, w.violation, access, w.kind == GuestWalk::Kind::kTableViolation);
+      if (r.kind == EptResolution::Kind::kFatal) return fatal_translation(r.reason, r.gpa);
+      if (r.kind == EptResolution::Kind::kRetry) {
+        if (r.demand_fault) ++stats_.demand_faults;
+        continue;
       }
       Translation t;
       t.kind = Translation::Kind::kMmio;
-      t.gpa = gpa;
+      t.gpa = r.gpa;
       return t;
     }
     if (ctx.paging) {
@@ -161,7 +144,7 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
     t.write_tracked = tracking_.tracked(t.gpa);
     return t;
   }
-  return fatal("translation did not settle", Gpa{0});
+  return fatal_translation("translation did not settle", Gpa{0});
 }
 
 // Builds (or repairs) the shadow path for va from a successful walk. Entries already there

@@ -73,11 +73,18 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
   }
 
   void step() {
-    const unsigned op = rng_() % 20;
-    if (op < 12) {  // rewrite one entry of a table page at an index the addresses use
+    const uint64_t op = rng_() % 20;
+    if (op < 12) {  // rewrite 1-3 entries of a table page at indices the addresses use
       const uint64_t table = pool_[rng_() % pool_.size()];
-      const uint64_t index = (rng_() % 3 == 0) ? 256 : rng_() % 3;
-      g_.guest_write(table + index * 8, random_entry(), *mmu_);
+      for (uint64_t n = 1 + rng_() % 3; n > 0; --n) {
+        const uint64_t index = (rng_() % 3 == 0) ? 256 : rng_() % 3;
+        g_.guest_write(table + index * 8, random_entry(), *mmu_);
+      }
+    } else if (op < 13) {  // a burst of writes to the leaf table of an address in use
+      const uint64_t pt = leaf_table(vas_[rng_() % vas_.size()]);
+      for (uint64_t n = pt != 0 ? 2 + rng_() % 3 : 0; n > 0; --n) {
+        g_.guest_write(pt + (rng_() % 3) * 8, random_entry(), *mmu_);
+      }
     } else if (op < 14) {  // reuse a table page as data
       const uint64_t table = pool_[rng_() % pool_.size()];
       g_.guest_write(table + (rng_() % 512) * 8, rng_(), *mmu_);
@@ -97,6 +104,18 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
     } else {
       wp_ = rng_() % 4 != 0;
     }
+  }
+
+  // The guest PT on va's path in the current root, or 0.
+  uint64_t leaf_table(uint64_t va) {
+    uint64_t table = roots_[cur_];
+    for (unsigned level = 4; level > 1; --level) {
+      const uint64_t e = g_.read(table + PageTableWalker<X86Pte>::index(va, level) * 8);
+      if ((e & kP) == 0 || (e & kPs) != 0) return 0;
+      table = e & X86Pte::kAddressMask;
+      if (table >= TestGuest::kRamBytes) return 0;
+    }
+    return table;
   }
 
   PagingContext ctx(bool user = false) const {
@@ -121,7 +140,9 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
           EXPECT_EQ(s.host_page, n.host_page) << "step " << step_no << " va " << std::hex << va;
           EXPECT_EQ(s.error_code, n.error_code) << "step " << step_no << " va " << std::hex << va;
           EXPECT_EQ(s.gpa, n.gpa) << "step " << step_no << " va " << std::hex << va;
-          if (s.kind == Translation::Kind::kRam) EXPECT_EQ(s.user, n.user);
+          if (s.kind == Translation::Kind::kRam) {
+            EXPECT_EQ(s.user, n.user);
+          }
         }
       }
     }
@@ -151,10 +172,12 @@ TEST_P(ShadowRandomTest, AgreesWithNestedPagingAfterEveryRewrite) {
   const ShadowStats s = mmu_->stats();
   EXPECT_GT(s.shadow_hits, 0u);
   EXPECT_GT(s.emulated_pt_writes, 0u);
-  if (config_.unsync_after_writes != 0) EXPECT_GT(s.unsyncs, 0u);
+  if (config_.unsync_after_writes != 0) {
+    EXPECT_GT(s.unsyncs, 0u);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, ShadowRandomTest, ::testing::Range(0, 8));
+INSTANTIATE_TEST_SUITE_P(ShadowSeeds, ShadowRandomTest, ::testing::Range(0, 8));
 
 }  // namespace
 }  // namespace densevm

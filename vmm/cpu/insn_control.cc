@@ -70,6 +70,7 @@ Exec call_indirect(Vcpu& v, const DecodedInsn& d) {
 
 Exec ret(Vcpu& v, const DecodedInsn& d) {
   uint64_t target;
+  v.mark_stack_access();
   if (!v.read<8>(v.gpr(kRsp), target)) return Exec::kFault;
   if (!is_canonical(target)) return v.raise_gp0();
   v.gpr(kRsp) += 8 + d.imm;

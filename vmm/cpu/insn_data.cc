@@ -127,7 +127,11 @@ struct Cmpxchg {
     if (!o.load(v, d)) return Exec::kFault;
     const uint64_t acc = v.reg<S>(kRax);
     const bool equal = acc == o.dst;
-    if (!o.store(v, d, equal ? o.src : o.dst)) return Exec::kFault;
+    // A memory destination is always written (SDM); a register one only on success — a
+    // 32-bit register that compared unequal keeps its upper half, as hardware does.
+    if (form_has_mem_dst(F) || equal) {
+      if (!o.store(v, d, equal ? o.src : o.dst)) return Exec::kFault;
+    }
     if (!equal) v.set_reg<S>(kRax, o.dst);
     v.set_flags_lazy(FlagOp::kSub, S, acc, o.dst, (acc - o.dst) & size_mask(S));
     return Exec::kNext;
@@ -173,6 +177,7 @@ struct Push {
       value = d.imm & size_mask(S);
     }
     const uint64_t rsp = v.gpr(kRsp) - S;
+    v.mark_stack_access();
     if (!v.write<S>(rsp, value)) return Exec::kFault;
     v.gpr(kRsp) = rsp;
     return Exec::kNext;
@@ -184,6 +189,7 @@ struct Pop {
   static Exec run(Vcpu& v, const DecodedInsn& d) {
     uint64_t value;
     const uint64_t old_rsp = v.gpr(kRsp);
+    v.mark_stack_access();
     if (!v.read<S>(old_rsp, value)) return Exec::kFault;
     v.gpr(kRsp) = old_rsp + S;
     if constexpr (F == Form::kR) {
@@ -249,6 +255,7 @@ bool build_widen(const DecodeContext&, DecodedInsn& d) {
 
 Exec leave(Vcpu& v, const DecodedInsn&) {
   uint64_t rbp;
+  v.mark_stack_access();
   if (!v.read<8>(v.gpr(kRbp), rbp)) return Exec::kFault;
   v.gpr(kRsp) = v.gpr(kRbp) + 8;
   v.gpr(kRbp) = rbp;

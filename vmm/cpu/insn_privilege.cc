@@ -16,7 +16,9 @@ namespace {
 bool kernel(const Vcpu& v) { return v.state().cpl == 0; }
 
 // IOPL is not an arithmetic flag, so the stored RFLAGS holds it even while flags are lazy.
-unsigned iopl(const Vcpu& v) { return (v.state().rflags & kFlagIopl) >> 12; }
+unsigned iopl(const Vcpu& v) {
+  return static_cast<unsigned>((v.state().rflags & kFlagIopl) >> 12);
+}
 
 // RFLAGS bits POPF and IRET may load at `cpl` (SDM Vol 2B POPF, Vol 2A IRET): IOPL only in
 // ring 0, IF only when CPL <= IOPL. VM, VIF and VIP are not modelled and stay 0.
@@ -71,6 +73,7 @@ Exec iretq(Vcpu& v, const DecodedInsn&) {
   CpuState& s = v.state();
   if (v.rflags() & kFlagNt) return v.raise_gp0();  // a task return: there are no tasks
   uint64_t frame[5];  // RIP, CS, RFLAGS, RSP, SS
+  v.mark_stack_access();
   if (!v.read_bytes(s.gpr[kRsp], frame, sizeof frame)) return Exec::kFault;
   const auto cs = static_cast<uint16_t>(frame[1]);
   const auto ss = static_cast<uint16_t>(frame[4]);
@@ -96,6 +99,7 @@ template <unsigned S>
 Exec far_ret(Vcpu& v, const DecodedInsn& d) {
   CpuState& s = v.state();
   const uint64_t rsp = s.gpr[kRsp];
+  v.mark_stack_access();
   uint64_t rip, cs_image;
   if (!v.read<S>(rsp, rip) || !v.read<S>(rsp + S, cs_image)) return Exec::kFault;
   const auto cs = static_cast<uint16_t>(cs_image);

@@ -1,13 +1,14 @@
 // Shifts and rotates: SHL/SAL SHR SAR ROL ROR RCL RCR by 1, imm8 or CL, and SHLD/SHRD.
 //
 // Flags follow SDM Vol 2B "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD": the count
-// is masked to 5 bits (6 for 64-bit operands) and a masked count of 0 changes no flag. For
-// the cases the SDM leaves undefined the results are those of current Intel cores: OF for
-// any count is the count-1 rule applied to the original operand (measured on a Xeon), AF
-// is 0, CF of SHL/SHR past the width is the last bit shifted out of a wide intermediate,
-// and 16-bit SHLD/SHRD counts above 16 shift through dest:src:dest.
-// A masked count of 0 still writes the destination back: a 32-bit register is
-// zero-extended and a read-only memory operand faults, as on hardware.
+// is masked to 5 bits (6 for 64-bit operands) and a masked count of 0 changes no flag.
+// Where the SDM leaves a flag undefined, the result is what an Intel Xeon produces
+// (measured against the host): OF for any count is the count-1 rule applied to the
+// original operands, except that ROL/ROR of a register by an immediate keep OF; AF is 0;
+// RCL/RCR by a multiple of W+1 keep CF and OF; CF of SHL/SHR past the width is the last bit
+// shifted out of a wide intermediate; 16-bit SHLD/SHRD counts above 16 shift through
+// dest:src:dest. A masked count of 0 still writes the destination back: a 32-bit register
+// is zero-extended and a read-only memory operand faults, as on hardware.
 #include "vmm/cpu/insn_common.h"
 
 namespace densevm::cpu {

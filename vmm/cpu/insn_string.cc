@@ -6,10 +6,11 @@
 // iteration k-1 with RIP at the instruction, so the guest can restart it. With 0x67 the
 // instruction walks ESI/EDI/ECX, which wrap at 4 GiB and are written zero-extended.
 //
-// Forward REP MOVS/STOS run as bulk copies and fills over runs of elements that stay within
-// one source and one destination page, through host pointers from the soft TLB. Pages the
-// TLB cannot hand out (device memory, write-tracked pages, a TLB slot shared by source and
-// destination) take the element path, which the bulk path then picks up again.
+// Forward REP MOVS/STOS run as bulk copies and fills, and forward REPE/REPNE CMPS/SCAS as
+// scans, over runs of elements that stay within one source and one destination page,
+// through host pointers from the soft TLB. Pages the TLB cannot hand out (device memory,
+// write-tracked pages) take the element path; that fills the TLB, so the bulk path picks
+// up again at the next element. REP LODS and DF=1 always take the element path.
 //
 // One handler call does at most kChunkBytes of elements. If the count is not exhausted it
 // leaves RIP at the instruction and returns kJump, so the run loop can check its budget and
@@ -33,6 +34,26 @@ constexpr bool reads_source(StrOp k) {
 constexpr bool uses_destination(StrOp k) { return k != StrOp::kLods; }
 constexpr bool compares(StrOp k) { return k == StrOp::kCmps || k == StrOp::kScas; }
 
+// A host pointer for one guest page, kept for the rest of the handler call. Source and
+// destination may share a soft-TLB slot and evict each other; the pointer a lookup handed
+// out stays valid meanwhile (as for the two halves of Vcpu::access_slow).
+struct HostPage {
+  uint64_t page = 1;  // guest VA of the page; 1 = none
+  uint8_t* host = nullptr;
+
+  [[nodiscard]] uint8_t* at(uint64_t va) const {
+    return (va & ~kPageMask) == page ? host + (va & kPageMask) : nullptr;
+  }
+  uint8_t* lookup(Vcpu& v, uint64_t va, Access access) {
+    if (uint8_t* p = at(va)) return p;
+    uint8_t* base = v.page_pointer(va, access);
+    if (base == nullptr) return nullptr;
+    page = va & ~kPageMask;
+    host = base;
+    return host + (va & kPageMask);
+  }
+};
+
 // Working copies of rSI, rDI and rCX (already truncated to the address size), committed
 // to the vCPU on every way out of the handler.
 template <StrOp K, Rep R>
@@ -42,6 +63,7 @@ struct Walk {
   uint64_t step;      // +size or -size (DF)
   uint64_t addr_mask;
   bool equal = false;  // the last CMPS/SCAS compared equal
+  HostPage src_page, dst_page;  // for the bulk paths
 
   Walk(Vcpu& v, const DecodedInsn& d, unsigned size) {
     addr_mask = d.addr32 ? 0xffffffffu : ~uint64_t{0};
@@ -68,7 +90,10 @@ template <StrOp K, unsigned S, Rep R>
 bool element(Vcpu& v, Walk<K, R>& w) {
   uint64_t a, b;
   if constexpr (K == StrOp::kMovs) {
-    if (!v.read<S>(w.source(), a) || !v.write<S>(w.rdi, a)) return false;
+    if (!v.read<S>(w.source(), a)) return false;
+    // Catch the source page now: the destination may evict it from the soft TLB.
+    if constexpr (R != Rep::kNone) (void)w.src_page.lookup(v, w.source(), Access::kRead);
+    if (!v.write<S>(w.rdi, a)) return false;
   } else if constexpr (K == StrOp::kStos) {
     if (!v.write<S>(w.rdi, v.reg<S>(kRax))) return false;
   } else if constexpr (K == StrOp::kLods) {
@@ -77,6 +102,7 @@ bool element(Vcpu& v, Walk<K, R>& w) {
   } else {
     if constexpr (K == StrOp::kCmps) {
       if (!v.read<S>(w.source(), a)) return false;
+      if constexpr (R != Rep::kNone) (void)w.src_page.lookup(v, w.source(), Access::kRead);
     } else {
       a = v.reg<S>(kRax);
     }
@@ -92,20 +118,36 @@ bool element(Vcpu& v, Walk<K, R>& w) {
 // Bytes from `va` to the end of its page.
 uint64_t page_room(uint64_t va) { return kPageSize - (va & kPageMask); }
 
-// Forward REP MOVS/STOS over the elements that stay within the current pages, through
-// host pointers. Returns how many elements it did; 0 means "take the element path".
+// Forward REPE/REPNE CMPS/SCAS: n elements at most, up to and including the one that ends
+// the repetition.
 template <StrOp K, unsigned S, Rep R>
-uint64_t bulk(Vcpu& v, Walk<K, R>& w, uint64_t limit) {
-  uint64_t n = std::min(limit, page_room(w.rdi) / S);
-  if constexpr (K == StrOp::kMovs) {
-    n = std::min(n, page_room(w.source()) / S);
-    // With a 32-bit address size, ESI may wrap before the (segment-based) page ends.
-    if (w.addr_mask != ~uint64_t{0}) n = std::min(n, (w.addr_mask - w.rsi + 1) / S);
-  }
-  if (n == 0) return 0;
-  uint8_t* dst = v.page_pointer(w.rdi, Access::kWrite);
+uint64_t bulk_compare(Vcpu& v, Walk<K, R>& w, uint64_t n) {
+  const uint8_t* dst = w.dst_page.lookup(v, w.rdi, Access::kRead);
   if (dst == nullptr) return 0;
-  dst += w.rdi & kPageMask;
+  const uint8_t* src = nullptr;
+  if constexpr (K == StrOp::kCmps) {
+    src = w.src_page.lookup(v, w.source(), Access::kRead);
+    if (src == nullptr) return 0;
+  }
+  uint64_t a = v.reg<S>(kRax), b = 0, done = 0;
+  while (done < n) {
+    if constexpr (K == StrOp::kCmps) std::memcpy(&a, src + done * S, S);
+    std::memcpy(&b, dst + done * S, S);
+    ++done;
+    if ((a == b) != (R == Rep::kRepe)) break;
+  }
+  v.set_flags_lazy(FlagOp::kSub, S, a, b, (a - b) & size_mask(S));
+  w.equal = a == b;
+  if constexpr (K == StrOp::kCmps) w.advance_source(done);
+  w.advance_destination(done);
+  return done;
+}
+
+// Forward REP MOVS/STOS: n elements.
+template <StrOp K, unsigned S, Rep R>
+uint64_t bulk_transfer(Vcpu& v, Walk<K, R>& w, uint64_t n) {
+  uint8_t* dst = w.dst_page.lookup(v, w.rdi, Access::kWrite);
+  if (dst == nullptr) return 0;
   const uint64_t bytes = n * S;
   if constexpr (K == StrOp::kStos) {
     const uint64_t value = v.reg<S>(kRax);
@@ -115,9 +157,8 @@ uint64_t bulk(Vcpu& v, Walk<K, R>& w, uint64_t limit) {
       for (uint64_t i = 0; i < bytes; i += S) std::memcpy(dst + i, &value, S);
     }
   } else {
-    const uint8_t* src = v.page_pointer(w.source(), Access::kRead);
+    const uint8_t* src = w.src_page.lookup(v, w.source(), Access::kRead);
     if (src == nullptr) return 0;
-    src += w.source() & kPageMask;
     if (dst > src && dst < src + bytes) {
       // Forward overlap: each element must see the ones written before it.
       for (uint64_t i = 0; i < bytes; i += S) std::memmove(dst + i, src + i, S);
@@ -128,6 +169,24 @@ uint64_t bulk(Vcpu& v, Walk<K, R>& w, uint64_t limit) {
   }
   w.advance_destination(n);
   return n;
+}
+
+// Forward REP MOVS/STOS/CMPS/SCAS over the elements that stay within the current pages,
+// through host pointers. Returns how many elements it did; 0 means "take the element path".
+template <StrOp K, unsigned S, Rep R>
+uint64_t bulk(Vcpu& v, Walk<K, R>& w, uint64_t limit) {
+  uint64_t n = std::min(limit, page_room(w.rdi) / S);
+  if constexpr (reads_source(K)) {
+    n = std::min(n, page_room(w.source()) / S);
+    // With a 32-bit address size, ESI may wrap before the (segment-based) page ends.
+    if (w.addr_mask != ~uint64_t{0}) n = std::min(n, (w.addr_mask - w.rsi + 1) / S);
+  }
+  if (n == 0) return 0;
+  if constexpr (compares(K)) {
+    return bulk_compare<K, S, R>(v, w, n);
+  } else {
+    return bulk_transfer<K, S, R>(v, w, n);
+  }
 }
 
 template <StrOp K, unsigned S, Rep R>
@@ -142,7 +201,7 @@ Exec string_op(Vcpu& v, const DecodedInsn& d) {
     uint64_t budget = kChunkBytes / S;  // elements left in this call
     while (true) {
       uint64_t done = 0;
-      if constexpr (K == StrOp::kMovs || K == StrOp::kStos) {
+      if constexpr (K != StrOp::kLods) {
         if (w.step == S) done = bulk<K, S, R>(v, w, std::min(w.rcx, budget));
       }
       if (done == 0) {

@@ -197,14 +197,43 @@ TEST_F(InsnString, RepeCmpsbStopsAfterTheFirstDifference) {
 }
 
 TEST_F(InsnString, RepneScasbFindsTheTerminator) {
+  const uint64_t at = kData + 0xffc;  // the string crosses a page boundary
   const char s[] = "abcdef";
-  vm_.write(kData, s, sizeof s);
+  vm_.write(at, s, sizeof s);
   vm_.set_gpr(kRax, 0xffff'ff00);  // al = 0
-  vm_.set_gpr(kRdi, kData);
+  vm_.set_gpr(kRdi, at);
   vm_.set_gpr(kRcx, ~uint64_t{0});
   ASSERT_EQ(run({0xf2, 0xae}).kind, RunOutcome::Kind::kReachedStop);  // repne scasb
   EXPECT_EQ(vm_.gpr(kRcx), ~uint64_t{0} - 7);
-  EXPECT_EQ(vm_.gpr(kRdi), kData + 7);
+  EXPECT_EQ(vm_.gpr(kRdi), at + 7);
+  EXPECT_TRUE(vm_.rflags() & kFlagZf);
+}
+
+TEST_F(InsnString, RepeCmpsqAcrossPagesSharingATlbSlot) {
+  fill_pattern(kData + 0xf00, 0x400);
+  std::vector<uint8_t> other = bytes(kData + 0xf00, 0x400);
+  other[0x321] ^= 1;  // element 100, on the second page
+  vm_.write(kAlias + 0xf00, other.data(), 0x100);
+  vm_.map(kAlias + 0x1000, 0x1000, FlatVm::kRead | FlatVm::kWrite);
+  vm_.write(kAlias + 0x1000, other.data() + 0x100, 0x300);
+  vm_.set_gpr(kRsi, kData + 0xf00);
+  vm_.set_gpr(kRdi, kAlias + 0xf00);
+  vm_.set_gpr(kRcx, 0x80);
+  ASSERT_EQ(run({0xf3, 0x48, 0xa7}).kind, RunOutcome::Kind::kReachedStop);  // repe cmpsq
+  EXPECT_EQ(vm_.gpr(kRcx), 0x80u - 101);
+  EXPECT_EQ(vm_.gpr(kRsi), kData + 0xf00 + 8 * 101);
+  EXPECT_EQ(vm_.gpr(kRdi), kAlias + 0xf00 + 8 * 101);
+  EXPECT_FALSE(vm_.rflags() & kFlagZf);
+}
+
+TEST_F(InsnString, RepeCmpswEndedByTheCountLeavesZfSet) {
+  fill_pattern(kData, 64);
+  fill_pattern(kData + 0x800, 64);
+  vm_.set_gpr(kRsi, kData);
+  vm_.set_gpr(kRdi, kData + 0x800);
+  vm_.set_gpr(kRcx, 32);
+  ASSERT_EQ(run({0x66, 0xf3, 0xa7}).kind, RunOutcome::Kind::kReachedStop);  // repe cmpsw
+  EXPECT_EQ(vm_.gpr(kRcx), 0u);
   EXPECT_TRUE(vm_.rflags() & kFlagZf);
 }
 

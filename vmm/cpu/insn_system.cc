@@ -19,7 +19,9 @@ namespace {
 bool kernel(const Vcpu& v) { return v.state().cpl == 0; }
 
 // IOPL is not an arithmetic flag, so the stored RFLAGS holds it even while flags are lazy.
-unsigned iopl(const Vcpu& v) { return (v.state().rflags & kFlagIopl) >> 12; }
+unsigned iopl(const Vcpu& v) {
+  return static_cast<unsigned>((v.state().rflags & kFlagIopl) >> 12);
+}
 
 // ---- control registers (SDM Vol 2B MOV—Move to/from Control Registers) ----
 
@@ -111,9 +113,10 @@ Exec mov_from_seg(Vcpu& v, const DecodedInsn& d) {
   const uint16_t selector = v.state().*kSegments[d.aux];
   if constexpr (kMem) {
     return v.write<2>(v.effective_address(d), selector) ? Exec::kNext : Exec::kFault;
+  } else {
+    v.set_reg_sized(d.reg, d.size, selector);
+    return Exec::kNext;
   }
-  v.set_reg_sized(d.reg, d.size, selector);
-  return Exec::kNext;
 }
 
 ZydisRegisterClass reg_class(const DecodeContext& c, unsigned i) {
@@ -183,9 +186,10 @@ Exec str(Vcpu& v, const DecodedInsn& d) {
   const uint16_t tr = v.state().tr;
   if constexpr (kMem) {
     return v.write<2>(v.effective_address(d), tr) ? Exec::kNext : Exec::kFault;
+  } else {
+    v.set_reg_sized(d.reg, d.size, tr);
+    return Exec::kNext;
   }
-  v.set_reg_sized(d.reg, d.size, tr);
-  return Exec::kNext;
 }
 
 // A non-canonical address makes INVLPG a no-op (SDM Vol 2A INVLPG).

@@ -137,7 +137,7 @@ void Vcpu::invalidate_code(Gpa page) {
 
 bool Vcpu::translate(uint64_t va, Access access, Translation& out) {
   if (!is_canonical(va)) {
-    raise(kVecGp, 0);
+    raise(stack_access_ ? kVecSs : kVecGp, 0);
     return false;
   }
   ++counters_.tlb_misses;
@@ -331,6 +331,7 @@ RunResult Vcpu::run(uint64_t budget) {
       }
       insn_rip_ = s_.rip;
       s_.rip += d->len;
+      stack_access_ = false;
       const Exec ex = d->handler(*this, *d);
       if (ex == Exec::kFault) {
         s_.rip = insn_rip_;
@@ -464,6 +465,7 @@ bool Vcpu::deliver(uint8_t vector, bool has_error, uint32_t error_code, bool sof
   if (new_cpl > s_.cpl) return fail(kVecGp, selector_error);
 
   uint64_t rsp = s_.gpr[kRsp];
+  stack_access_ = true;
   if (new_cpl < s_.cpl && !read<8>(s_.tss_base + 4 + 8 * new_cpl, rsp)) return leave();
   if (ist != 0 && !read<8>(s_.tss_base + 0x24 + 8 * (ist - 1), rsp)) return leave();
   rsp &= ~uint64_t{0xf};

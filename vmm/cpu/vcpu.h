@@ -126,6 +126,8 @@ class Vcpu {
   void set_reg_sized(uint8_t r, unsigned size, uint64_t v);
 
   [[nodiscard]] uint64_t effective_address(const DecodedInsn& d) const {
+    // RSP- and RBP-based operands use SS: a non-canonical one faults with #SS, not #GP.
+    if (d.base == kRsp || d.base == kRbp) stack_access_ = true;
     uint64_t ea = static_cast<uint64_t>(d.disp);
     if (d.base == kRipBase) {
       ea += s_.rip;
@@ -171,13 +173,17 @@ class Vcpu {
   // Host pointer for a whole-page bulk access, or nullptr (then use the byte path).
   [[nodiscard]] uint8_t* page_pointer(uint64_t va, Access access);
 
+  // Implicit stack accesses (PUSH, POP, CALL, RET, LEAVE, IRET) go through SS.
+  void mark_stack_access() const { stack_access_ = true; }
   [[nodiscard]] bool push(uint64_t v) {
+    stack_access_ = true;
     const uint64_t rsp = s_.gpr[kRsp] - 8;
     if (!write<8>(rsp, v)) return false;
     s_.gpr[kRsp] = rsp;
     return true;
   }
   [[nodiscard]] bool pop(uint64_t& v) {
+    stack_access_ = true;
     if (!read<8>(s_.gpr[kRsp], v)) return false;
     s_.gpr[kRsp] += 8;
     return true;
@@ -281,7 +287,8 @@ class Vcpu {
   bool interrupt_shadow_ = false;
   bool exit_requested_ = false;
   bool stopped_ = false;
-  bool break_inner_ = false;  // leave the fast loop: code page stale, MMIO, mode change
+  bool break_inner_ = false;
+  mutable bool stack_access_ = false;  // the current access is SS-relative (see translate)  // leave the fast loop: code page stale, MMIO, mode change
   std::string stop_message_;
   VcpuCounters counters_;
 };

@@ -1,0 +1,177 @@
+#include "dedup/dedup_scanner.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace densevm {
+namespace {
+
+// Pages are collected from the P2M one 2 MiB window (one EPT leaf table) at a time.
+constexpr uint64_t kWindowBytes = uint64_t{2} << 20;
+constexpr EptPerms kSharedPerms = kEptRead | kEptExec;
+
+}  // namespace
+
+DedupScanner::DedupScanner(FrameStore& frames, DedupConfig config)
+    : frames_(frames), config_(config), zero_hash_(config.hash(zero_page())), owned_(frames) {}
+
+size_t DedupScanner::add(GuestMemory& memory, uint32_t group) {
+  members_.push_back({&memory, group, std::make_unique<PageChecksums>(memory)});
+  return members_.size() - 1;
+}
+
+uint32_t DedupScanner::table_of(size_t member) const {
+  switch (config_.scope) {
+    case DedupScope::kHost: return 0;
+    case DedupScope::kGroup: return members_[member].group;
+    case DedupScope::kVm: return static_cast<uint32_t>(member);
+  }
+  return 0;
+}
+
+void DedupScanner::step(uint64_t budget) {
+  uint64_t scanned = 0;
+  while (scanned < budget) {
+    if (cursor_member_ == members_.size()) {
+      finish_pass();
+      break;
+    }
+    batch_.clear();
+    if (!collect(members_[cursor_member_], std::min(budget - scanned, kWindowBytes >> kPageShift))) {
+      ++cursor_member_;
+      cursor_gpa_ = Gpa{0};
+      continue;
+    }
+    for (const Page& p : batch_) visit(cursor_member_, p);
+    scanned += batch_.size();
+  }
+  counters_.pages_scanned += scanned;
+  frames_.flush_released();
+}
+
+// Fills batch_ with up to `want` mappings at or after the cursor and moves the cursor past
+// them; false when the member has none left.
+bool DedupScanner::collect(const Member& m, uint64_t want) {
+  for (const GuestMemory::Range& r : m.memory->ram_ranges()) {
+    const Gpa end = r.begin + r.size;
+    Gpa at = std::max(cursor_gpa_, r.begin);
+    while (at < end) {
+      const Gpa window_end = std::min(end, Gpa{(at.value() / kWindowBytes + 1) * kWindowBytes});
+      m.memory->p2m().for_each_mapping(at, window_end, [&](Gpa gpa, Hpa hpa, EptPerms perms) {
+        if (batch_.size() < want) batch_.push_back({gpa, hpa, perms});
+      });
+      cursor_gpa_ = batch_.size() == want ? batch_.back().gpa + kPageSize : window_end;
+      if (!batch_.empty()) return true;
+      at = window_end;
+    }
+  }
+  return false;
+}
+
+void DedupScanner::visit(size_t member, const Page& page) {
+  // Only a private, writable page can be merged: dedup frames are read-only and never held
+  // by one guest alone, and anything else read-only belongs to another mechanism.
+  if ((page.perms & kEptWrite) == 0 || frames_.refcount(page.hpa) != 1) return;
+  const uint8_t* bytes = frames_.host_ptr(page.hpa);
+  const uint64_t hash = config_.hash(bytes);
+  if (!members_[member].checksums->update(page.gpa, hash)) {
+    ++counters_.volatile_pages;
+    return;
+  }
+  if (hash == zero_hash_ && page_is_zero(bytes)) {
+    if (const std::optional<Hpa> zero = owned_.zero_frame()) map_shared(member, page.gpa, *zero);
+    return;
+  }
+  const uint32_t table = table_of(member);
+  if (const std::optional<Hpa> same = owned_.find(table, hash, bytes, &counters_.verify_mismatches)) {
+    map_shared(member, page.gpa, *same);
+    return;
+  }
+  merge_with_candidate(member, page, bytes, hash, table);
+}
+
+// The first page of a content this pass becomes the candidate; a later twin that still
+// matches byte for byte turns the candidate's frame into a dedup frame and maps onto it.
+void DedupScanner::merge_with_candidate(size_t member, const Page& page, const uint8_t* bytes,
+                                        uint64_t hash, uint32_t table) {
+  if (table >= candidates_.size()) candidates_.resize(table + size_t{1});
+  Candidates& candidates = candidates_[table];
+  const Candidate self{member, page.gpa, page.hpa};
+  const auto [it, inserted] = candidates.try_emplace(hash, self);
+  if (inserted) return;
+  const Candidate twin = it->second;
+  if (!still_private(twin)) {
+    it->second = self;
+    return;
+  }
+  if (std::memcmp(frames_.host_ptr(twin.hpa), bytes, kPageSize) != 0) {
+    ++counters_.verify_mismatches;  // a collision, or the twin changed since: newest wins
+    it->second = self;
+    return;
+  }
+  candidates.erase(it);
+  P2m& twin_p2m = members_[twin.member].memory->p2m();
+  if (twin_p2m.protect(twin.gpa, twin.gpa + kPageSize, kSharedPerms) != P2mStatus::kOk) return;
+  owned_.adopt(table, hash, twin.hpa);
+  ++counters_.merges;
+  map_shared(member, page.gpa, twin.hpa);
+}
+
+// The twin was fingerprinted earlier in the pass; since then its guest may have written it
+// (copy-on-write gave it another frame) or it may have been merged itself.
+bool DedupScanner::still_private(const Candidate& c) const {
+  const std::optional<P2mLeaf> leaf = members_[c.member].memory->p2m().inspect(c.gpa);
+  return leaf && leaf->hpa == c.hpa && (leaf->perms & kEptWrite) != 0 &&
+         frames_.refcount(c.hpa) == 1;
+}
+
+// map() takes over the new reference and releases the duplicate frame.
+void DedupScanner::map_shared(size_t member, Gpa gpa, Hpa frame) {
+  frames_.retain(frame);
+  if (members_[member].memory->p2m().map(gpa, frame, kSharedPerms) != P2mStatus::kOk) {
+    frames_.release(frame);
+    return;
+  }
+  ++counters_.merges;
+}
+
+void DedupScanner::finish_pass() {
+  ++counters_.full_passes;
+  for (Candidates& c : candidates_) c.clear();
+  (void)owned_.prune();
+  cursor_member_ = 0;
+  cursor_gpa_ = Gpa{0};
+}
+
+DedupStats DedupScanner::stats() const {
+  DedupStats s = counters_;
+  s.member_shared_pages.assign(members_.size(), 0);
+  struct Users {
+    uint32_t group;
+    bool mixed;
+  };
+  std::unordered_map<Hpa, Users> users;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const Member& m = members_[i];
+    s.cow_breaks += m.memory->cow_breaks();
+    m.memory->p2m().for_each_mapping([&](Gpa, Hpa hpa, EptPerms) {
+      if (owned_.is_zero_frame(hpa)) {
+        ++s.zero_pages;
+        ++s.member_shared_pages[i];
+        return;
+      }
+      if (!owned_.group_of(hpa)) return;
+      ++s.sharing_pages;
+      ++s.member_shared_pages[i];
+      const auto [it, first] = users.try_emplace(hpa, Users{m.group, false});
+      if (!first && it->second.group != m.group) it->second.mixed = true;
+    });
+  }
+  s.shared_frames = users.size();
+  for (const auto& [hpa, u] : users) s.cross_group_frames += u.mixed;
+  const uint64_t frames_used = s.shared_frames + (s.zero_pages > 0 ? 1 : 0);
+  s.bytes_saved = (s.sharing_pages + s.zero_pages - frames_used) * kPageSize;
+  return s;
+}
+
+}  // namespace densevm

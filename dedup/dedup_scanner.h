@@ -1,0 +1,110 @@
+// DedupScanner: content-hash page sharing with copy-on-write across VMs (KSM's algorithm).
+//
+// Visits the mapped pages of every registered guest memory in a fixed order (member, then
+// Gpa), fingerprints each private page with XXH3 and merges pages with equal bytes: both
+// map one dedup-owned frame read-only (R|X) in their P2M, whose listeners drop cached
+// translations, and the duplicate frame goes back to the host at the end of the step. A
+// guest write to a merged page is an EPT violation that GuestMemory::break_cow answers with
+// a private copy. A fingerprint only nominates: nothing merges before memcmp agrees, and a
+// page whose fingerprint changed since the previous pass is volatile and left alone.
+//
+//   DedupScanner dedup(frames, {.scope = DedupScope::kHost});
+//   for (Vm* vm : vms) dedup.add(vm->memory(), /*group=*/0);
+//   scheduler.run(tick, [&] { dedup.step(rate.earn(virtual_time_elapsed())); });
+//
+// Not thread-safe: step() changes other VMs' P2Ms, so call it only while no VM runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "dedup/dedup_frames.h"
+#include "dedup/dedup_scope.h"
+#include "dedup/page_checksums.h"
+#include "dedup/page_hash.h"
+#include "vmm/guest_memory.h"
+
+namespace densevm {
+
+struct DedupConfig {
+  DedupScope scope = DedupScope::kHost;
+  PageHash hash = xxh3_page;  // replaceable so tests can force collisions
+};
+
+struct DedupStats {
+  // Counted as the scanner works.
+  uint64_t pages_scanned = 0;      // mapped pages visited
+  uint64_t full_passes = 0;        // times the scan went over every member
+  uint64_t merges = 0;             // guest pages that became backed by a dedup frame
+  uint64_t volatile_pages = 0;     // visits that found the page changed since the last pass
+  uint64_t verify_mismatches = 0;  // equal fingerprints, unequal bytes: not merged
+  // A census of the P2Ms when stats() is called.
+  uint64_t shared_frames = 0;       // dedup content frames some guest page maps
+  uint64_t sharing_pages = 0;       // guest pages mapping them
+  uint64_t zero_pages = 0;          // guest pages mapping the shared zero frame
+  uint64_t cross_group_frames = 0;  // content frames mapped from more than one group
+  uint64_t cow_breaks = 0;          // the members' GuestMemory::cow_breaks(), summed
+  uint64_t bytes_saved = 0;         // host memory the same guest pages would need more
+  std::vector<uint64_t> member_shared_pages;  // per member, in add() order: sharing + zero
+};
+
+class DedupScanner {
+ public:
+  explicit DedupScanner(FrameStore& frames, DedupConfig config = {});
+  DedupScanner(const DedupScanner&) = delete;
+  DedupScanner& operator=(const DedupScanner&) = delete;
+
+  // Registers a guest memory (it must outlive the scanner's use of it); members are
+  // scanned in the order added. Returns the member index.
+  size_t add(GuestMemory& memory, uint32_t group);
+
+  // Visits up to `budget` mapped pages, stopping early at the end of a pass so that guests
+  // run between two passes (otherwise no page could ever look volatile). Then gives the
+  // freed frames back to the host.
+  void step(uint64_t budget);
+
+  [[nodiscard]] DedupStats stats() const;
+
+ private:
+  struct Member {
+    GuestMemory* memory;
+    uint32_t group;
+    std::unique_ptr<PageChecksums> checksums;
+  };
+  struct Page {
+    Gpa gpa;
+    Hpa hpa;
+    EptPerms perms;
+  };
+  // A private page seen this pass, waiting for a twin (KSM's unstable tree).
+  struct Candidate {
+    size_t member;
+    Gpa gpa;
+    Hpa hpa;
+  };
+  using Candidates = std::unordered_map<uint64_t, Candidate>;
+
+  [[nodiscard]] bool collect(const Member& m, uint64_t want);
+  void visit(size_t member, const Page& page);
+  void merge_with_candidate(size_t member, const Page& page, const uint8_t* bytes,
+                            uint64_t hash, uint32_t table);
+  void map_shared(size_t member, Gpa gpa, Hpa frame);
+  [[nodiscard]] bool still_private(const Candidate& c) const;
+  [[nodiscard]] uint32_t table_of(size_t member) const;
+  void finish_pass();
+
+  FrameStore& frames_;
+  DedupConfig config_;
+  uint64_t zero_hash_;
+  DedupFrames owned_;
+  std::vector<Member> members_;
+  std::vector<Candidates> candidates_;  // per sharing table; emptied every pass
+  size_t cursor_member_ = 0;
+  Gpa cursor_gpa_;
+  std::vector<Page> batch_;
+  DedupStats counters_;
+};
+
+}  // namespace densevm

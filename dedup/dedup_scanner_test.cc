@@ -1,0 +1,348 @@
+#include "dedup/dedup_scanner.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "dedup/scan_rate.h"
+
+namespace densevm {
+namespace {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kMax = ScanRate::kUnlimitedBudget;  // one whole pass per step
+
+std::array<uint8_t, kPageSize> pattern(uint64_t seed) {
+  std::array<uint8_t, kPageSize> page{};
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (size_t i = 0; i < page.size(); i += 8) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::memcpy(&page[i], &x, 8);
+  }
+  return page;
+}
+
+void fill(GuestMemory& mem, Gpa gpa, uint64_t seed) {
+  const auto page = pattern(seed);
+  ASSERT_TRUE(mem.write(gpa, page.data(), page.size()));
+}
+
+void fill_zero(GuestMemory& mem, Gpa gpa) {
+  const std::array<uint8_t, kPageSize> zeros{};
+  ASSERT_TRUE(mem.write(gpa, zeros.data(), zeros.size()));
+}
+
+bool holds(GuestMemory& mem, Gpa gpa, uint64_t seed) {
+  std::array<uint8_t, kPageSize> got{};
+  return mem.read(gpa, got.data(), got.size()) && got == pattern(seed);
+}
+
+Hpa frame_of(GuestMemory& mem, Gpa gpa) { return mem.p2m().inspect(gpa)->hpa; }
+EptPerms perms_of(GuestMemory& mem, Gpa gpa) { return mem.p2m().inspect(gpa)->perms; }
+
+// The guest-side path: a write that the EPT refuses, answered as NestedMmu does.
+void guest_write(GuestMemory& mem, Gpa gpa, uint64_t seed) {
+  const EptLookup r = mem.p2m().lookup(gpa, Access::kWrite);
+  if (const auto* v = std::get_if<EptViolation>(&r)) {
+    const GuestMemory::Populate done = v->mapped ? mem.break_cow(gpa) : mem.populate(gpa);
+    ASSERT_EQ(done, GuestMemory::Populate::kMapped);
+  }
+  const auto page = pattern(seed);
+  std::memcpy(mem.frames().host_ptr(frame_of(mem, gpa)), page.data(), page.size());
+}
+
+void expect_counters_add_up(const DedupStats& s) {
+  EXPECT_EQ(s.merges - s.cow_breaks, s.sharing_pages + s.zero_pages);
+}
+
+struct Counting : P2mListener {
+  void on_p2m_change(Gpa, Gpa) override { ++changes; }
+  int changes = 0;
+};
+
+class DedupScannerTest : public ::testing::Test {
+ protected:
+  GuestMemory& memory() { return *mems_.emplace_back(std::make_unique<GuestMemory>(frames_, 16 * kMiB)); }
+
+  FrameStore frames_{uint64_t{1} << 30};
+  std::vector<std::unique_ptr<GuestMemory>> mems_;
+};
+
+TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  fill(a, Gpa{0x10000}, 1);
+  fill(b, Gpa{0x20000}, 1);
+  fill(a, Gpa{0x11000}, 2);
+  fill(b, Gpa{0x21000}, 3);
+  Counting listener;
+  a.p2m().add_listener(&listener);
+  DedupScanner dedup(frames_);
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  const uint64_t resident = frames_.stats().frames_resident;
+
+  dedup.step(kMax);
+  EXPECT_EQ(dedup.stats().merges, 0u) << "first sight of every page: not known stable yet";
+  dedup.step(kMax);
+
+  const DedupStats s = dedup.stats();
+  EXPECT_EQ(s.full_passes, 2u);
+  EXPECT_EQ(s.pages_scanned, 8u);
+  EXPECT_EQ(s.merges, 2u);
+  EXPECT_EQ(s.shared_frames, 1u);
+  EXPECT_EQ(s.sharing_pages, 2u);
+  EXPECT_EQ(s.bytes_saved, kPageSize);
+  EXPECT_EQ(s.member_shared_pages, (std::vector<uint64_t>{1, 1}));
+  const Hpa shared = frame_of(a, Gpa{0x10000});
+  EXPECT_EQ(frame_of(b, Gpa{0x20000}), shared);
+  EXPECT_EQ(perms_of(a, Gpa{0x10000}), kEptRead | kEptExec);
+  EXPECT_EQ(perms_of(b, Gpa{0x20000}), kEptRead | kEptExec);
+  EXPECT_EQ(frames_.refcount(shared), 3u) << "two guest mappings and the service's own";
+  EXPECT_NE(frame_of(a, Gpa{0x11000}), frame_of(b, Gpa{0x21000}));
+  EXPECT_EQ(frames_.stats().frames_resident, resident - 1);
+  EXPECT_EQ(frames_.stats().frames_pending, 0u) << "the duplicate went back to the host";
+  EXPECT_GE(listener.changes, 1) << "soft TLBs hear about the new rights";
+  EXPECT_TRUE(holds(a, Gpa{0x10000}, 1));
+  EXPECT_TRUE(holds(b, Gpa{0x20000}, 1));
+  a.p2m().remove_listener(&listener);
+}
+
+TEST_F(DedupScannerTest, AHashMatchAloneNeverMerges) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  fill(a, Gpa{0x10000}, 1);
+  fill(b, Gpa{0x10000}, 2);
+  fill(b, Gpa{0x30000}, 1);
+  // Every page gets the same fingerprint: only memcmp can tell them apart.
+  DedupScanner dedup(frames_, {.hash = [](const uint8_t*) -> uint64_t { return 42; }});
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  for (int pass = 0; pass < 4; ++pass) dedup.step(kMax);
+
+  const DedupStats s = dedup.stats();
+  EXPECT_GT(s.verify_mismatches, 0u);
+  EXPECT_NE(frame_of(a, Gpa{0x10000}), frame_of(b, Gpa{0x10000}));
+  EXPECT_TRUE(holds(a, Gpa{0x10000}, 1));
+  EXPECT_TRUE(holds(b, Gpa{0x10000}, 2));
+  EXPECT_TRUE(holds(b, Gpa{0x30000}, 1));
+  // The pages that are equal still merge once they meet.
+  EXPECT_EQ(frame_of(a, Gpa{0x10000}) == frame_of(b, Gpa{0x30000}), s.merges == 2);
+  expect_counters_add_up(s);
+}
+
+TEST_F(DedupScannerTest, ZeroPagesShareOneZeroFrameInEveryScope) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  for (uint64_t i = 0; i < 5; ++i) fill_zero(a, Gpa{0x40000 + i * kPageSize});
+  for (uint64_t i = 0; i < 3; ++i) fill_zero(b, Gpa{0x80000 + i * kPageSize});
+  DedupScanner dedup(frames_, {.scope = DedupScope::kVm});
+  dedup.add(a, 0);
+  dedup.add(b, 1);
+  dedup.step(kMax);
+  dedup.step(kMax);
+
+  const DedupStats s = dedup.stats();
+  EXPECT_EQ(s.zero_pages, 8u);
+  EXPECT_EQ(s.sharing_pages, 0u);
+  EXPECT_EQ(s.shared_frames, 0u) << "the zero frame is counted apart";
+  EXPECT_EQ(s.bytes_saved, 7 * kPageSize);
+  const Hpa zero = frame_of(a, Gpa{0x40000});
+  EXPECT_EQ(frame_of(b, Gpa{0x82000}), zero);
+  EXPECT_EQ(perms_of(b, Gpa{0x82000}), kEptRead | kEptExec);
+  uint64_t v = 1;
+  ASSERT_TRUE(b.read(Gpa{0x82ff8}, &v, 8));
+  EXPECT_EQ(v, 0u);
+  expect_counters_add_up(s);
+}
+
+TEST_F(DedupScannerTest, VolatilePagesWaitUntilTheirContentHoldsForAPass) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  fill(a, Gpa{0x10000}, 1);
+  fill(b, Gpa{0x10000}, 1);
+  DedupScanner dedup(frames_);
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  dedup.step(kMax);
+  // Both guests rewrite the page between passes, identically: still volatile.
+  fill(a, Gpa{0x10000}, 5);
+  fill(b, Gpa{0x10000}, 5);
+  dedup.step(kMax);
+  EXPECT_EQ(dedup.stats().merges, 0u);
+  EXPECT_EQ(dedup.stats().volatile_pages, 4u) << "2 first sightings, 2 changed pages";
+  dedup.step(kMax);
+  EXPECT_EQ(dedup.stats().merges, 2u);
+  EXPECT_EQ(frame_of(a, Gpa{0x10000}), frame_of(b, Gpa{0x10000}));
+  EXPECT_TRUE(holds(b, Gpa{0x10000}, 5));
+}
+
+TEST_F(DedupScannerTest, ScopeLimitsWhoShares) {
+  struct Case {
+    DedupScope scope;
+    uint64_t shared_frames, cross_group_frames;
+  };
+  for (const Case c : {Case{DedupScope::kHost, 1, 1}, Case{DedupScope::kGroup, 2, 0},
+                       Case{DedupScope::kVm, 0, 0}}) {
+    FrameStore frames(uint64_t{1} << 28);
+    std::vector<std::unique_ptr<GuestMemory>> mems;
+    DedupScanner dedup(frames, {.scope = c.scope});
+    for (uint32_t k = 0; k < 4; ++k) {
+      auto& m = *mems.emplace_back(std::make_unique<GuestMemory>(frames, 4 * kMiB));
+      fill(m, Gpa{0x10000}, 7);
+      fill_zero(m, Gpa{0x20000});
+      dedup.add(m, k % 2);  // groups {0, 2} and {1, 3}
+    }
+    dedup.step(kMax);
+    dedup.step(kMax);
+    const DedupStats s = dedup.stats();
+    SCOPED_TRACE(static_cast<int>(c.scope));
+    EXPECT_EQ(s.shared_frames, c.shared_frames);
+    EXPECT_EQ(s.cross_group_frames, c.cross_group_frames);
+    EXPECT_EQ(s.zero_pages, 4u) << "zero pages are shared in every scope";
+    if (c.scope == DedupScope::kGroup) {
+      EXPECT_EQ(frame_of(*mems[0], Gpa{0x10000}), frame_of(*mems[2], Gpa{0x10000}));
+      EXPECT_EQ(frame_of(*mems[1], Gpa{0x10000}), frame_of(*mems[3], Gpa{0x10000}));
+      EXPECT_NE(frame_of(*mems[0], Gpa{0x10000}), frame_of(*mems[1], Gpa{0x10000}));
+    }
+    expect_counters_add_up(s);
+  }
+}
+
+TEST_F(DedupScannerTest, VmScopeStillMergesTwinPagesWithinOneGuest) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  fill(a, Gpa{0x10000}, 3);
+  fill(a, Gpa{0x50000}, 3);
+  fill(b, Gpa{0x10000}, 3);
+  DedupScanner dedup(frames_, {.scope = DedupScope::kVm});
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  dedup.step(kMax);
+  dedup.step(kMax);
+  EXPECT_EQ(frame_of(a, Gpa{0x10000}), frame_of(a, Gpa{0x50000}));
+  EXPECT_NE(frame_of(a, Gpa{0x10000}), frame_of(b, Gpa{0x10000}));
+}
+
+TEST_F(DedupScannerTest, GuestWritesAfterAMergeBreakCopyOnWriteWithTheRightContent) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  fill(a, Gpa{0x10000}, 1);
+  fill(b, Gpa{0x10000}, 1);
+  fill_zero(a, Gpa{0x20000});
+  fill_zero(b, Gpa{0x20000});
+  DedupScanner dedup(frames_);
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  dedup.step(kMax);
+  dedup.step(kMax);
+  ASSERT_EQ(dedup.stats().merges, 4u);
+
+  guest_write(a, Gpa{0x10000}, 9);
+  guest_write(b, Gpa{0x20000}, 8);
+  EXPECT_TRUE(holds(a, Gpa{0x10000}, 9));
+  EXPECT_TRUE(holds(b, Gpa{0x10000}, 1)) << "the other guest keeps the shared content";
+  EXPECT_TRUE(holds(b, Gpa{0x20000}, 8));
+  uint64_t v = 1;
+  ASSERT_TRUE(a.read(Gpa{0x20000}, &v, 8));
+  EXPECT_EQ(v, 0u) << "the zero frame stays zero";
+  EXPECT_EQ(perms_of(a, Gpa{0x10000}), kEptRwx);
+  DedupStats s = dedup.stats();
+  EXPECT_EQ(s.cow_breaks, 2u);
+  EXPECT_EQ(s.sharing_pages, 1u);
+  EXPECT_EQ(s.zero_pages, 1u);
+  EXPECT_EQ(s.bytes_saved, 0u) << "one frame per remaining user";
+  expect_counters_add_up(s);
+
+  // The last sharer writes too: the frame only the service holds is given back.
+  guest_write(b, Gpa{0x10000}, 4);
+  const uint64_t resident = frames_.stats().frames_resident;
+  dedup.step(kMax);
+  EXPECT_EQ(frames_.stats().frames_resident, resident - 1);
+  s = dedup.stats();
+  EXPECT_EQ(s.shared_frames, 0u);
+  expect_counters_add_up(s);
+}
+
+TEST_F(DedupScannerTest, BudgetIsCountedInMappedPagesAndPassesNeverRunTogether) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  for (uint64_t i = 0; i < 10; ++i) fill(a, Gpa{(i * 300 + 1) * kPageSize}, i);  // sparse
+  for (uint64_t i = 0; i < 10; ++i) fill(b, Gpa{i * kPageSize}, i);
+  DedupScanner dedup(frames_);
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  uint64_t steps = 0;
+  while (dedup.stats().full_passes == 0) {
+    dedup.step(3);
+    ++steps;
+  }
+  EXPECT_EQ(dedup.stats().pages_scanned, 20u);
+  EXPECT_EQ(steps, 7u) << "the step that finds no page left ends the pass";
+  EXPECT_EQ(dedup.stats().merges, 0u);
+  dedup.step(kMax);
+  EXPECT_EQ(dedup.stats().pages_scanned, 40u) << "an unlimited step stops at the pass end";
+  EXPECT_EQ(dedup.stats().merges, 20u);
+}
+
+// Three guests keep rewriting 64 pages with few distinct contents while the scanner merges
+// them a few pages at a time; after every step each guest must read back what it wrote.
+TEST(DedupScannerStorm, NoGuestReadsAWrongByteAndTheSameInputsGiveTheSameMerges) {
+  auto run = [](std::vector<uint64_t>* layout) {
+    constexpr uint64_t kPages = 64;
+    FrameStore frames(uint64_t{1} << 28);
+    std::vector<std::unique_ptr<GuestMemory>> mems;
+    std::vector<std::array<uint64_t, kPages>> model(3);  // content seed per page; 0 = zeros
+    DedupScanner dedup(frames);
+    for (uint32_t k = 0; k < 3; ++k) {
+      mems.push_back(std::make_unique<GuestMemory>(frames, 4 * kMiB));
+      dedup.add(*mems.back(), 0);
+      for (uint64_t i = 0; i < kPages; ++i) fill_zero(*mems.back(), Gpa{i * kPageSize});
+      model[k].fill(0);
+    }
+    uint64_t x = 12345;
+    auto next = [&] { return x ^= x << 13, x ^= x >> 7, x ^= x << 17; };
+    for (int round = 0; round < 60; ++round) {
+      for (int w = 0; w < 20; ++w) {
+        const uint64_t k = next() % 3, i = next() % kPages, content = next() % 5;
+        if (content == 0) {
+          fill_zero(*mems[k], Gpa{i * kPageSize});
+        } else {
+          guest_write(*mems[k], Gpa{i * kPageSize}, content);
+        }
+        model[k][i] = content;
+      }
+      dedup.step(40);
+      expect_counters_add_up(dedup.stats());
+      for (uint64_t k = 0; k < 3; ++k) {
+        for (uint64_t i = 0; i < kPages; ++i) {
+          std::array<uint8_t, kPageSize> got{};
+          EXPECT_TRUE(mems[k]->read(Gpa{i * kPageSize}, got.data(), got.size()));
+          const bool right = model[k][i] == 0 ? got == std::array<uint8_t, kPageSize>{}
+                                              : got == pattern(model[k][i]);
+          if (!right) ADD_FAILURE() << "vm" << k << " page " << i << " round " << round;
+        }
+      }
+    }
+    for (auto& m : mems) {
+      m->p2m().for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
+        layout->push_back(gpa.value() | (frames.refcount(hpa) > 1 ? 1 : 0));
+      });
+    }
+    return dedup.stats();
+  };
+  std::vector<uint64_t> first, second;
+  const DedupStats s1 = run(&first);
+  const DedupStats s2 = run(&second);
+  EXPECT_GT(s1.merges, 50u);
+  EXPECT_GT(s1.cow_breaks, 20u);
+  EXPECT_GT(s1.full_passes, 10u);
+  EXPECT_EQ(s1.merges, s2.merges);
+  EXPECT_EQ(s1.cow_breaks, s2.cow_breaks);
+  EXPECT_EQ(first, second) << "same inputs, same pages shared";
+}
+
+}  // namespace
+}  // namespace densevm

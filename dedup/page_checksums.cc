@@ -1,0 +1,36 @@
+#include "dedup/page_checksums.h"
+
+namespace densevm {
+namespace {
+
+// 0 marks a page never seen, so a fingerprint of 0 is stored as 1: such a page is merged
+// a pass later at worst.
+uint32_t fold(uint64_t hash) {
+  const auto folded = static_cast<uint32_t>(hash ^ (hash >> 32));
+  return folded == 0 ? 1 : folded;
+}
+
+}  // namespace
+
+PageChecksums::PageChecksums(const GuestMemory& memory)
+    : memory_(memory), sums_(memory.ram_bytes() >> kPageShift, 0) {}
+
+bool PageChecksums::update(Gpa gpa, uint64_t hash) {
+  const uint64_t i = slot(gpa);
+  if (i >= sums_.size()) return false;
+  const uint32_t now = fold(hash);
+  const bool same = sums_[i] == now;
+  sums_[i] = now;
+  return same;
+}
+
+uint64_t PageChecksums::slot(Gpa gpa) const {
+  uint64_t before = 0;  // RAM pages in the ranges below gpa's
+  for (const GuestMemory::Range& r : memory_.ram_ranges()) {
+    if (gpa >= r.begin && gpa - r.begin < r.size) return before + ((gpa - r.begin) >> kPageShift);
+    before += r.size >> kPageShift;
+  }
+  return sums_.size();
+}
+
+}  // namespace densevm

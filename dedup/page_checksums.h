@@ -1,0 +1,34 @@
+// PageChecksums: the fingerprint each guest RAM page had when the scanner last saw it.
+//
+// KSM's unstable-page rule: a page whose content changed since the previous pass is being
+// written and would only be copied back on its next write, so it is not merged yet. 32 bits
+// of the fingerprint are enough to notice change (a miss only delays a merge by a pass)
+// and cost 1/1024 of the RAM they describe.
+//
+//   PageChecksums sums(memory);
+//   bool stable = sums.update(gpa, hash);  // true if the page still has last pass's hash
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vmm/guest_memory.h"
+#include "vmm/types.h"
+
+namespace densevm {
+
+class PageChecksums {
+ public:
+  explicit PageChecksums(const GuestMemory& memory);
+
+  // Records gpa's fingerprint; true if it equals the one recorded before. gpa must be RAM.
+  [[nodiscard]] bool update(Gpa gpa, uint64_t hash);
+
+ private:
+  [[nodiscard]] uint64_t slot(Gpa gpa) const;
+
+  const GuestMemory& memory_;
+  std::vector<uint32_t> sums_;  // per RAM page, ranges concatenated; 0 = never seen
+};
+
+}  // namespace densevm

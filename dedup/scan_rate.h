@@ -1,0 +1,36 @@
+// ScanRate: how many pages the dedup scanner may visit, earned by virtual time.
+//
+// Virtual time, not host time, so a run scans the same pages whatever the host's speed:
+// one virtual second is 10^9 retired instructions of a VM (a nominal 1 GHz vCPU), halted
+// time included. Every VM's virtual time earns pages, so the scan keeps pace as VMs are
+// added; the fraction of a page not yet earned carries over to the next epoch.
+//
+//   ScanRate rate(100'000);                 // pages per VM per virtual second
+//   uint64_t budget = rate.earn(8'000'000);  // 800 pages
+//   scanner.step(budget);
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+namespace densevm {
+
+class ScanRate {
+ public:
+  static constexpr uint64_t kVirtualHz = 1'000'000'000;  // retired instructions per second
+  static constexpr uint64_t kUnlimited = 0;              // `max`: no budget, a pass per step
+  static constexpr uint64_t kDefaultPagesPerSecond = 100'000;
+  static constexpr uint64_t kUnlimitedBudget = std::numeric_limits<uint64_t>::max();
+
+  explicit ScanRate(uint64_t pages_per_second) : pages_per_second_(pages_per_second) {}
+
+  // Pages earned by `virtual_instructions` more virtual time (summed over the VMs).
+  [[nodiscard]] uint64_t earn(uint64_t virtual_instructions);
+  [[nodiscard]] bool unlimited() const { return pages_per_second_ == kUnlimited; }
+
+ private:
+  uint64_t pages_per_second_;
+  uint64_t carry_ = 0;  // rate x instructions not yet worth a whole page: below kVirtualHz
+};
+
+}  // namespace densevm

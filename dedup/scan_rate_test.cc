@@ -1,0 +1,33 @@
+#include "dedup/scan_rate.h"
+
+#include <gtest/gtest.h>
+
+namespace densevm {
+namespace {
+
+TEST(ScanRate, OneVirtualSecondEarnsTheRate) {
+  ScanRate rate(100'000);
+  EXPECT_EQ(rate.earn(ScanRate::kVirtualHz), 100'000u);
+  EXPECT_EQ(rate.earn(2'000'000), 200u) << "a 2M-instruction slice";
+}
+
+TEST(ScanRate, FractionsCarryOverSoNothingIsLost) {
+  ScanRate rate(3);  // one page per 333,333,333.3 instructions
+  uint64_t pages = 0;
+  for (int i = 0; i < 1000; ++i) pages += rate.earn(1'000'000);
+  EXPECT_EQ(pages, 3u) << "1000 x 1M instructions = one virtual second";
+}
+
+TEST(ScanRate, MaxIsUnlimited) {
+  ScanRate rate(ScanRate::kUnlimited);
+  EXPECT_TRUE(rate.unlimited());
+  EXPECT_EQ(rate.earn(1), ScanRate::kUnlimitedBudget);
+}
+
+TEST(ScanRate, HugeProductsDoNotOverflow) {
+  ScanRate rate(uint64_t{1} << 63);
+  EXPECT_EQ(rate.earn(uint64_t{1} << 63), ScanRate::kUnlimitedBudget - 1);
+}
+
+}  // namespace
+}  // namespace densevm

@@ -1,0 +1,175 @@
+// Keeping the shadow in step: out-of-sync leaf tables, write flooding, EPT changes through
+// the reverse map, and the checker itself.
+#include <gtest/gtest.h>
+
+#include "shadow-pt/shadow_checker.h"
+#include "shadow-pt/shadow_entry.h"
+#include "shadow-pt/shadow_mmu.h"
+#include "shadow-pt/testing/test_guest.h"
+#include "vmm/nested_mmu.h"
+
+namespace densevm {
+namespace {
+
+using namespace densevm::testing;  // NOLINT: test vocabulary (kP, kW, ...)
+
+constexpr uint64_t kVa = 0x40'0000'0000;
+
+class ShadowSyncTest : public ::testing::Test {
+ protected:
+  ShadowSyncTest() { mmu_.set_tlb_flush([this] { ++flushes_; }); }
+  void TearDown() override {
+    const std::vector<std::string> problems = check_shadow(mmu_);
+    EXPECT_TRUE(problems.empty()) << problems.front();
+  }
+  Translation tr(uint64_t va, Access access = Access::kRead) {
+    return mmu_.translate(Gva{va}, access, g_.ctx());
+  }
+  bool pt_tracked(uint64_t gpa) {
+    return (g_.tracking.reasons(Gpa{gpa}) & PageTracking::kPageTable) != 0;
+  }
+
+  TestGuest g_;
+  ShadowMmu mmu_{g_.memory, g_.tracking};
+  int flushes_ = 0;
+};
+
+TEST_F(ShadowSyncTest, LeafTableWrittenOftenGoesUnsyncAndResyncsAtInvlpg) {
+  const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  ASSERT_EQ(tr(kVa).gpa, Gpa{TestGuest::data_page(0)});
+  g_.guest_write(pte + 8, TestGuest::data_page(1) | kP, mmu_);
+  g_.guest_write(pte + 16, TestGuest::data_page(2) | kP, mmu_);
+  EXPECT_EQ(mmu_.stats().unsyncs, 1u);
+  EXPECT_FALSE(pt_tracked(pte)) << "an out-of-sync table is no longer write-tracked";
+  EXPECT_TRUE(pt_tracked(g_.entry_gpa(kVa, 2))) << "upper levels always stay protected";
+  g_.guest_write(pte, TestGuest::data_page(3) | kP | kW, mmu_);
+  EXPECT_EQ(mmu_.stats().emulated_pt_writes, 2u) << "the third write was not trapped";
+  EXPECT_EQ(tr(kVa).gpa, Gpa{TestGuest::data_page(0)}) << "stale until the guest flushes";
+  mmu_.invlpg(Gva{kVa}, g_.ctx());
+  EXPECT_EQ(mmu_.stats().unsync_resyncs, 1u);
+  EXPECT_EQ(tr(kVa).gpa, Gpa{TestGuest::data_page(3)});
+  EXPECT_EQ(tr(kVa + 0x1000).gpa, Gpa{TestGuest::data_page(1)});
+}
+
+TEST_F(ShadowSyncTest, Cr3LoadResyncsEveryUnsyncTableAndProtectsItAgain) {
+  const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  g_.map(kVa + 0x1000, TestGuest::data_page(1), kP | kW);
+  ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
+  g_.guest_write(pte + 16, 0, mmu_);
+  g_.guest_write(pte + 24, 0, mmu_);
+  ASSERT_FALSE(pt_tracked(pte));
+  ASSERT_EQ(tr(kVa + 0x1000).gpa, Gpa{TestGuest::data_page(1)});
+  g_.guest_write(pte + 8, 0, mmu_);                      // unmapped, not reported
+  g_.guest_write(pte, TestGuest::data_page(5) | kP, mmu_);  // remapped, not reported
+  mmu_.cr3_loaded(g_.ctx());
+  EXPECT_TRUE(pt_tracked(pte));
+  EXPECT_GE(mmu_.stats().unsync_resyncs, 1u);
+  EXPECT_EQ(tr(kVa + 0x1000).kind, Translation::Kind::kPageFault);
+  EXPECT_EQ(tr(kVa).gpa, Gpa{TestGuest::data_page(5)});
+  g_.guest_write(pte, 0, mmu_);
+  EXPECT_EQ(mmu_.stats().emulated_pt_writes, 3u) << "trapped again after the resync";
+}
+
+TEST_F(ShadowSyncTest, UpperTablesAreFloodUnshadowedNeverUnsynced) {
+  g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
+  const uint64_t pde = g_.entry_gpa(kVa, 2);
+  for (int i = 1; i <= 3; ++i) g_.guest_write(pde + 8 * static_cast<uint64_t>(i), 0, mmu_);
+  EXPECT_EQ(mmu_.stats().unsyncs, 0u);
+  EXPECT_EQ(mmu_.stats().flood_unshadows, 1u);
+  EXPECT_FALSE(pt_tracked(pde)) << "a flooded table is not a table any more";
+  EXPECT_EQ(mmu_.stats().tables_live, 2u) << "PML4 and PDPT remain";
+  ASSERT_EQ(tr(kVa).gpa, Gpa{TestGuest::data_page(0)});
+  EXPECT_TRUE(pt_tracked(pde)) << "shadowed (and protected) again once walked";
+}
+
+TEST_F(ShadowSyncTest, WalksThroughATableResetTheFloodCount) {
+  g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  const uint64_t pde = g_.entry_gpa(kVa, 2);
+  for (int i = 1; i <= 6; ++i) {
+    ASSERT_EQ(tr(kVa + kPageSize * static_cast<uint64_t>(i)).kind, Translation::Kind::kPageFault);
+    g_.guest_write(pde + 8 * static_cast<uint64_t>(i), 0, mmu_);
+  }
+  EXPECT_EQ(mmu_.stats().flood_unshadows, 0u);
+}
+
+TEST_F(ShadowSyncTest, ReusedLeafTableIsUnshadowedWhenUnsyncIsOff) {
+  ShadowMmu strict(g_.memory, g_.tracking, ShadowConfig{.unsync_after_writes = 0});
+  const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  ASSERT_EQ(strict.translate(Gva{kVa}, Access::kRead, g_.ctx()).kind, Translation::Kind::kRam);
+  for (uint64_t i = 0; i < 3; ++i) g_.guest_write(pte + 8 * i, 0x1234'5678, strict);
+  EXPECT_EQ(strict.stats().flood_unshadows, 1u);
+  EXPECT_FALSE(pt_tracked(pte));
+  EXPECT_TRUE(check_shadow(strict).empty());
+}
+
+TEST_F(ShadowSyncTest, EptUnmapDropsExactlyTheLeavesMappingThePage) {
+  const uint64_t other = g_.new_table();
+  g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  g_.map(kVa + 0x1000, TestGuest::data_page(0), kP | kW);  // alias
+  g_.map(kVa + 0x2000, TestGuest::data_page(1), kP | kW);
+  g_.map(kVa, TestGuest::data_page(0), kP | kW, 1, kP | kW | kU, other);
+  for (const uint64_t va : {kVa, kVa + 0x1000, kVa + 0x2000}) {
+    ASSERT_EQ(tr(va).kind, Translation::Kind::kRam);
+  }
+  ASSERT_EQ(mmu_.translate(Gva{kVa}, Access::kRead, g_.ctx(false, other)).kind,
+            Translation::Kind::kRam);
+  mmu_.cr3_loaded(g_.ctx());
+  const int flushes = flushes_;
+  (void)g_.memory.p2m().unmap(Gpa{TestGuest::data_page(0)});
+  EXPECT_EQ(mmu_.stats().rmap_invalidations, 3u);
+  EXPECT_GT(flushes_, flushes) << "the vCPU's soft TLB must be flushed";
+  EXPECT_FALSE(mmu_.leaf_for_testing(Gva{kVa})->present());
+  EXPECT_TRUE(mmu_.leaf_for_testing(Gva{kVa + 0x2000})->present());
+  const Translation t = tr(kVa);
+  ASSERT_EQ(t.kind, Translation::Kind::kRam);
+  EXPECT_EQ(t.host_page, g_.host_page(TestGuest::data_page(0))) << "the new frame";
+}
+
+TEST_F(ShadowSyncTest, EptProtectTakesWriteAwayAndCopyOnWriteGivesItBack) {
+  NestedMmu nested(g_.memory, g_.tracking);
+  g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  ASSERT_EQ(tr(kVa, Access::kWrite).kind, Translation::Kind::kRam);
+  ASSERT_TRUE(mmu_.leaf_for_testing(Gva{kVa})->writable());
+  const Gpa page{TestGuest::data_page(0)};
+  ASSERT_EQ(g_.memory.p2m().protect(page, page + kPageSize, kEptRead), P2mStatus::kOk);
+  EXPECT_EQ(mmu_.stats().rmap_invalidations, 1u);
+  ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
+  EXPECT_FALSE(shadow_write_capable(*mmu_.leaf_for_testing(Gva{kVa})));
+  EXPECT_EQ(tr(kVa, Access::kExec).kind, nested.translate(Gva{kVa}, Access::kExec, g_.ctx()).kind);
+  const Translation w = tr(kVa, Access::kWrite);
+  ASSERT_EQ(w.kind, Translation::Kind::kRam);
+  EXPECT_EQ(g_.memory.cow_breaks(), 1u);
+}
+
+TEST_F(ShadowSyncTest, EptChangeOfAGuestTablePageUnshadowsIt) {
+  const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
+  (void)g_.memory.p2m().unmap(Gpa{pte}.page_base());  // comes back as a zeroed page
+  EXPECT_FALSE(pt_tracked(pte));
+  EXPECT_EQ(tr(kVa).kind, Translation::Kind::kPageFault);
+}
+
+TEST_F(ShadowSyncTest, CheckerCatchesCorruptedEntries) {
+  g_.map(kVa, TestGuest::data_page(0), kP);
+  g_.map(kVa + 0x1000, TestGuest::data_page(1), kP | kW);
+  ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
+  ASSERT_EQ(tr(kVa + 0x1000).kind, Translation::Kind::kRam);
+  ASSERT_TRUE(check_shadow(mmu_).empty());
+  X86Pte* leaf = mmu_.leaf_for_testing(Gva{kVa});
+  const X86Pte good = *leaf;
+  leaf->set(X86Pte::kWritable);  // writable where the guest says read-only
+  EXPECT_FALSE(check_shadow(mmu_).empty());
+  const Hpa other = mmu_.leaf_for_testing(Gva{kVa + 0x1000})->frame();
+  *leaf = X86Pte((good.raw() & ~X86Pte::kAddressMask) | other.value());
+  const std::vector<std::string> problems = check_shadow(mmu_);
+  ASSERT_FALSE(problems.empty()) << "a leaf pointing at another page's frame";
+  EXPECT_NE(problems.front().find("0x4000000000"), std::string::npos) << problems.front();
+  *leaf = good;
+  g_.tracking.clear(Gpa{g_.entry_gpa(kVa, 3)}.page_base(), PageTracking::kPageTable);
+  EXPECT_FALSE(check_shadow(mmu_).empty()) << "a shadowed table that writes do not reach";
+  g_.tracking.set(Gpa{g_.entry_gpa(kVa, 3)}.page_base(), PageTracking::kPageTable);
+}
+
+}  // namespace
+}  // namespace densevm
