@@ -1,6 +1,7 @@
 #include "dedup/dedup_scanner.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace densevm {
@@ -30,6 +31,7 @@ uint32_t DedupScanner::table_of(size_t member) const {
 }
 
 void DedupScanner::step(uint64_t budget) {
+  const auto start = std::chrono::steady_clock::now();
   uint64_t scanned = 0;
   while (scanned < budget) {
     if (cursor_member_ == members_.size()) {
@@ -47,6 +49,8 @@ void DedupScanner::step(uint64_t budget) {
   }
   counters_.pages_scanned += scanned;
   frames_.flush_released();
+  counters_.scan_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 // Fills batch_ with up to `want` mappings at or after the cursor and moves the cursor past

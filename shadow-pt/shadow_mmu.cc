@@ -1,6 +1,6 @@
 #include "shadow-pt/shadow_mmu.h"
 
-#include "shadow-pt/ept_violation.h"
+#include "vmm/ept_violation.h"
 #include "shadow-pt/shadow_entry.h"
 
 namespace densevm {

@@ -20,11 +20,18 @@ Vm::Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, Conso
     : config_(config),
       memory_(frames, config.mem_bytes),
       tracking_(tracking_pages(memory_)),
-      mmu_(memory_, tracking_),
+      mmu_(memory_, tracking_, config.paging),
+      balloon_(memory_),
+      balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
-      vcpu_(mmu_, *this, tracking_) {
-  setup_direct_boot(memory_, kernel, config.cmdline, vcpu_.state());
+      vcpu_(mmu_, *this, tracking_, &mmu_) {
+  char balloon_arg[64];
+  std::snprintf(balloon_arg, sizeof balloon_arg, " virtio_mmio.device=%llu@0x%llx:%u",
+                static_cast<unsigned long long>(VirtioMmio::kWindowSize),
+                static_cast<unsigned long long>(kBalloonBase), kBalloonIrq);
+  setup_direct_boot(memory_, kernel, config.cmdline + balloon_arg, vcpu_.state());
   vcpu_.set_interrupt_source(&apic_);
+  mmu_.set_tlb_flush([this] { vcpu_.flush_tlb(); });
   memory_.p2m().add_listener(this);
 }
 
@@ -95,12 +102,17 @@ uint64_t Vm::mmio_read(Gpa gpa, unsigned size) {
   if (gpa.value() - LocalApic::kBase < LocalApic::kSize) {
     return apic_.read(gpa.value() - LocalApic::kBase, virtual_time());
   }
+  if (gpa.value() - kBalloonBase < VirtioMmio::kWindowSize) {
+    return balloon_mmio_.read(gpa.value() - kBalloonBase, size);
+  }
   return all_ones(size);
 }
 
-void Vm::mmio_write(Gpa gpa, unsigned, uint64_t value) {
+void Vm::mmio_write(Gpa gpa, unsigned size, uint64_t value) {
   if (gpa.value() - LocalApic::kBase < LocalApic::kSize) {
     apic_.write(gpa.value() - LocalApic::kBase, static_cast<uint32_t>(value), virtual_time());
+  } else if (gpa.value() - kBalloonBase < VirtioMmio::kWindowSize) {
+    balloon_mmio_.write(gpa.value() - kBalloonBase, size, value);
   }
 }
 
@@ -110,9 +122,17 @@ VmStats Vm::stats() const {
   s.instructions = c.retired;
   s.virtual_time = virtual_time();
   s.tlb_misses = c.tlb_misses;
-  s.walk_refs = mmu_.walk_stats().memory_references;
-  s.walks = mmu_.walk_stats().walks;
-  s.guest_page_faults = mmu_.walk_stats().guest_page_faults;
+  const HybridStats h = mmu_.stats();
+  const ShadowStats sh = mmu_.shadow_stats();
+  s.walk_refs = h.walk_refs;
+  s.walks = h.walks;
+  s.guest_page_faults = h.guest_page_faults;
+  s.sync_faults = sh.sync_faults;
+  s.emulated_pt_writes = sh.emulated_pt_writes;
+  s.unsync_resyncs = sh.unsync_resyncs;
+  s.mode_switches = h.mode_switches;
+  s.shadow_hits = sh.shadow_hits;
+  s.shadow_root_hits = sh.root_hits;
   s.invlpg = c.invlpg;
   s.cr3_loads = c.cr3_loads;
   s.exceptions = c.exceptions;
@@ -120,7 +140,7 @@ VmStats Vm::stats() const {
   s.timer_ticks = apic_.timer_expiries();
   s.decodes = c.decodes;
   s.code_invalidations = c.code_invalidations;
-  s.demand_faults = mmu_.demand_faults();
+  s.demand_faults = h.demand_faults;
   s.cow_breaks = memory_.cow_breaks();
   s.resident_pages = memory_.resident_pages();
   return s;

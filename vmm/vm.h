@@ -18,14 +18,16 @@
 #include <string>
 #include <string_view>
 
+#include "balloon/balloon_device.h"
+#include "shadow-pt/hybrid_mmu.h"
 #include "vmm/cpu/vcpu.h"
 #include "vmm/device_bus.h"
 #include "vmm/devices/local_apic.h"
 #include "vmm/devices/uart16550.h"
 #include "vmm/elf_loader.h"
 #include "vmm/guest_memory.h"
-#include "vmm/nested_mmu.h"
 #include "vmm/page_tracking.h"
+#include "vmm/virtio/virtio_mmio.h"
 
 namespace densevm {
 
@@ -33,6 +35,7 @@ struct VmConfig {
   int id = 0;
   uint64_t mem_bytes = uint64_t{256} << 20;
   std::string cmdline;
+  PagingMode paging = PagingMode::kAuto;
 };
 
 struct VmStats {
@@ -50,6 +53,13 @@ struct VmStats {
   uint64_t decodes = 0;
   uint64_t code_invalidations = 0;
   uint64_t demand_faults = 0;
+  // Shadow paging (zero in pure ept mode).
+  uint64_t sync_faults = 0;
+  uint64_t emulated_pt_writes = 0;
+  uint64_t unsync_resyncs = 0;
+  uint64_t mode_switches = 0;
+  uint64_t shadow_hits = 0;
+  uint64_t shadow_root_hits = 0;
   uint64_t cow_breaks = 0;
   uint64_t resident_pages = 0;
 };
@@ -57,6 +67,9 @@ struct VmStats {
 class Vm final : public DeviceBus, public P2mListener {
  public:
   static constexpr uint16_t kExitPort = 0xf4;
+  // virtio-balloon on virtio-mmio, announced on the guest command line (Firecracker style).
+  static constexpr uint64_t kBalloonBase = 0xd0000000;
+  static constexpr uint32_t kBalloonIrq = 5;
   using ConsoleSink = std::function<void(int vm_id, std::string_view line)>;
 
   enum class State : uint8_t { kRunning, kExited, kFailed };
@@ -87,6 +100,9 @@ class Vm final : public DeviceBus, public P2mListener {
   void on_p2m_change(Gpa begin, Gpa end) override;
 
   [[nodiscard]] GuestMemory& memory() { return memory_; }
+  [[nodiscard]] BalloonDevice& balloon() { return balloon_; }
+  [[nodiscard]] const BalloonDevice& balloon() const { return balloon_; }
+  [[nodiscard]] const VirtioMmio& balloon_transport() const { return balloon_mmio_; }
 
  private:
   void fail(std::string why);
@@ -94,7 +110,9 @@ class Vm final : public DeviceBus, public P2mListener {
   VmConfig config_;
   GuestMemory memory_;
   PageTracking tracking_;
-  NestedMmu mmu_;
+  HybridMmu mmu_;  // after memory_ and tracking_: it leaves the P2M listeners first
+  BalloonDevice balloon_;
+  VirtioMmio balloon_mmio_;
   Uart16550 uart_;
   LocalApic apic_;
   cpu::Vcpu vcpu_;

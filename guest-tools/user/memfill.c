@@ -19,6 +19,7 @@ enum kind { KIND_ZERO, KIND_SHARED, KIND_UNIQUE };
 struct profile {
   uint64_t zero, shared; /* percent; unique is the rest */
   uint64_t image, seed;
+  uint64_t round; /* shared pages were rewritten this many times (rewrite=) */
 };
 
 static enum kind kind_of(const struct profile *p, uint64_t idx) {
@@ -36,7 +37,7 @@ static void sequence(const struct profile *p, uint64_t idx, uint64_t *start, uin
     *start = *step = 0;
     return;
   }
-  uint64_t key = k == KIND_SHARED ? mix64(p->image ^ 0x736861726564ull)
+  uint64_t key = k == KIND_SHARED ? mix64(p->image ^ 0x736861726564ull ^ p->round << 48)
                                   : mix64(p->seed ^ 0x756e69717565ull);
   *start = mix64(key + idx);
   *step = mix64(*start) | 1;
@@ -88,7 +89,7 @@ int memfill_main(const char *cmdline) {
   };
   uint64_t unique = arg_u64(cmdline, "unique", any ? 0 : 30);
   uint64_t hold = arg_u64(cmdline, "hold", 0), linger = arg_u64(cmdline, "linger", 0);
-  uint64_t release = arg_u64(cmdline, "free", 0);
+  uint64_t release = arg_u64(cmdline, "free", 0), rewrite = arg_u64(cmdline, "rewrite", 0);
   if (!size || bad_percentages(p.zero, p.shared, unique)) {
     uprintf("memfill: need size > 0 and zero+shared+unique = 100\n");
     return EXIT_BAD_ARGS;
@@ -109,6 +110,26 @@ int memfill_main(const char *cmdline) {
   }
 
   if (hold) sys_sleep(hold);
+
+  /* rewrite=R: R rounds that check each shared page, then rewrite it with the next round's
+   * content (the same in every VM of the image, so it can be merged again) and hold again:
+   * writes to pages the host may have merged meanwhile. */
+  for (uint64_t r = 1; r <= rewrite; r++) {
+    struct profile next = {p.zero, p.shared, p.image, p.seed, r};
+    for (uint64_t i = 0; i < pages; i++) {
+      uint64_t *q = (uint64_t *)(base + i * PAGE), start, step;
+      if (kind_of(&p, i) != KIND_SHARED) continue;
+      sequence(&p, i, &start, &step);
+      if (check_page(q, start, step)) {
+        uprintf("memfill bad page %lu in round %lu\n", i, r);
+        return EXIT_WORKLOAD_FAILED;
+      }
+      sequence(&next, i, &start, &step);
+      fill_page(q, start, step);
+    }
+    p.round = r;
+    if (hold) sys_sleep(hold);
+  }
 
   uint64_t checksum = 0;
   for (uint64_t i = 0; i < pages; i++) {

@@ -34,7 +34,7 @@ TEST(Cli, HelloBootsTheBuiltInGuest) {
 
 TEST(Cli, StatsDocumentHasThePublishedFields) {
   CliResult r;
-  const nlohmann::json doc = run_with_stats({"run", "--mem", "64M"}, &r);
+  const nlohmann::json doc = run_with_stats({"run", "--mem", "64M", "--mmu", "ept"}, &r);
   ASSERT_TRUE(doc.is_object());
   for (const char* k : {"rss_bytes", "peak_rss_bytes", "frames_resident", "wall_seconds"}) {
     EXPECT_TRUE(doc["host"].contains(k)) << k;
@@ -50,6 +50,7 @@ TEST(Cli, StatsDocumentHasThePublishedFields) {
   EXPECT_GT(vm["mmu"]["walk_refs"].get<uint64_t>(), vm["mmu"]["tlb_misses"].get<uint64_t>());
   EXPECT_TRUE(vm["mmu"].contains("invlpg"));
   EXPECT_GT(vm["mmu"]["cr3_loads"].get<uint64_t>(), 0u);
+  EXPECT_EQ(vm["mmu"]["sync_faults"], 0u) << "no shadow work in ept mode";
   EXPECT_EQ(vm["memory"]["configured_bytes"], 64u << 20);
   EXPECT_GT(vm["memory"]["resident_pages"].get<uint64_t>(), 10u);
   EXPECT_LT(vm["memory"]["resident_pages"].get<uint64_t>(), (64u << 20) / 4096);
@@ -85,9 +86,16 @@ struct BadInput {
 TEST(Cli, BadInputGetsOneLineAndNonZeroExit) {
   const std::string text_file = temp_path("not-elf");
   std::ofstream(text_file) << "this is not an ELF file\n";
+  const std::string elf32_file = temp_path("elf32");
+  {
+    std::string header(64, '\0');
+    header.replace(0, 7, "\x7f" "ELF\x01\x01\x01");  // ELFCLASS32, little-endian
+    std::ofstream(elf32_file, std::ios::binary) << header;
+  }
   const std::vector<BadInput> cases = {
       {{"run", "/nonexistent/guest.elf"}, "cannot open /nonexistent/guest.elf"},
       {{"run", text_file}, "not an ELF file"},
+      {{"run", elf32_file}, "32-bit ELF file"},
       {{"run", "--vms", "0"}, "--vms takes a whole number"},
       {{"run", "--mem", "lots"}, "not a size"},
       {{"run", "--mem", "2M"}, "MiB of RAM to boot"},
@@ -103,6 +111,7 @@ TEST(Cli, BadInputGetsOneLineAndNonZeroExit) {
     EXPECT_LE(count_lines(r.err), 2) << r.err;
   }
   std::remove(text_file.c_str());
+  std::remove(elf32_file.c_str());
 }
 
 TEST(Cli, UnknownWorkloadExitsNonZero) {

@@ -13,20 +13,26 @@ struct Workload {
 
 class WorkloadBoot : public ::testing::TestWithParam<Workload> {};
 
-TEST_P(WorkloadBoot, RunsToCompletion) {
+// Every workload, in every MMU mode: the guest's console output must be identical.
+TEST_P(WorkloadBoot, RunsToCompletionWithTheSameOutputInEveryMmuMode) {
   const Workload& w = GetParam();
-  const CliResult r = run_densevm({"run", "--mem", "128M", "--cmdline", w.cmdline});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find(w.expect), std::string::npos) << r.out << r.err;
+  std::string reference;
+  for (const char* mode : {"ept", "shadow", "auto"}) {
+    const CliResult r = run_densevm({"run", "--mem", "128M", "--mmu", mode, "--cmdline", w.cmdline});
+    EXPECT_EQ(r.exit_code, 0) << mode << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find(w.expect), std::string::npos) << mode << "\n" << r.out << r.err;
+    if (reference.empty()) reference = r.out;
+    EXPECT_EQ(r.out, reference) << "--mmu " << mode << " changed what the guest saw";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     All, WorkloadBoot,
     ::testing::Values(Workload{"workload=hello", "hello from densevm guest"},
                       Workload{"workload=memfill size=8M hold=2 free=1", "memfill ok"},
-                      Workload{"workload=ptchurn", "ptchurn"},
-                      Workload{"workload=tlbwalk size=4M", "tlbwalk"},
-                      Workload{"workload=idle ticks=20", "idle"}));
+                      Workload{"workload=ptchurn rounds=16", "ptchurn ok"},
+                      Workload{"workload=tlbwalk size=4M steps=200000", "tlbwalk ok"},
+                      Workload{"workload=idle ticks=20", "idle ok"}));
 
 TEST(WorkloadBoot, MemfillContentIsIdenticalAcrossVmsWithTheSameSeed) {
   const CliResult r = run_densevm({"run", "--vms", "2", "--mem", "64M", "--cmdline",

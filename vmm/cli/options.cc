@@ -58,16 +58,30 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       o.cmdline = value();
     } else if (a == "--mmu") {
       const std::string& m = value();
-      if (m == "ept") o.mmu = MmuMode::kEpt;
-      else if (m == "shadow") o.mmu = MmuMode::kShadow;
-      else if (m == "auto") o.mmu = MmuMode::kAuto;
-      else throw UsageError("--mmu takes ept, shadow or auto, not '" + m + "'");
+      const std::optional<PagingMode> mode = parse_paging_mode(m);
+      if (!mode) throw UsageError("--mmu takes ept, shadow or auto, not '" + m + "'");
+      o.mmu = *mode;
     } else if (a == "--stats") {
       o.stats_path = value();
     } else if (a == "--threads") {
       o.threads = static_cast<unsigned>(parse_count(a, value(), 1, 1024));
     } else if (a == "--slice") {
       o.slice = parse_count(a, value(), 1000, uint64_t{1} << 40);
+    } else if (a == "--dedup") {
+      const std::string& d = value();
+      if (d != "on" && d != "off") throw UsageError("--dedup takes on or off, not '" + d + "'");
+      o.dedup = d == "on";
+    } else if (a == "--dedup-rate") {
+      const std::string& r = value();
+      o.dedup_rate = r == "max" ? ScanRate::kUnlimited : parse_count(a, r, 1, uint64_t{1} << 40);
+    } else if (a == "--dedup-scope") {
+      const std::string& d = value();
+      if (d == "host") o.dedup_scope = DedupScope::kHost;
+      else if (d == "group") o.dedup_scope = DedupScope::kGroup;
+      else if (d == "vm") o.dedup_scope = DedupScope::kVm;
+      else throw UsageError("--dedup-scope takes host, group or vm, not '" + d + "'");
+    } else if (a == "--groups") {
+      o.groups = static_cast<unsigned>(parse_count(a, value(), 1, 4096));
     } else if (a.starts_with("-") && a != "-") {
       throw UsageError("unknown option '" + a + "' (see densevm run --help)");
     } else if (!o.guest) {
@@ -82,14 +96,23 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
 const char* run_usage() {
   return "usage: densevm run [GUEST.elf] [--mem SIZE] [--vms N] [--cmdline STR]\n"
          "                   [--mmu ept|shadow|auto] [--stats PATH|-] [--threads K]\n"
+         "                   [--dedup on|off] [--dedup-rate N|max] [--dedup-scope host|group|vm]\n"
+         "                   [--groups G]\n"
          "\n"
          "Boots N guests (default: the built-in guest kernel, workload=hello) in one process.\n"
          "  --mem SIZE      RAM per guest, e.g. 256M, 1G (default 256M)\n"
          "  --vms N         number of guests; guest K gets vm=K on its command line\n"
          "  --cmdline STR   guest kernel command line (default: workload=hello)\n"
-         "  --mmu MODE      memory virtualization: ept (nested paging)\n"
+         "  --mmu MODE      shadow (shadow page tables), ept (nested paging through the\n"
+         "                  EPT-format P2M) or auto (switches by measured cost; default)\n"
          "  --stats PATH    write run statistics as JSON to PATH, or - for stdout\n"
-         "  --threads K     host worker threads (default: one per core)\n";
+         "  --threads K     host worker threads (default: one per core)\n"
+         "  --dedup on|off  content-hash page sharing with copy-on-write (default off for now)\n"
+         "  --dedup-rate N  pages scanned per VM per virtual second (10^9 instructions),\n"
+         "                  or max for a full pass every epoch (default 100000)\n"
+         "  --dedup-scope S who may share a page: host (anyone), group, vm (itself);\n"
+         "                  zero pages are shared in every scope (default host)\n"
+         "  --groups G      VM K belongs to group K mod G (default 1)\n";
 }
 
 }  // namespace densevm

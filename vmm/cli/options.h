@@ -13,23 +13,30 @@
 #include <string>
 #include <vector>
 
+#include "shadow-pt/mmu_policy.h"
+
+#include "dedup/dedup_scope.h"
+#include "dedup/scan_rate.h"
+
 namespace densevm {
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class MmuMode : uint8_t { kEpt, kShadow, kAuto };
-
 struct RunOptions {
   std::optional<std::string> guest;  // ELF path; the built-in guest kernel when absent
   uint64_t mem_bytes = uint64_t{256} << 20;
   unsigned vms = 1;
   std::string cmdline = "workload=hello";
-  MmuMode mmu = MmuMode::kEpt;
+  PagingMode mmu = PagingMode::kAuto;
   std::optional<std::string> stats_path;  // "-" for stdout
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice
+  bool dedup = false;                     // content-hash page sharing; off until proven by use
+  uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // per VM per virtual second; 0: max
+  DedupScope dedup_scope = DedupScope::kHost;
+  unsigned groups = 1;                    // VM K belongs to group K mod groups
 };
 
 // Parses "64M", "1G", "512K", "4096" (bytes); suffixes are binary (KiB, MiB, GiB, TiB).

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "dedup/dedup_scanner.h"
+#include "dedup/scan_rate.h"
 #include "vmm/cli/host_stats.h"
 #include "vmm/cli/stats_json.h"
 #include "vmm/elf_loader.h"
@@ -56,9 +58,6 @@ class Console {
 }  // namespace
 
 int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
-  if (o.mmu != MmuMode::kEpt) {
-    throw std::runtime_error("--mmu shadow and --mmu auto are not available yet; use --mmu ept");
-  }
   const ElfImage kernel = load_guest(o, builtin_guest);
   FrameStore frames(frame_store_capacity(o));
   Console console(o.vms > 1);
@@ -69,9 +68,26 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
     VmConfig c;
     c.id = static_cast<int>(k);
     c.mem_bytes = o.mem_bytes;
+    c.paging = o.mmu;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
     vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
   }
+
+  // Declared after the VMs so it goes first: it drops only its own frame references.
+  std::unique_ptr<DedupScanner> dedup;
+  if (o.dedup) {
+    dedup = std::make_unique<DedupScanner>(frames, DedupConfig{.scope = o.dedup_scope});
+    for (auto& vm : vms) dedup->add(vm->memory(), static_cast<uint32_t>(vm->id()) % o.groups);
+  }
+  ScanRate scan_rate(o.dedup_rate);
+  uint64_t virtual_time_seen = 0;  // summed over the VMs: each VM's time earns scan budget
+  auto between_epochs = [&] {
+    if (!dedup) return;
+    uint64_t now = 0;
+    for (const auto& vm : vms) now += vm->virtual_time();
+    dedup->step(scan_rate.earn(now - virtual_time_seen));
+    virtual_time_seen = now;
+  };
 
   const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<Vm*> run_list;
@@ -86,7 +102,7 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
                  o.vms - finished, o.vms, secs,
                  static_cast<unsigned long long>(host_rss_bytes() >> 20));
     shown = true;
-  });
+  }, between_epochs);
   if (shown) std::fprintf(stderr, "\r\033[K");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -102,7 +118,10 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   }
   if (o.stats_path) {
     std::vector<const Vm*> view(run_list.begin(), run_list.end());
-    write_stats(stats_document(view, frames, wall, threads), *o.stats_path);
+    nlohmann::ordered_json doc = stats_document(view, frames, wall, threads);
+    const DedupStats dedup_stats = dedup ? dedup->stats() : DedupStats{};
+    add_dedup_stats(doc, dedup ? &dedup_stats : nullptr);
+    write_stats(doc, *o.stats_path);
   }
   return status;
 }

@@ -43,11 +43,18 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
         {"invlpg", s.invlpg},
         {"cr3_loads", s.cr3_loads},
         {"guest_page_faults", s.guest_page_faults},
+        {"sync_faults", s.sync_faults},
+        {"emulated_pt_writes", s.emulated_pt_writes},
+        {"unsync_resyncs", s.unsync_resyncs},
+        {"mode_switches", s.mode_switches},
+        {"shadow_hits", s.shadow_hits},
+        {"shadow_root_hits", s.shadow_root_hits},
     };
     v["memory"] = {
         {"configured_bytes", vm->config().mem_bytes},
         {"resident_pages", s.resident_pages},
         {"demand_faults", s.demand_faults},
+        {"cow_breaks", s.cow_breaks},
     };
     v["cpu"] = {
         {"exceptions", s.exceptions},
@@ -60,6 +67,31 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
   }
   doc["vms"] = std::move(list);
   return doc;
+}
+
+void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup) {
+  const DedupStats none;
+  const DedupStats& d = dedup ? *dedup : none;
+  doc["dedup"] = {
+      {"enabled", dedup != nullptr},
+      {"pages_scanned", d.pages_scanned},
+      {"full_passes", d.full_passes},
+      {"merges", d.merges},
+      {"shared_frames", d.shared_frames},
+      {"sharing_pages", d.sharing_pages},
+      {"zero_pages", d.zero_pages},
+      {"cow_breaks", d.cow_breaks},
+      {"bytes_saved", d.bytes_saved},
+      {"volatile_pages", d.volatile_pages},
+      {"verify_mismatches", d.verify_mismatches},
+      {"cross_group_frames", d.cross_group_frames},
+      {"scan_seconds", d.scan_seconds},
+  };
+  nlohmann::ordered_json& vms = doc["vms"];
+  for (size_t i = 0; i < vms.size(); ++i) {
+    vms[i]["memory"]["shared_pages"] =
+        i < d.member_shared_pages.size() ? d.member_shared_pages[i] : uint64_t{0};
+  }
 }
 
 void write_stats(const nlohmann::ordered_json& doc, const std::string& path) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dedup/dedup_scanner.h"
 #include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
@@ -18,6 +19,10 @@ namespace densevm {
 [[nodiscard]] nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms,
                                                     const FrameStore& frames, double wall_seconds,
                                                     unsigned threads);
+
+// Adds the top-level "dedup" object and each VM's memory.shared_pages; dedup is nullptr
+// when page sharing is off (the fields are still there, as zeros).
+void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup);
 
 // Writes to `path` ("-" is stdout). Throws std::runtime_error if it cannot, leaving no
 // partial file under `path`.

@@ -66,6 +66,11 @@ inline constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
 inline constexpr uint8_t kVecDe = 0, kVecDb = 1, kVecBp = 3, kVecUd = 6, kVecDf = 8,
                          kVecTs = 10, kVecNp = 11, kVecSs = 12, kVecGp = 13, kVecPf = 14;
 
+// Bits 63:47 all equal (SDM Vol 1 §3.3.7.1); anything else faults when used as an address.
+[[nodiscard]] inline constexpr bool is_canonical(uint64_t va) {
+  return static_cast<uint64_t>(static_cast<int64_t>(va << 16) >> 16) == va;
+}
+
 struct DescriptorTable {
   uint64_t base = 0;
   uint16_t limit = 0;

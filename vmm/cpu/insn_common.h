@@ -34,10 +34,6 @@ enum class Form : uint8_t { kRR, kRM, kMR, kRI, kMI, kR, kM };
   return f == Form::kMR || f == Form::kMI || f == Form::kM;
 }
 
-[[nodiscard]] inline bool is_canonical(uint64_t va) {
-  return static_cast<uint64_t>(static_cast<int64_t>(va << 16) >> 16) == va;
-}
-
 // SF, ZF and PF of a result: the flags most non-lazy flag rules share.
 [[nodiscard]] inline uint64_t result_flags(uint64_t res, unsigned size) {
   uint64_t f = 0;

@@ -1,4 +1,4 @@
-#include "shadow-pt/ept_violation.h"
+#include "vmm/ept_violation.h"
 
 #include <cstdio>
 
