@@ -42,6 +42,15 @@ merged() { echo $(( $(cat $ksm/pages_sharing) + $(cat $ksm/ksm_zero_pages 2>/dev
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u +%F)"
 echo "== Linux KSM on $guests x $mib MiB ($zero% zero, $shared% shared, rest unique)"
 printf '%-28s %12s %14s %12s %12s %10s\n' setting t99_seconds merged_pages of_mergeable full_scans ksmd_cpu_s
+# ksmd drops the pages of processes that exited (an earlier helper) only while it runs:
+# let it finish two full scans so every setting starts from a clean baseline.
+settle() {
+  local scans; scans=$(cat $ksm/full_scans)
+  echo 1 > $ksm/run
+  for _ in $(seq 600); do (( $(cat $ksm/full_scans) >= scans + 2 )) && break; sleep 0.1; done
+  echo 0 > $ksm/run
+}
+settle
 base0=$(merged)
 for scan in 100 10000; do
   echo 0 > $ksm/run
@@ -76,11 +85,7 @@ for scan in 100 10000; do
   printf '%-28s %12s %14s %11s%% %12s %10s\n' "pages_to_scan=$scan sleep=20ms" "$t99" "$now" \
     "$(( now * 100 / mergeable ))" "$scans" "$cpu"
   kill "$fill_pid"; wait "$fill_pid" 2>/dev/null || true; fill_pid=
-  # ksmd drops the exited helper's stable pages only while it runs: let it, so that the
-  # next setting starts from the same baseline.
-  echo 1 > $ksm/run
-  for _ in $(seq 240); do (( $(merged) <= base0 )) && break; sleep 0.25; done
-  echo 0 > $ksm/run
+  settle
 done
 
 echo "== densevm dedup, same mix (memfill in $guests guests of 128 MiB, hold=40)"

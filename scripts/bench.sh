@@ -1,38 +1,15 @@
 #!/usr/bin/env bash
-# `make bench`: micro-benchmarks (Google Benchmark) and the macro comparison with QEMU TCG
-# running the very same guest image and workloads, side by side in one run. Wall times are
-# the median of 3 runs; compare ratios, not absolute numbers (shared, noisy machines).
+# `make bench`: every benchmark, micro (Google Benchmark) then macro (bench/*.sh), with the
+# machine and date first so the output can be pasted into BENCHMARKS.md as it is.
 set -euo pipefail
 build=${1:-build}
-bin="$build/densevm"
-elf="$build/guest-tools/densevm-guest.elf"
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%F)"
-echo "== interpreter (guest instructions per second)"
-"$build/bench/interpreter_bench" --benchmark_min_time=1
-echo "== nested 2D walk per soft-TLB miss"
-"$build/bench/mmu_bench"
-
-median3() {  # prints the median wall seconds of a command run 3 times
-  local t=()
-  for _ in 1 2 3; do
-    local s e
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
-    t+=("$(echo "$e - $s" | bc)")
-  done
-  printf '%s\n' "${t[@]}" | sort -n | sed -n 2p
-}
-
-qemu() {
-  qemu-system-x86_64 -M microvm -m 256M -nodefaults -no-reboot -nographic -serial stdio \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$elf" -append "$1"
-}
-
-echo "== densevm vs QEMU TCG, same guest image (wall seconds, median of 3)"
-printf '%-34s %10s %10s %8s %14s\n' workload densevm qemu-tcg ratio guest-insns
-for w in "workload=hello" "workload=memfill size=64M" "workload=ptchurn" "workload=tlbwalk"; do
-  ours=$(median3 "$bin" run --mem 256M --cmdline "$w")
-  peer=$(median3 qemu "$w")
-  "$bin" run --mem 256M --cmdline "$w" --stats /tmp/densevm-bench.json >/dev/null
-  insns=$(grep -m1 '"instructions"' /tmp/densevm-bench.json | tr -dc 0-9)
-  printf '%-34s %10.3f %10.3f %8.2f %14s\n' "$w" "$ours" "$peer" "$(echo "$peer / $ours" | bc -l)" "$insns"
+cd "$(dirname "$0")/.."
+echo "== $(date -u +%F) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for b in "$build"/bench/*_bench; do
+  echo "== $(basename "$b")"
+  "$b" --benchmark_min_time=0.5
+done
+for s in bench/mmu_modes.sh bench/qemu_peer.sh; do
+  echo "== $s"
+  bash "$s" "$build"
 done

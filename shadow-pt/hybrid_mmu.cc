@@ -30,7 +30,8 @@ void HybridMmu::end_window() {
   if (shadow_active()) {
     const ShadowWindow w{window_misses_, now.walk_refs() - window_start_.walk_refs(),
                          now.emulated_pt_writes - window_start_.emulated_pt_writes,
-                         now.tables_created - window_start_.tables_created};
+                         now.tables_created - window_start_.tables_created,
+                         now.unsync_resyncs - window_start_.unsync_resyncs};
     decision = policy_.after_shadow_window(w);
   } else {
     decision = policy_.after_nested_window();

@@ -29,10 +29,15 @@ enum class PagingMode : uint8_t { kShadow, kEpt, kAuto };
 [[nodiscard]] const char* paging_mode_name(PagingMode mode);
 
 struct MmuPolicyConfig {
-  uint64_t window_misses = 4096;
+  uint64_t window_misses = 65536;  // long enough to amortize filling a working set
   uint64_t nested_refs_per_miss = 24;  // 4-level guest walk, each reference through a 4-level EPT
   uint64_t emulated_write_refs = 48;   // trap, emulate, drop derived entries (reference-equivalents)
   uint64_t table_build_refs = 64;      // allocate, zero and link one shadow table
+  // A resync compares and refreshes entries, the reverse map and write-tracking: far more
+  // than a walk. Fitted so that ptchurn (page-table churn) falls back to nested while
+  // tlbwalk (TLB-miss bound) stays in shadow (BENCHMARKS.md). Hidden faults that fill the
+  // shadow are warm-up, already counted by their walk references.
+  uint64_t resync_refs = 150;
   uint32_t min_nested_windows = 4;
   uint32_t max_nested_windows = 256;
 };
@@ -43,6 +48,7 @@ struct ShadowWindow {
   uint64_t walk_refs = 0;  // shadow lookups plus guest walks (ShadowStats::walk_refs)
   uint64_t emulated_writes = 0;
   uint64_t tables_built = 0;
+  uint64_t resyncs = 0;
 };
 
 class MmuPolicy {
@@ -57,7 +63,7 @@ class MmuPolicy {
 
   [[nodiscard]] static uint64_t shadow_cost(const ShadowWindow& w, const MmuPolicyConfig& c) {
     return w.walk_refs + w.emulated_writes * c.emulated_write_refs +
-           w.tables_built * c.table_build_refs;
+           w.tables_built * c.table_build_refs + w.resyncs * c.resync_refs;
   }
   [[nodiscard]] const MmuPolicyConfig& config() const { return config_; }
   [[nodiscard]] uint32_t backoff_windows() const { return backoff_; }

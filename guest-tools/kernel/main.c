@@ -1,6 +1,7 @@
 /* kmain: brings the machine up in dependency order, then hands the CPU to the scheduler
  * with the workload as pid 1. */
 #include "apic.h"
+#include "balloon.h"
 #include "bootinfo.h"
 #include "console.h"
 #include "gdt.h"
@@ -33,6 +34,7 @@ void kmain(uint64_t start_info_pa) {
   int ndevs = virtio_mmio_parse(boot_info.cmdline, devs, VIRTIO_MMIO_MAX);
   kprintf("densevm-guest: %lu MiB free, %d virtio-mmio, cmdline \"%s\"\n",
           pmm_free_pages() >> 8, ndevs, boot_info.cmdline);
+  balloon_init(boot_info.cmdline, devs, ndevs);
 
   if (proc_spawn(uimage_entry(), 0, 0, boot_info.cmdline) != 1)
     panic("cannot start the workload");

@@ -5,10 +5,13 @@
 
 #define LOW_RESERVED (1ull << 20) /* real-mode area, BIOS and loader data */
 
-static uint64_t *bitmap;   /* identity-mapped */
+static uint64_t *bitmap;    /* identity-mapped */
+static uint64_t *clean;     /* 1 = free and not backed by host memory */
 static uint64_t nwords;
-static uint64_t hint;      /* no free page below word `hint` */
-static uint64_t free_count;
+static uint64_t hint;       /* no free page below word `hint` */
+static uint64_t dirty_hint; /* no free dirty page below word `dirty_hint` */
+static uint64_t free_count, total_count;
+static uint64_t (*oom_hook)(void);
 
 static uint64_t align_up(uint64_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
 
@@ -49,7 +52,7 @@ void pmm_init(const struct hvm_memmap_table_entry *map, uint32_t entries, uint64
     if (map[i].type == HVM_MEMMAP_TYPE_RAM && end > max_pfn) max_pfn = end;
   }
   nwords = (max_pfn + 63) / 64;
-  uint64_t bitmap_bytes = align_up(nwords * 8);
+  uint64_t bitmap_bytes = 2 * align_up(nwords * 8); /* free bits, then clean bits */
 
   uint64_t at = 0;
   for (uint32_t i = 0; i < entries && !at; i++) {
@@ -59,6 +62,7 @@ void pmm_init(const struct hvm_memmap_table_entry *map, uint32_t entries, uint64
   }
   if (!at) panic("no RAM above %#lx for a %lu-byte page bitmap", floor, bitmap_bytes);
   bitmap = (uint64_t *)at;
+  clean = (uint64_t *)(at + bitmap_bytes / 2);
   for (uint64_t off = 0; off < bitmap_bytes; off += PAGE_SIZE) zero_page((char *)bitmap + off);
 
   for (uint32_t i = 0; i < entries; i++) {
@@ -68,21 +72,47 @@ void pmm_init(const struct hvm_memmap_table_entry *map, uint32_t entries, uint64
     if (lo < hi) mark_free(lo / PAGE_SIZE, hi / PAGE_SIZE);
   }
   mark_used(at / PAGE_SIZE, (at + bitmap_bytes) / PAGE_SIZE);
+  for (uint64_t w = 0; w < nwords; w++) clean[w] = bitmap[w]; /* never touched since boot */
+  total_count = free_count;
 
-  hint = 0;
+  hint = dirty_hint = 0;
 }
 
-uint64_t pmm_alloc(void) {
+void pmm_set_oom_hook(uint64_t (*hook)(void)) { oom_hook = hook; }
+
+static uint64_t take(uint64_t w, uint64_t bits) {
+  uint64_t b = lowest_bit(bits), bit = 1ull << b;
+  bitmap[w] &= ~bit;
+  clean[w] &= ~bit;
+  free_count--;
+  return (w * 64 + b) * PAGE_SIZE;
+}
+
+static uint64_t alloc_once(void) {
   for (uint64_t w = hint; w < nwords; w++) {
-    uint64_t bits = bitmap[w];
-    if (!bits) continue;
-    bitmap[w] = bits & (bits - 1);
+    if (!bitmap[w]) continue;
     hint = w;
-    free_count--;
-    return (w * 64 + lowest_bit(bits)) * PAGE_SIZE;
+    return take(w, bitmap[w]);
   }
   hint = nwords;
   return 0;
+}
+
+uint64_t pmm_alloc(void) {
+  uint64_t pa = alloc_once();
+  if (!pa && oom_hook && oom_hook()) pa = alloc_once();
+  return pa;
+}
+
+uint64_t pmm_alloc_dirty(void) {
+  for (uint64_t w = dirty_hint; w < nwords; w++) {
+    uint64_t bits = bitmap[w] & ~clean[w];
+    if (!bits) continue;
+    dirty_hint = w;
+    return take(w, bits);
+  }
+  dirty_hint = nwords;
+  return alloc_once();
 }
 
 uint64_t pmm_alloc_zeroed(void) {
@@ -91,13 +121,38 @@ uint64_t pmm_alloc_zeroed(void) {
   return pa;
 }
 
-void pmm_free(uint64_t pa) {
+static void free_page(uint64_t pa, int is_clean) {
   uint64_t pfn = pa / PAGE_SIZE, w = pfn >> 6, bit = 1ull << (pfn & 63);
   if ((pa & (PAGE_SIZE - 1)) || w >= nwords || (bitmap[w] & bit))
     panic("bad free of page %#lx", pa);
   bitmap[w] |= bit;
+  if (is_clean) clean[w] |= bit;
+  else if (w < dirty_hint) dirty_hint = w;
   if (w < hint) hint = w;
   free_count++;
 }
 
+void pmm_free(uint64_t pa) { free_page(pa, 0); }
+void pmm_free_clean(uint64_t pa) { free_page(pa, 1); }
+
 uint64_t pmm_free_pages(void) { return free_count; }
+uint64_t pmm_total_pages(void) { return total_count; }
+
+int pmm_take_dirty_blocks(uint64_t *first_pfns, int max_blocks) {
+  int n = 0;
+  for (uint64_t w = dirty_hint; w < nwords && n < max_blocks; w++) {
+    if (bitmap[w] != ~0ull || clean[w] == ~0ull) continue;
+    bitmap[w] = clean[w] = 0;
+    free_count -= PMM_BLOCK_PAGES;
+    first_pfns[n++] = w * 64;
+  }
+  return n;
+}
+
+void pmm_return_reported(uint64_t first_pfn) {
+  uint64_t w = first_pfn >> 6;
+  if ((first_pfn & 63) || w >= nwords || bitmap[w]) panic("bad report return %#lx", first_pfn);
+  bitmap[w] = clean[w] = ~0ull;
+  if (w < hint) hint = w;
+  free_count += PMM_BLOCK_PAGES;
+}

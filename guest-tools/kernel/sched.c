@@ -1,6 +1,7 @@
 #include "sched.h"
 
 #include "apic.h"
+#include "balloon.h"
 #include "gdt.h"
 #include "proc.h"
 #include "trap.h"
@@ -26,6 +27,7 @@ static struct proc *pick_next(void) {
 
 void sched_run(void) {
   for (;;) {
+    balloon_poll(); /* once per tick: every tick comes back through here */
     struct proc *p = pick_next();
     if (!p) {
       idle_halt();

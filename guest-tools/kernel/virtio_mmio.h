@@ -1,6 +1,6 @@
 /* Virtio-mmio devices announced on the command line, Linux style:
  *   virtio_mmio.device=<size>@<baseaddr>:<irq>[:<id>]   e.g. 512@0xd0000000:5
- * Only parsed for now; the balloon driver will probe them.
+ * Parsed here; balloon_init() probes them (virtq.h) for a virtio-balloon device.
  *
  *   struct virtio_mmio_dev devs[VIRTIO_MMIO_MAX];
  *   int n = virtio_mmio_parse(boot_info.cmdline, devs, VIRTIO_MMIO_MAX);
