@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "shadow-pt/shadow_checker.h"
 #include "vmm/boot.h"
 
 namespace densevm {
@@ -81,6 +82,14 @@ bool Vm::run_slice(uint64_t budget) {
         break;
     }
   }
+  if (config_.check_mmu && state() == State::kRunning && mmu_.shadow_active()) {
+    ++mmu_checks_;
+    const std::vector<std::string> problems = check_shadow(mmu_.shadow());
+    if (!problems.empty()) {
+      fail("shadow checker: " + problems.front() + " (" + std::to_string(problems.size()) +
+           " differences)");
+    }
+  }
   return state() == State::kRunning;
 }
 
@@ -133,6 +142,7 @@ VmStats Vm::stats() const {
   s.mode_switches = h.mode_switches;
   s.shadow_hits = sh.shadow_hits;
   s.shadow_root_hits = sh.root_hits;
+  s.mmu_checks = mmu_checks_;
   s.invlpg = c.invlpg;
   s.cr3_loads = c.cr3_loads;
   s.exceptions = c.exceptions;

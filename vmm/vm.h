@@ -36,6 +36,9 @@ struct VmConfig {
   uint64_t mem_bytes = uint64_t{256} << 20;
   std::string cmdline;
   PagingMode paging = PagingMode::kAuto;
+  // Audit the shadow tables against a fresh 2D walk after every slice; a difference stops
+  // the VM with the checker's first finding (tests, debugging).
+  bool check_mmu = false;
 };
 
 struct VmStats {
@@ -60,6 +63,7 @@ struct VmStats {
   uint64_t mode_switches = 0;
   uint64_t shadow_hits = 0;
   uint64_t shadow_root_hits = 0;
+  uint64_t mmu_checks = 0;
   uint64_t cow_breaks = 0;
   uint64_t resident_pages = 0;
 };
@@ -120,6 +124,7 @@ class Vm final : public DeviceBus, public P2mListener {
   int exit_status_ = 0;
   std::string failure_;
   uint64_t idle_skipped_ = 0;
+  uint64_t mmu_checks_ = 0;
 };
 
 }  // namespace densevm

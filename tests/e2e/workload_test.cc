@@ -34,6 +34,20 @@ INSTANTIATE_TEST_SUITE_P(
                       Workload{"workload=tlbwalk size=4M steps=200000", "tlbwalk ok"},
                       Workload{"workload=idle ticks=20", "idle ok"}));
 
+// The shadow checker audits every live shadow entry after each slice of real guests that
+// churn their page tables (process exits free table pages that later hold data).
+TEST(WorkloadBoot, ShadowTablesMatchTheGuestThroughoutRealWorkloads) {
+  for (const char* mode : {"shadow", "auto"}) {
+    for (const char* w : {"workload=ptchurn rounds=16", "workload=memfill size=8M free=1",
+                          "workload=tlbwalk size=4M steps=100000"}) {
+      const CliResult r = run_densevm({"run", "--mem", "64M", "--mmu", mode, "--check-mmu",
+                                       "--slice", "200000", "--cmdline", w});
+      EXPECT_EQ(r.exit_code, 0) << mode << " " << w << "\n" << r.err;
+      EXPECT_EQ(r.err.find("shadow checker"), std::string::npos) << r.err;
+    }
+  }
+}
+
 TEST(WorkloadBoot, MemfillContentIsIdenticalAcrossVmsWithTheSameSeed) {
   const CliResult r = run_densevm({"run", "--vms", "2", "--mem", "64M", "--cmdline",
                                    "workload=memfill size=4M seed=3"});

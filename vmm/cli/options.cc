@@ -61,6 +61,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       const std::optional<PagingMode> mode = parse_paging_mode(m);
       if (!mode) throw UsageError("--mmu takes ept, shadow or auto, not '" + m + "'");
       o.mmu = *mode;
+    } else if (a == "--check-mmu") {
+      o.check_mmu = true;
     } else if (a == "--stats") {
       o.stats_path = value();
     } else if (a == "--threads") {
@@ -82,6 +84,11 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       else throw UsageError("--dedup-scope takes host, group or vm, not '" + d + "'");
     } else if (a == "--groups") {
       o.groups = static_cast<unsigned>(parse_count(a, value(), 1, 4096));
+    } else if (a == "--balloon-target") {
+      o.balloon_target_bytes = parse_size(value());
+    } else if (a == "--host-budget") {
+      o.host_budget_bytes = parse_size(value());
+      if (o.host_budget_bytes == 0) throw UsageError("--host-budget must be above 0");
     } else if (a.starts_with("-") && a != "-") {
       throw UsageError("unknown option '" + a + "' (see densevm run --help)");
     } else if (!o.guest) {
@@ -90,6 +97,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       throw UsageError("more than one guest given: '" + *o.guest + "' and '" + a + "'");
     }
   }
+  if (o.balloon_target_bytes && *o.balloon_target_bytes > o.mem_bytes) {
+    throw UsageError("--balloon-target must not exceed --mem");
+  }
   return o;
 }
 
@@ -97,7 +107,7 @@ const char* run_usage() {
   return "usage: densevm run [GUEST.elf] [--mem SIZE] [--vms N] [--cmdline STR]\n"
          "                   [--mmu ept|shadow|auto] [--stats PATH|-] [--threads K]\n"
          "                   [--dedup on|off] [--dedup-rate N|max] [--dedup-scope host|group|vm]\n"
-         "                   [--groups G]\n"
+         "                   [--groups G] [--balloon-target SIZE] [--host-budget SIZE]\n"
          "\n"
          "Boots N guests (default: the built-in guest kernel, workload=hello) in one process.\n"
          "  --mem SIZE      RAM per guest, e.g. 256M, 1G (default 256M)\n"
@@ -105,6 +115,7 @@ const char* run_usage() {
          "  --cmdline STR   guest kernel command line (default: workload=hello)\n"
          "  --mmu MODE      shadow (shadow page tables), ept (nested paging through the\n"
          "                  EPT-format P2M) or auto (switches by measured cost; default)\n"
+         "  --check-mmu     audit the shadow tables against the guest's after every slice\n"
          "  --stats PATH    write run statistics as JSON to PATH, or - for stdout\n"
          "  --threads K     host worker threads (default: one per core)\n"
          "  --dedup on|off  content-hash page sharing with copy-on-write (default off for now)\n"
@@ -112,7 +123,11 @@ const char* run_usage() {
          "                  or max for a full pass every epoch (default 100000)\n"
          "  --dedup-scope S who may share a page: host (anyone), group, vm (itself);\n"
          "                  zero pages are shared in every scope (default host)\n"
-         "  --groups G      VM K belongs to group K mod G (default 1)\n";
+         "  --groups G      VM K belongs to group K mod G (default 1)\n"
+         "  --balloon-target SIZE  guest memory each VM keeps: its balloon takes the rest,\n"
+         "                  num_pages = (mem - SIZE) / 4K (default: no balloon)\n"
+         "  --host-budget SIZE  host memory for all guests: the balloon policy sets each\n"
+         "                  VM's target from guest statistics, taxing idle memory\n";
 }
 
 }  // namespace densevm

@@ -30,6 +30,7 @@ struct RunOptions {
   unsigned vms = 1;
   std::string cmdline = "workload=hello";
   PagingMode mmu = PagingMode::kAuto;
+  bool check_mmu = false;  // --check-mmu: audit shadow tables after every slice
   std::optional<std::string> stats_path;  // "-" for stdout
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice
@@ -37,6 +38,8 @@ struct RunOptions {
   uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // per VM per virtual second; 0: max
   DedupScope dedup_scope = DedupScope::kHost;
   unsigned groups = 1;                    // VM K belongs to group K mod groups
+  std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
+  uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
 };
 
 // Parses "64M", "1G", "512K", "4096" (bytes); suffixes are binary (KiB, MiB, GiB, TiB).

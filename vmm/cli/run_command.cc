@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "balloon/balloon_policy.h"
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
 #include "vmm/cli/host_stats.h"
@@ -69,8 +70,20 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
     c.id = static_cast<int>(k);
     c.mem_bytes = o.mem_bytes;
     c.paging = o.mmu;
+    c.check_mmu = o.check_mmu;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
     vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
+  }
+
+  // Balloon targets: the static one from boot on, budget-driven ones every few epochs.
+  std::unique_ptr<BalloonPolicy> balloon_policy;
+  if (o.balloon_target_bytes || o.host_budget_bytes) {
+    balloon_policy = std::make_unique<BalloonPolicy>(
+        BalloonPolicyConfig{.host_budget_pages = o.host_budget_bytes >> kPageShift});
+    std::optional<uint64_t> cap;
+    if (o.balloon_target_bytes) cap = *o.balloon_target_bytes >> kPageShift;
+    for (auto& vm : vms) balloon_policy->add(vm->memory(), vm->balloon(), cap);
+    balloon_policy->step();
   }
 
   // Declared after the VMs so it goes first: it drops only its own frame references.
@@ -82,6 +95,7 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   ScanRate scan_rate(o.dedup_rate);
   uint64_t virtual_time_seen = 0;  // summed over the VMs: each VM's time earns scan budget
   auto between_epochs = [&] {
+    if (balloon_policy) balloon_policy->step();
     if (!dedup) return;
     uint64_t now = 0;
     for (const auto& vm : vms) now += vm->virtual_time();

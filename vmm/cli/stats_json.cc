@@ -49,12 +49,27 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
         {"mode_switches", s.mode_switches},
         {"shadow_hits", s.shadow_hits},
         {"shadow_root_hits", s.shadow_root_hits},
+        {"checks", s.mmu_checks},
     };
     v["memory"] = {
         {"configured_bytes", vm->config().mem_bytes},
         {"resident_pages", s.resident_pages},
         {"demand_faults", s.demand_faults},
         {"cow_breaks", s.cow_breaks},
+    };
+    const BalloonStats b = vm->balloon().stats();
+    v["memory"]["ballooned_pages"] = b.ballooned_pages;
+    v["balloon"] = {
+        {"target_pages", b.target_pages},
+        {"actual_pages", b.actual_pages},
+        {"inflated_total", b.inflated_total},
+        {"deflated_total", b.deflated_total},
+        {"reported_free_pages", b.reported_free_pages},
+        {"discarded_pages", b.discarded_pages},
+        {"rejected_pfns", b.rejected_pfns + b.duplicate_inflates + b.stray_deflates},
+        {"stats_updates", b.stats_updates},
+        {"guest_free_bytes", vm->balloon().guest_report().free_bytes},
+        {"device_failures", vm->balloon_transport().failures()},
     };
     v["cpu"] = {
         {"exceptions", s.exceptions},

@@ -1,0 +1,93 @@
+#include "balloon/balloon_policy.h"
+
+#include <algorithm>
+
+namespace densevm {
+namespace {
+
+// Headroom above what the guest uses: its driver keeps max(4 MiB, RAM/64) free anyway, and
+// the guest needs some room to grow before DEFLATE_ON_OOM has to step in.
+uint64_t headroom_pages(uint64_t ram_pages) { return std::max<uint64_t>(4096, ram_pages / 32); }
+
+// ESX's cost of holding `alloc` pages of which `active` are in use, scaled by (100 - tax):
+// active pages cost 1, idle pages 1 / (1 - tax).
+uint64_t cost(const BalloonPolicyConfig& c, uint64_t alloc, uint64_t active) {
+  const uint64_t a = std::min(active, alloc);
+  return a * (100 - c.tax_percent) + (alloc - a) * 100;
+}
+
+}  // namespace
+
+std::vector<uint64_t> allocate_memory(const BalloonPolicyConfig& config,
+                                      const std::vector<BalloonVmView>& vms) {
+  std::vector<uint64_t> alloc;
+  uint64_t total = 0;
+  for (const BalloonVmView& v : vms) {
+    alloc.push_back(std::min(v.cap_pages, v.ram_pages));
+    total += alloc.back();
+  }
+  if (config.host_budget_pages == 0) return alloc;
+  const uint64_t step = std::max<uint64_t>(config.step_pages, 1);
+  while (total > config.host_budget_pages) {
+    // The costliest allocation that can still give; ties go to the lower index.
+    size_t pick = vms.size();
+    uint64_t worst = 0;
+    for (size_t i = 0; i < vms.size(); ++i) {
+      const uint64_t floor = std::min(alloc[i], vms[i].floor_pages);
+      if (alloc[i] <= floor) continue;
+      const uint64_t c = cost(config, alloc[i], vms[i].active_pages);
+      if (pick == vms.size() || c > worst) {
+        pick = i;
+        worst = c;
+      }
+    }
+    if (pick == vms.size()) break;  // every VM is at its floor: the budget cannot be met
+    const uint64_t floor = std::min(alloc[pick], vms[pick].floor_pages);
+    const uint64_t take = std::min({step, alloc[pick] - floor, total - config.host_budget_pages});
+    alloc[pick] -= take;
+    total -= take;
+  }
+  return alloc;
+}
+
+void BalloonPolicy::add(GuestMemory& memory, BalloonDevice& device,
+                        std::optional<uint64_t> cap_pages) {
+  const uint64_t ram = memory.ram_bytes() >> kPageShift;
+  vms_.push_back({&memory, &device, std::min(cap_pages.value_or(ram), ram),
+                  IdleSampler(vms_.size() + 1)});
+}
+
+BalloonVmView BalloonPolicy::view(const Entry& e) const {
+  BalloonVmView v;
+  v.ram_pages = e.memory->ram_bytes() >> kPageShift;
+  v.cap_pages = e.cap_pages;
+  v.active_pages = e.sampler.active_pages();
+  const GuestMemoryReport& r = e.device->guest_report();
+  if (!r.valid) {
+    v.floor_pages = v.ram_pages;  // nothing known about the guest yet: leave it be
+    return v;
+  }
+  const uint64_t free = std::min(r.free_bytes >> kPageShift, v.ram_pages);
+  const uint64_t ballooned = std::min(e.device->stats().actual_pages, v.ram_pages - free);
+  const uint64_t used = v.ram_pages - free - ballooned;
+  v.floor_pages = std::max({used + headroom_pages(v.ram_pages), v.active_pages,
+                            config_.min_guest_pages});
+  return v;
+}
+
+void BalloonPolicy::step() {
+  if (epochs_++ % kPeriodEpochs != 0) return;
+  ++rounds_;
+  std::vector<BalloonVmView> views;
+  for (Entry& e : vms_) {
+    if (config_.host_budget_pages != 0) e.sampler.step(*e.memory);
+    views.push_back(view(e));
+    e.device->request_stats();  // fresh figures for the next round
+  }
+  const std::vector<uint64_t> alloc = allocate_memory(config_, views);
+  for (size_t i = 0; i < vms_.size(); ++i) {
+    vms_[i].device->set_target_pages(views[i].ram_pages - alloc[i]);
+  }
+}
+
+}  // namespace densevm

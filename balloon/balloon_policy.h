@@ -1,0 +1,79 @@
+// BalloonPolicy: the host's balloon targets, from host pressure and guest statistics, with
+// an idle memory tax in the spirit of ESX (Waldspurger, OSDI 2002, §5).
+//
+// Each VM gets an allocation: the guest memory size its balloon should leave it
+// (num_pages = (RAM - allocation) / 4 KiB). Without a host budget the allocation is the VM's
+// static cap (--balloon-target) or all its RAM. With a budget, allocations start at the caps
+// and, while their sum exceeds the budget, 1 MiB at a time is taken from the VM whose
+// allocation costs most: cost = active + k * idle pages, k = 1 / (1 - tax rate), so idle
+// memory is taxed (75%: an idle page costs 4 active ones). No VM goes below its floor: what
+// its guest uses (RAM - free - ballooned, from the stats queue) plus headroom, its sampled
+// active memory, and a minimum; a VM without statistics yet keeps its allocation. The policy
+// runs from the scheduler's between-epochs hook on virtual-time counters only, so a run is
+// deterministic.
+//
+//   BalloonPolicy policy({.host_budget_pages = budget >> 12});
+//   policy.add(vm.memory(), vm.balloon(), std::nullopt);
+//   policy.step();                  // every epoch; a round every kPeriodEpochs
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "balloon/balloon_device.h"
+#include "balloon/idle_sampler.h"
+#include "vmm/guest_memory.h"
+
+namespace densevm {
+
+struct BalloonPolicyConfig {
+  uint64_t host_budget_pages = 0;   // 0: no budget, caps only
+  unsigned tax_percent = 75;        // ESX's default idle memory tax
+  uint64_t min_guest_pages = 8192;  // 32 MiB: never balloon a guest below this
+  uint64_t step_pages = 256;        // reclaim granularity (1 MiB)
+};
+
+// One VM as the allocator sees it.
+struct BalloonVmView {
+  uint64_t ram_pages = 0;
+  uint64_t cap_pages = 0;       // static target, or ram_pages
+  uint64_t floor_pages = 0;     // never allocate less
+  uint64_t active_pages = 0;    // sampled
+};
+
+// The allocation (guest memory size in pages) of each VM; pure, for tests.
+[[nodiscard]] std::vector<uint64_t> allocate_memory(const BalloonPolicyConfig& config,
+                                                    const std::vector<BalloonVmView>& vms);
+
+class BalloonPolicy {
+ public:
+  static constexpr uint64_t kPeriodEpochs = 8;
+
+  explicit BalloonPolicy(const BalloonPolicyConfig& config) : config_(config) {}
+
+  // cap_pages: the VM's --balloon-target in pages, if any.
+  void add(GuestMemory& memory, BalloonDevice& device, std::optional<uint64_t> cap_pages);
+  // From between_epochs; a policy round every kPeriodEpochs calls (the first call included).
+  void step();
+
+  [[nodiscard]] uint64_t rounds() const { return rounds_; }
+  [[nodiscard]] uint64_t active_pages(size_t vm) const { return vms_[vm].sampler.active_pages(); }
+
+ private:
+  struct Entry {
+    GuestMemory* memory;
+    BalloonDevice* device;
+    uint64_t cap_pages;
+    IdleSampler sampler;
+  };
+
+  [[nodiscard]] BalloonVmView view(const Entry& e) const;
+
+  BalloonPolicyConfig config_;
+  std::vector<Entry> vms_;
+  uint64_t epochs_ = 0;
+  uint64_t rounds_ = 0;
+};
+
+}  // namespace densevm
