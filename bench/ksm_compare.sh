@@ -66,7 +66,7 @@ for scan in 100 10000; do
   start=$(date +%s.%N)
   echo 1 > $ksm/run
   t99=-
-  last=-1 last_scans=$base_scans
+  last=-1 last_scans=0
   while true; do
     sleep 0.25
     now=$(( $(merged) - base ))

@@ -36,7 +36,7 @@ Vm::Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, Conso
   memory_.p2m().add_listener(this);
 }
 
-void Vm::on_p2m_change(Gpa, Gpa) { vcpu_.flush_tlb(); }
+void Vm::on_p2m_change(Gpa begin, Gpa end) { vcpu_.flush_tlb_gpa(begin, end); }
 
 void Vm::fail(std::string why) {
   state_ = State::kFailed;

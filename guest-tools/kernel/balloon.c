@@ -38,6 +38,7 @@ static uint32_t *pfns;          /* one page, shared by inflate and deflate reque
 static struct stat_entry *stats;
 static uint64_t *bmap[BMAP_DIR]; /* pages in the balloon, one bit per PFN */
 static uint64_t held, last_actual, last_tick, reserve;
+static uint64_t log_on, last_target, target_tick, moved_since; /* balloon_log=1 */
 
 static int bmap_set(uint64_t pfn) {
   uint64_t *page = bmap[pfn / BMAP_PFNS_PER_PAGE];
@@ -139,6 +140,21 @@ static void stats_submit(void) {
   virtq_submit(&dev, &stats_q, &b, 1);
 }
 
+/* balloon_log=1: one line when a new target is reached, in ticks of virtual time. */
+static void log_progress(uint64_t target, uint64_t moved) {
+  if (target != last_target) {
+    if (last_target == held) moved_since = 0;
+    if (!moved_since) target_tick = ticks;
+    last_target = target;
+  }
+  moved_since += moved;
+  if (moved && held == target) {
+    kprintf("virtio-balloon: %lu pages held, %lu moved in %lu ticks\n", held, moved_since,
+            ticks - target_tick + 1);
+    moved_since = 0;
+  }
+}
+
 void balloon_poll(void) {
   if (!enabled || ticks == last_tick) return;
   last_tick = ticks;
@@ -164,6 +180,7 @@ void balloon_poll(void) {
     moved += n;
   }
   update_actual();
+  if (log_on) log_progress(target, moved);
   if (features & F_REPORTING) free_page_report_poll(ticks);
   busy = 0;
 }
@@ -190,6 +207,7 @@ void balloon_init(const char *cmdline, const struct virtio_mmio_dev *devs, int n
   uint64_t on = 1, report = 1;
   kv_u64(cmdline, "balloon", &on);
   kv_u64(cmdline, "balloon_report", &report);
+  kv_u64(cmdline, "balloon_log", &log_on);
   if (!on) return;
   for (int i = 0; i < ndevs; i++) {
     if (vmmio_open(&dev, devs[i].base) != VIRTIO_ID_BALLOON) continue;

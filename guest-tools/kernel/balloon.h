@@ -8,7 +8,8 @@
  * once (§5.5.6.1). There are no interrupts: balloon_poll() runs once per timer tick from the
  * scheduler loop, which every tick reaches, whether a process is running, sleeping
  * (hold/linger) or all are idle. Command line: balloon=0 disables the driver,
- * balloon_report=0 free page reporting only.
+ * balloon_report=0 free page reporting only, balloon_log=1 prints a line whenever the balloon
+ * reaches its target (pages moved and ticks taken: virtual time).
  *
  *   balloon_init(boot_info.cmdline, devs, ndevs);
  *   for (;;) { balloon_poll(); ... }            // the scheduler loop

@@ -97,6 +97,16 @@ void Vcpu::flush_tlb() {
   break_inner_ = true;
 }
 
+void Vcpu::flush_tlb_gpa(Gpa begin, Gpa end) {
+  const uint64_t first = begin.page_number(), last = end.page_number();
+  for (auto& view : tlb_) {
+    for (auto& e : view) {
+      if (e.read_tag != 1 && e.gpa_page >= first && e.gpa_page < last) e = TlbEntry{};
+    }
+  }
+  break_inner_ = true;
+}
+
 void Vcpu::invalidate_code(Gpa page) {
   if (code_.invalidate(page.page_number())) ++counters_.code_invalidations;
   tracking_.clear(page, PageTracking::kCode);

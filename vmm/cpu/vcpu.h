@@ -90,8 +90,11 @@ class Vcpu {
   [[nodiscard]] uint64_t tsc() const { return counters_.retired + static_cast<uint64_t>(s_.tsc_offset); }
   [[nodiscard]] bool halted() const { return halted_; }
 
-  // Drops every soft-TLB entry (after a P2M change, the software INVEPT).
+  // Drops every soft-TLB entry.
   void flush_tlb();
+  // Drops the entries that map guest-physical pages [begin, end): the software INVEPT for
+  // one P2M change, without emptying the whole TLB for every ballooned or merged page.
+  void flush_tlb_gpa(Gpa begin, Gpa end);
   // Drops cached instructions of one guest-physical page.
   void invalidate_code(Gpa page);
 

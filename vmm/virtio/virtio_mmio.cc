@@ -196,7 +196,14 @@ void VirtioMmio::write_status(uint32_t value) {
       status_ &= ~kStatusDriverOk;
       return;
     }
-    if (!(status_ & kStatusNeedsReset)) device_.activate(negotiated_);
+    if (status_ & kStatusNeedsReset) return;
+    device_.activate(negotiated_);
+    // Buffers a driver offered before DRIVER_OK (Linux kicks statsq early) are used now:
+    // a device consumes nothing before DRIVER_OK (§3.1.1).
+    for (unsigned i = 0; i < queue_count() && !(status_ & kStatusNeedsReset); ++i) {
+      if (!queues_[i].ready()) continue;
+      if (QueueError e = device_.queue_notify(i); e != QueueError::kNone) device_failed(e);
+    }
   }
 }
 

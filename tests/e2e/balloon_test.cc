@@ -1,0 +1,115 @@
+// End-to-end tests of the virtio-balloon: a real guest fills then frees memory, and the host
+// gets it back, measured as the kernel reports it (VmHWM and VmRSS of the densevm process).
+//
+// How the measurement is honest: the stats document is written after every guest has
+// exited but while every VM (its P2M, its frames) still exists, so `host.rss_bytes` is what
+// the VMs hold after the balloon settled during `linger`, and `host.peak_rss_bytes` is what
+// they held full. A control run with the driver off (balloon=0) must show no such drop.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/run_densevm.h"
+
+namespace densevm::testing {
+namespace {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kPage = 4096;
+const char kFill[] = "workload=memfill size=400M free=1 linger=100";
+
+nlohmann::json run_stats(std::vector<std::string> args, CliResult* result) {
+  const std::string path = temp_path("balloon-stats.json");
+  args.insert(args.end(), {"--stats", path});
+  *result = run_densevm(args);
+  std::ifstream in(path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  std::remove(path.c_str());
+  return doc;
+}
+
+uint64_t rss_drop(const nlohmann::json& doc) {
+  const uint64_t peak = doc["host"]["peak_rss_bytes"], end = doc["host"]["rss_bytes"];
+  return peak > end ? peak - end : 0;
+}
+
+TEST(Balloon, TakesBackMemoryTheGuestFreed) {
+  CliResult r;
+  const nlohmann::json doc =
+      run_stats({"run", "--mem", "512M", "--balloon-target", "64M", "--cmdline",
+                 std::string(kFill) + " balloon_report=0"}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("memfill ok "), std::string::npos) << r.out;
+  ASSERT_TRUE(doc.is_object());
+  const nlohmann::json& vm = doc["vms"][0];
+  EXPECT_EQ(vm["balloon"]["target_pages"], (512 - 64) * kMiB / kPage);
+  EXPECT_EQ(vm["balloon"]["actual_pages"], vm["balloon"]["target_pages"]);
+  EXPECT_EQ(vm["memory"]["ballooned_pages"], vm["balloon"]["actual_pages"]);
+  EXPECT_EQ(vm["memory"]["ballooned_pages"].get<uint64_t>(),
+            vm["balloon"]["inflated_total"].get<uint64_t>() -
+                vm["balloon"]["deflated_total"].get<uint64_t>());
+  EXPECT_GT(vm["balloon"]["deflated_total"].get<uint64_t>(), 0u)
+      << "memfill needed ballooned memory back: DEFLATE_ON_OOM";
+  EXPECT_GE(rss_drop(doc), 300 * kMiB) << doc.dump(2);
+}
+
+TEST(Balloon, WithoutTheDriverNothingComesBack) {
+  CliResult r;
+  const nlohmann::json doc =
+      run_stats({"run", "--mem", "512M", "--balloon-target", "64M", "--cmdline",
+                 std::string(kFill) + " balloon=0"}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_LT(rss_drop(doc), 50 * kMiB) << "the control run: the measurement sees no drop";
+  EXPECT_EQ(doc["vms"][0]["balloon"]["inflated_total"], 0);
+}
+
+TEST(Balloon, FreePageReportingAloneReturnsFreedMemory) {
+  CliResult r;
+  const nlohmann::json doc = run_stats({"run", "--mem", "512M", "--cmdline", kFill}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_GE(doc["vms"][0]["balloon"]["reported_free_pages"].get<uint64_t>(), 300 * kMiB / kPage);
+  EXPECT_GE(rss_drop(doc), 300 * kMiB) << doc.dump(2);
+}
+
+TEST(Balloon, MemoryComesBackUsableUnderAFullBalloon) {
+  // The balloon holds all but 64 MiB from boot on; memfill needs 400 MiB and verifies every
+  // page: pages ballooned and handed back (fresh zero frames) must hold what it wrote.
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--mem", "512M", "--balloon-target", "64M", "--cmdline",
+       "workload=memfill size=400M hold=5"}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("memfill ok "), std::string::npos) << r.out;
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_GT(doc["vms"][0]["balloon"]["deflated_total"].get<uint64_t>(), 300 * kMiB / kPage);
+}
+
+TEST(Balloon, HostBudgetPolicyReclaimsIdleGuests) {
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--vms", "2", "--mem", "512M", "--host-budget", "256M", "--cmdline",
+       "workload=memfill size=300M free=1 linger=150 balloon_report=0"}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(doc.is_object());
+  uint64_t allocated = 0;
+  for (const nlohmann::json& vm : doc["vms"]) {
+    EXPECT_GT(vm["balloon"]["stats_updates"].get<uint64_t>(), 0u);
+    EXPECT_GT(vm["balloon"]["target_pages"].get<uint64_t>(), 0u);
+    allocated += 512 * kMiB / kPage - vm["balloon"]["target_pages"].get<uint64_t>();
+  }
+  EXPECT_LE(allocated, 256 * kMiB / kPage) << "the targets fit the budget";
+  EXPECT_GE(rss_drop(doc), 300 * kMiB) << doc.dump(2);
+}
+
+TEST(Balloon, BadFlagsAreOneLineErrors) {
+  const CliResult r = run_densevm({"run", "--mem", "64M", "--balloon-target", "128M"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--balloon-target"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace densevm::testing
