@@ -71,7 +71,7 @@ for scan in 100 10000; do
     sleep 0.25
     now=$(( $(merged) - base ))
     elapsed=$(echo "$(date +%s.%N) - $start" | bc)
-    [[ $t99 == - && $(( now * 100 )) -ge $(( mergeable * 99 )) ]] && t99=$elapsed
+    [[ $t99 == - && $(( now * 100 )) -ge $(( mergeable * 99 )) ]] && t99=$(printf '%.1f' "$elapsed")
     scans=$(( $(cat $ksm/full_scans) - base_scans ))
     # Converged: a whole further scan merged nothing more (after at least two scans).
     if (( scans >= 2 && scans > last_scans )); then
@@ -80,7 +80,7 @@ for scan in 100 10000; do
     fi
     awk -v e="$elapsed" -v t="$timeout_s" 'BEGIN { exit !(e >= t) }' && { t99="${t99}(timeout)"; break; }
   done
-  cpu=$(echo "scale=2; ($(ksmd_ticks) - $base_cpu) / $(getconf CLK_TCK)" | bc)
+  cpu=$(printf '%.2f' "$(echo "scale=2; ($(ksmd_ticks) - $base_cpu) / $(getconf CLK_TCK)" | bc)")
   echo 0 > $ksm/run
   printf '%-28s %12s %14s %11s%% %12s %10s\n' "pages_to_scan=$scan sleep=20ms" "$t99" "$now" \
     "$(( now * 100 / mergeable ))" "$scans" "$cpu"
@@ -88,11 +88,11 @@ for scan in 100 10000; do
   settle
 done
 
-echo "== densevm dedup, same mix (memfill in $guests guests of 128 MiB, hold=40)"
+echo "== densevm dedup, same mix (memfill in $guests guests of 128 MiB, hold=100)"
 printf '%-28s %12s %14s %12s %12s %10s\n' setting passes saved_pages bytes_saved_MiB rss_MiB scan_cpu_s
 for rate in 100000 max; do
   "$build/densevm" run --vms $guests --mem 128M --threads 2 --dedup on --dedup-rate $rate \
-    --cmdline "workload=memfill size=${mib}M zero=$zero shared=$shared unique=$((100 - zero - shared)) hold=40" \
+    --cmdline "workload=memfill size=${mib}M zero=$zero shared=$shared unique=$((100 - zero - shared)) hold=100" \
     --stats /tmp/densevm-ksm-compare.json > /dev/null
   python3 - "$rate" <<'PY'
 import json, sys

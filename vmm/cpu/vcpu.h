@@ -21,6 +21,7 @@
 #include "vmm/device_bus.h"
 #include "vmm/mmu.h"
 #include "vmm/page_tracking.h"
+#include "vmm/snapshot_state.h"
 
 namespace densevm::cpu {
 
@@ -89,6 +90,12 @@ class Vcpu {
   [[nodiscard]] const VcpuCounters& counters() const { return counters_; }
   [[nodiscard]] uint64_t tsc() const { return counters_.retired + static_cast<uint64_t>(s_.tsc_offset); }
   [[nodiscard]] bool halted() const { return halted_; }
+
+  // Checkpoint contract (vmm/snapshot_state.h): architectural state with RFLAGS materialized,
+  // counters and run-loop flags. restore() drops the soft TLB and every decoded page, since
+  // memory under them may differ; it throws StateError on a short or corrupt record.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
   // Drops every soft-TLB entry.
   void flush_tlb();

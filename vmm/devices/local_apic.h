@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "vmm/cpu/vcpu.h"
+#include "vmm/snapshot_state.h"
 
 namespace densevm {
 
@@ -44,6 +45,9 @@ class LocalApic final : public cpu::InterruptSource {
   // Moves the highest IRR vector to ISR and returns it; the spurious vector (SVR 7:0) if none.
   uint8_t acknowledge_interrupt() override;
   [[nodiscard]] uint64_t timer_expiries() const { return timer_expiries_; }
+  // Checkpoint contract (vmm/snapshot_state.h); restore throws StateError.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
  private:
   using VectorSet = std::array<uint32_t, 8>;  // 256 bits, as the ISR/IRR registers lay them out

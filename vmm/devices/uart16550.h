@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "vmm/snapshot_state.h"
+
 namespace densevm {
 
 class Uart16550 {
@@ -30,6 +32,10 @@ class Uart16550 {
   void write(uint16_t port, uint8_t value);
   void flush();  // emits a pending partial line, if any
   [[nodiscard]] uint64_t bytes_written() const { return bytes_written_; }
+  // Checkpoint contract (vmm/snapshot_state.h): registers and the pending partial line, so
+  // a restored console finishes the line it was in. restore throws StateError.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
  private:
   void transmit(uint8_t byte);

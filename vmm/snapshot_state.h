@@ -1,0 +1,71 @@
+// StateWriter / StateReader: the one save/restore contract of every stateful device.
+//
+// A device appends its fields to a StateWriter as little-endian integers and byte strings;
+// restore reads them back in the same order from a StateReader. The reader is bounds-checked:
+// running past the end, or a length that cannot fit, throws StateError (one line) and never
+// reads outside the buffer. Snapshot files and checkpoints are "ask everyone to save".
+//
+//   StateWriter w; vcpu.save(w);                 // w.bytes() holds the record
+//   StateReader r(w.bytes()); vcpu.restore(r);   // throws StateError on short input
+//   r.expect_end("vcpu");
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace densevm {
+
+struct StateError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class StateWriter {
+ public:
+  void u8(uint8_t v) { bytes_.push_back(v); }
+  void boolean(bool v) { u8(v ? 1 : 0); }
+  void u16(uint16_t v) { put(v, 2); }
+  void u32(uint32_t v) { put(v, 4); }
+  void u64(uint64_t v) { put(v, 8); }
+  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
+  // A u64 length, then the bytes.
+  void blob(std::span<const uint8_t> data);
+  void str(const std::string& s);
+  [[nodiscard]] const std::vector<uint8_t>& bytes() const { return bytes_; }
+  [[nodiscard]] std::vector<uint8_t>& bytes() { return bytes_; }
+
+ private:
+  void put(uint64_t v, unsigned n) {
+    for (unsigned i = 0; i < n; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  std::vector<uint8_t> bytes_;
+};
+
+class StateReader {
+ public:
+  explicit StateReader(std::span<const uint8_t> data) : data_(data) {}
+  [[nodiscard]] uint8_t u8() { return static_cast<uint8_t>(get(1)); }
+  // Any byte other than 0 or 1 is corruption, not "true".
+  [[nodiscard]] bool boolean();
+  [[nodiscard]] uint16_t u16() { return static_cast<uint16_t>(get(2)); }
+  [[nodiscard]] uint32_t u32() { return static_cast<uint32_t>(get(4)); }
+  [[nodiscard]] uint64_t u64() { return get(8); }
+  [[nodiscard]] int64_t i64() { return static_cast<int64_t>(get(8)); }
+  // At most `max` bytes: a corrupted length must not become a huge allocation.
+  [[nodiscard]] std::vector<uint8_t> blob(uint64_t max);
+  [[nodiscard]] std::string str(uint64_t max);
+  // Borrowed view of the next n bytes.
+  [[nodiscard]] std::span<const uint8_t> take(uint64_t n);
+  [[nodiscard]] uint64_t remaining() const { return data_.size() - pos_; }
+  // Throws unless every byte was consumed (a record longer than its reader expects is corrupt).
+  void expect_end(const char* what) const;
+
+ private:
+  [[nodiscard]] uint64_t get(unsigned n);
+  std::span<const uint8_t> data_;
+  size_t pos_ = 0;
+};
+
+}  // namespace densevm
