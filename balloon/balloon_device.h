@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "vmm/guest_memory.h"
+#include "vmm/snapshot_state.h"
 #include "vmm/virtio/virtio_device.h"
 
 namespace densevm {
@@ -67,6 +68,10 @@ class BalloonDevice final : public VirtioDevice {
   [[nodiscard]] BalloonStats stats() const;
   [[nodiscard]] const GuestMemoryReport& guest_report() const { return report_; }
   [[nodiscard]] bool in_balloon(Gpa gpa) const;
+  // Checkpoint contract (vmm/snapshot_state.h): features, config, the ballooned bitmap and
+  // the counters. Ballooned pages are simply unmapped, so memory needs nothing more.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
   // VirtioDevice
   [[nodiscard]] uint32_t device_id() const override { return kDeviceId; }

@@ -1,33 +1,11 @@
 #include "ept/nested_walker.h"
 
+#include "vmm/paging_rules.h"
+
 namespace densevm {
 namespace {
 
 using Walker = PageTableWalker<X86Pte>;
-
-// The bits of a #PF error code that describe the access rather than the entry (SDM Vol 3A
-// §4.7). I/D is set for fetches only when NXE (or SMEP, not modelled) is on.
-[[nodiscard]] uint32_t access_error_bits(Access access, const PagingContext& ctx) {
-  uint32_t error = 0;
-  if (access == Access::kWrite) error |= kPfWrite;
-  if (ctx.user) error |= kPfUser;
-  if (access == Access::kExec && ctx.nxe) error |= kPfFetch;
-  return error;
-}
-
-// SDM Vol 3A §4.6 with SMEP, SMAP and protection keys off: user accesses need U/S at every
-// level; writes need R/W at every level unless a supervisor write runs with CR0.WP = 0;
-// fetches need no XD.
-[[nodiscard]] bool access_allowed(Access access, const PagingContext& ctx, bool writable,
-                                  bool user, bool executable) {
-  if (ctx.user && !user) return false;
-  switch (access) {
-    case Access::kRead: return true;
-    case Access::kWrite: return writable || (!ctx.user && !ctx.wp);
-    case Access::kExec: return executable;
-  }
-  return false;
-}
 
 }  // namespace
 

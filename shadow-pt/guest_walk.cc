@@ -1,6 +1,7 @@
 #include "shadow-pt/guest_walk.h"
 
 #include "vmm/page_table_walker.h"
+#include "vmm/paging_rules.h"
 
 namespace densevm {
 namespace {
@@ -14,27 +15,6 @@ using Walker = PageTableWalker<X86Pte>;
     case Access::kExec: return kEptExec;
   }
   return kEptRwx;
-}
-
-// SDM Vol 3A §4.7: the error-code bits that describe the access.
-[[nodiscard]] uint32_t access_error_bits(Access access, const PagingContext& ctx) {
-  uint32_t error = 0;
-  if (access == Access::kWrite) error |= kPfWrite;
-  if (ctx.user) error |= kPfUser;
-  if (access == Access::kExec && ctx.nxe) error |= kPfFetch;
-  return error;
-}
-
-// SDM Vol 3A §4.6 with SMEP, SMAP and protection keys off.
-[[nodiscard]] bool access_allowed(Access access, const PagingContext& ctx, bool writable,
-                                  bool user, bool executable) {
-  if (ctx.user && !user) return false;
-  switch (access) {
-    case Access::kRead: return true;
-    case Access::kWrite: return writable || (!ctx.user && !ctx.wp);
-    case Access::kExec: return executable;
-  }
-  return false;
 }
 
 // One EPT reference: kAccess is the processor's lookup (A/D, counted); kPeek only inspects.

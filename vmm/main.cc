@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cow-snapshots/snapshot_command.h"
 #include "vmm/cli/builtin_guest.h"
 #include "vmm/cli/options.h"
 #include "vmm/cli/run_command.h"
@@ -13,7 +14,10 @@ namespace {
 void usage(std::FILE* out) {
   std::fprintf(out,
                "densevm: a memory-density hypervisor\n"
-               "usage: densevm run [options]   (densevm run --help for the options)\n");
+               "usage: densevm run [options]   (densevm run --help for the options)\n"
+               "       densevm run ... --checkpoint-at INSTRUCTIONS --save FILE [--compress]\n"
+               "       densevm restore FILE [--stats PATH|-]\n"
+               "       densevm snapshot inspect FILE\n");
 }
 
 }  // namespace
@@ -34,8 +38,15 @@ int main(int argc, char** argv) {
           return 0;
         }
       }
+      densevm::snapshot::CheckpointOptions checkpoint;
+      if (densevm::snapshot::take_checkpoint_options(args, checkpoint)) {
+        return densevm::snapshot::run_with_checkpoint(densevm::parse_run_options(args), checkpoint,
+                                                      densevm::builtin_guest_image());
+      }
       return densevm::run_command(densevm::parse_run_options(args), densevm::builtin_guest_image());
     }
+    if (command == "restore") return densevm::snapshot::restore_command(args);
+    if (command == "snapshot") return densevm::snapshot::snapshot_command(args);
     std::fprintf(stderr, "densevm: unknown command '%s' (try densevm --help)\n", command.c_str());
     return 2;
   } catch (const densevm::UsageError& e) {

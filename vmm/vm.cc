@@ -18,6 +18,15 @@ uint64_t tracking_pages(const GuestMemory& m) {
 }  // namespace
 
 Vm::Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, ConsoleSink sink)
+    : Vm(frames, config, std::move(sink)) {
+  char balloon_arg[64];
+  std::snprintf(balloon_arg, sizeof balloon_arg, " virtio_mmio.device=%llu@0x%llx:%u",
+                static_cast<unsigned long long>(VirtioMmio::kWindowSize),
+                static_cast<unsigned long long>(kBalloonBase), kBalloonIrq);
+  setup_direct_boot(memory_, kernel, config.cmdline + balloon_arg, vcpu_.state());
+}
+
+Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
     : config_(config),
       memory_(frames, config.mem_bytes),
       tracking_(tracking_pages(memory_)),
@@ -26,11 +35,6 @@ Vm::Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, Conso
       balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
-  char balloon_arg[64];
-  std::snprintf(balloon_arg, sizeof balloon_arg, " virtio_mmio.device=%llu@0x%llx:%u",
-                static_cast<unsigned long long>(VirtioMmio::kWindowSize),
-                static_cast<unsigned long long>(kBalloonBase), kBalloonIrq);
-  setup_direct_boot(memory_, kernel, config.cmdline + balloon_arg, vcpu_.state());
   vcpu_.set_interrupt_source(&apic_);
   mmu_.set_tlb_flush([this] { vcpu_.flush_tlb(); });
   memory_.p2m().add_listener(this);

@@ -27,6 +27,7 @@
 #include "vmm/elf_loader.h"
 #include "vmm/guest_memory.h"
 #include "vmm/page_tracking.h"
+#include "vmm/snapshot_state.h"
 #include "vmm/virtio/virtio_mmio.h"
 
 namespace densevm {
@@ -80,6 +81,8 @@ class Vm final : public DeviceBus, public P2mListener {
 
   // Throws std::runtime_error (one line) if the guest cannot boot with this config.
   Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, ConsoleSink sink);
+  // An unbooted machine (empty RAM, reset vCPU) for restore() to fill from a snapshot.
+  Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink);
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
 
@@ -107,6 +110,12 @@ class Vm final : public DeviceBus, public P2mListener {
   [[nodiscard]] BalloonDevice& balloon() { return balloon_; }
   [[nodiscard]] const BalloonDevice& balloon() const { return balloon_; }
   [[nodiscard]] const VirtioMmio& balloon_transport() const { return balloon_mmio_; }
+
+  // Checkpoint contract (vmm/snapshot_state.h): run state and every device, in a fixed
+  // order; guest RAM is the snapshot's business (memory()). Call between slices only.
+  // restore throws StateError and then leaves the VM unfit to run.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
  private:
   void fail(std::string why);

@@ -106,6 +106,8 @@ void Vcpu::restore(StateReader& r) {
   counters_ = c;
   flush_tlb();
   code_.clear();
+  // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.
+  if (s_.cr0 & kCr0Pg) mmu_.cr3_loaded(paging_context());
 }
 
 }  // namespace densevm::cpu

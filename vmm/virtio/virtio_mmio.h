@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "vmm/guest_memory.h"
+#include "vmm/snapshot_state.h"
 #include "vmm/virtio/virtio_device.h"
 #include "vmm/virtio/virtqueue.h"
 
@@ -44,6 +45,10 @@ class VirtioMmio final : public VirtioLink {
   // Why the device last needed a reset (kNone if it never did), and how often.
   [[nodiscard]] QueueError last_failure() const { return last_failure_; }
   [[nodiscard]] uint64_t failures() const { return failures_; }
+  // Checkpoint contract (vmm/snapshot_state.h): transport registers and every queue; the
+  // device saves its own state. restore throws StateError.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
   // VirtioLink
   [[nodiscard]] Virtqueue* queue(unsigned index) override;

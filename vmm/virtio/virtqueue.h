@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "vmm/guest_memory.h"
+#include "vmm/snapshot_state.h"
 #include "vmm/types.h"
 
 namespace densevm {
@@ -74,6 +75,10 @@ class Virtqueue {
   [[nodiscard]] QueueError push_used(uint16_t head, uint32_t written);
 
   [[nodiscard]] uint64_t chains_popped() const { return popped_; }
+  // Checkpoint contract (vmm/snapshot_state.h); a restored layout is checked as configure()
+  // checks it, and a bad one throws StateError.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
 
  private:
   [[nodiscard]] QueueError read_u16(Gpa gpa, uint16_t& v);

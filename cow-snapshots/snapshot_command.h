@@ -1,0 +1,35 @@
+// The snapshot commands of the densevm CLI: `run ... --checkpoint-at N --save FILE`,
+// `restore FILE [--stats PATH]` and `snapshot inspect FILE`.
+//
+//   CheckpointOptions c;
+//   if (take_checkpoint_options(args, c)) return run_with_checkpoint(parse_run_options(args), c, guest);
+//   return restore_command({"vm.snap", "--stats", "-"});
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vmm/cli/options.h"
+
+namespace densevm::snapshot {
+
+struct CheckpointOptions {
+  std::optional<uint64_t> at;  // retired instructions
+  std::optional<std::string> save_path;
+  bool compress = false;
+};
+
+// Removes --checkpoint-at, --save and --compress from `args` (the rest is `run`'s);
+// true if any was there. Throws UsageError for a missing or bad value.
+[[nodiscard]] bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& out);
+
+// One VM, run in slices to exactly `at` retired instructions, saved, then run to the end.
+[[nodiscard]] int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
+                                      std::span<const uint8_t> builtin_guest);
+[[nodiscard]] int restore_command(const std::vector<std::string>& args);
+[[nodiscard]] int snapshot_command(const std::vector<std::string>& args);
+
+}  // namespace densevm::snapshot

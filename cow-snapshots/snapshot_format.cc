@@ -1,0 +1,87 @@
+#include "cow-snapshots/snapshot_format.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "vmm/snapshot_state.h"
+
+namespace densevm::snapshot {
+
+const char* section_name(SectionId id) {
+  switch (id) {
+    case SectionId::kConfig: return "config";
+    case SectionId::kState: return "state";
+    case SectionId::kPages: return "pages";
+  }
+  return "unknown";
+}
+
+uint64_t checksum(std::span<const uint8_t> bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+std::span<const uint8_t> Container::section(SectionId id) const {
+  for (const SectionView& s : sections) {
+    if (s.id == id) return s.payload;
+  }
+  throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
+}
+
+std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections) {
+  StateWriter w;
+  for (uint8_t b : kMagic) w.u8(b);
+  w.u32(kVersion);
+  w.u32(flags);
+  w.u32(static_cast<uint32_t>(sections.size()));
+  for (const Section& s : sections) {
+    w.u32(static_cast<uint32_t>(s.id));
+    w.u64(s.payload.size());
+    w.u64(checksum(s.payload));
+    w.bytes().insert(w.bytes().end(), s.payload.begin(), s.payload.end());
+  }
+  return std::move(w.bytes());
+}
+
+Container decode_container(std::span<const uint8_t> file) {
+  if (file.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), file.begin())) {
+    throw SnapshotError("not a densevm snapshot (bad magic)");
+  }
+  Container c;
+  try {
+    StateReader r(file);
+    (void)r.take(kMagic.size());
+    c.version = r.u32();
+    if (c.version != kVersion) {
+      throw SnapshotError("snapshot version " + std::to_string(c.version) +
+                          " is not supported (this densevm reads version " +
+                          std::to_string(kVersion) + ")");
+    }
+    c.flags = r.u32();
+    if (c.flags & ~kKnownFlags) throw SnapshotError("snapshot has unknown flags");
+    const uint32_t count = r.u32();
+    if (count != kSectionCount) throw SnapshotError("snapshot has a bad section count");
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t id = r.u32();
+      if (id != i + 1) throw SnapshotError("snapshot has a bad section table");
+      const auto sid = static_cast<SectionId>(id);
+      const uint64_t length = r.u64();
+      const uint64_t sum = r.u64();
+      if (length > r.remaining()) {
+        throw SnapshotError(std::string("snapshot is truncated in the ") + section_name(sid) +
+                            " section");
+      }
+      const std::span<const uint8_t> payload = r.take(length);
+      if (checksum(payload) != sum) {
+        throw SnapshotError(std::string("snapshot checksum mismatch in the ") + section_name(sid) +
+                            " section");
+      }
+      c.sections.push_back({sid, payload, sum});
+    }
+    if (r.remaining() != 0) throw SnapshotError("snapshot has trailing bytes");
+  } catch (const StateError&) {
+    throw SnapshotError("snapshot is truncated");
+  }
+  return c;
+}
+
+}  // namespace densevm::snapshot

@@ -1,0 +1,59 @@
+// The snapshot file format's constants and its container: a header, then checksummed
+// sections (see FORMAT.md, which this file follows byte for byte).
+//
+//   std::vector<uint8_t> file = encode_container(kFlagCompressed, sections);
+//   Container c = decode_container(file);   // throws SnapshotError naming what is wrong
+//   std::span<const uint8_t> pages = c.section(SectionId::kPages);
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace densevm::snapshot {
+
+// Bad snapshot input: the message is the one line the CLI shows.
+struct SnapshotError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::array<uint8_t, 8> kMagic = {'D', 'V', 'M', 'S', 'N', 'A', 'P', 0};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kFlagCompressed = 1u << 0;  // the pages section is one zstd frame
+inline constexpr uint32_t kKnownFlags = kFlagCompressed;
+inline constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4;         // magic, version, flags, count
+inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH3-64
+
+enum class SectionId : uint32_t { kConfig = 1, kState = 2, kPages = 3 };
+inline constexpr size_t kSectionCount = 3;  // version 1 has exactly these, in this order
+
+[[nodiscard]] const char* section_name(SectionId id);
+
+struct Section {
+  SectionId id;
+  std::vector<uint8_t> payload;
+};
+
+struct SectionView {
+  SectionId id;
+  std::span<const uint8_t> payload;
+  uint64_t checksum;
+};
+
+struct Container {
+  uint32_t version = 0;
+  uint32_t flags = 0;
+  std::vector<SectionView> sections;  // checksums verified, in file order
+  [[nodiscard]] std::span<const uint8_t> section(SectionId id) const;
+};
+
+[[nodiscard]] std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections);
+// Checks magic, version, flags, every length and every checksum; views point into `file`.
+[[nodiscard]] Container decode_container(std::span<const uint8_t> file);
+
+[[nodiscard]] uint64_t checksum(std::span<const uint8_t> bytes);
+
+}  // namespace densevm::snapshot

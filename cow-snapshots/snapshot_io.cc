@@ -1,0 +1,74 @@
+#include "cow-snapshots/snapshot_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "cow-snapshots/snapshot_format.h"
+
+namespace densevm::snapshot {
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
+  std::string temp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0) throw std::runtime_error("cannot create " + temp + ": " + errno_text());
+  auto fail = [&](const std::string& what) {
+    const std::string why = errno_text();
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + what + ": " + why);
+  };
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("write");
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("fsync");
+  if (::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    throw std::runtime_error("cannot write " + path + ": close: " + errno_text());
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string why = errno_text();
+    ::unlink(temp.c_str());
+    throw std::runtime_error("cannot rename " + temp + " to " + path + ": " + why);
+  }
+  // The rename itself must be durable too.
+  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    (void)::fsync(dir);
+    ::close(dir);
+  }
+}
+
+std::vector<uint8_t> read_whole_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw SnapshotError("cannot open snapshot " + path + ": " + errno_text());
+  std::vector<uint8_t> bytes;
+  uint8_t buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  const bool error = std::ferror(f) != 0;
+  std::fclose(f);
+  if (error) throw SnapshotError("cannot read snapshot " + path);
+  return bytes;
+}
+
+}  // namespace densevm::snapshot
