@@ -16,6 +16,7 @@
 #define SYS_SLEEP 5  /* (ticks) -> 0: halts until that many ticks passed; 0 = yield */
 #define SYS_SPAWN 6  /* (entry, arg0, arg1) -> pid | -1: new process, same user image */
 #define SYS_WAIT 7   /* (pid) -> exit status | -1: waits for a child */
+#define SYS_PROTECT 8 /* (addr, len, writable) -> 0 | -1: sets R/W on the pages present */
 
 /* User half: PML4 slots 1..255. Slot 0 is the kernel's identity map of RAM, shared by all
  * address spaces, so the user region starts at 512 GiB and never collides with RAM. */

@@ -50,6 +50,7 @@ void syscall_dispatch(struct trap_frame *f) {
     case SYS_SLEEP: sched_sleep(a0); ret = 0; break;
     case SYS_SPAWN: ret = proc_spawn(a0, a1, a2, 0); break;
     case SYS_WAIT: ret = proc_wait((int)a0); break;
+    case SYS_PROTECT: ret = uspace_protect(&current->us, a0, a1, (int)a2); break;
   }
   f->rax = (uint64_t)ret;
 }

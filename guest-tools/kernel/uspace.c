@@ -124,6 +124,20 @@ int uspace_unmap(struct uspace *us, uint64_t addr, uint64_t len) {
   return 0;
 }
 
+int uspace_protect(struct uspace *us, uint64_t addr, uint64_t len, int writable) {
+  if (!user_range_ok(addr, len)) return -1;
+  uint64_t end = addr + page_up(len);
+  for (uint64_t va = addr; va < end; va += PAGE_SIZE) {
+    const struct vma *v = find_vma(us, va);
+    if (!v || !v->anon) continue;
+    uint64_t *e = pte_walk(us->pml4, va, 1, 0);
+    if (!e || !(*e & PTE_P)) continue;
+    *e = writable ? (*e | PTE_W) : (*e & ~(uint64_t)PTE_W);
+    invlpg(va);
+  }
+  return 0;
+}
+
 int uspace_fault(struct uspace *us, uint64_t va) {
   const struct vma *v = find_vma(us, va);
   if (!v || !v->anon) return USPACE_NOT_MINE;

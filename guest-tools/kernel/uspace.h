@@ -45,6 +45,9 @@ int uspace_add_vma(struct uspace *us, uint64_t start, uint64_t end, int anon);
 uint64_t uspace_map(struct uspace *us, uint64_t addr, uint64_t len);
 /* Removes [addr, addr+len) from anonymous regions and frees their frames. 0, or -1. */
 int uspace_unmap(struct uspace *us, uint64_t addr, uint64_t len);
+/* Sets or clears R/W on the pages of [addr, addr+len) that are present (INVLPG each);
+ * pages not yet touched keep demand-zero writable semantics. */
+int uspace_protect(struct uspace *us, uint64_t addr, uint64_t len, int writable);
 
 /* Demand-zero fill of the page holding va: USPACE_OK, USPACE_NOT_MINE or USPACE_NOMEM. */
 int uspace_fault(struct uspace *us, uint64_t va);

@@ -30,6 +30,9 @@ __attribute__((noreturn)) static inline void sys_exit(long status) {
 }
 static inline long sys_map(uint64_t addr, uint64_t len) { return syscall3(SYS_MAP, (long)addr, (long)len, 0); }
 static inline long sys_unmap(uint64_t addr, uint64_t len) { return syscall3(SYS_UNMAP, (long)addr, (long)len, 0); }
+static inline long sys_protect(uint64_t addr, uint64_t len, int writable) {
+  return syscall3(SYS_PROTECT, (long)addr, (long)len, writable);
+}
 static inline uint64_t sys_ticks(void) { return (uint64_t)syscall3(SYS_TICKS, 0, 0, 0); }
 static inline void sys_sleep(uint64_t ticks) { syscall3(SYS_SLEEP, (long)ticks, 0, 0); }
 static inline long sys_wait(long pid) { return syscall3(SYS_WAIT, pid, 0, 0); }

@@ -11,7 +11,7 @@ struct workload {
 };
 
 static const struct workload kWorkloads[] = {
-    {"hello", hello_main},     {"memfill", memfill_main}, {"ptchurn", ptchurn_main},
+    {"hello", hello_main},     {"memfill", memfill_main}, {"ptchurn", ptchurn_main}, {"ptrandom", ptrandom_main},
     {"tlbwalk", tlbwalk_main}, {"idle", idle_main},       {"fault", fault_main},
 };
 

@@ -4,6 +4,7 @@
 int hello_main(const char *cmdline);
 int memfill_main(const char *cmdline);
 int ptchurn_main(const char *cmdline);
+int ptrandom_main(const char *cmdline);
 int tlbwalk_main(const char *cmdline);
 int idle_main(const char *cmdline);
 int fault_main(const char *cmdline);

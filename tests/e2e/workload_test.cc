@@ -31,6 +31,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Workload{"workload=hello", "hello from densevm guest"},
                       Workload{"workload=memfill size=8M hold=2 free=1", "memfill ok"},
                       Workload{"workload=ptchurn rounds=16", "ptchurn ok"},
+                      Workload{"workload=ptrandom steps=1500", "ptrandom ok"},
                       Workload{"workload=tlbwalk size=4M steps=200000", "tlbwalk ok"},
                       Workload{"workload=idle ticks=20", "idle ok"}));
 
@@ -38,7 +39,8 @@ INSTANTIATE_TEST_SUITE_P(
 // churn their page tables (process exits free table pages that later hold data).
 TEST(WorkloadBoot, ShadowTablesMatchTheGuestThroughoutRealWorkloads) {
   for (const char* mode : {"shadow", "auto"}) {
-    for (const char* w : {"workload=ptchurn rounds=16", "workload=memfill size=8M free=1",
+    for (const char* w : {"workload=ptrandom steps=1500", "workload=ptchurn rounds=16",
+                          "workload=memfill size=8M free=1",
                           "workload=tlbwalk size=4M steps=100000"}) {
       const CliResult r = run_densevm({"run", "--mem", "64M", "--mmu", mode, "--check-mmu",
                                        "--slice", "200000", "--cmdline", w});
