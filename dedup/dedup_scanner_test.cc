@@ -6,56 +6,12 @@
 #include <cstring>
 #include <memory>
 
-#include "dedup/scan_rate.h"
+#include "dedup/internal/test_pages.h"
 
 namespace densevm {
 namespace {
 
-constexpr uint64_t kMiB = uint64_t{1} << 20;
-constexpr uint64_t kMax = ScanRate::kUnlimitedBudget;  // one whole pass per step
-
-std::array<uint8_t, kPageSize> pattern(uint64_t seed) {
-  std::array<uint8_t, kPageSize> page{};
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i < page.size(); i += 8) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    std::memcpy(&page[i], &x, 8);
-  }
-  return page;
-}
-
-void fill(GuestMemory& mem, Gpa gpa, uint64_t seed) {
-  const auto page = pattern(seed);
-  ASSERT_TRUE(mem.write(gpa, page.data(), page.size()));
-}
-
-void fill_zero(GuestMemory& mem, Gpa gpa) {
-  const std::array<uint8_t, kPageSize> zeros{};
-  ASSERT_TRUE(mem.write(gpa, zeros.data(), zeros.size()));
-}
-
-bool holds(GuestMemory& mem, Gpa gpa, uint64_t seed) {
-  std::array<uint8_t, kPageSize> got{};
-  return mem.read(gpa, got.data(), got.size()) && got == pattern(seed);
-}
-
-Hpa frame_of(GuestMemory& mem, Gpa gpa) { return mem.p2m().inspect(gpa)->hpa; }
-EptPerms perms_of(GuestMemory& mem, Gpa gpa) { return mem.p2m().inspect(gpa)->perms; }
-
-// The guest-side path: a write that the EPT refuses, answered as NestedMmu does.
-void guest_write(GuestMemory& mem, Gpa gpa, uint64_t seed) {
-  const EptLookup r = mem.p2m().lookup(gpa, Access::kWrite);
-  if (const auto* v = std::get_if<EptViolation>(&r)) {
-    const GuestMemory::Populate done = v->mapped ? mem.break_cow(gpa) : mem.populate(gpa);
-    ASSERT_EQ(done, GuestMemory::Populate::kMapped);
-  }
-  const auto page = pattern(seed);
-  std::memcpy(mem.frames().host_ptr(frame_of(mem, gpa)), page.data(), page.size());
-}
-
-void expect_counters_add_up(const DedupStats& s) {
-  EXPECT_EQ(s.merges - s.cow_breaks, s.sharing_pages + s.zero_pages);
-}
+using namespace dedup_testing;
 
 struct Counting : P2mListener {
   void on_p2m_change(Gpa, Gpa) override { ++changes; }
@@ -285,63 +241,6 @@ TEST_F(DedupScannerTest, BudgetIsCountedInMappedPagesAndPassesNeverRunTogether) 
   dedup.step(kMax);
   EXPECT_EQ(dedup.stats().pages_scanned, 40u) << "an unlimited step stops at the pass end";
   EXPECT_EQ(dedup.stats().merges, 20u);
-}
-
-// Three guests keep rewriting 64 pages with few distinct contents while the scanner merges
-// them a few pages at a time; after every step each guest must read back what it wrote.
-TEST(DedupScannerStorm, NoGuestReadsAWrongByteAndTheSameInputsGiveTheSameMerges) {
-  auto run = [](std::vector<uint64_t>* layout) {
-    constexpr uint64_t kPages = 64;
-    FrameStore frames(uint64_t{1} << 28);
-    std::vector<std::unique_ptr<GuestMemory>> mems;
-    std::vector<std::array<uint64_t, kPages>> model(3);  // content seed per page; 0 = zeros
-    DedupScanner dedup(frames);
-    for (uint32_t k = 0; k < 3; ++k) {
-      mems.push_back(std::make_unique<GuestMemory>(frames, 4 * kMiB));
-      dedup.add(*mems.back(), 0);
-      for (uint64_t i = 0; i < kPages; ++i) fill_zero(*mems.back(), Gpa{i * kPageSize});
-      model[k].fill(0);
-    }
-    uint64_t x = 12345;
-    auto next = [&] { return x ^= x << 13, x ^= x >> 7, x ^= x << 17; };
-    for (int round = 0; round < 60; ++round) {
-      for (int w = 0; w < 20; ++w) {
-        const uint64_t k = next() % 3, i = next() % kPages, content = next() % 5;
-        if (content == 0) {
-          fill_zero(*mems[k], Gpa{i * kPageSize});
-        } else {
-          guest_write(*mems[k], Gpa{i * kPageSize}, content);
-        }
-        model[k][i] = content;
-      }
-      dedup.step(40);
-      expect_counters_add_up(dedup.stats());
-      for (uint64_t k = 0; k < 3; ++k) {
-        for (uint64_t i = 0; i < kPages; ++i) {
-          std::array<uint8_t, kPageSize> got{};
-          EXPECT_TRUE(mems[k]->read(Gpa{i * kPageSize}, got.data(), got.size()));
-          const bool right = model[k][i] == 0 ? got == std::array<uint8_t, kPageSize>{}
-                                              : got == pattern(model[k][i]);
-          if (!right) ADD_FAILURE() << "vm" << k << " page " << i << " round " << round;
-        }
-      }
-    }
-    for (auto& m : mems) {
-      m->p2m().for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
-        layout->push_back(gpa.value() | (frames.refcount(hpa) > 1 ? 1 : 0));
-      });
-    }
-    return dedup.stats();
-  };
-  std::vector<uint64_t> first, second;
-  const DedupStats s1 = run(&first);
-  const DedupStats s2 = run(&second);
-  EXPECT_GT(s1.merges, 50u);
-  EXPECT_GT(s1.cow_breaks, 20u);
-  EXPECT_GT(s1.full_passes, 10u);
-  EXPECT_EQ(s1.merges, s2.merges);
-  EXPECT_EQ(s1.cow_breaks, s2.cow_breaks);
-  EXPECT_EQ(first, second) << "same inputs, same pages shared";
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
 
 const char* run_usage() {
   return "usage: densevm run [GUEST.elf] [--mem SIZE] [--vms N] [--cmdline STR]\n"
-         "                   [--mmu ept|shadow|auto] [--stats PATH|-] [--threads K]\n"
+         "                   [--mmu ept|shadow|auto] [--check-mmu] [--stats PATH|-] [--threads K]\n"
          "                   [--dedup on|off] [--dedup-rate N|max] [--dedup-scope host|group|vm]\n"
          "                   [--groups G] [--balloon-target SIZE] [--host-budget SIZE]\n"
          "\n"
