@@ -55,7 +55,7 @@ struct Snapshot {
 [[nodiscard]] std::vector<uint8_t> encode_vm(Vm& vm, bool compress, SaveStats& stats);
 // Writes encode_vm to a temp file in path's directory, fsyncs and renames it over path.
 // Throws std::runtime_error; never leaves a partial file under path.
-SaveStats save_vm_file(Vm& vm, const std::string& path, bool compress);
+[[nodiscard]] SaveStats save_vm_file(Vm& vm, const std::string& path, bool compress);
 
 // Verifies every checksum and every length; throws SnapshotError (one line).
 [[nodiscard]] Snapshot parse_snapshot(std::span<const uint8_t> file);

@@ -81,6 +81,23 @@ TEST_F(VmSnapshot, ElidesZeroPagesAndStoresIdenticalPagesOnce) {
   EXPECT_EQ(back, page);
 }
 
+// Saving a restored VM gives the same state record: every device restores all it saves.
+TEST_F(VmSnapshot, SaveRestoreSaveIsAFixedPoint) {
+  auto vm = booted_after_a();
+  vm->balloon().set_target_pages(64);
+  StateWriter first;
+  vm->save(first);
+  SaveStats s;
+  const Snapshot snap = parse_snapshot(encode_vm(*vm, false, s));
+  Captured restored;
+  std::unique_ptr<Vm> copy = restore_vm(snap, frames_, restored.sink());
+  StateWriter second;
+  copy->save(second);
+  EXPECT_EQ(first.bytes(), second.bytes());
+  EXPECT_EQ(copy->balloon().stats().target_pages, 64u);
+  EXPECT_EQ(copy->virtual_time(), vm->virtual_time());
+}
+
 TEST_F(VmSnapshot, EveryTruncationIsRefusedCleanly) {
   for (bool compress : {false, true}) {
     const std::vector<uint8_t> file = small_file(compress);
@@ -107,6 +124,34 @@ TEST_F(VmSnapshot, AFlippedBitNamesTheSectionWhoseChecksumFails) {
           << e.what();
     }
   }
+}
+
+// A state record with valid checksums but hostile contents (a crafted file) is refused, or
+// restored and run as any hostile guest is: never read past its end or trusted for a size.
+TEST_F(VmSnapshot, CraftedStateRecordsNeverCrashTheRestore) {
+  const std::vector<uint8_t> file = small_file(false);
+  const Container c = decode_container(file);
+  const std::span<const uint8_t> state = c.section(SectionId::kState);
+  std::vector<Section> sections;
+  for (const SectionView& v : c.sections) sections.push_back({v.id, {v.payload.begin(), v.payload.end()}});
+  size_t refused = 0, restored_count = 0;
+  for (size_t i = 0; i < state.size(); ++i) {
+    std::vector<uint8_t>& payload = sections[1].payload;
+    payload.assign(state.begin(), state.end());
+    payload[i] ^= 0xff;
+    const std::vector<uint8_t> crafted = encode_container(0, sections);
+    Captured restored;
+    try {
+      std::unique_ptr<Vm> vm = restore_vm(parse_snapshot(crafted), frames_, restored.sink());
+      for (int slice = 0; slice < 10 && vm->run_slice(1000); ++slice) {}
+      ++restored_count;
+    } catch (const SnapshotError&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_GT(restored_count, 0u);
+  EXPECT_EQ(refused + restored_count, state.size());
 }
 
 TEST_F(VmSnapshot, RefusesWrongMagicVersionAndFlags) {

@@ -108,6 +108,7 @@ const char* run_usage() {
          "                   [--mmu ept|shadow|auto] [--check-mmu] [--stats PATH|-] [--threads K]\n"
          "                   [--dedup on|off] [--dedup-rate N|max] [--dedup-scope host|group|vm]\n"
          "                   [--groups G] [--balloon-target SIZE] [--host-budget SIZE]\n"
+         "                   [--checkpoint-at INSTRUCTIONS --save FILE [--compress]]\n"
          "\n"
          "Boots N guests (default: the built-in guest kernel, workload=hello) in one process.\n"
          "  --mem SIZE      RAM per guest, e.g. 256M, 1G (default 256M)\n"
@@ -127,7 +128,10 @@ const char* run_usage() {
          "  --balloon-target SIZE  guest memory each VM keeps: its balloon takes the rest,\n"
          "                  num_pages = (mem - SIZE) / 4K (default: no balloon)\n"
          "  --host-budget SIZE  host memory for all guests: the balloon policy sets each\n"
-         "                  VM's target from guest statistics, taxing idle memory\n";
+         "                  VM's target from guest statistics, taxing idle memory\n"
+         "  --checkpoint-at N  (one VM) pause after exactly N retired instructions, save\n"
+         "                  the VM to --save FILE (--compress: zstd), then run on;\n"
+         "                  densevm restore FILE resumes it (see README.md)\n";
 }
 
 }  // namespace densevm

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "vmm/devices/local_apic.h"
+#include "vmm/devices/uart16550.h"
+
+namespace densevm {
+namespace {
+
+TEST(DeviceSnapshot, UartRestoresItsPendingPartialLine) {
+  std::vector<std::string> lines;
+  Uart16550 a([&](std::string_view l) { lines.emplace_back(l); });
+  for (char c : std::string("hel")) a.write(Uart16550::kCom1, static_cast<uint8_t>(c));
+  a.write(Uart16550::kCom1 + 3, 0x83);  // LCR with DLAB
+  StateWriter w;
+  a.save(w);
+
+  Uart16550 b([&](std::string_view l) { lines.emplace_back(l); });
+  StateReader r(w.bytes());
+  b.restore(r);
+  r.expect_end("uart");
+  EXPECT_EQ(b.read(Uart16550::kCom1 + 3), 0x83);
+  b.write(Uart16550::kCom1 + 3, 0x03);
+  for (char c : std::string("lo\n")) b.write(Uart16550::kCom1, static_cast<uint8_t>(c));
+  EXPECT_EQ(lines, std::vector<std::string>{"hello"});
+  EXPECT_EQ(b.bytes_written(), 6u);
+}
+
+TEST(DeviceSnapshot, ApicTimerFiresAtTheSameVirtualTimeAfterRestore) {
+  LocalApic a;
+  a.write(0xf0, 0x1ff, 0);      // software enable
+  a.write(0x3e0, 0xb, 0);       // divide by 1
+  a.write(0x320, 0x20020, 0);   // periodic, vector 0x20
+  a.write(0x380, 1000, 0);
+  a.advance(2500);
+  StateWriter w;
+  a.save(w);
+  LocalApic b;
+  StateReader r(w.bytes());
+  b.restore(r);
+  r.expect_end("apic");
+  EXPECT_EQ(b.next_deadline(), a.next_deadline());
+  EXPECT_EQ(b.timer_expiries(), a.timer_expiries());
+  EXPECT_EQ(b.has_pending_interrupt(), a.has_pending_interrupt());
+  EXPECT_EQ(b.read(0x390, 2600), a.read(0x390, 2600));  // current count
+  EXPECT_EQ(b.acknowledge_interrupt(), a.acknowledge_interrupt());
+}
+
+TEST(DeviceSnapshot, ShortRecordsThrowInsteadOfReadingPastTheEnd) {
+  LocalApic a;
+  StateWriter w;
+  a.save(w);
+  for (size_t n = 0; n < w.bytes().size(); ++n) {
+    LocalApic b;
+    StateReader r(std::span(w.bytes()).first(n));
+    EXPECT_THROW(b.restore(r), StateError) << n;
+  }
+}
+
+}  // namespace
+}  // namespace densevm
