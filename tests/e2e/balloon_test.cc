@@ -20,16 +20,6 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kPage = 4096;
 const char kFill[] = "workload=memfill size=400M free=1 linger=100";
 
-nlohmann::json run_stats(std::vector<std::string> args, CliResult* result) {
-  const std::string path = temp_path("balloon-stats.json");
-  args.insert(args.end(), {"--stats", path});
-  *result = run_densevm(args);
-  std::ifstream in(path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  std::remove(path.c_str());
-  return doc;
-}
-
 uint64_t rss_drop(const nlohmann::json& doc) {
   const uint64_t peak = doc["host"]["peak_rss_bytes"], end = doc["host"]["rss_bytes"];
   return peak > end ? peak - end : 0;

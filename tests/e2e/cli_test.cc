@@ -12,15 +12,10 @@ namespace {
 int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 nlohmann::json run_with_stats(const std::vector<std::string>& args, CliResult* result = nullptr) {
-  const std::string path = temp_path("stats.json");
-  std::vector<std::string> a = args;
-  a.insert(a.end(), {"--stats", path});
-  CliResult r = run_densevm(a);
+  CliResult r;
+  nlohmann::json doc = run_stats(args, &r);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "no stats file";
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  std::remove(path.c_str());
+  EXPECT_TRUE(doc.is_object()) << "no stats document";
   if (result) *result = r;
   return doc;
 }

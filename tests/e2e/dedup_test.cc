@@ -14,16 +14,6 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-nlohmann::json run_stats(std::vector<std::string> args, CliResult* result) {
-  const std::string path = temp_path("dedup-stats.json");
-  args.insert(args.end(), {"--stats", path});
-  *result = run_densevm(args);
-  std::ifstream in(path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  std::remove(path.c_str());
-  return doc;
-}
-
 // "[vmK] memfill ok <checksum>" for every K that printed one.
 std::map<int, std::string> checksums(const std::string& out) {
   std::map<int, std::string> sums;

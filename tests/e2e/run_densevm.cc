@@ -29,6 +29,17 @@ std::string temp_path(const std::string& name) {
   return std::string(dir ? dir : "/tmp") + "/densevm-e2e-" + std::to_string(::getpid()) + "-" + name;
 }
 
+nlohmann::json run_stats(std::vector<std::string> args, CliResult* result) {
+  static int counter = 0;
+  const std::string path = temp_path("stats" + std::to_string(counter++) + ".json");
+  args.insert(args.end(), {"--stats", path});
+  *result = run_densevm(args);
+  std::ifstream in(path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  std::remove(path.c_str());
+  return doc;
+}
+
 CliResult run_densevm(const std::vector<std::string>& args) {
   static int counter = 0;
   const std::string out_path = temp_path("out" + std::to_string(counter));

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace densevm::testing {
 
 struct CliResult {
@@ -18,5 +20,9 @@ struct CliResult {
 
 [[nodiscard]] CliResult run_densevm(const std::vector<std::string>& args);
 [[nodiscard]] std::string temp_path(const std::string& name);
+
+// Runs densevm with `--stats` to a temporary file and returns the parsed document (a
+// discarded value if the file is missing or not JSON); the run itself goes to *result.
+[[nodiscard]] nlohmann::json run_stats(std::vector<std::string> args, CliResult* result);
 
 }  // namespace densevm::testing
