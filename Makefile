@@ -27,10 +27,11 @@ test-release: build
 # ASan + UBSan over the code that reads guest input: unit, differential and fuzz tests.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DDENSEVM_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
 
 bench: build
+	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks
 	@bash scripts/bench.sh $(BUILD)
 
 clean:
