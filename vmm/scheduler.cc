@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace densevm {
@@ -30,8 +31,9 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
       lock.unlock();
       try {
         (void)vm->run_slice(slice_);
-      } catch (const std::exception&) {
-        // run_slice records its own failures; this is a last resort against a crash.
+      } catch (const std::exception& e) {
+        // run_slice records guest failures itself; a host-side error stops this VM only.
+        vm->abort(std::string("host error: ") + e.what());
       }
       lock.lock();
       if (--outstanding == 0) done_cv.notify_all();

@@ -90,6 +90,8 @@ class Vm final : public DeviceBus, public P2mListener {
   bool run_slice(uint64_t budget);
 
   [[nodiscard]] State state() const { return state_; }
+  // Stops the VM from outside (the scheduler, when a slice threw): it is failed for good.
+  void abort(std::string why) { fail(std::move(why)); }
   [[nodiscard]] int id() const { return config_.id; }
   [[nodiscard]] int exit_status() const { return exit_status_; }
   [[nodiscard]] const std::string& failure() const { return failure_; }
