@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "cow-snapshots/memory_checkpoint.h"
 #include "cow-snapshots/vm_snapshot.h"
 #include "shadow-pt/mmu_policy.h"
 #include "vmm/cli/stats_json.h"
@@ -69,7 +70,8 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a != "--checkpoint-at" && a != "--save" && a != "--compress") {
+    if (a != "--checkpoint-at" && a != "--save" && a != "--compress" &&
+        a != "--rollback-every" && a != "--rollbacks") {
       rest.push_back(a);
       continue;
     }
@@ -82,15 +84,50 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
     const std::string& v = args[++i];
     if (a == "--checkpoint-at") {
       out.at = parse_count(a, v);
+    } else if (a == "--rollback-every") {
+      out.rollback_every = parse_count(a, v);
+      if (*out.rollback_every == 0) throw UsageError("--rollback-every must be positive");
+    } else if (a == "--rollbacks") {
+      out.rollbacks = parse_count(a, v);
+      if (out.rollbacks == 0 || out.rollbacks > 1'000'000) {
+        throw UsageError("--rollbacks takes a number from 1 to 1000000");
+      }
     } else {
       out.save_path = v;
     }
   }
   args = std::move(rest);
-  if (any && (!out.at || !out.save_path)) {
-    throw UsageError("--checkpoint-at and --save go together (--compress needs both)");
+  if (any && (!out.at || (!out.save_path && !out.rollback_every))) {
+    throw UsageError("--checkpoint-at needs --save FILE or --rollback-every N");
   }
+  if (any && out.compress && !out.save_path) throw UsageError("--compress needs --save");
   return any;
+}
+
+// Checkpoints vm in memory (state bytes + copy-on-write RAM), then `rollbacks` times runs
+// `rollback_every` instructions and rolls back. Per round: instructions run, pages restored
+// and the host time the rollback took (the one wall-clock figure).
+static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, uint64_t slice) {
+  StateWriter state;
+  vm.save(state);
+  MemoryCheckpoint memory(vm.memory());
+  const uint64_t start = vm.stats().instructions;
+  nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
+  for (uint64_t k = 0; k < c.rollbacks; ++k) {
+    const uint64_t target = start + *c.rollback_every;
+    while (vm.state() == Vm::State::kRunning && vm.stats().instructions < target) {
+      (void)vm.run_slice(std::min(slice, target - vm.stats().instructions));
+    }
+    const uint64_t ran = vm.stats().instructions - start;
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t restored = memory.rollback();
+    StateReader reader(state.bytes());
+    vm.restore(reader);
+    rounds.push_back({{"instructions", ran},
+                      {"pages_restored", restored},
+                      {"rollback_seconds", seconds_since(t0)}});
+  }
+  return nlohmann::ordered_json{{"checkpoint_pages", memory.pages()}, {"rounds", rounds}};
 }
 
 int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
@@ -123,15 +160,18 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
     (void)report_end(vm);
     return 1;
   }
-  const SaveStats s = save_vm_file(vm, *c.save_path, c.compress);
-  snap = {{"checkpoint_at", *c.at},
-          {"saved", true},
-          {"file_bytes", s.file_bytes},
-          {"pages_mapped", s.pages_mapped},
-          {"pages_stored", s.pages_stored},
-          {"pages_zero_elided", s.zero_pages},
-          {"pages_duplicate", s.duplicate_pages},
-          {"compressed", c.compress}};
+  if (c.save_path) {
+    const SaveStats s = save_vm_file(vm, *c.save_path, c.compress);
+    snap = {{"checkpoint_at", *c.at},
+            {"saved", true},
+            {"file_bytes", s.file_bytes},
+            {"pages_mapped", s.pages_mapped},
+            {"pages_stored", s.pages_stored},
+            {"pages_zero_elided", s.zero_pages},
+            {"pages_duplicate", s.duplicate_pages},
+            {"compressed", c.compress}};
+  }
+  if (c.rollback_every) snap["rollbacks"] = rollback_loop(vm, c, o.slice);
   run_to_end(vm, o.slice);
   const int status = report_end(vm);
   if (o.stats_path) write_run_stats(vm, frames, seconds_since(start), snap, *o.stats_path);

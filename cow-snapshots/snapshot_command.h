@@ -20,13 +20,19 @@ struct CheckpointOptions {
   std::optional<uint64_t> at;  // retired instructions
   std::optional<std::string> save_path;
   bool compress = false;
+  // In-memory rollback loop: after the checkpoint, run `rollback_every` instructions and
+  // roll back, `rollbacks` times, then run on to the end.
+  std::optional<uint64_t> rollback_every;
+  uint64_t rollbacks = 1;
 };
 
-// Removes --checkpoint-at, --save and --compress from `args` (the rest is `run`'s);
+// Removes --checkpoint-at, --save, --compress, --rollback-every and --rollbacks from `args`
+// (the rest is `run`'s);
 // true if any was there. Throws UsageError for a missing or bad value.
 [[nodiscard]] bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& out);
 
-// One VM, run in slices to exactly `at` retired instructions, saved, then run to the end.
+// One VM, run in slices to exactly `at` retired instructions, saved (--save) and/or rolled
+// back in memory (--rollback-every), then run to the end.
 [[nodiscard]] int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
                                       std::span<const uint8_t> builtin_guest);
 [[nodiscard]] int restore_command(const std::vector<std::string>& args);

@@ -36,6 +36,7 @@ GuestMemory::Populate GuestMemory::populate(Gpa gpa) {
     frames_.release(*frame);
     return Populate::kOutOfMemory;
   }
+  if (populate_log_ != nullptr) populate_log_->push_back(gpa.page_base());
   return Populate::kMapped;
 }
 

@@ -46,6 +46,10 @@ class GuestMemory {
   [[nodiscard]] Populate break_cow(Gpa gpa);
   [[nodiscard]] uint64_t cow_breaks() const { return cow_breaks_; }
 
+  // Pages given a frame on first touch are appended to *log while one is set (a checkpoint
+  // needs them: P2M listeners hear of changed entries, not of new ones). nullptr stops it.
+  void set_populate_log(std::vector<Gpa>* log) { populate_log_ = log; }
+
   // Host pointer to the page holding gpa, ready for the host to write: populated, and made
   // private if its frame is shared. nullptr if not RAM or out of memory.
   [[nodiscard]] uint8_t* writable_page(Gpa gpa);
@@ -66,6 +70,7 @@ class GuestMemory {
   uint64_t ram_bytes_;
   std::vector<Range> ranges_;
   uint64_t cow_breaks_ = 0;
+  std::vector<Gpa>* populate_log_ = nullptr;
 };
 
 }  // namespace densevm

@@ -16,6 +16,7 @@ void usage(std::FILE* out) {
                "densevm: a memory-density hypervisor\n"
                "usage: densevm run [options]   (densevm run --help for the options)\n"
                "       densevm run ... --checkpoint-at INSTRUCTIONS --save FILE [--compress]\n"
+               "       densevm run ... --checkpoint-at INSTRUCTIONS --rollback-every M [--rollbacks K]\n"
                "       densevm restore FILE [--stats PATH|-]\n"
                "       densevm snapshot inspect FILE\n");
 }

@@ -108,7 +108,8 @@ const char* run_usage() {
          "                   [--mmu ept|shadow|auto] [--check-mmu] [--stats PATH|-] [--threads K]\n"
          "                   [--dedup on|off] [--dedup-rate N|max] [--dedup-scope host|group|vm]\n"
          "                   [--groups G] [--balloon-target SIZE] [--host-budget SIZE]\n"
-         "                   [--checkpoint-at INSTRUCTIONS --save FILE [--compress]]\n"
+         "                   [--checkpoint-at INSTRUCTIONS [--save FILE [--compress]]\n"
+         "                    [--rollback-every M [--rollbacks K]]]\n"
          "\n"
          "Boots N guests (default: the built-in guest kernel, workload=hello) in one process.\n"
          "  --mem SIZE      RAM per guest, e.g. 256M, 1G (default 256M)\n"
@@ -131,7 +132,9 @@ const char* run_usage() {
          "                  VM's target from guest statistics, taxing idle memory\n"
          "  --checkpoint-at N  (one VM) pause after exactly N retired instructions, save\n"
          "                  the VM to --save FILE (--compress: zstd), then run on;\n"
-         "                  densevm restore FILE resumes it (see README.md)\n";
+         "                  densevm restore FILE resumes it (see README.md)\n"
+         "  --rollback-every M  after the checkpoint, run M instructions and roll back in\n"
+         "                  memory (only changed pages), --rollbacks K times\n";
 }
 
 }  // namespace densevm
