@@ -40,7 +40,15 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
   memory_.p2m().add_listener(this);
 }
 
-void Vm::on_p2m_change(Gpa begin, Gpa end) { vcpu_.flush_tlb_gpa(begin, end); }
+void Vm::on_p2m_change(Gpa begin, Gpa end) {
+  // Inside a slice (a COW break, a device unmapping a page) the stale entries must go now;
+  // between slices (services, rollback) one flush before the next slice covers every change.
+  if (in_slice_) {
+    vcpu_.flush_tlb_gpa(begin, end);
+  } else {
+    tlb_flush_pending_ = true;
+  }
+}
 
 void Vm::fail(std::string why) {
   state_ = State::kFailed;
@@ -49,6 +57,15 @@ void Vm::fail(std::string why) {
 }
 
 bool Vm::run_slice(uint64_t budget) {
+  if (tlb_flush_pending_) {
+    vcpu_.flush_tlb();
+    tlb_flush_pending_ = false;
+  }
+  in_slice_ = true;
+  struct SliceEnd {
+    bool& flag;
+    ~SliceEnd() { flag = false; }
+  } slice_end{in_slice_};
   uint64_t remaining = budget;
   while (state() == State::kRunning && remaining > 0) {
     apic_.advance(virtual_time());

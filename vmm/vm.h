@@ -136,6 +136,8 @@ class Vm final : public DeviceBus, public P2mListener {
   std::string failure_;
   uint64_t idle_skipped_ = 0;
   uint64_t mmu_checks_ = 0;
+  bool in_slice_ = false;           // run_slice is executing guest code
+  bool tlb_flush_pending_ = false;  // P2M changed between slices
 };
 
 }  // namespace densevm
