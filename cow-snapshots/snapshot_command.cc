@@ -9,6 +9,7 @@
 #include "cow-snapshots/memory_checkpoint.h"
 #include "cow-snapshots/vm_snapshot.h"
 #include "shadow-pt/mmu_policy.h"
+#include "vmm/cli/run_support.h"
 #include "vmm/cli/stats_json.h"
 #include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
@@ -16,11 +17,6 @@
 
 namespace densevm::snapshot {
 namespace {
-
-// As `run` sizes it: address space (MAP_NORESERVE) for the RAM plus its tables.
-uint64_t frame_store_capacity(uint64_t mem_bytes) {
-  return mem_bytes + mem_bytes / 8 + (uint64_t{1} << 30);
-}
 
 void print_line(int, std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -34,14 +30,8 @@ void run_to_end(Vm& vm, uint64_t slice) {
 }
 
 int report_end(const Vm& vm) {
-  if (vm.state() == Vm::State::kFailed) {
-    std::fprintf(stderr, "densevm: vm%d stopped: %s\n", vm.id(), vm.failure().c_str());
-    return 1;
-  }
-  if (vm.exit_status() != 0) {
-    std::fprintf(stderr, "densevm: vm%d exited with status %d\n", vm.id(), vm.exit_status());
-  }
-  return vm.exit_status();
+  const Vm* one[] = {&vm};
+  return report_endings(one);
 }
 
 void write_run_stats(const Vm& vm, const FrameStore& frames, double wall,

@@ -14,6 +14,7 @@
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
 #include "vmm/cli/host_stats.h"
+#include "vmm/cli/run_support.h"
 #include "vmm/cli/stats_json.h"
 #include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
@@ -31,12 +32,6 @@ ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("built-in guest kernel: ") + e.what());
   }
-}
-
-// Address space (not memory: MAP_NORESERVE) for every guest's RAM plus its tables.
-uint64_t frame_store_capacity(const RunOptions& o) {
-  const uint64_t ram = o.mem_bytes * o.vms;
-  return ram + ram / 8 + (uint64_t{1} << 30);
 }
 
 // One line of console output, prefixed with the VM when there are several.
@@ -60,7 +55,7 @@ class Console {
 
 int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   const ElfImage kernel = load_guest(o, builtin_guest);
-  FrameStore frames(frame_store_capacity(o));
+  FrameStore frames(frame_store_capacity(o.mem_bytes * o.vms));
   Console console(o.vms > 1);
   auto sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
 
@@ -120,18 +115,9 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   if (shown) std::fprintf(stderr, "\r\033[K");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  int status = 0;
-  for (const auto& vm : vms) {
-    if (vm->state() == Vm::State::kFailed) {
-      std::fprintf(stderr, "densevm: vm%d stopped: %s\n", vm->id(), vm->failure().c_str());
-      if (status == 0) status = 1;
-    } else if (vm->exit_status() != 0) {
-      std::fprintf(stderr, "densevm: vm%d exited with status %d\n", vm->id(), vm->exit_status());
-      if (status == 0) status = vm->exit_status();
-    }
-  }
+  std::vector<const Vm*> view(run_list.begin(), run_list.end());
+  const int status = report_endings(view);
   if (o.stats_path) {
-    std::vector<const Vm*> view(run_list.begin(), run_list.end());
     nlohmann::ordered_json doc = stats_document(view, frames, wall, threads);
     const DedupStats dedup_stats = dedup ? dedup->stats() : DedupStats{};
     add_dedup_stats(doc, dedup ? &dedup_stats : nullptr);

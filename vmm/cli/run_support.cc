@@ -1,0 +1,25 @@
+#include "vmm/cli/run_support.h"
+
+#include <cstdio>
+
+namespace densevm {
+
+uint64_t frame_store_capacity(uint64_t ram_bytes) {
+  return ram_bytes + ram_bytes / 8 + (uint64_t{1} << 30);
+}
+
+int report_endings(std::span<const Vm* const> vms) {
+  int status = 0;
+  for (const Vm* vm : vms) {
+    if (vm->state() == Vm::State::kFailed) {
+      std::fprintf(stderr, "densevm: vm%d stopped: %s\n", vm->id(), vm->failure().c_str());
+      if (status == 0) status = 1;
+    } else if (vm->exit_status() != 0) {
+      std::fprintf(stderr, "densevm: vm%d exited with status %d\n", vm->id(), vm->exit_status());
+      if (status == 0) status = vm->exit_status();
+    }
+  }
+  return status;
+}
+
+}  // namespace densevm
