@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "vmm/internal/hex.h"
+
 namespace densevm {
 namespace {
 
@@ -20,12 +22,6 @@ constexpr uint16_t kMaxProgramHeaders = 1024;
 constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Headers are copied out, never cast in place: the file buffer has no alignment guarantee.
 template <typename T>

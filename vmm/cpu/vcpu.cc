@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "vmm/cpu/decoder.h"
-#include "vmm/cpu/internal/hex.h"
+#include "vmm/internal/hex.h"
 
 namespace densevm::cpu {
 

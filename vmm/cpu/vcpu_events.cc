@@ -2,7 +2,7 @@
 // the GDT reads they need (SDM Vol 3A ch. 6).
 #include <string>
 
-#include "vmm/cpu/internal/hex.h"
+#include "vmm/internal/hex.h"
 #include "vmm/cpu/vcpu.h"
 
 namespace densevm::cpu {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-namespace densevm::cpu {
+namespace densevm {
 
 inline std::string hex(uint64_t v) {
   char buf[24];
@@ -13,4 +13,4 @@ inline std::string hex(uint64_t v) {
   return buf;
 }
 
-}  // namespace densevm::cpu
+}  // namespace densevm
