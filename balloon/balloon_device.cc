@@ -91,7 +91,7 @@ QueueError BalloonDevice::queue_notify(unsigned index) {
 }
 
 void BalloonDevice::discard(Gpa page) {
-  if (memory_.p2m().unmap(page)) ++stats_.discarded_pages;
+  if (memory_.discard(page)) ++stats_.discarded_pages;
 }
 
 void BalloonDevice::apply_pfn(uint32_t pfn, PfnOp op) {
@@ -201,6 +201,7 @@ QueueError BalloonDevice::drain_stats(Virtqueue& q) {
       if (tag == kTagAvailable) r.available_bytes = val;
     }
     r.valid = r.total_bytes != 0;
+    r.balloon_pages = config_u32(4);
     report_ = r;
     ++stats_.stats_updates;
     // One buffer is held until the host wants fresh figures; a second one replaces it.

@@ -42,12 +42,15 @@ struct BalloonStats {
   uint64_t stats_updates = 0;       // statsq buffers read
 };
 
-// The guest's own figures from the statistics queue (§5.5.6.3), in bytes.
+// The guest's own figures from the statistics queue (§5.5.6.3), in bytes, and the balloon's
+// size (`actual`) when they arrived: free memory excludes the balloon as it was then, not as
+// it is when the host reads the figures.
 struct GuestMemoryReport {
   bool valid = false;
   uint64_t free_bytes = 0;       // VIRTIO_BALLOON_S_MEMFREE
   uint64_t total_bytes = 0;      // VIRTIO_BALLOON_S_MEMTOT
   uint64_t available_bytes = 0;  // VIRTIO_BALLOON_S_AVAIL
+  uint64_t balloon_pages = 0;    // config `actual` at that moment
 };
 
 class BalloonDevice final : public VirtioDevice {

@@ -54,10 +54,11 @@ void BalloonPolicy::add(GuestMemory& memory, BalloonDevice& device,
                         std::optional<uint64_t> cap_pages) {
   const uint64_t ram = memory.ram_bytes() >> kPageShift;
   vms_.push_back({&memory, &device, std::min(cap_pages.value_or(ram), ram),
-                  IdleSampler(vms_.size() + 1)});
+                  IdleSampler(vms_.size() + 1),
+                  GrowthTracker(config_.growth_hold_rounds, config_.step_pages)});
 }
 
-BalloonVmView BalloonPolicy::view(const Entry& e) const {
+BalloonVmView BalloonPolicy::view(Entry& e) {
   BalloonVmView v;
   v.ram_pages = e.memory->ram_bytes() >> kPageShift;
   v.cap_pages = e.cap_pages;
@@ -67,27 +68,54 @@ BalloonVmView BalloonPolicy::view(const Entry& e) const {
     v.floor_pages = v.ram_pages;  // nothing known about the guest yet: leave it be
     return v;
   }
+  const BalloonStats s = e.device->stats();
   const uint64_t free = std::min(r.free_bytes >> kPageShift, v.ram_pages);
-  const uint64_t ballooned = std::min(e.device->stats().actual_pages, v.ram_pages - free);
+  const uint64_t ballooned = std::min(r.balloon_pages, v.ram_pages - free);
   const uint64_t used = v.ram_pages - free - ballooned;
-  v.floor_pages = std::max({used + headroom_pages(v.ram_pages), v.active_pages,
-                            config_.min_guest_pages});
+  const uint64_t headroom = headroom_pages(v.ram_pages);
+  v.floor_pages = std::max({used + headroom, v.active_pages, config_.min_guest_pages});
+  const GrowthTracker::Verdict growth = e.growth.observe({.stats_updates = s.stats_updates,
+                                                          .used_pages = used,
+                                                          .actual_pages = s.actual_pages,
+                                                          .target_pages = s.target_pages,
+                                                          .deflated_total = s.deflated_total});
+  if (growth.held) {
+    // Nothing is taken from a growing guest, and it gets room for as much growth again.
+    ++growth_holds_;
+    const uint64_t holds_now = v.ram_pages - std::min(s.actual_pages, v.ram_pages);
+    v.floor_pages = std::max({v.floor_pages, holds_now, used + growth.grown_pages + headroom});
+  }
   return v;
 }
 
 void BalloonPolicy::step() {
   if (epochs_++ % kPeriodEpochs != 0) return;
   ++rounds_;
+  std::vector<Entry*> live;
   std::vector<BalloonVmView> views;
   for (Entry& e : vms_) {
+    if (e.retired) continue;
     if (config_.host_budget_pages != 0) e.sampler.step(*e.memory);
     views.push_back(view(e));
+    live.push_back(&e);
     e.device->request_stats();  // fresh figures for the next round
   }
   const std::vector<uint64_t> alloc = allocate_memory(config_, views);
-  for (size_t i = 0; i < vms_.size(); ++i) {
-    vms_[i].device->set_target_pages(views[i].ram_pages - alloc[i]);
+  for (size_t i = 0; i < live.size(); ++i) {
+    live[i]->device->set_target_pages(views[i].ram_pages - alloc[i]);
   }
+}
+
+void BalloonPolicy::retire(size_t vm) {
+  Entry& e = vms_.at(vm);
+  if (e.retired) return;
+  e.retired = true;
+  for (const GuestMemory::Range& r : e.memory->ram_ranges()) {
+    for (uint64_t off = 0; off < r.size; off += kPageSize) {
+      if (e.memory->p2m().unmap(r.begin + off)) ++released_pages_;
+    }
+  }
+  e.memory->frames().flush_released();
 }
 
 }  // namespace densevm

@@ -8,9 +8,12 @@
 // allocation costs most: cost = active + k * idle pages, k = 1 / (1 - tax rate), so idle
 // memory is taxed (75%: an idle page costs 4 active ones). No VM goes below its floor: what
 // its guest uses (RAM - free - ballooned, from the stats queue) plus headroom, its sampled
-// active memory, and a minimum; a VM without statistics yet keeps its allocation. The policy
-// runs from the scheduler's between-epochs hook on virtual-time counters only, so a run is
-// deterministic.
+// active memory, and a minimum. A VM without statistics yet keeps its allocation, and so does
+// a growing one (GrowthTracker: its use rose, or it deflated on its own, out of memory) for
+// that round and a few more, plus the growth it just showed: ballooning a guest that is
+// filling memory only makes it deflate again, 256 pages at a time. A VM that stopped is
+// retired: its RAM goes back to the host and it leaves the budget. The policy runs from the
+// scheduler's between-epochs hook on virtual-time counters only, so a run is deterministic.
 //
 //   BalloonPolicy policy({.host_budget_pages = budget >> 12});
 //   policy.add(vm.memory(), vm.balloon(), std::nullopt);
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "balloon/balloon_device.h"
+#include "balloon/growth_tracker.h"
 #include "balloon/idle_sampler.h"
 #include "vmm/guest_memory.h"
 
@@ -31,7 +35,8 @@ struct BalloonPolicyConfig {
   uint64_t host_budget_pages = 0;   // 0: no budget, caps only
   unsigned tax_percent = 75;        // ESX's default idle memory tax
   uint64_t min_guest_pages = 8192;  // 32 MiB: never balloon a guest below this
-  uint64_t step_pages = 256;        // reclaim granularity (1 MiB)
+  uint64_t step_pages = 256;        // reclaim granularity (1 MiB); also the growth slack
+  uint64_t growth_hold_rounds = 4;  // a growing guest keeps its allocation this many rounds more
 };
 
 // One VM as the allocator sees it.
@@ -56,8 +61,15 @@ class BalloonPolicy {
   void add(GuestMemory& memory, BalloonDevice& device, std::optional<uint64_t> cap_pages);
   // From between_epochs; a policy round every kPeriodEpochs calls (the first call included).
   void step();
+  // VM `vm` (in add order) stopped: its RAM goes back to the host (every frame unmapped) and
+  // it no longer counts against the budget nor gets targets. Again for the same VM: nothing.
+  void retire(size_t vm);
 
   [[nodiscard]] uint64_t rounds() const { return rounds_; }
+  // VM-rounds in which a guest was held at its allocation because it was growing.
+  [[nodiscard]] uint64_t growth_holds() const { return growth_holds_; }
+  // Pages whose frames retire() gave back.
+  [[nodiscard]] uint64_t released_pages() const { return released_pages_; }
   [[nodiscard]] uint64_t active_pages(size_t vm) const { return vms_[vm].sampler.active_pages(); }
 
  private:
@@ -66,14 +78,19 @@ class BalloonPolicy {
     BalloonDevice* device;
     uint64_t cap_pages;
     IdleSampler sampler;
+    GrowthTracker growth;
+    bool retired = false;
   };
 
-  [[nodiscard]] BalloonVmView view(const Entry& e) const;
+  // The allocator's view of one VM this round (observes its growth: call once a round).
+  [[nodiscard]] BalloonVmView view(Entry& e);
 
   BalloonPolicyConfig config_;
   std::vector<Entry> vms_;
   uint64_t epochs_ = 0;
   uint64_t rounds_ = 0;
+  uint64_t growth_holds_ = 0;
+  uint64_t released_pages_ = 0;
 };
 
 }  // namespace densevm

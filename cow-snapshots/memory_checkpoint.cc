@@ -1,80 +1,107 @@
 #include "cow-snapshots/memory_checkpoint.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 namespace densevm::snapshot {
-namespace {
-
-constexpr EptPerms kReadOnly = kEptRead | kEptExec;
-
-}  // namespace
 
 MemoryCheckpoint::MemoryCheckpoint(GuestMemory& memory) : memory_(memory) {
   P2m& p2m = memory_.p2m();
-  FrameStore& frames = p2m.frames();
-  p2m.for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
-    frames.retain(hpa);
-    frames_.emplace(gpa.page_number(), hpa);
-  });
-  // Read-only everywhere: with the extra reference, a guest write copies the page.
-  for (const GuestMemory::Range& r : memory_.ram_ranges()) {
-    (void)p2m.protect(r.begin, r.begin + r.size, kReadOnly);
+  if (p2m.keeper() != nullptr) throw std::logic_error("MemoryCheckpoint: the P2M already has one");
+  // A VM restored lazily still owes pages from its snapshot, and which of them the guest gave
+  // up is not part of the P2M a rollback puts back: fetch them all first.
+  if (memory_.materialize() != GuestMemory::Populate::kMapped) {
+    throw std::runtime_error("checkpoint: the VM's snapshot pages could not all be read");
   }
-  attach();
+  pages_ = p2m.stats().mapped_pages;
+  // One entry per 512 GiB of guest-physical space holding RAM; an entry with no table
+  // below has no page to protect (pages mapped there later are new: before_leaf_change).
+  constexpr uint64_t kTop = P2m::Walker::span(EptEntry::kLevels);
+  uint64_t next = 0;  // first top-level span not restricted yet
+  for (const GuestMemory::Range& r : memory_.ram_ranges()) {
+    for (uint64_t top = std::max(next, r.begin.value() & ~(kTop - 1));
+         top < r.begin.value() + r.size; top += kTop) {
+      (void)p2m.restrict_subtree(Gpa{top}, EptEntry::kLevels, kEptRx);
+      next = top + kTop;
+    }
+  }
+  p2m.set_keeper(this);
 }
 
 MemoryCheckpoint::~MemoryCheckpoint() {
-  detach();
-  FrameStore& frames = memory_.p2m().frames();
-  for (const auto& [pfn, hpa] : frames_) frames.release(hpa);
+  memory_.p2m().set_keeper(nullptr);
+  FrameStore& frames = memory_.frames();
+  for (const auto& [pfn, kept] : kept_) {
+    if (kept.then.holds_frame()) frames.release(kept.then.frame());
+  }
+  for (const Hpa spare : spares_) frames.release(spare);
 }
 
-void MemoryCheckpoint::attach() {
-  memory_.p2m().add_listener(this);
-  memory_.set_populate_log(&changed_);
-  attached_ = true;
+// The first change since the checkpoint finds the page as it was then (every change before
+// would have come here first): keep that frame, or note that there was none.
+void MemoryCheckpoint::before_leaf_change(Gpa page, EptEntry old) {
+  const auto [it, first] = kept_.try_emplace(page.page_number());
+  Kept& kept = it->second;
+  if (first) {
+    if (old.holds_frame()) {
+      memory_.frames().retain(old.frame());
+      kept.then = old;
+      ++kept_frames_;
+    }
+  } else if (kept.round == round_) {
+    return;
+  }
+  kept.round = round_;
+  changed_.emplace_back(page, kept.then);
 }
 
-void MemoryCheckpoint::detach() {
-  if (!attached_) return;
-  memory_.p2m().remove_listener(this);
-  memory_.set_populate_log(nullptr);
-  attached_ = false;
-}
-
-void MemoryCheckpoint::on_p2m_change(Gpa begin, Gpa end) {
-  for (Gpa g = begin; g < end; g += kPageSize) changed_.push_back(g);
+std::optional<Hpa> MemoryCheckpoint::take_spare_frame() {
+  if (spares_.empty()) return std::nullopt;
+  const Hpa spare = spares_.back();
+  spares_.pop_back();
+  return spare;
 }
 
 uint64_t MemoryCheckpoint::rollback() {
-  detach();  // our own remapping is not a change to log
-  std::sort(changed_.begin(), changed_.end());
-  changed_.erase(std::unique(changed_.begin(), changed_.end()), changed_.end());
   P2m& p2m = memory_.p2m();
-  FrameStore& frames = p2m.frames();
+  FrameStore& frames = memory_.frames();
+  p2m.set_keeper(nullptr);  // our own remapping is not a change to keep
+  // Spares the round did not need are surplus: only this rollback's are kept.
+  for (const Hpa spare : spares_) frames.release(spare);
+  spares_.clear();
+  // The frame leaving the P2M at page becomes a spare, unless someone else holds it too.
+  auto take_back = [&](const std::optional<P2mLeaf>& now) {
+    if (!now || frames.refcount(now->hpa) != 1) return;
+    frames.retain(now->hpa);
+    spares_.push_back(now->hpa);
+  };
   uint64_t restored = 0;
-  for (const Gpa gpa : changed_) {
-    const auto it = frames_.find(gpa.page_number());
-    const std::optional<P2mLeaf> now = p2m.inspect(gpa);
-    if (it == frames_.end()) {
+  for (const auto& [page, then] : changed_) {
+    const std::optional<P2mLeaf> now = p2m.inspect(page);
+    if (!then.holds_frame()) {
       if (now) {
-        (void)p2m.unmap(gpa);  // touched after the checkpoint: untouched again
+        take_back(now);
+        (void)p2m.unmap(page);  // first touched after the checkpoint: untouched again
         ++restored;
       }
       continue;
     }
-    if (now && now->hpa == it->second && now->perms == kReadOnly) continue;
-    frames.retain(it->second);
-    if (p2m.map(gpa, it->second, kReadOnly) != P2mStatus::kOk) {
-      frames.release(it->second);
+    // Read-only: the frame stays the checkpoint's, the next write copies it again.
+    const auto perms = static_cast<EptPerms>(then.perms() & kEptRx);
+    if (now && now->hpa == then.frame() && now->perms == perms) continue;  // copy had failed
+    if (now && now->hpa != then.frame()) take_back(now);
+    frames.retain(then.frame());
+    if (p2m.map(page, then.frame(), perms, then.memtype()) != P2mStatus::kOk) {
+      frames.release(then.frame());
+      p2m.set_keeper(this);
       throw std::runtime_error("rollback: no host frame for a page table");
     }
     ++restored;
   }
   changed_.clear();
-  frames.flush_released();
-  attach();
+  ++round_;
+  p2m.set_keeper(this);
   return restored;
 }
 

@@ -3,16 +3,20 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
+#include <thread>
 #include <memory>
 #include <stdexcept>
 
 #include "cow-snapshots/memory_checkpoint.h"
+#include "cow-snapshots/snapshot_image.h"
 #include "cow-snapshots/vm_snapshot.h"
 #include "shadow-pt/mmu_policy.h"
 #include "vmm/cli/run_support.h"
 #include "vmm/cli/stats_json.h"
 #include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
+#include "vmm/scheduler.h"
 #include "vmm/vm.h"
 
 namespace densevm::snapshot {
@@ -60,19 +64,22 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a != "--checkpoint-at" && a != "--save" && a != "--compress" &&
+    if (a != "--checkpoint-at" && a != "--save" && a != "--compress" && a != "--diff" &&
         a != "--rollback-every" && a != "--rollbacks") {
       rest.push_back(a);
       continue;
     }
     any = true;
-    if (a == "--compress") {
-      out.compress = true;
+    if (a == "--compress" || a == "--diff") {
+      (a == "--compress" ? out.compress : out.diff) = true;
       continue;
     }
     if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
     const std::string& v = args[++i];
-    if (a == "--checkpoint-at") {
+    if (a == "--checkpoint-at" && (v == "marker" || v.starts_with("marker:"))) {
+      out.at_marker = v == "marker" ? 1 : parse_count(a, v.substr(7));
+      if (out.at_marker == 0) throw UsageError("--checkpoint-at marker:N counts from 1");
+    } else if (a == "--checkpoint-at") {
       out.at = parse_count(a, v);
     } else if (a == "--rollback-every") {
       out.rollback_every = parse_count(a, v);
@@ -87,10 +94,11 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
     }
   }
   args = std::move(rest);
-  if (any && (!out.at || (!out.save_path && !out.rollback_every))) {
+  if (any && ((!out.at && !out.at_marker) || (!out.save_path && !out.rollback_every))) {
     throw UsageError("--checkpoint-at needs --save FILE or --rollback-every N");
   }
   if (any && out.compress && !out.save_path) throw UsageError("--compress needs --save");
+  if (any && out.diff && !out.save_path) throw UsageError("--diff needs --save");
   return any;
 }
 
@@ -98,9 +106,11 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
 // `rollback_every` instructions and rolls back. Per round: instructions run, pages restored
 // and the host time the rollback took (the one wall-clock figure).
 static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, uint64_t slice) {
+  const auto pause_start = std::chrono::steady_clock::now();
   StateWriter state;
   vm.save(state);
   MemoryCheckpoint memory(vm.memory());
+  const double pause = seconds_since(pause_start);
   const uint64_t start = vm.stats().instructions;
   nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
   for (uint64_t k = 0; k < c.rollbacks; ++k) {
@@ -112,12 +122,49 @@ static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, 
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t restored = memory.rollback();
     StateReader reader(state.bytes());
-    vm.restore(reader);
+    vm.restore(reader, cpu::RestoredMemory::kReported);  // rollback() reported every page
     rounds.push_back({{"instructions", ran},
                       {"pages_restored", restored},
                       {"rollback_seconds", seconds_since(t0)}});
   }
-  return nlohmann::ordered_json{{"checkpoint_pages", memory.pages()}, {"rounds", rounds}};
+  return nlohmann::ordered_json{
+      {"checkpoint_pages", memory.pages()}, {"pause_seconds", pause}, {"rounds", rounds}};
+}
+
+// Runs vm in slices to the checkpoint: exactly `c.at` retired instructions (a slice's budget
+// in virtual time never retires more), or right after the guest's `c.at_marker`-th marker (a
+// marker ends the slice). False, with the reason on stderr, if the VM ended first.
+static bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice) {
+  while (vm.state() == Vm::State::kRunning) {
+    const uint64_t retired = vm.stats().instructions;
+    if (c.at_marker ? vm.markers() >= c.at_marker : retired >= *c.at) break;
+    (void)vm.run_slice(c.at_marker ? slice : std::min(slice, *c.at - retired));
+  }
+  if (vm.state() == Vm::State::kRunning) return true;
+  const std::string point = c.at_marker ? "marker " + std::to_string(c.at_marker) : std::to_string(*c.at);
+  std::fprintf(stderr, "densevm: vm%d ended before --checkpoint-at %s; nothing saved\n", vm.id(), point.c_str());
+  (void)report_end(vm);
+  return false;
+}
+
+// Saves vm to c.save_path; the snapshot.* stats of the save, pause time included (the time
+// the VM stood still for it: encoding, compression, the synced write).
+static nlohmann::ordered_json save_checkpoint(Vm& vm, const CheckpointOptions& c, const SaveOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const SaveStats s = save_vm_file(vm, *c.save_path, options);
+  const double pause = seconds_since(t0);
+  return {{"checkpoint_at", vm.stats().instructions},
+          {"saved", true},
+          {"pause_seconds", pause},
+          {"file_bytes", s.file_bytes},
+          {"pages_mapped", s.pages_mapped},
+          {"pages_stored", s.pages_stored},
+          {"pages_zero_elided", s.zero_pages},
+          {"pages_duplicate", s.duplicate_pages},
+          {"diff", options.parent != nullptr},
+          {"pages_unchanged", s.unchanged_pages},
+          {"pages_dropped", s.dropped_pages},
+          {"compressed", c.compress}};
 }
 
 int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
@@ -127,6 +174,7 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   if (o.dedup || o.balloon_target_bytes || o.host_budget_bytes) {
     throw UsageError("--checkpoint-at does not combine with --dedup or balloon targets yet");
   }
+  if (c.diff) throw UsageError("--diff saves against the snapshot a VM was restored from: use it with densevm restore");
   const ElfImage kernel = o.guest ? load_elf_file(*o.guest) : parse_elf(builtin_guest);
   FrameStore frames(frame_store_capacity(o.mem_bytes));
   VmConfig config;
@@ -137,30 +185,9 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   Vm vm(frames, kernel, config, print_line);
 
   const auto start = std::chrono::steady_clock::now();
-  nlohmann::ordered_json snap = {{"checkpoint_at", *c.at}, {"saved", false}};
-  // Slices end exactly at the checkpoint: budget in virtual time never retires more than it.
-  while (vm.state() == Vm::State::kRunning) {
-    const uint64_t retired = vm.stats().instructions;
-    if (retired >= *c.at) break;
-    (void)vm.run_slice(std::min(o.slice, *c.at - retired));
-  }
-  if (vm.state() != Vm::State::kRunning) {
-    std::fprintf(stderr, "densevm: vm0 ended before --checkpoint-at %" PRIu64 "; nothing saved\n",
-                 *c.at);
-    (void)report_end(vm);
-    return 1;
-  }
-  if (c.save_path) {
-    const SaveStats s = save_vm_file(vm, *c.save_path, c.compress);
-    snap = {{"checkpoint_at", *c.at},
-            {"saved", true},
-            {"file_bytes", s.file_bytes},
-            {"pages_mapped", s.pages_mapped},
-            {"pages_stored", s.pages_stored},
-            {"pages_zero_elided", s.zero_pages},
-            {"pages_duplicate", s.duplicate_pages},
-            {"compressed", c.compress}};
-  }
+  if (!run_to_checkpoint(vm, c, o.slice)) return 1;
+  nlohmann::ordered_json snap = {{"checkpoint_at", vm.stats().instructions}, {"saved", false}};
+  if (c.save_path) snap = save_checkpoint(vm, c, SaveOptions{.compress = c.compress, .parent = nullptr, .parent_name = {}});
   if (c.rollback_every) snap["rollbacks"] = rollback_loop(vm, c, o.slice);
   run_to_end(vm, o.slice);
   const int status = report_end(vm);
@@ -168,39 +195,137 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   return status;
 }
 
-int restore_command(const std::vector<std::string>& args) {
-  std::optional<std::string> file, stats_path;
+namespace {
+
+struct RestoreArgs {
+  std::string file;
+  std::optional<std::string> stats_path;
+  std::optional<std::string> parent;
   uint64_t slice = RunOptions{}.slice;
+  unsigned clones = 1;
+  unsigned threads = 0;
+  bool lazy = false;
+  CheckpointOptions checkpoint;
+  bool checkpointing = false;
+};
+
+constexpr const char* kRestoreUsage =
+    "usage: densevm restore FILE [--clones N] [--lazy|--eager] [--parent FILE] [--threads N] "
+    "[--slice N] [--stats PATH|-] [--checkpoint-at N|marker[:K] --save FILE [--diff] [--compress]]";
+
+RestoreArgs parse_restore_args(std::vector<std::string> args) {
+  RestoreArgs a;
+  a.checkpointing = take_checkpoint_options(args, a.checkpoint);
+  std::optional<std::string> file;
+  bool lazy_given = false, eager_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--stats" || args[i] == "--slice") {
-      if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
-      if (args[i] == "--stats") {
-        stats_path = args[++i];
+    const std::string& f = args[i];
+    if (f == "--lazy" || f == "--eager") {
+      (f == "--lazy" ? lazy_given : eager_given) = true;
+      continue;
+    }
+    if (f == "--stats" || f == "--slice" || f == "--clones" || f == "--parent" || f == "--threads") {
+      if (i + 1 >= args.size()) throw UsageError(f + " needs a value");
+      const std::string& v = args[++i];
+      if (f == "--stats") {
+        a.stats_path = v;
+      } else if (f == "--parent") {
+        a.parent = v;
+      } else if (f == "--slice") {
+        a.slice = parse_count(f, v);
+        if (a.slice == 0) throw UsageError("--slice must be positive");
       } else {
-        slice = parse_count("--slice", args[++i]);
-        if (slice == 0) throw UsageError("--slice must be positive");
+        const uint64_t n = parse_count(f, v);
+        if (n == 0 || n > 4096) throw UsageError(f + " takes a number from 1 to 4096");
+        (f == "--clones" ? a.clones : a.threads) = static_cast<unsigned>(n);
       }
-    } else if (!file && !args[i].starts_with("-")) {
-      file = args[i];
+    } else if (!file && !f.starts_with("-")) {
+      file = f;
     } else {
-      throw UsageError("restore: unexpected argument '" + args[i] + "' (usage: densevm restore FILE [--stats PATH|-])");
+      throw UsageError("restore: unexpected argument '" + f + "' (" + kRestoreUsage + ")");
     }
   }
-  if (!file) throw UsageError("usage: densevm restore FILE [--stats PATH|-]");
-  const Snapshot snap = load_snapshot_file(*file);
-  FrameStore frames(frame_store_capacity(snap.config.mem_bytes));
+  if (!file) throw UsageError(kRestoreUsage);
+  if (lazy_given && eager_given) throw UsageError("--lazy and --eager exclude each other");
+  if (a.checkpoint.rollback_every) throw UsageError("restore: --rollback-every is a run option");
+  if (a.checkpointing && a.clones != 1) throw UsageError("--checkpoint-at saves one VM: not with --clones");
+  a.file = *file;
+  a.lazy = lazy_given;
+  return a;
+}
+
+// How the diff names its parent: relative to the diff's directory (so the pair can move
+// together), absolute if there is no such path.
+std::string parent_name_for(const std::string& parent, const std::string& diff) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(fs::path(diff), ec).parent_path();
+  const fs::path rel = fs::proximate(fs::absolute(fs::path(parent), ec), dir, ec);
+  return ec ? fs::absolute(fs::path(parent)).string() : rel.string();
+}
+
+}  // namespace
+
+int restore_command(const std::vector<std::string>& args) {
+  const RestoreArgs a = parse_restore_args(args);
   const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<Vm> vm = restore_vm(snap, frames, print_line);
-  run_to_end(*vm, slice);
-  const int status = report_end(*vm);
-  if (stats_path) {
-    const nlohmann::ordered_json s = {{"restored_from", *file},
-                                      {"file_bytes", snap.file_bytes},
-                                      {"pages_restored", snap.pages.size()},
-                                      {"pages_stored", snap.stored_pages()},
-                                      {"pages_zero_elided", snap.zero_pages},
-                                      {"pages_duplicate", snap.duplicate_pages}};
-    write_run_stats(*vm, frames, seconds_since(start), s, *stats_path);
+  // Lazy: the pages section is not read up front; each page is checked against its own hash
+  // from the index when a VM first touches it.
+  std::vector<Snapshot> chain = load_snapshot_chain(a.file, /*verify_pages=*/!a.lazy, a.parent);
+  const uint64_t mem = chain.back().config.mem_bytes;
+  FrameStore frames(frame_store_capacity(mem * a.clones));
+  // Clones share one frame per stored page until they write it; one VM copies its own.
+  auto image = std::make_shared<SnapshotImage>(std::move(chain), frames, /*shared=*/a.clones > 1);
+  ConsoleLines console(a.clones > 1);
+  auto sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (unsigned k = 0; k < a.clones; ++k) {
+    vms.push_back(restore_vm(image, frames, sink,
+                             {.lazy = a.lazy, .vm_id = static_cast<int>(k), .clone = k}));
+  }
+  const double ready = seconds_since(start);
+  const Snapshot& top = image->top();
+  nlohmann::ordered_json snap = {{"restored_from", a.file},
+                                 {"mode", a.lazy ? "lazy" : "eager"},
+                                 {"clones", a.clones},
+                                 {"chain_depth", image->depth()},
+                                 {"restore_seconds", ready},
+                                 {"file_bytes", top.file_bytes},
+                                 {"image_pages", image->pages()},
+                                 {"pages_stored", top.stored_pages()},
+                                 {"pages_zero_elided", top.zero_pages},
+                                 {"pages_duplicate", top.duplicate_pages}};
+
+  const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  int status = 0;
+  if (a.checkpointing) {
+    Vm& vm = *vms.front();
+    if (a.checkpoint.at && *a.checkpoint.at <= vm.stats().instructions) {
+      throw UsageError("--checkpoint-at " + std::to_string(*a.checkpoint.at) +
+                       " is not after the snapshot (taken at " + std::to_string(vm.stats().instructions) +
+                       " instructions)");
+    }
+    if (!run_to_checkpoint(vm, a.checkpoint, a.slice)) return 1;
+    SaveOptions options;
+    options.compress = a.checkpoint.compress;
+    if (a.checkpoint.diff) {
+      options.parent = image.get();
+      options.parent_name = parent_name_for(a.file, *a.checkpoint.save_path);
+    }
+    snap["checkpoint"] = save_checkpoint(vm, a.checkpoint, options);
+  }
+  std::vector<Vm*> run_list;
+  for (auto& vm : vms) run_list.push_back(vm.get());
+  Scheduler(run_list, threads, a.slice).run([](size_t) {}, [] {});
+  snap["pages_fetched"] = image->fetches();
+  snap["frames_loaded"] = image->frames_loaded();
+  std::vector<const Vm*> view(run_list.begin(), run_list.end());
+  status = report_endings(view);
+  if (a.stats_path) {
+    nlohmann::ordered_json doc = stats_document(view, frames, seconds_since(start), threads);
+    add_dedup_stats(doc, nullptr);
+    doc["snapshot"] = snap;
+    write_stats(doc, *a.stats_path);
   }
   return status;
 }
@@ -213,9 +338,16 @@ int snapshot_command(const std::vector<std::string>& args) {
               (s.flags & kFlagCompressed) ? " (pages zstd-compressed)" : "", s.file_bytes);
   std::printf("  config: mem %" PRIu64 " bytes, mmu %s, cmdline \"%s\"\n", s.config.mem_bytes,
               paging_mode_name(s.config.paging), s.config.cmdline.c_str());
-  std::printf("  pages: %zu mapped, %" PRIu64 " stored, %" PRIu64 " zero elided, %" PRIu64
+  std::printf("  id %016" PRIx64 ", content checksum %016" PRIx64 "\n", s.lineage.id, s.content_checksum);
+  if (s.is_diff()) {
+    std::printf("  diff of %s (id %016" PRIx64 ", checksum %016" PRIx64 "): %" PRIu64 " pages changed, %" PRIu64
+                " dropped\n",
+                s.lineage.parent_name.c_str(), s.lineage.parent_id, s.lineage.parent_checksum,
+                s.page_count - s.dropped_pages, s.dropped_pages);
+  }
+  std::printf("  pages: %" PRIu64 " mapped, %" PRIu64 " stored, %" PRIu64 " zero elided, %" PRIu64
               " duplicates\n",
-              s.pages.size() + s.zero_pages, s.stored_pages(), s.zero_pages, s.duplicate_pages);
+              s.page_count - s.dropped_pages + s.zero_pages, s.stored_pages(), s.zero_pages, s.duplicate_pages);
   for (const Snapshot::SectionInfo& sec : s.sections) {
     std::printf("  section %-6s %12" PRIu64 " bytes  xxh3 %016" PRIx64 "  OK\n",
                 section_name(sec.id), sec.bytes, sec.checksum);

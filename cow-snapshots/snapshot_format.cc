@@ -13,7 +13,9 @@ const char* section_name(SectionId id) {
   switch (id) {
     case SectionId::kConfig: return "config";
     case SectionId::kState: return "state";
+    case SectionId::kIndex: return "index";
     case SectionId::kPages: return "pages";
+    case SectionId::kLineage: return "lineage";
   }
   return "unknown";
 }
@@ -25,6 +27,12 @@ std::span<const uint8_t> Container::section(SectionId id) const {
     if (s.id == id) return s.payload;
   }
   throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
+}
+
+uint64_t Container::content_checksum() const {
+  std::vector<uint64_t> sums;
+  for (const SectionView& s : sections) sums.push_back(s.checksum);
+  return XXH3_64bits(sums.data(), sums.size() * sizeof(uint64_t));
 }
 
 std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections) {
@@ -42,7 +50,7 @@ std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>
   return std::move(w.bytes());
 }
 
-Container decode_container(std::span<const uint8_t> file) {
+Container decode_container(std::span<const uint8_t> file, bool verify_pages) {
   if (file.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), file.begin())) {
     throw SnapshotError("not a densevm snapshot (bad magic)");
   }
@@ -71,13 +79,15 @@ Container decode_container(std::span<const uint8_t> file) {
                             " section");
       }
       const std::span<const uint8_t> payload = r.take(length);
-      if (checksum(payload) != sum) {
+      const bool verify = verify_pages || sid != SectionId::kPages;
+      if (verify && checksum(payload) != sum) {
         throw SnapshotError(std::string("snapshot checksum mismatch in the ") + section_name(sid) +
                             " section");
       }
       c.sections.push_back({sid, payload, sum});
     }
     if (r.remaining() != 0) throw SnapshotError("snapshot has trailing bytes");
+    c.pages_verified = verify_pages;
   } catch (const StateError&) {
     throw SnapshotError("snapshot is truncated");
   }

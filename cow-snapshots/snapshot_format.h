@@ -21,14 +21,15 @@ struct SnapshotError : std::runtime_error {
 };
 
 inline constexpr std::array<uint8_t, 8> kMagic = {'D', 'V', 'M', 'S', 'N', 'A', 'P', 0};
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;
 inline constexpr uint32_t kFlagCompressed = 1u << 0;  // the pages section is one zstd frame
-inline constexpr uint32_t kKnownFlags = kFlagCompressed;
+inline constexpr uint32_t kFlagDiff = 1u << 1;        // pages relative to a parent snapshot
+inline constexpr uint32_t kKnownFlags = kFlagCompressed | kFlagDiff;
 inline constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4;         // magic, version, flags, count
 inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH3-64
 
-enum class SectionId : uint32_t { kConfig = 1, kState = 2, kPages = 3 };
-inline constexpr size_t kSectionCount = 3;  // version 1 has exactly these, in this order
+enum class SectionId : uint32_t { kConfig = 1, kState = 2, kIndex = 3, kPages = 4, kLineage = 5 };
+inline constexpr size_t kSectionCount = 5;  // version 2 has exactly these, in this order
 
 [[nodiscard]] const char* section_name(SectionId id);
 
@@ -47,12 +48,17 @@ struct Container {
   uint32_t version = 0;
   uint32_t flags = 0;
   std::vector<SectionView> sections;  // checksums verified, in file order
+  bool pages_verified = false;        // the pages section's checksum was checked too
   [[nodiscard]] std::span<const uint8_t> section(SectionId id) const;
+  // What a diff names its parent by: XXH3-64 over the section checksums, in file order.
+  [[nodiscard]] uint64_t content_checksum() const;
 };
 
 [[nodiscard]] std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections);
 // Checks magic, version, flags, every length and every checksum; views point into `file`.
-[[nodiscard]] Container decode_container(std::span<const uint8_t> file);
+// verify_pages = false skips the pages section's checksum (a lazy restore checks each page's
+// own hash from the index when it first maps the page instead).
+[[nodiscard]] Container decode_container(std::span<const uint8_t> file, bool verify_pages = true);
 
 [[nodiscard]] uint64_t checksum(std::span<const uint8_t> bytes);
 

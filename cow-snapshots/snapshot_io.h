@@ -4,7 +4,7 @@
 // final name (and the directory fsync'ed), so a reader never sees a half-written snapshot.
 //
 //   write_file_atomically("vm.snap", bytes);
-//   std::vector<uint8_t> back = read_whole_file("vm.snap");   // throws SnapshotError
+//   MappedFile back("vm.snap");   // read-only mapping; throws SnapshotError
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,20 @@ namespace densevm::snapshot {
 
 // Throws std::runtime_error (one line) and removes the temp file on any failure.
 void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
-// Throws SnapshotError (one line) if the file cannot be read.
-[[nodiscard]] std::vector<uint8_t> read_whole_file(const std::string& path);
+// A whole file mapped read-only: pages are read from disk when first used, so a lazy
+// restore touches only what the guest touches. Throws SnapshotError (one line) if the file
+// cannot be opened or mapped.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  [[nodiscard]] std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace densevm::snapshot

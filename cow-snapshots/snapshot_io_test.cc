@@ -31,7 +31,8 @@ TEST_F(SnapshotIo, ReplacesTheFileWholeAndLeavesNoTempFile) {
   const std::string path = (dir_ / "vm.snap").string();
   write_file_atomically(path, std::vector<uint8_t>(10000, 1));
   write_file_atomically(path, std::vector<uint8_t>{1, 2, 3});
-  EXPECT_EQ(read_whole_file(path), (std::vector<uint8_t>{1, 2, 3}));
+  const MappedFile back(path);
+  EXPECT_EQ(std::vector<uint8_t>(back.bytes().begin(), back.bytes().end()), (std::vector<uint8_t>{1, 2, 3}));
   EXPECT_EQ(entries(), 1u);
 }
 
@@ -42,8 +43,8 @@ TEST_F(SnapshotIo, AFailedWriteLeavesNothingBehind) {
 }
 
 TEST_F(SnapshotIo, MissingFilesAndDirectoriesAreSnapshotErrors) {
-  EXPECT_THROW((void)read_whole_file((dir_ / "nope").string()), SnapshotError);
-  EXPECT_THROW((void)read_whole_file(dir_.string()), SnapshotError);
+  EXPECT_THROW(MappedFile((dir_ / "nope").string()), SnapshotError);
+  EXPECT_THROW(MappedFile(dir_.string()), SnapshotError);
 }
 
 }  // namespace

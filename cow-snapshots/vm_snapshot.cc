@@ -3,9 +3,13 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <random>
 #include <unordered_map>
 
+#include "cow-snapshots/snapshot_image.h"
 #include "cow-snapshots/snapshot_io.h"
 #include "vmm/snapshot_state.h"
 
@@ -48,21 +52,41 @@ VmConfig decode_config(std::span<const uint8_t> bytes) {
   return c;
 }
 
-// Counts and the gpa -> stored-page table, then the stored pages (FORMAT.md, "pages").
-std::vector<uint8_t> encode_pages(Vm& vm, SaveStats& stats) {
-  FrameStore& frames = vm.memory().frames();
+// The index and the stored pages (FORMAT.md, "index" and "pages"). With a parent, only
+// pages whose contents differ from the parent's are entries; parent pages that are zero or
+// gone now get a dropping entry.
+struct EncodedPages {
+  std::vector<uint8_t> index;
+  std::vector<uint8_t> pages;
+};
+
+EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
+  GuestMemory& memory = vm.memory();
+  FrameStore& frames = memory.frames();
   std::vector<PageRef> refs;
   std::vector<const uint8_t*> stored;
+  std::vector<uint64_t> hashes;
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
-  vm.memory().p2m().for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
+  memory.p2m().for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
     ++stats.pages_mapped;
     const uint8_t* page = frames.host_ptr(hpa);
+    const uint8_t* before = o.parent != nullptr ? o.parent->content(gpa) : nullptr;
     if (is_zero_page(page)) {
-      ++stats.zero_pages;
+      if (before != nullptr) {
+        refs.push_back({gpa.value(), kDroppedPage});
+        ++stats.dropped_pages;
+      } else {
+        ++stats.zero_pages;
+      }
+      return;
+    }
+    if (before != nullptr && std::memcmp(before, page, kPageSize) == 0) {
+      ++stats.unchanged_pages;
       return;
     }
     // The hash only nominates candidates; memcmp decides (a collision must not merge pages).
-    std::vector<uint32_t>& same = by_hash[XXH3_64bits(page, kPageSize)];
+    const uint64_t hash = XXH3_64bits(page, kPageSize);
+    std::vector<uint32_t>& same = by_hash[hash];
     for (uint32_t index : same) {
       if (std::memcmp(stored[index], page, kPageSize) == 0) {
         ++stats.duplicate_pages;
@@ -73,19 +97,69 @@ std::vector<uint8_t> encode_pages(Vm& vm, SaveStats& stats) {
     same.push_back(static_cast<uint32_t>(stored.size()));
     refs.push_back({gpa.value(), static_cast<uint32_t>(stored.size())});
     stored.push_back(page);
+    hashes.push_back(hash);
   });
+  if (o.parent != nullptr) {
+    // A parent page with no frame now: still owed by the image (unchanged) unless the VM
+    // gave it up (balloon) or no longer draws on the image at all.
+    const size_t mapped_refs = refs.size();
+    o.parent->for_each_page([&](Gpa gpa, const uint8_t*) {
+      if (memory.p2m().inspect(gpa)) return;
+      if (memory.has_source() && !memory.discarded_from_source(gpa)) return;
+      refs.push_back({gpa.value(), kDroppedPage});
+      ++stats.dropped_pages;
+    });
+    std::inplace_merge(refs.begin(), refs.begin() + static_cast<ptrdiff_t>(mapped_refs), refs.end(),
+                       [](const PageRef& a, const PageRef& b) { return a.gpa < b.gpa; });
+  }
   stats.pages_stored = stored.size();
+  EncodedPages out;
   StateWriter w;
   w.u64(refs.size());
   w.u64(stored.size());
   w.u64(stats.zero_pages);
   w.u64(stats.duplicate_pages);
+  w.u64(stats.dropped_pages);
   for (const PageRef& r : refs) {
     w.u64(r.gpa);
     w.u32(r.stored);
   }
-  for (const uint8_t* p : stored) w.bytes().insert(w.bytes().end(), p, p + kPageSize);
+  for (const uint64_t h : hashes) w.u64(h);
+  out.index = std::move(w.bytes());
+  out.pages.reserve(stored.size() * kPageSize);
+  for (const uint8_t* p : stored) out.pages.insert(out.pages.end(), p, p + kPageSize);
+  return out;
+}
+
+std::vector<uint8_t> encode_lineage(const Lineage& l) {
+  StateWriter w;
+  w.u64(l.id);
+  w.u64(l.parent_id);
+  w.u64(l.parent_checksum);
+  w.str(l.parent_name);
   return std::move(w.bytes());
+}
+
+Lineage decode_lineage(std::span<const uint8_t> bytes, bool diff) {
+  StateReader r(bytes);
+  Lineage l;
+  l.id = r.u64();
+  l.parent_id = r.u64();
+  l.parent_checksum = r.u64();
+  l.parent_name = r.str(kMaxCmdline);
+  r.expect_end("lineage");
+  if (l.id == 0) throw SnapshotError("snapshot lineage has no id");
+  if (diff != (l.parent_id != 0) || diff == l.parent_name.empty()) {
+    throw SnapshotError("snapshot lineage does not match its diff flag");
+  }
+  return l;
+}
+
+uint64_t new_snapshot_id() {
+  std::random_device rd;
+  uint64_t id = 0;
+  while (id == 0) id = (uint64_t{rd()} << 32) ^ rd();
+  return id;
 }
 
 std::vector<uint8_t> compress(const std::vector<uint8_t>& raw) {
@@ -100,108 +174,188 @@ std::vector<uint8_t> compress(const std::vector<uint8_t>& raw) {
   return std::move(w.bytes());
 }
 
-std::vector<uint8_t> decompress(std::span<const uint8_t> section, uint64_t max_raw) {
+std::shared_ptr<std::vector<uint8_t>> decompress(std::span<const uint8_t> section, uint64_t raw_size) {
   StateReader r(section);
-  const uint64_t raw_size = r.u64();
-  if (raw_size > max_raw) throw SnapshotError("snapshot pages section is larger than its memory");
+  if (r.u64() != raw_size) throw SnapshotError("snapshot pages section does not match its index");
   const std::span<const uint8_t> frame = r.take(r.remaining());
-  std::vector<uint8_t> raw(raw_size);
-  const size_t n = ZSTD_decompress(raw.data(), raw.size(), frame.data(), frame.size());
+  auto raw = std::make_shared<std::vector<uint8_t>>(raw_size);
+  const size_t n = ZSTD_decompress(raw->data(), raw->size(), frame.data(), frame.size());
   if (ZSTD_isError(n) || n != raw_size) throw SnapshotError("snapshot pages section does not decompress");
   return raw;
 }
 
-void decode_pages(std::span<const uint8_t> raw, Snapshot& s) {
-  StateReader r(raw);
+void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
+  StateReader r(bytes);
   const uint64_t max_pages = s.config.mem_bytes / kPageSize;
   const uint64_t refs = r.u64();
   const uint64_t stored = r.u64();
   s.zero_pages = r.u64();
   s.duplicate_pages = r.u64();
-  if (refs > max_pages || stored > refs || s.zero_pages > max_pages ||
-      s.duplicate_pages != refs - stored) {
-    throw SnapshotError("snapshot pages section has inconsistent counts");
+  s.dropped_pages = r.u64();
+  if (refs > max_pages || stored > refs || s.zero_pages > max_pages || s.dropped_pages > refs - stored ||
+      s.duplicate_pages != refs - stored - s.dropped_pages || (s.dropped_pages != 0 && !s.is_diff())) {
+    throw SnapshotError("snapshot index has inconsistent counts");
   }
-  s.pages.reserve(refs);
+  s.page_count = refs;
+  s.entries = r.take(refs * 12);  // StateReader checks the length before anything is read
+  uint64_t dropped = 0, last = 0;
   for (uint64_t i = 0; i < refs; ++i) {
-    const PageRef ref{r.u64(), r.u32()};
-    if (ref.gpa % kPageSize || ref.stored >= stored ||
-        (!s.pages.empty() && ref.gpa <= s.pages.back().gpa)) {
-      throw SnapshotError("snapshot pages section has a bad page entry");
+    const PageRef ref = s.page(i);
+    dropped += ref.stored == kDroppedPage;
+    if (ref.gpa % kPageSize || (ref.stored >= stored && ref.stored != kDroppedPage) || (i > 0 && ref.gpa <= last)) {
+      throw SnapshotError("snapshot index has a bad page entry");
     }
-    s.pages.push_back(ref);
+    last = ref.gpa;
   }
-  if (r.remaining() != stored * kPageSize) {
-    throw SnapshotError("snapshot pages section has the wrong amount of page data");
-  }
-  const std::span<const uint8_t> data = r.take(r.remaining());
-  s.page_data.assign(data.begin(), data.end());
+  if (dropped != s.dropped_pages) throw SnapshotError("snapshot index has inconsistent counts");
+  s.hashes = r.take(stored * 8);
+  r.expect_end("index");
+}
+
+std::string directory_of(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  return dir.empty() ? "." : dir.string();
 }
 
 }  // namespace
 
-std::vector<uint8_t> encode_vm(Vm& vm, bool compress_pages, SaveStats& stats) {
+std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
   if (vm.state() != Vm::State::kRunning) throw std::runtime_error("cannot save a VM that has stopped");
+  if (o.parent == nullptr && vm.memory().materialize() != GuestMemory::Populate::kMapped) {
+    throw std::runtime_error("cannot save: the VM's snapshot pages could not all be read");
+  }
   StateWriter state;
   vm.save(state);
-  std::vector<uint8_t> pages = encode_pages(vm, stats);
-  if (compress_pages) pages = compress(pages);
+  EncodedPages pages = encode_pages(vm, o, stats);
+  if (o.compress) pages.pages = compress(pages.pages);
+  Lineage lineage;
+  lineage.id = new_snapshot_id();
+  if (o.parent != nullptr) {
+    lineage.parent_id = o.parent->top().lineage.id;
+    lineage.parent_checksum = o.parent->top().content_checksum;
+    lineage.parent_name = o.parent_name;
+  }
   std::vector<Section> sections;
   sections.push_back({SectionId::kConfig, encode_config(vm.config())});
   sections.push_back({SectionId::kState, std::move(state.bytes())});
-  sections.push_back({SectionId::kPages, std::move(pages)});
-  std::vector<uint8_t> file = encode_container(compress_pages ? kFlagCompressed : 0, sections);
+  sections.push_back({SectionId::kIndex, std::move(pages.index)});
+  sections.push_back({SectionId::kPages, std::move(pages.pages)});
+  sections.push_back({SectionId::kLineage, encode_lineage(lineage)});
+  const uint32_t flags = (o.compress ? kFlagCompressed : 0) | (o.parent != nullptr ? kFlagDiff : 0);
+  std::vector<uint8_t> file = encode_container(flags, sections);
   stats.file_bytes = file.size();
   return file;
 }
 
-SaveStats save_vm_file(Vm& vm, const std::string& path, bool compress_pages) {
+SaveStats save_vm_file(Vm& vm, const std::string& path, const SaveOptions& options) {
   SaveStats stats;
-  write_file_atomically(path, encode_vm(vm, compress_pages, stats));
+  write_file_atomically(path, encode_vm(vm, options, stats));
   return stats;
 }
 
-Snapshot parse_snapshot(std::span<const uint8_t> file) {
-  const Container c = decode_container(file);
+Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const void> owner, bool verify_pages) {
+  const Container c = decode_container(file, verify_pages);
   Snapshot s;
   s.version = c.version;
   s.flags = c.flags;
   s.file_bytes = file.size();
+  s.content_checksum = c.content_checksum();
   for (const SectionView& v : c.sections) s.sections.push_back({v.id, v.payload.size(), v.checksum});
   try {
     s.config = decode_config(c.section(SectionId::kConfig));
     const std::span<const uint8_t> state = c.section(SectionId::kState);
     s.state.assign(state.begin(), state.end());
+    s.lineage = decode_lineage(c.section(SectionId::kLineage), s.is_diff());
+    decode_index(c.section(SectionId::kIndex), s);
     const std::span<const uint8_t> pages = c.section(SectionId::kPages);
+    const uint64_t raw_size = s.stored_pages() * kPageSize;
     if (c.flags & kFlagCompressed) {
-      // Counts (32 bytes) + one 12-byte entry and one page per guest page, at most.
-      const uint64_t max_raw = 32 + (s.config.mem_bytes / kPageSize) * (12 + kPageSize);
-      decode_pages(decompress(pages, max_raw), s);
+      if (!c.pages_verified && checksum(pages) != c.sections[3].checksum) {
+        throw SnapshotError("snapshot checksum mismatch in the pages section");
+      }
+      auto raw = decompress(pages, raw_size);
+      s.page_data = *raw;
+      s.page_owner = std::move(raw);
+      s.pages_verified = true;
     } else {
-      decode_pages(pages, s);
+      if (pages.size() != raw_size) throw SnapshotError("snapshot pages section does not match its index");
+      s.page_data = pages;
+      s.pages_verified = c.pages_verified;
     }
   } catch (const StateError& e) {
     throw SnapshotError(std::string("snapshot is corrupt: ") + e.what());
   }
+  s.file_owner = std::move(owner);
   return s;
 }
 
-Snapshot load_snapshot_file(const std::string& path) { return parse_snapshot(read_whole_file(path)); }
+Snapshot load_snapshot_file(const std::string& path, bool verify_pages) {
+  auto file = std::make_shared<MappedFile>(path);
+  const std::span<const uint8_t> bytes = file->bytes();
+  Snapshot s = parse_snapshot(bytes, std::move(file), verify_pages);
+  s.path = path;
+  return s;
+}
 
-std::unique_ptr<Vm> restore_vm(const Snapshot& snap, FrameStore& frames, Vm::ConsoleSink sink) {
-  auto vm = std::make_unique<Vm>(frames, snap.config, std::move(sink));
-  for (const PageRef& ref : snap.pages) {
-    const uint8_t* data = snap.page_data.data() + uint64_t{ref.stored} * kPageSize;
-    if (!vm->memory().write(Gpa{ref.gpa}, data, kPageSize)) {
-      throw SnapshotError("snapshot has a page outside guest RAM or memory ran out");
+std::vector<Snapshot> load_snapshot_chain(const std::string& path, bool verify_pages,
+                                          const std::optional<std::string>& parent_path) {
+  constexpr size_t kMaxDepth = 64;
+  std::vector<Snapshot> chain;
+  chain.push_back(load_snapshot_file(path, verify_pages));
+  while (chain.back().is_diff()) {
+    if (chain.size() >= kMaxDepth) throw SnapshotError("snapshot chain is deeper than 64 diffs");
+    const Snapshot& child = chain.back();
+    const std::filesystem::path recorded(child.lineage.parent_name);
+    const std::string where = chain.size() == 1 && parent_path
+                                  ? *parent_path
+                                  : (recorded.is_absolute() ? recorded
+                                                            : std::filesystem::path(directory_of(child.path)) / recorded)
+                                        .string();
+    std::optional<Snapshot> parent;
+    try {
+      parent = load_snapshot_file(where, verify_pages);
+    } catch (const SnapshotError& e) {
+      throw SnapshotError("diff " + child.path + " needs its parent " + where + ": " + e.what());
+    }
+    if (parent->lineage.id != child.lineage.parent_id ||
+        parent->content_checksum != child.lineage.parent_checksum) {
+      throw SnapshotError("parent " + where + " is not the snapshot " + child.path +
+                          " was saved against (id or checksum differs)");
+    }
+    if (parent->config.mem_bytes != child.config.mem_bytes) {
+      throw SnapshotError("parent " + where + " has a different memory size than " + child.path);
+    }
+    chain.push_back(std::move(*parent));
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, FrameStore& frames,
+                               Vm::ConsoleSink sink, const RestoreOptions& o) {
+  const Snapshot& top = image->top();
+  VmConfig config = top.config;
+  config.id = o.vm_id;
+  auto vm = std::make_unique<Vm>(frames, config, std::move(sink));
+  vm->memory().set_source(image);
+  if (!o.lazy) {
+    switch (vm->memory().materialize()) {
+      case GuestMemory::Populate::kMapped: break;
+      case GuestMemory::Populate::kSourceCorrupt: throw SnapshotError("snapshot page failed its checksum");
+      default: throw SnapshotError("host out of memory restoring the snapshot");
     }
   }
   try {
-    StateReader r(snap.state);
+    StateReader r(top.state);
     vm->restore(r);
     r.expect_end("state");
   } catch (const StateError& e) {
     throw SnapshotError(std::string("snapshot state is corrupt: ") + e.what());
+  }
+  const uint64_t seed[2] = {top.content_checksum, o.clone};
+  const XXH128_hash_t h = XXH3_128bits(seed, sizeof seed);
+  if (!vm->set_generation_id({h.low64 | 1, h.high64})) {
+    throw SnapshotError("cannot write the generation id (snapshot page unreadable or host out of memory)");
   }
   return vm;
 }

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "cow-snapshots/snapshot_image.h"
 #include "tests/support/tiny_elf.h"
+#include "vmm/boot.h"
 
 namespace densevm::snapshot {
 namespace {
@@ -25,6 +27,17 @@ const std::vector<uint8_t> kPrintAbAndExit7 = {0x66, 0xba, 0xf8, 0x03, 0xb0, 'A'
                                                0xee, 0xb0, '\n', 0xee, 0xb0, 0x07, 0xe6, 0xf4};
 constexpr uint64_t kMem = 16 << 20;
 
+// A VM with recognisable pages: 0x400000 + i * 4 KiB holds byte i + 1, for i < kPages.
+constexpr uint64_t kPages = 8;
+constexpr uint64_t kData = 0x400000;
+
+void fill_pages(Vm& vm) {
+  for (uint64_t i = 0; i < kPages; ++i) {
+    const std::vector<uint8_t> page(kPageSize, static_cast<uint8_t>(i + 1));
+    ASSERT_TRUE(vm.memory().write(Gpa{kData + i * kPageSize}, page.data(), page.size()));
+  }
+}
+
 class VmSnapshot : public ::testing::Test {
  protected:
   // The guest stopped after 'A' went out: the UART holds a partial line.
@@ -37,7 +50,25 @@ class VmSnapshot : public ::testing::Test {
   std::vector<uint8_t> small_file(bool compress) {
     auto vm = booted_after_a();
     SaveStats s;
-    return encode_vm(*vm, compress, s);
+    return encode_vm(*vm, {.compress = compress, .parent = nullptr, .parent_name = {}}, s);
+  }
+  static std::vector<uint8_t> encode(Vm& vm, SaveStats& s) {
+    return encode_vm(vm, {.compress = false, .parent = nullptr, .parent_name = {}}, s);
+  }
+  // `file` must outlive what this returns: the snapshot's pages point into it.
+  static Snapshot parse(const std::vector<uint8_t>& file, bool verify_pages = true) {
+    return parse_snapshot(file, nullptr, verify_pages);
+  }
+  std::shared_ptr<SnapshotImage> image(const Snapshot& snap, bool shared = false) {
+    return std::make_shared<SnapshotImage>(std::vector<Snapshot>{snap}, frames_, shared);
+  }
+  std::unique_ptr<Vm> restore(const Snapshot& snap, Captured& out, const RestoreOptions& o = {}) {
+    return restore_vm(image(snap), frames_, out.sink(), o);
+  }
+  static std::vector<uint8_t> page_of(Vm& vm, uint64_t gpa) {
+    std::vector<uint8_t> bytes(kPageSize);
+    EXPECT_TRUE(vm.memory().read(Gpa{gpa}, bytes.data(), bytes.size()));
+    return bytes;
   }
 
   FrameStore frames_{uint64_t{1} << 30};
@@ -48,7 +79,7 @@ TEST_F(VmSnapshot, RestoredVmFinishesThePartialLineAndCountsOn) {
   for (bool compress : {false, true}) {
     const std::vector<uint8_t> file = small_file(compress);
     Captured restored;
-    std::unique_ptr<Vm> vm = restore_vm(parse_snapshot(file), frames_, restored.sink());
+    std::unique_ptr<Vm> vm = restore(parse(file), restored);
     while (vm->run_slice(1000)) {}
     ASSERT_EQ(vm->state(), Vm::State::kExited) << vm->failure();
     EXPECT_EQ(vm->exit_status(), 7);
@@ -67,7 +98,8 @@ TEST_F(VmSnapshot, ElidesZeroPagesAndStoresIdenticalPagesOnce) {
   std::vector<uint8_t> zero(kPageSize, 0);
   ASSERT_TRUE(vm->memory().write(Gpa{0x500000}, zero.data(), zero.size()));
   SaveStats s;
-  const Snapshot snap = parse_snapshot(encode_vm(*vm, false, s));
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const Snapshot snap = parse(file);
   EXPECT_GE(s.zero_pages, 1u);
   EXPECT_GE(s.duplicate_pages, 2u);
   EXPECT_EQ(s.pages_mapped, s.pages_stored + s.zero_pages + s.duplicate_pages);
@@ -75,10 +107,8 @@ TEST_F(VmSnapshot, ElidesZeroPagesAndStoresIdenticalPagesOnce) {
   EXPECT_EQ(snap.zero_pages, s.zero_pages);
 
   Captured restored;
-  std::unique_ptr<Vm> copy = restore_vm(snap, frames_, restored.sink());
-  std::vector<uint8_t> back(kPageSize);
-  ASSERT_TRUE(copy->memory().read(Gpa{0x402000}, back.data(), back.size()));
-  EXPECT_EQ(back, page);
+  std::unique_ptr<Vm> copy = restore(snap, restored);
+  EXPECT_EQ(page_of(*copy, 0x402000), page);
 }
 
 // Saving a restored VM gives the same state record: every device restores all it saves.
@@ -88,9 +118,10 @@ TEST_F(VmSnapshot, SaveRestoreSaveIsAFixedPoint) {
   StateWriter first;
   vm->save(first);
   SaveStats s;
-  const Snapshot snap = parse_snapshot(encode_vm(*vm, false, s));
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const Snapshot snap = parse(file);
   Captured restored;
-  std::unique_ptr<Vm> copy = restore_vm(snap, frames_, restored.sink());
+  std::unique_ptr<Vm> copy = restore(snap, restored);
   StateWriter second;
   copy->save(second);
   EXPECT_EQ(first.bytes(), second.bytes());
@@ -102,7 +133,7 @@ TEST_F(VmSnapshot, EveryTruncationIsRefusedCleanly) {
   for (bool compress : {false, true}) {
     const std::vector<uint8_t> file = small_file(compress);
     for (size_t n = 0; n < file.size(); ++n) {
-      EXPECT_THROW((void)parse_snapshot(std::span(file).first(n)), SnapshotError) << n;
+      EXPECT_THROW((void)parse_snapshot(std::span(file).first(n), nullptr), SnapshotError) << n;
     }
   }
 }
@@ -115,7 +146,7 @@ TEST_F(VmSnapshot, AFlippedBitNamesTheSectionWhoseChecksumFails) {
     const size_t at = static_cast<size_t>(s.payload.data() - file.data()) + s.payload.size() / 2;
     bad[at] ^= 0x10;
     try {
-      (void)parse_snapshot(bad);
+      (void)parse(bad);
       ADD_FAILURE() << section_name(s.id);
     } catch (const SnapshotError& e) {
       EXPECT_NE(std::string(e.what()).find(std::string("checksum mismatch in the ") +
@@ -142,7 +173,7 @@ TEST_F(VmSnapshot, CraftedStateRecordsNeverCrashTheRestore) {
     const std::vector<uint8_t> crafted = encode_container(0, sections);
     Captured restored;
     try {
-      std::unique_ptr<Vm> vm = restore_vm(parse_snapshot(crafted), frames_, restored.sink());
+      std::unique_ptr<Vm> vm = restore(parse(crafted), restored);
       for (int slice = 0; slice < 10 && vm->run_slice(1000); ++slice) {}
       ++restored_count;
     } catch (const SnapshotError&) {
@@ -154,32 +185,222 @@ TEST_F(VmSnapshot, CraftedStateRecordsNeverCrashTheRestore) {
   EXPECT_EQ(refused + restored_count, state.size());
 }
 
+// The same for the index and lineage sections: every byte flipped in turn (checksums made
+// valid again), each file is refused with a SnapshotError or restores a VM whose memory reads
+// and runs safely, lazily and eagerly.
+TEST_F(VmSnapshot, CraftedIndexesAndLineagesNeverCrashTheRestore) {
+  auto vm = booted_after_a();
+  fill_pages(*vm);
+  SaveStats s;
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const Container c = decode_container(file);
+  std::vector<Section> sections;
+  for (const SectionView& v : c.sections) sections.push_back({v.id, {v.payload.begin(), v.payload.end()}});
+  for (const size_t which : {size_t{2}, size_t{4}}) {  // index, lineage
+    const std::vector<uint8_t> original = sections[which].payload;
+    size_t refused = 0, restored_count = 0;
+    for (size_t i = 0; i < original.size(); ++i) {
+      sections[which].payload = original;
+      sections[which].payload[i] ^= 0x5a;
+      const std::vector<uint8_t> crafted = encode_container(0, sections);
+      try {
+        const Snapshot snap = parse(crafted);
+        Captured out;
+        std::unique_ptr<Vm> copy = restore_vm(image(snap), frames_, out.sink(), {.lazy = i % 2 == 0, .vm_id = 0, .clone = 0});
+        std::vector<uint8_t> bytes(kPageSize);
+        for (uint64_t p = 0; p < kPages; ++p) (void)copy->memory().read(Gpa{kData + p * kPageSize}, bytes.data(), bytes.size());
+        for (int slice = 0; slice < 10 && copy->run_slice(1000); ++slice) {}
+        ++restored_count;
+      } catch (const SnapshotError&) {
+        ++refused;
+      }
+    }
+    sections[which].payload = original;
+    EXPECT_GT(refused, 0u) << which;
+    EXPECT_EQ(refused + restored_count, original.size());
+  }
+}
+
 TEST_F(VmSnapshot, RefusesWrongMagicVersionAndFlags) {
   const std::vector<uint8_t> file = small_file(false);
   std::vector<uint8_t> magic = file;
   magic[0] = 'X';
-  EXPECT_THROW((void)parse_snapshot(magic), SnapshotError);
+  EXPECT_THROW((void)parse(magic), SnapshotError);
   std::vector<uint8_t> version = file;
-  version[8] = 2;
+  version[8] = 1;
   try {
-    (void)parse_snapshot(version);
+    (void)parse(version);
     ADD_FAILURE();
   } catch (const SnapshotError& e) {
-    EXPECT_NE(std::string(e.what()).find("version 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("version 1"), std::string::npos) << e.what();
   }
   std::vector<uint8_t> flags = file;
   flags[12] = 0x80;
-  EXPECT_THROW((void)parse_snapshot(flags), SnapshotError);
+  EXPECT_THROW((void)parse(flags), SnapshotError);
+  std::vector<uint8_t> diff_flag = file;  // a diff without a parent in its lineage
+  diff_flag[12] = static_cast<uint8_t>(kFlagDiff);
+  EXPECT_THROW((void)parse(diff_flag), SnapshotError);
   std::vector<uint8_t> trailing = file;
   trailing.push_back(0);
-  EXPECT_THROW((void)parse_snapshot(trailing), SnapshotError);
+  EXPECT_THROW((void)parse(trailing), SnapshotError);
 }
 
 TEST_F(VmSnapshot, RefusesToSaveAStoppedVm) {
   auto vm = booted_after_a();
   while (vm->run_slice(1000)) {}
   SaveStats s;
-  EXPECT_THROW((void)encode_vm(*vm, false, s), std::runtime_error);
+  EXPECT_THROW((void)encode(*vm, s), std::runtime_error);
+}
+
+TEST_F(VmSnapshot, LazyRestoreMapsPagesOnFirstTouchOnly) {
+  auto vm = booted_after_a();
+  fill_pages(*vm);
+  SaveStats s;
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const Snapshot snap = parse(file, /*verify_pages=*/false);
+  EXPECT_FALSE(snap.pages_verified);
+  const auto img = image(snap);
+  Captured restored;
+  std::unique_ptr<Vm> copy = restore_vm(img, frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
+  const uint64_t before = copy->memory().resident_pages();
+  EXPECT_LT(before, s.pages_mapped);  // only what restoring itself touched
+  EXPECT_EQ(page_of(*copy, kData + 3 * kPageSize), std::vector<uint8_t>(kPageSize, 4));
+  EXPECT_EQ(copy->memory().resident_pages(), before + 1);
+  EXPECT_EQ(img->fetches(), before + 1);
+  while (copy->run_slice(1000)) {}
+  EXPECT_EQ(copy->exit_status(), 7);
+  EXPECT_EQ(restored.lines, std::vector<std::string>{"AB"});
+}
+
+TEST_F(VmSnapshot, ALazyPageThatFailsItsHashIsNeverMapped) {
+  auto vm = booted_after_a();
+  fill_pages(*vm);
+  SaveStats s;
+  std::vector<uint8_t> file = encode(*vm, s);
+  const Container c = decode_container(file);
+  const std::span<const uint8_t> pages = c.section(SectionId::kPages);
+  const size_t page_offset = static_cast<size_t>(pages.data() - file.data());
+  // Corrupt every stored page whose bytes are all 5 (page 4 of fill_pages).
+  size_t corrupted = 0;
+  for (size_t off = 0; off < pages.size(); off += kPageSize) {
+    if (pages[off] == 5 && pages[off + kPageSize - 1] == 5) {
+      file[page_offset + off + 17] ^= 1;
+      ++corrupted;
+    }
+  }
+  ASSERT_EQ(corrupted, 1u);
+  EXPECT_THROW((void)parse(file), SnapshotError);  // eager: the section checksum
+  const Snapshot snap = parse(file, /*verify_pages=*/false);
+  Captured restored;
+  std::unique_ptr<Vm> copy = restore_vm(image(snap), frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
+  std::vector<uint8_t> bytes(kPageSize);
+  EXPECT_FALSE(copy->memory().read(Gpa{kData + 4 * kPageSize}, bytes.data(), bytes.size()));
+  EXPECT_FALSE(copy->memory().p2m().inspect(Gpa{kData + 4 * kPageSize}));
+  EXPECT_EQ(copy->memory().populate(Gpa{kData + 4 * kPageSize}), GuestMemory::Populate::kSourceCorrupt);
+  EXPECT_EQ(page_of(*copy, kData + 5 * kPageSize), std::vector<uint8_t>(kPageSize, 6));
+  // And an eager restore of the same file refuses before anything runs.
+  EXPECT_THROW((void)restore_vm(image(snap), frames_, restored.sink(), {}), SnapshotError);
+}
+
+TEST_F(VmSnapshot, ClonesShareEveryFrameUntilTheyWriteIt) {
+  auto vm = booted_after_a();
+  fill_pages(*vm);
+  SaveStats s;
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const auto img = image(parse(file), /*shared=*/true);
+  Captured out;
+  std::vector<std::unique_ptr<Vm>> clones;
+  for (uint64_t k = 0; k < 3; ++k) {
+    clones.push_back(restore_vm(img, frames_, out.sink(), {.lazy = false, .vm_id = static_cast<int>(k), .clone = k}));
+  }
+  // One frame per stored page, however many clones map it.
+  EXPECT_EQ(img->frames_loaded(), s.pages_stored);
+  const Gpa page{kData + 2 * kPageSize};
+  const Hpa shared = clones[0]->memory().p2m().inspect(page)->hpa;
+  EXPECT_EQ(clones[1]->memory().p2m().inspect(page)->hpa, shared);
+  EXPECT_EQ(frames_.refcount(shared), 4u);  // the image and three clones
+  const uint8_t x = 0xee;
+  ASSERT_TRUE(clones[1]->memory().write(page + 10, &x, 1));
+  EXPECT_NE(clones[1]->memory().p2m().inspect(page)->hpa, shared);
+  EXPECT_EQ(frames_.refcount(shared), 3u);
+  EXPECT_EQ(page_of(*clones[0], page.value()), std::vector<uint8_t>(kPageSize, 3));
+  EXPECT_EQ(page_of(*clones[1], page.value())[10], 0xee);
+  for (auto& c : clones) {
+    while (c->run_slice(1000)) {}
+    EXPECT_EQ(c->exit_status(), 7);
+  }
+  EXPECT_EQ(out.lines, (std::vector<std::string>{"AB", "AB", "AB"}));
+}
+
+TEST_F(VmSnapshot, EveryRestoreGetsAGenerationIdOfItsOwnAndRepeatsIt) {
+  auto vm = booted_after_a();
+  const Vm::GenerationId original = vm->generation_id();
+  EXPECT_NE(original, Vm::GenerationId{});
+  SaveStats s;
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const Snapshot snap = parse(file);
+  Captured out;
+  std::vector<Vm::GenerationId> ids;
+  for (uint64_t clone : {0, 1, 2, 1}) {
+    ids.push_back(restore(snap, out, {.lazy = clone % 2 == 1, .vm_id = 0, .clone = clone})->generation_id());
+  }
+  EXPECT_NE(ids[0], original);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[1], ids[2]);
+  EXPECT_EQ(ids[1], ids[3]);  // the same restore, the same id: runs repeat exactly
+  uint64_t words[2];
+  ASSERT_TRUE(vm->memory().read(Gpa{kBootGenerationId}, words, sizeof words));
+  EXPECT_EQ((Vm::GenerationId{words[0], words[1]}), original);
+}
+
+// A diff against the snapshot a VM was restored from holds only what changed, and the chain
+// restores the VM's memory exactly: changed, zeroed and ballooned pages included.
+TEST_F(VmSnapshot, ADiffStoresOnlyChangesAndTheChainRestoresThemAll) {
+  auto vm = booted_after_a();
+  fill_pages(*vm);
+  SaveStats base_stats;
+  const std::vector<uint8_t> base_file = encode(*vm, base_stats);
+  const Snapshot base = parse(base_file);
+  for (bool lazy : {false, true}) {
+    SCOPED_TRACE(lazy ? "lazy" : "eager");
+    const auto parent = image(base);
+    Captured out;
+    std::unique_ptr<Vm> child = restore_vm(parent, frames_, out.sink(), {.lazy = lazy, .vm_id = 0, .clone = 0});
+    const std::vector<uint8_t> changed(kPageSize, 0x77), zero(kPageSize, 0);
+    ASSERT_TRUE(child->memory().write(Gpa{kData + 1 * kPageSize}, changed.data(), kPageSize));
+    ASSERT_TRUE(child->memory().write(Gpa{kData + 2 * kPageSize}, zero.data(), kPageSize));
+    ASSERT_TRUE(child->memory().write(Gpa{kData + 100 * kPageSize}, changed.data(), kPageSize));
+    EXPECT_TRUE(child->memory().discard(Gpa{kData + 6 * kPageSize}) || lazy);
+    (void)child->memory().discard(Gpa{kData + 7 * kPageSize});
+
+    SaveStats s;
+    const std::vector<uint8_t> diff_file =
+        encode_vm(*child, {.compress = false, .parent = parent.get(), .parent_name = "base.snap"}, s);
+    const Snapshot diff = parse(diff_file);
+    EXPECT_TRUE(diff.is_diff());
+    EXPECT_EQ(diff.lineage.parent_id, base.lineage.id);
+    EXPECT_EQ(diff.lineage.parent_checksum, base.content_checksum);
+    EXPECT_EQ(diff.lineage.parent_name, "base.snap");
+    // Page 1 and page 100 changed (stored once: same contents) plus the generation id's
+    // page; pages 2, 6 and 7 dropped.
+    EXPECT_EQ(s.pages_stored, 2u);
+    EXPECT_EQ(s.duplicate_pages, 1u);
+    EXPECT_EQ(s.dropped_pages, 3u);
+    EXPECT_LT(diff_file.size(), base_file.size());
+
+    const auto chain = std::make_shared<SnapshotImage>(std::vector<Snapshot>{base, diff}, frames_, false);
+    Captured again;
+    std::unique_ptr<Vm> back = restore_vm(chain, frames_, again.sink(), {});
+    EXPECT_EQ(page_of(*back, kData), std::vector<uint8_t>(kPageSize, 1));
+    EXPECT_EQ(page_of(*back, kData + 1 * kPageSize), changed);
+    EXPECT_EQ(page_of(*back, kData + 2 * kPageSize), zero);
+    EXPECT_EQ(page_of(*back, kData + 3 * kPageSize), std::vector<uint8_t>(kPageSize, 4));
+    EXPECT_EQ(page_of(*back, kData + 6 * kPageSize), zero);
+    EXPECT_EQ(page_of(*back, kData + 7 * kPageSize), zero);
+    EXPECT_EQ(page_of(*back, kData + 100 * kPageSize), changed);
+    while (back->run_slice(1000)) {}
+    EXPECT_EQ(again.lines, std::vector<std::string>{"AB"});
+  }
 }
 
 }  // namespace

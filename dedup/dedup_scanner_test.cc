@@ -14,7 +14,7 @@ namespace {
 using namespace dedup_testing;
 
 struct Counting : P2mListener {
-  void on_p2m_change(Gpa, Gpa) override { ++changes; }
+  void on_p2m_change(Gpa, Gpa, P2mChange) override { ++changes; }
   int changes = 0;
 };
 

@@ -16,8 +16,8 @@ namespace {
 
 }  // namespace
 
-// Collects changed pages into contiguous runs so that a range operation notifies once per
-// run instead of once per page.
+// Collects pages whose rights changed into contiguous runs so that a range operation
+// notifies once per run instead of once per page.
 class P2m::ChangeRuns {
  public:
   explicit ChangeRuns(P2m& p2m) : p2m_(p2m) {}
@@ -37,7 +37,7 @@ class P2m::ChangeRuns {
 
  private:
   void flush() {
-    if (end_ != 0) p2m_.notify(Gpa{begin_}, Gpa{end_});
+    if (end_ != 0) p2m_.notify(Gpa{begin_}, Gpa{end_}, P2mChange::kRights);
     end_ = 0;
   }
 
@@ -122,14 +122,16 @@ P2mStatus P2m::map(Gpa gpa, Hpa hpa, EptPerms perms, EptMemType type) {
   }
   EptEntry* leaf = walker_.find_or_create(root_, gpa.value(), 1, stats_.table_frames);
   if (leaf == nullptr) return P2mStatus::kOutOfFrames;
+  if (keeper_ != nullptr) keeper_->before_leaf_change(gpa, *leaf);
   const EptEntry old = *leaf;
   *leaf = EptEntry::page(hpa, perms, type);
+  ++stats_.entry_writes;
   if (!old.holds_frame()) {
     ++stats_.mapped_pages;
     return P2mStatus::kOk;
   }
   // Invalidate before the old frame can be handed to anyone else.
-  notify(gpa, gpa + kPageSize);
+  notify(gpa, gpa + kPageSize, P2mChange::kFrame);
   frames_->release(old.frame());
   return P2mStatus::kOk;
 }
@@ -138,10 +140,12 @@ std::optional<Hpa> P2m::unmap(Gpa gpa) {
   if (gpa.value() >= kGpaLimit) return std::nullopt;
   EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
   if (leaf == nullptr || !leaf->holds_frame()) return std::nullopt;
+  if (keeper_ != nullptr) keeper_->before_leaf_change(gpa.page_base(), *leaf);
   const Hpa old = leaf->frame();
   *leaf = EptEntry();
+  ++stats_.entry_writes;
   --stats_.mapped_pages;
-  notify(gpa.page_base(), gpa.page_base() + kPageSize);
+  notify(gpa.page_base(), gpa.page_base() + kPageSize, P2mChange::kFrame);
   frames_->release(old);
   return old;
 }
@@ -152,6 +156,7 @@ P2mStatus P2m::protect(Gpa begin, Gpa end, EptPerms perms) {
   auto set_rights = [&](uint64_t addr, EptEntry& e, unsigned) {
     if (e.perms() == perms) return;
     e.set_perms(perms);
+    ++stats_.entry_writes;
     runs.add(addr);
   };
   walker_.for_each_leaf(root_, begin.value(), end.value(), set_rights);
@@ -175,10 +180,45 @@ P2mStatus P2m::set_subtree_perms(Gpa gpa, unsigned level, EptPerms perms) {
   if (e == nullptr || !e->holds_frame()) return P2mStatus::kNotMapped;
   if (e->perms() == perms) return P2mStatus::kOk;
   e->set_perms(perms);
+  ++stats_.entry_writes;
   const uint64_t span = Walker::span(level);
   const Gpa base{gpa.value() & ~(span - 1)};
-  notify(base, base + span);
+  notify(base, base + span, P2mChange::kRights);
   return P2mStatus::kOk;
+}
+
+// Effective rights are the AND along the path (SDM Vol 3C §29.3.2), so moving an upper
+// entry's rights into each of its children, and giving it RWX, changes no page's rights:
+// no cached translation can be wrong, nobody is told.
+unsigned P2m::push_down(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return 0;
+  unsigned pushed = 0;
+  Hpa table = root_;
+  for (unsigned level = EptEntry::kLevels; level > 1; --level) {
+    EptEntry& e = walker_.table(table)[Walker::index(gpa.value(), level)];
+    if (!e.holds_frame()) break;
+    if (const EptPerms rights = e.perms(); rights != kEptRwx) {
+      EptEntry* children = walker_.table(e.frame());
+      for (unsigned i = 0; i < Walker::kEntriesPerTable; ++i) {
+        EptEntry& child = children[i];
+        if (!child.holds_frame() || (child.perms() & rights) == child.perms()) continue;
+        child.set_perms(child.perms() & rights);
+        ++stats_.entry_writes;
+      }
+      e.set_perms(kEptRwx);
+      ++stats_.entry_writes;
+      ++pushed;
+    }
+    table = e.frame();
+  }
+  stats_.push_downs += pushed;
+  return pushed;
+}
+
+void P2m::before_leaf_write(Gpa page) {
+  if (keeper_ == nullptr || page.value() >= kGpaLimit) return;
+  EptEntry* leaf = walker_.find(root_, page.value(), 1);
+  if (leaf != nullptr && leaf->holds_frame()) keeper_->before_leaf_change(page.page_base(), *leaf);
 }
 
 void P2m::harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty) {
@@ -186,6 +226,7 @@ void P2m::harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_d
   auto harvest = [&](uint64_t addr, EptEntry& e, unsigned) {
     if (!e.dirty()) return;
     e.clear(EptEntry::kDirty | EptEntry::kAccessed);
+    ++stats_.entry_writes;
     runs.add(addr);
     on_dirty(Gpa{addr});
   };
@@ -197,7 +238,8 @@ bool P2m::test_and_clear_accessed(Gpa gpa) {
   EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
   if (leaf == nullptr || !leaf->holds_frame() || !leaf->accessed()) return false;
   leaf->clear(EptEntry::kAccessed);
-  notify(gpa.page_base(), gpa.page_base() + kPageSize);
+  ++stats_.entry_writes;
+  notify(gpa.page_base(), gpa.page_base() + kPageSize, P2mChange::kRights);
   return true;
 }
 
@@ -216,9 +258,9 @@ void P2m::add_listener(P2mListener* listener) { listeners_.push_back(listener); 
 
 void P2m::remove_listener(P2mListener* listener) { std::erase(listeners_, listener); }
 
-void P2m::notify(Gpa begin, Gpa end) {
+void P2m::notify(Gpa begin, Gpa end, P2mChange change) {
   ++stats_.notifications;
-  for (P2mListener* listener : listeners_) listener->on_p2m_change(begin, end);
+  for (P2mListener* listener : listeners_) listener->on_p2m_change(begin, end, change);
 }
 
 }  // namespace densevm

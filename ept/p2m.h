@@ -4,14 +4,16 @@
 // walk the tables as a processor does (rights ANDed across levels, A/D set), and report a
 // refusal as an EptViolation value for the VMM to handle. Each mapped page owns one reference
 // of its frame. Every change to an existing entry is announced to the listeners: the
-// software INVEPT for shadow tables and soft TLBs.
+// software INVEPT for shadow tables, soft TLBs and decoded code. One keeper (an in-memory
+// checkpoint) may in addition see each leaf before it changes, to keep its frame.
 //
 //   P2m p2m(frames);
 //   if (p2m.map(Gpa{0x1000}, *frames.allocate(), kEptRwx) != P2mStatus::kOk) return;
 //   EptLookup r = p2m.lookup(Gpa{0x1234}, Access::kWrite);   // an EptHit or an EptViolation
 //
 // Not thread-safe: a P2m belongs to its VM and is used by the thread running the VM (services
-// change it between slices, per DESIGN.md). Listeners must not change the P2m from a callback.
+// change it between slices, per DESIGN.md). Listeners and the keeper must not change the P2m
+// from a callback.
 #pragma once
 
 #include <cstdint>
@@ -62,14 +64,37 @@ struct P2mLeaf {
   bool dirty;
 };
 
+// What changed in a range: only rights or A/D bits (the bytes behind each page are the
+// same), or the frame itself (unmap, remap: the page's contents may now be other bytes).
+enum class P2mChange : uint8_t { kRights, kFrame };
+
 // Told about every change to an existing entry: unmap, remap, any change of rights (leaf or
 // subtree, up or down) and clearing of A/D bits, so that cached translations are dropped and
-// the next access walks again (setting A/D anew). Filling a not-present leaf and creating
-// intermediate tables are not announced: nothing can have cached them.
+// the next access walks again (setting A/D anew); on kFrame, whatever was derived from the
+// page's bytes (decoded instructions) goes too. Filling a not-present leaf, creating
+// intermediate tables and push_down() are not announced: nothing cached can be wrong then.
 class P2mListener {
  public:
   virtual ~P2mListener() = default;
-  virtual void on_p2m_change(Gpa begin, Gpa end) = 0;  // [begin, end), page-aligned
+  virtual void on_p2m_change(Gpa begin, Gpa end, P2mChange change) = 0;  // page-aligned
+};
+
+// Sees a leaf just before anything can lose the bytes it maps: map() filling or replacing
+// it, unmap() emptying it, or a caller about to make a read-only leaf writable in place
+// (before_leaf_write). An in-memory checkpoint keeps the old frame then (by retaining it, so
+// that a frame about to be written in place counts as shared and gets copied instead).
+// protect() and unrestrict_subtree() do not ask it: whoever grants write rights to pages with
+// contents calls before_leaf_write first, as GuestMemory::break_cow does.
+class P2mKeeper {
+ public:
+  virtual ~P2mKeeper() = default;
+  // old: the leaf as stored now; it holds no frame when map() is about to fill it.
+  virtual void before_leaf_change(Gpa page, EptEntry old) = 0;
+  // A frame it holds and no longer needs (any contents), handed over with its reference, or
+  // nullopt. Whoever needs a frame for a page's new contents (GuestMemory) asks here before
+  // the FrameStore: frames a checkpoint's rollback took out of the P2M are reused by the
+  // next round's copies instead of being given back and faulted in again.
+  [[nodiscard]] virtual std::optional<Hpa> take_spare_frame() { return std::nullopt; }
 };
 
 struct P2mStats {
@@ -79,6 +104,10 @@ struct P2mStats {
   uint64_t walk_references = 0;  // one per table entry read by lookup()
   uint64_t violations = 0;
   uint64_t notifications = 0;    // on_p2m_change rounds (each reaches every listener)
+  uint64_t entry_writes = 0;     // entries (leaf or upper) written by map, unmap, protect,
+                                 // subtree rights, push_down and A/D clearing; not A/D set
+                                 // by lookup(), not new tables
+  uint64_t push_downs = 0;       // upper entries whose restriction push_down() moved down
 };
 
 class P2m {
@@ -112,6 +141,15 @@ class P2m {
   // covering gpa, so its whole subtree is limited by one write; unrestrict restores RWX.
   [[nodiscard]] P2mStatus restrict_subtree(Gpa gpa, unsigned level, EptPerms perms);
   [[nodiscard]] P2mStatus unrestrict_subtree(Gpa gpa, unsigned level);
+  // Moves every restriction on the path to gpa's leaf down to the leaf, one level at a time:
+  // a restricted upper entry gets RWX back and each of its 512 children takes on its rights
+  // (ANDed). Every page keeps its effective rights, so nobody is told; the cost is bounded
+  // (at most 3 x 512 entries) and only gpa's path loses its upper-level restriction.
+  // Returns how many levels were pushed.
+  unsigned push_down(Gpa gpa);
+  // Someone is about to let the read-only leaf at page be written in place: the keeper sees
+  // it first (and may keep its frame, making it shared).
+  void before_leaf_write(Gpa page);
 
   // Calls on_dirty for each page in [begin, end) whose D bit is set, clearing D and A.
   void harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty);
@@ -124,6 +162,9 @@ class P2m {
 
   void add_listener(P2mListener* listener);
   void remove_listener(P2mListener* listener);
+  // At most one keeper; nullptr removes it.
+  void set_keeper(P2mKeeper* keeper) { keeper_ = keeper; }
+  [[nodiscard]] P2mKeeper* keeper() const { return keeper_; }
 
   [[nodiscard]] Hpa root() const { return root_; }
   [[nodiscard]] FrameStore& frames() const { return *frames_; }
@@ -136,12 +177,13 @@ class P2m {
   // AND of the rights on the path to gpa's leaf; leaf is nullptr if the path is incomplete.
   [[nodiscard]] EptPerms path_perms(Gpa gpa, EptEntry** leaf) const;
   [[nodiscard]] P2mStatus set_subtree_perms(Gpa gpa, unsigned level, EptPerms perms);
-  void notify(Gpa begin, Gpa end);
+  void notify(Gpa begin, Gpa end, P2mChange change);
 
   FrameStore* frames_;
   Walker walker_;
   Hpa root_;
   std::vector<P2mListener*> listeners_;
+  P2mKeeper* keeper_ = nullptr;
   P2mStats stats_;
 };
 

@@ -14,10 +14,12 @@ constexpr uint64_t k1G = uint64_t{1} << 30;
 constexpr uint64_t k512G = uint64_t{1} << 39;
 
 struct RecordingListener : P2mListener {
-  void on_p2m_change(Gpa begin, Gpa end) override {
+  void on_p2m_change(Gpa begin, Gpa end, P2mChange change) override {
     changes.emplace_back(begin.value(), end.value());
+    kinds.push_back(change);
   }
   std::vector<std::pair<uint64_t, uint64_t>> changes;
+  std::vector<P2mChange> kinds;
 };
 
 class P2mTest : public ::testing::Test {
@@ -221,13 +223,92 @@ TEST_F(P2mTest, ListenersHearChangesButNotAdditions) {
   map_new(0x7000);  // remap
   ASSERT_EQ(a.changes.size(), 1u);
   EXPECT_EQ(a.changes[0], std::make_pair(uint64_t{0x7000}, uint64_t{0x8000}));
+  EXPECT_EQ(a.kinds[0], P2mChange::kFrame);
   p2m_.remove_listener(&b);
   EXPECT_TRUE(p2m_.unmap(Gpa{0x7000}).has_value());
   EXPECT_EQ(a.changes.size(), 2u);
+  EXPECT_EQ(a.kinds.back(), P2mChange::kFrame);
   EXPECT_EQ(b.changes.size(), 1u);
   EXPECT_FALSE(p2m_.unmap(Gpa{0x7000}).has_value());
   EXPECT_EQ(a.changes.size(), 2u);
   p2m_.remove_listener(&a);
+}
+
+// Listeners learn whether only rights changed or the bytes behind a page may have too.
+TEST_F(P2mTest, ChangesSayWhetherTheFrameChanged) {
+  map_new(0x7000);
+  RecordingListener listener;
+  p2m_.add_listener(&listener);
+  ASSERT_EQ(p2m_.protect(Gpa{0x7000}, Gpa{0x8000}, kEptRead), P2mStatus::kOk);
+  ASSERT_EQ(p2m_.restrict_subtree(Gpa{0x7000}, 2, kEptRx), P2mStatus::kOk);
+  map_new(0x7000);
+  EXPECT_TRUE(p2m_.unmap(Gpa{0x7000}).has_value());
+  const std::vector<P2mChange> expected = {P2mChange::kRights, P2mChange::kRights,
+                                           P2mChange::kFrame, P2mChange::kFrame};
+  EXPECT_EQ(listener.kinds, expected);
+  p2m_.remove_listener(&listener);
+}
+
+// A restriction moves down one level per step, into every child that holds a frame, and
+// no page's effective rights change on the way: nobody is told.
+TEST_F(P2mTest, PushDownMovesRestrictionsToTheLeafWithoutChangingRights) {
+  const uint64_t pages[] = {0x0, 0x1000, 0x20'0000, k1G + 0x3000, k512G};
+  for (uint64_t gpa : pages) map_new(gpa);
+  ASSERT_EQ(p2m_.protect(Gpa{0x1000}, Gpa{0x2000}, kEptRead), P2mStatus::kOk);
+  ASSERT_EQ(p2m_.restrict_subtree(Gpa{0}, 4, kEptRx), P2mStatus::kOk);
+  std::vector<EptPerms> effective;
+  for (uint64_t gpa : pages) effective.push_back(p2m_.inspect(Gpa{gpa})->effective_perms);
+  RecordingListener listener;
+  p2m_.add_listener(&listener);
+  const uint64_t writes = p2m_.stats().entry_writes;
+
+  EXPECT_EQ(p2m_.push_down(Gpa{0}), 3u);
+  EXPECT_TRUE(listener.changes.empty());
+  for (size_t i = 0; i < std::size(pages); ++i) {
+    EXPECT_EQ(p2m_.inspect(Gpa{pages[i]})->effective_perms, effective[i]) << pages[i];
+  }
+  EXPECT_EQ(p2m_.inspect(Gpa{0})->perms, kEptRx) << "the leaf holds the restriction now";
+  EXPECT_EQ(p2m_.inspect(Gpa{0x1000})->perms, kEptRead) << "ANDed: R stays R";
+  EXPECT_EQ(p2m_.inspect(Gpa{0x20'0000})->perms, kEptRwx) << "held by its 2 MiB entry";
+  EXPECT_EQ(p2m_.inspect(Gpa{k1G + 0x3000})->perms, kEptRwx) << "held by its 1 GiB entry";
+  EXPECT_EQ(p2m_.inspect(Gpa{k512G})->effective_perms, kEptRwx) << "another 512 GiB entry";
+  // Levels 4, 3, 2 give RWX back (3 writes); children narrowed: two 1 GiB entries, two
+  // 2 MiB entries, one leaf (the R-only one stays as it is).
+  EXPECT_EQ(p2m_.stats().entry_writes - writes, 3u + 2u + 2u + 1u);
+  EXPECT_EQ(p2m_.stats().push_downs, 3u);
+  EXPECT_EQ(p2m_.push_down(Gpa{0x1000}), 0u) << "nothing left above the leaf";
+  EXPECT_EQ(p2m_.push_down(Gpa{0x20'0000}), 1u) << "its 2 MiB entry";
+  EXPECT_EQ(p2m_.inspect(Gpa{0x20'0000})->perms, kEptRx);
+  EXPECT_EQ(p2m_.push_down(Gpa{0x40'0000}), 0u) << "no table there";
+  EXPECT_TRUE(listener.changes.empty());
+  p2m_.remove_listener(&listener);
+}
+
+struct RecordingKeeper : P2mKeeper {
+  void before_leaf_change(Gpa page, EptEntry old) override {
+    seen.emplace_back(page.value(), old.holds_frame() ? old.frame().value() : 0);
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> seen;  // page, frame it held (0: none)
+};
+
+// The keeper sees a leaf before map() fills or replaces it, before unmap() and when asked
+// before a write in place; rights changes are not its business.
+TEST_F(P2mTest, KeeperSeesEveryLeafBeforeItLosesItsBytes) {
+  RecordingKeeper keeper;
+  p2m_.set_keeper(&keeper);
+  const Hpa first = map_new(0x9000);
+  const Hpa second = map_new(0x9000);
+  ASSERT_EQ(p2m_.protect(Gpa{0x9000}, Gpa{0xa000}, kEptRx), P2mStatus::kOk);
+  p2m_.before_leaf_write(Gpa{0x9000});
+  p2m_.before_leaf_write(Gpa{0xa000});  // nothing mapped: nothing to see
+  EXPECT_TRUE(p2m_.unmap(Gpa{0x9000}).has_value());
+  const std::vector<std::pair<uint64_t, uint64_t>> expected = {
+      {0x9000, 0}, {0x9000, first.value()}, {0x9000, second.value()}, {0x9000, second.value()}};
+  EXPECT_EQ(keeper.seen, expected);
+  EXPECT_EQ(p2m_.keeper(), &keeper);
+  p2m_.set_keeper(nullptr);
+  map_new(0x9000);
+  EXPECT_EQ(keeper.seen.size(), expected.size());
 }
 
 TEST_F(P2mTest, MappedFramesAreOwnedByTheP2m) {

@@ -105,8 +105,7 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
     (void)root_for(ctx);
     keep_within_budget();
   }
-  // Each retry maps one more page (a table level or the data page): at most five.
-  for (int attempt = 0; attempt < 6; ++attempt) {
+  for (int attempt = 0; attempt < kMaxEptResolutions; ++attempt) {
     const GuestWalk w = walk_guest(memory_.p2m(), va, access, ctx, WalkMode::kAccess);
     stats_.fill_refs += w.references;
     if (w.kind == GuestWalk::Kind::kPageFault) {

@@ -49,7 +49,7 @@ class ShadowMmu final : public Mmu, public WriteTracker, public P2mListener {
   [[nodiscard]] const char* mode_name() const override { return "shadow"; }
 
   void on_tracked_write(Gpa gpa, unsigned size) override;
-  void on_p2m_change(Gpa begin, Gpa end) override;
+  void on_p2m_change(Gpa begin, Gpa end, P2mChange change) override;
 
   // Called when soft-TLB entries the vCPU holds may be wrong: wire to Vcpu::flush_tlb().
   void set_tlb_flush(std::function<void()> flush) { flush_tlb_ = std::move(flush); }

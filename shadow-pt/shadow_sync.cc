@@ -72,7 +72,7 @@ void ShadowMmu::cr3_loaded(const PagingContext& ctx) {
 
 // The software INVEPT: drop exactly the shadow leaves that map the changed guest frames,
 // and the shadows of guest tables living in them (their contents may now be other bytes).
-void ShadowMmu::on_p2m_change(Gpa begin, Gpa end) {
+void ShadowMmu::on_p2m_change(Gpa begin, Gpa end, P2mChange) {
   if (end <= begin) return;
   const uint64_t first = begin.page_number();
   const uint64_t last = (end.value() - 1) >> kPageShift;

@@ -20,6 +20,9 @@ namespace densevm {
 
 // Guest-physical layout of the boot structures (all below 1 MiB).
 inline constexpr uint64_t kBootStartInfo = 0x6000;
+// The VM generation id: 16 bytes after the start info (which is 56 bytes), named to the guest
+// by vmgenid= on its command line (guest-tools/README.md, `genid`).
+inline constexpr uint64_t kBootGenerationId = 0x6080;
 inline constexpr uint64_t kBootMemmap = 0x6100;
 inline constexpr uint64_t kBootCmdline = 0x7000;
 inline constexpr uint64_t kBootCmdlineMax = 0x1000;

@@ -29,6 +29,9 @@ EptResolution resolve_ept_violation(GuestMemory& memory, const EptViolation& v, 
     case GuestMemory::Populate::kOutOfMemory:
       r.reason = "host out of memory for guest RAM";
       return r;
+    case GuestMemory::Populate::kSourceCorrupt:
+      r.reason = "snapshot page failed its checksum";
+      return r;
     case GuestMemory::Populate::kNotRam:
       break;
   }

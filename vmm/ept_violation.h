@@ -25,6 +25,11 @@ struct EptResolution {
   const char* reason = "";    // kFatal
 };
 
+// How many violations one translation may resolve before giving up: per level (four table
+// pages and the data page) one demand fill and one copy-on-write break (a page fetched shared
+// from a snapshot, then written by the walk's A/D update), and room to spare.
+inline constexpr int kMaxEptResolutions = 12;
+
 // May change the P2M (populate, COW break): listeners are told before this returns.
 [[nodiscard]] EptResolution resolve_ept_violation(GuestMemory& memory, const EptViolation& v,
                                                   Access access, bool during_table_walk);

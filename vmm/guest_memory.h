@@ -12,10 +12,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "ept/p2m.h"
 #include "vmm/frame_store.h"
+#include "vmm/page_source.h"
 #include "vmm/types.h"
 
 namespace densevm {
@@ -36,19 +40,32 @@ class GuestMemory {
   [[nodiscard]] uint64_t ram_bytes() const { return ram_bytes_; }
   [[nodiscard]] bool is_ram(Gpa gpa) const;
 
-  enum class Populate : uint8_t { kMapped, kNotRam, kOutOfMemory };
-  // Gives a RAM page a zeroed frame if it has none yet.
+  enum class Populate : uint8_t { kMapped, kNotRam, kOutOfMemory, kSourceCorrupt };
+  // Gives a RAM page a frame if it has none yet: the source's copy if there is one (see
+  // set_source), otherwise a zeroed frame.
   [[nodiscard]] Populate populate(Gpa gpa);
+
+  // Pages without a frame take their first contents from `source` (a snapshot restored
+  // lazily or shared by clones) instead of starting zeroed. Set before the VM runs.
+  void set_source(std::shared_ptr<PageSource> source);
+  [[nodiscard]] bool has_source() const { return source_ != nullptr; }
+  // Fetches every page the source still owes this VM, then drops the source: afterwards
+  // the P2M holds all of guest RAM (what a snapshot save or a checkpoint needs). kMapped on
+  // success, else the first failure.
+  [[nodiscard]] Populate materialize();
+  // Takes the page away (balloon): its frame is released and, with a source, the source's
+  // copy is forgotten too, so the next touch gets a zeroed frame. True if a frame was mapped.
+  bool discard(Gpa gpa);
+  // Whether discard() took this page from the source (only meaningful while one is set).
+  [[nodiscard]] bool discarded_from_source(Gpa gpa) const;
   // A guest write hit a mapped page the EPT keeps read-only because its frame is shared
-  // (content-hash sharing, clones): copy-on-write. A shared frame is copied to a private
-  // one mapped writable; a frame this page alone still holds is simply made writable.
-  // kNotRam if nothing is mapped at gpa.
+  // (content-hash sharing, clones) or an in-memory checkpoint protects it: copy-on-write.
+  // A restriction on an upper level (a checkpoint's) is first pushed down to the leaf, so
+  // only this page turns writable. A shared frame, or one the P2M's keeper (the
+  // checkpoint) keeps now, is copied to a private one mapped writable; a frame this page
+  // alone still holds is simply made writable. kNotRam if nothing is mapped at gpa.
   [[nodiscard]] Populate break_cow(Gpa gpa);
   [[nodiscard]] uint64_t cow_breaks() const { return cow_breaks_; }
-
-  // Pages given a frame on first touch are appended to *log while one is set (a checkpoint
-  // needs them: P2M listeners hear of changed entries, not of new ones). nullptr stops it.
-  void set_populate_log(std::vector<Gpa>* log) { populate_log_ = log; }
 
   // Host pointer to the page holding gpa, ready for the host to write: populated, and made
   // private if its frame is shared. nullptr if not RAM or out of memory.
@@ -64,13 +81,21 @@ class GuestMemory {
 
  private:
   [[nodiscard]] bool range_is_ram(Gpa gpa, size_t size) const;
+  // A frame for a page's new contents: a spare of the P2M's keeper (a checkpoint's) first,
+  // else the FrameStore's; zeroed on request (the FrameStore's always are).
+  [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed);
+  // Index of a RAM page counted across the ranges (0 .. ram_bytes / 4 KiB).
+  [[nodiscard]] uint64_t ram_index(Gpa page) const;
+  // Maps the source's copy of `page`; false if the source has none (result untouched).
+  [[nodiscard]] bool map_from_source(Gpa page, Populate& result);
 
   FrameStore& frames_;
   P2m p2m_;
   uint64_t ram_bytes_;
   std::vector<Range> ranges_;
   uint64_t cow_breaks_ = 0;
-  std::vector<Gpa>* populate_log_ = nullptr;
+  std::shared_ptr<PageSource> source_;
+  std::vector<uint64_t> discarded_;  // bit per RAM page, while a source is set
 };
 
 }  // namespace densevm

@@ -15,9 +15,10 @@ void usage(std::FILE* out) {
   std::fprintf(out,
                "densevm: a memory-density hypervisor\n"
                "usage: densevm run [options]   (densevm run --help for the options)\n"
-               "       densevm run ... --checkpoint-at INSTRUCTIONS --save FILE [--compress]\n"
-               "       densevm run ... --checkpoint-at INSTRUCTIONS --rollback-every M [--rollbacks K]\n"
-               "       densevm restore FILE [--stats PATH|-]\n"
+               "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] --save FILE [--compress]\n"
+               "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] --rollback-every M [--rollbacks K]\n"
+               "       densevm restore FILE [--lazy|--eager] [--clones N] [--threads N] [--parent FILE]\n"
+               "                       [--stats PATH|-] [--checkpoint-at ... --save NEW [--diff] [--compress]]\n"
                "       densevm snapshot inspect FILE\n");
 }
 

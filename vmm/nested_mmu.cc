@@ -5,8 +5,7 @@
 namespace densevm {
 
 Translation NestedMmu::translate(Gva va, Access access, const PagingContext& ctx) {
-  // Each retry maps one more page (a table level or the data page) or breaks one COW.
-  for (int attempt = 0; attempt < 12; ++attempt) {
+  for (int attempt = 0; attempt < kMaxEptResolutions; ++attempt) {
     const NestedWalk w = walker_.walk(va, access, ctx);
     if (const auto* hit = std::get_if<NestedHit>(&w)) {
       Translation t;

@@ -11,14 +11,6 @@ void StateWriter::str(const std::string& s) {
   blob({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
-uint64_t StateReader::get(unsigned n) {
-  if (remaining() < n) throw StateError("state record ends early");
-  uint64_t v = 0;
-  for (unsigned i = 0; i < n; ++i) v |= uint64_t{data_[pos_ + i]} << (8 * i);
-  pos_ += n;
-  return v;
-}
-
 bool StateReader::boolean() {
   const uint8_t v = u8();
   if (v > 1) throw StateError("state record has a bad boolean");

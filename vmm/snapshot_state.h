@@ -10,7 +10,9 @@
 //   r.expect_end("vcpu");
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -63,7 +65,19 @@ class StateReader {
   void expect_end(const char* what) const;
 
  private:
-  [[nodiscard]] uint64_t get(unsigned n);
+  // Inline and one copy on little-endian hosts: a rollback restores the balloon's bitmap
+  // (a word per 64 guest pages) through here every round.
+  [[nodiscard]] uint64_t get(unsigned n) {
+    if (remaining() < n) throw StateError("state record ends early");
+    uint64_t v = 0;
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&v, data_.data() + pos_, n);
+    } else {
+      for (unsigned i = 0; i < n; ++i) v |= uint64_t{data_[pos_ + i]} << (8 * i);
+    }
+    pos_ += n;
+    return v;
+  }
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
 };

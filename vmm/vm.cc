@@ -1,6 +1,10 @@
 #include "vmm/vm.h"
 
+#include <xxhash.h>
+
 #include <cstdio>
+#include <stdexcept>
+#include <utility>
 
 #include "shadow-pt/shadow_checker.h"
 #include "vmm/boot.h"
@@ -19,11 +23,30 @@ uint64_t tracking_pages(const GuestMemory& m) {
 
 Vm::Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, ConsoleSink sink)
     : Vm(frames, config, std::move(sink)) {
-  char balloon_arg[64];
-  std::snprintf(balloon_arg, sizeof balloon_arg, " virtio_mmio.device=%llu@0x%llx:%u",
+  char vmm_args[96];
+  std::snprintf(vmm_args, sizeof vmm_args, " virtio_mmio.device=%llu@0x%llx:%u vmgenid=0x%llx",
                 static_cast<unsigned long long>(VirtioMmio::kWindowSize),
-                static_cast<unsigned long long>(kBalloonBase), kBalloonIrq);
-  setup_direct_boot(memory_, kernel, config.cmdline + balloon_arg, vcpu_.state());
+                static_cast<unsigned long long>(kBalloonBase), kBalloonIrq,
+                static_cast<unsigned long long>(kBootGenerationId));
+  setup_direct_boot(memory_, kernel, config.cmdline + vmm_args, vcpu_.state());
+  // A fixed function of what the VM was booted with, so runs repeat exactly; never zero.
+  const XXH128_hash_t h = XXH3_128bits_withSeed(config.cmdline.data(), config.cmdline.size(),
+                                                static_cast<uint64_t>(config.id));
+  if (!set_generation_id({h.low64 | 1, h.high64})) {
+    throw std::runtime_error("guest RAM too small for the boot structures");
+  }
+}
+
+Vm::GenerationId Vm::generation_id() {
+  GenerationId id;
+  uint64_t words[2] = {};
+  if (memory_.read(Gpa{kBootGenerationId}, words, sizeof words)) id = {words[0], words[1]};
+  return id;
+}
+
+bool Vm::set_generation_id(GenerationId id) {
+  const uint64_t words[2] = {id.lo, id.hi};
+  return memory_.write(Gpa{kBootGenerationId}, words, sizeof words);
 }
 
 Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
@@ -36,11 +59,22 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
   vcpu_.set_interrupt_source(&apic_);
-  mmu_.set_tlb_flush([this] { vcpu_.flush_tlb(); });
+  mmu_.set_tlb_flush([this] {
+    if (in_slice_) {
+      vcpu_.flush_tlb();
+    } else {
+      tlb_flush_pending_ = true;  // no guest code running: one flush before it runs again
+    }
+  });
   memory_.p2m().add_listener(this);
 }
 
-void Vm::on_p2m_change(Gpa begin, Gpa end) {
+void Vm::on_p2m_change(Gpa begin, Gpa end, P2mChange change) {
+  // Decoded instructions are cached by guest-physical page: other bytes behind the page (a
+  // ballooned page come back zeroed, a rollback's old frame) must be decoded again.
+  if (change == P2mChange::kFrame) {
+    for (Gpa page = begin; page < end; page += kPageSize) vcpu_.invalidate_code(page);
+  }
   // Inside a slice (a COW break, a device unmapping a page) the stale entries must go now;
   // between slices (services, rollback) one flush before the next slice covers every change.
   if (in_slice_) {
@@ -93,6 +127,9 @@ bool Vm::run_slice(uint64_t budget) {
         remaining -= std::min(remaining, skip);
         break;
       }
+      case cpu::StopReason::kPaused:
+        remaining = 0;  // the slice ends at the marker
+        break;
       case cpu::StopReason::kExit:
         state_ = State::kExited;
         uart_.flush();
@@ -125,6 +162,9 @@ void Vm::port_write(uint16_t port, unsigned, uint32_t value) {
   } else if (port == kExitPort) {
     exit_status_ = static_cast<int>(value & 0xff);
     vcpu_.request_exit();
+  } else if (port == kMarkerPort) {
+    ++markers_;
+    vcpu_.request_pause();
   }
 }
 
@@ -142,7 +182,12 @@ void Vm::mmio_write(Gpa gpa, unsigned size, uint64_t value) {
   if (gpa.value() - LocalApic::kBase < LocalApic::kSize) {
     apic_.write(gpa.value() - LocalApic::kBase, static_cast<uint32_t>(value), virtual_time());
   } else if (gpa.value() - kBalloonBase < VirtioMmio::kWindowSize) {
+    // A notify may unmap thousands of pages: no guest code runs meanwhile, so the soft TLB
+    // is flushed once afterwards instead of once per page.
+    const bool in_slice = std::exchange(in_slice_, false);
     balloon_mmio_.write(gpa.value() - kBalloonBase, size, value);
+    in_slice_ = in_slice;
+    if (in_slice_ && std::exchange(tlb_flush_pending_, false)) vcpu_.flush_tlb();
   }
 }
 

@@ -72,6 +72,9 @@ struct VmStats {
 class Vm final : public DeviceBus, public P2mListener {
  public:
   static constexpr uint16_t kExitPort = 0xf4;
+  // A write here is a marker from the guest (`SYS_MARK`): counted, and the slice ends right
+  // after it, so a checkpoint can be taken exactly there (`--checkpoint-at marker`).
+  static constexpr uint16_t kMarkerPort = 0xf6;
   // virtio-balloon on virtio-mmio, announced on the guest command line (Firecracker style).
   static constexpr uint64_t kBalloonBase = 0xd0000000;
   static constexpr uint32_t kBalloonIrq = 5;
@@ -98,6 +101,8 @@ class Vm final : public DeviceBus, public P2mListener {
   [[nodiscard]] const VmConfig& config() const { return config_; }
   [[nodiscard]] const char* mmu_mode() const { return mmu_.mode_name(); }
   [[nodiscard]] VmStats stats() const;
+  // Marker port writes so far (kMarkerPort).
+  [[nodiscard]] uint64_t markers() const { return markers_; }
   [[nodiscard]] uint64_t virtual_time() const { return vcpu_.counters().retired + idle_skipped_; }
 
   // DeviceBus
@@ -105,8 +110,19 @@ class Vm final : public DeviceBus, public P2mListener {
   void port_write(uint16_t port, unsigned size, uint32_t value) override;
   uint64_t mmio_read(Gpa gpa, unsigned size) override;
   void mmio_write(Gpa gpa, unsigned size, uint64_t value) override;
-  // P2mListener: any change to a mapped entry drops the vCPU's cached translations.
-  void on_p2m_change(Gpa begin, Gpa end) override;
+  // P2mListener: any change to a mapped entry drops the vCPU's cached translations; a new
+  // frame (or none) behind a page also drops the instructions decoded from it.
+  void on_p2m_change(Gpa begin, Gpa end, P2mChange change) override;
+
+  // The VM generation id (kBootGenerationId): set at boot from the command line and VM id,
+  // and by a restore or clone to a new value, so the guest can tell copies apart (VMGenID).
+  struct GenerationId {
+    uint64_t lo = 0, hi = 0;
+    friend bool operator==(const GenerationId&, const GenerationId&) = default;
+  };
+  [[nodiscard]] GenerationId generation_id();
+  // False if guest RAM has no frame for it (host out of memory).
+  [[nodiscard]] bool set_generation_id(GenerationId id);
 
   [[nodiscard]] GuestMemory& memory() { return memory_; }
   [[nodiscard]] BalloonDevice& balloon() { return balloon_; }
@@ -115,9 +131,11 @@ class Vm final : public DeviceBus, public P2mListener {
 
   // Checkpoint contract (vmm/snapshot_state.h): run state and every device, in a fixed
   // order; guest RAM is the snapshot's business (memory()). Call between slices only.
-  // restore throws StateError and then leaves the VM unfit to run.
+  // restore throws StateError and then leaves the VM unfit to run. `memory` says what it may
+  // assume of guest RAM: kReported when every page that differs from before was changed
+  // through the P2M since (a checkpoint rollback), so decoded instructions stay cached.
   void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  void restore(StateReader& r, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
 
  private:
   void fail(std::string why);
@@ -136,6 +154,7 @@ class Vm final : public DeviceBus, public P2mListener {
   std::string failure_;
   uint64_t idle_skipped_ = 0;
   uint64_t mmu_checks_ = 0;
+  uint64_t markers_ = 0;
   bool in_slice_ = false;           // run_slice is executing guest code
   bool tlb_flush_pending_ = false;  // P2M changed between slices
 };

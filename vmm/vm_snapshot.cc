@@ -14,6 +14,7 @@ void Vm::save(StateWriter& w) const {
   w.str(failure_);
   w.u64(idle_skipped_);
   w.u64(mmu_checks_);
+  w.u64(markers_);
   vcpu_.save(w);
   apic_.save(w);
   uart_.save(w);
@@ -21,14 +22,16 @@ void Vm::save(StateWriter& w) const {
   balloon_.save(w);
 }
 
-void Vm::restore(StateReader& r) {
+void Vm::restore(StateReader& r, cpu::RestoredMemory memory) {
   const uint8_t state = r.u8();
   if (state > static_cast<uint8_t>(State::kFailed)) throw StateError("vm record has a bad state");
   exit_status_ = static_cast<int>(r.u32());
   failure_ = r.str(kMaxFailure);
   idle_skipped_ = r.u64();
   mmu_checks_ = r.u64();
-  vcpu_.restore(r);
+  markers_ = r.u64();
+  vcpu_.restore(r, memory);
+  tlb_flush_pending_ = false;  // the vCPU restore emptied the soft TLB
   apic_.restore(r);
   uart_.restore(r);
   balloon_mmio_.restore(r);

@@ -37,6 +37,34 @@ TEST(Vm, BootsAGuestThatPrintsAndExits) {
   EXPECT_EQ(vm.stats().instructions, 7u);
 }
 
+// mov esp,0x200000; mov ebx,0x300000; call rbx; call rbx; out 0xf4,al — exits with what the
+// function at 0x300000 returns in AL the second time.
+const std::vector<uint8_t> kCallTwice = {0xbc, 0x00, 0x00, 0x20, 0x00, 0xbb, 0x00, 0x00, 0x30,
+                                         0x00, 0xff, 0xd3, 0xff, 0xd3, 0xe6, 0xf4};
+constexpr uint64_t kCallee = 0x300000;
+
+// Decoded instructions are cached per guest-physical page; a page that gets another frame
+// must be decoded again. Here it is ballooned out (inflation unmaps it) and comes back as a
+// fresh page that the host fills, as a device would: the second call runs the new bytes.
+TEST(Vm, APageGivenAnotherFrameIsDecodedAgain) {
+  FrameStore frames(uint64_t{1} << 30);
+  Captured out;
+  Vm vm(frames, parse_elf(tiny_elf(kCallTwice)), {.id = 0, .mem_bytes = 16 << 20, .cmdline = ""},
+        out.sink());
+  const uint8_t return5[] = {0xb0, 0x05, 0xc3};  // mov al,5; ret
+  const uint8_t return9[] = {0xb0, 0x09, 0xc3};
+  ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return5, sizeof return5));
+  ASSERT_TRUE(vm.run_slice(5));  // through the first call's ret
+  const uint64_t code_invalidations = vm.stats().code_invalidations;
+  ASSERT_TRUE(vm.memory().p2m().unmap(Gpa{kCallee}).has_value());
+  EXPECT_EQ(vm.stats().code_invalidations, code_invalidations + 1);
+  ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return9, sizeof return9));
+  while (vm.run_slice(1000)) {
+  }
+  ASSERT_EQ(vm.state(), Vm::State::kExited) << vm.failure();
+  EXPECT_EQ(vm.exit_status(), 9) << "not the stale decoded 'mov al,5'";
+}
+
 TEST(Vm, TripleFaultStopsOnlyThatVm) {
   FrameStore frames(uint64_t{1} << 30);
   Captured out;

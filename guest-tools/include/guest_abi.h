@@ -17,6 +17,8 @@
 #define SYS_SPAWN 6  /* (entry, arg0, arg1) -> pid | -1: new process, same user image */
 #define SYS_WAIT 7   /* (pid) -> exit status | -1: waits for a child */
 #define SYS_PROTECT 8 /* (addr, len, writable) -> 0 | -1: sets R/W on the pages present */
+#define SYS_GENID 9   /* (half) -> 64 bits of the VM generation id (0: low, 1: high); 0 if none */
+#define SYS_MARK 10   /* (value) -> 0: a marker for the host (out to port 0xf6), e.g. "checkpoint here" */
 
 /* User half: PML4 slots 1..255. Slot 0 is the kernel's identity map of RAM, shared by all
  * address spaces, so the user region starts at 512 GiB and never collides with RAM. */

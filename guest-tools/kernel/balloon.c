@@ -58,13 +58,13 @@ static uint32_t bmap_take(uint32_t max) {
   for (uint64_t d = 0; d < BMAP_DIR && n < max; d++) {
     if (!bmap[d]) continue;
     for (uint64_t w = 0; w < BMAP_PFNS_PER_PAGE / 64 && n < max; w++) {
-      while (bmap[d][w] && n < max) {
-        uint64_t bits = bmap[d][w], low = bits & (~bits + 1);
-        uint64_t b = 0;
-        while (!((low >> b) & 1)) b++;
-        bmap[d][w] = bits & ~low;
-        pfns[n++] = (uint32_t)(d * BMAP_PFNS_PER_PAGE + w * 64 + b);
+      uint64_t bits = bmap[d][w], first = d * BMAP_PFNS_PER_PAGE + w * 64;
+      for (uint64_t b = 0; bits && b < 64 && n < max; b++) {
+        if (!((bits >> b) & 1)) continue;
+        bits &= ~(1ull << b);
+        pfns[n++] = (uint32_t)(first + b);
       }
+      bmap[d][w] = bits;
     }
   }
   return n;
@@ -87,15 +87,12 @@ static void send_pfns(struct virtq *q, uint32_t n) {
 /* Inflates by up to want pages, never leaving the guest less than `reserve` free pages. */
 static uint32_t inflate(uint64_t want) {
   if (inflate_q.busy || deflate_q.busy) return 0;
-  uint32_t n = 0;
-  while (n < want && n < PFNS_PER_REQUEST && pmm_free_pages() > reserve) {
-    uint64_t pa = pmm_alloc_dirty();
-    if (!pa) break;
-    if (bmap_set(pa / PAGE_SIZE) < 0) {
-      pmm_free(pa);
-      break;
-    }
-    pfns[n++] = (uint32_t)(pa / PAGE_SIZE);
+  uint32_t max = want < PFNS_PER_REQUEST ? (uint32_t)want : PFNS_PER_REQUEST;
+  uint32_t n = pmm_alloc_batch(pfns, max, reserve);
+  for (uint32_t i = 0; i < n; i++) {
+    if (bmap_set(pfns[i]) == 0) continue;
+    for (uint32_t j = i; j < n; j++) pmm_free((uint64_t)pfns[j] * PAGE_SIZE); /* no bitmap page */
+    n = i;
   }
   if (!n) return 0;
   send_pfns(&inflate_q, n);
@@ -167,7 +164,7 @@ void balloon_poll(void) {
   busy = 1;
   (void)virtq_reap(&inflate_q);
   (void)virtq_reap(&deflate_q);
-  if ((features & F_STATS_VQ) && virtq_reap(&stats_q)) stats_submit(); /* host wants figures */
+  int want_stats = (features & F_STATS_VQ) && virtq_reap(&stats_q); /* host wants figures */
   uint64_t target = vmmio_config32(&dev, CFG_NUM_PAGES), moved = 0;
   while (held < target && moved < MAX_PAGES_PER_POLL) {
     uint32_t n = inflate(target - held);
@@ -182,6 +179,8 @@ void balloon_poll(void) {
   update_actual();
   if (log_on) log_progress(target, moved);
   if (features & F_REPORTING) free_page_report_poll(ticks);
+  /* Last, so free memory and `actual` describe the same moment. */
+  if (want_stats) stats_submit();
   busy = 0;
 }
 

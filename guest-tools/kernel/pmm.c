@@ -104,15 +104,43 @@ uint64_t pmm_alloc(void) {
   return pa;
 }
 
-uint64_t pmm_alloc_dirty(void) {
-  for (uint64_t w = dirty_hint; w < nwords; w++) {
-    uint64_t bits = bitmap[w] & ~clean[w];
-    if (!bits) continue;
-    dirty_hint = w;
-    return take(w, bits);
+/* Takes up to max of the pages in `bits` (free pages of word w), lowest first, into pfns[]. */
+static uint32_t take_word(uint64_t w, uint64_t bits, uint32_t *pfns, uint32_t max) {
+  uint32_t n = 0;
+  uint64_t taken = 0;
+  if (bits == ~0ull && max >= 64) { /* a whole free run: the common case after a big free */
+    for (uint32_t b = 0; b < 64; b++) pfns[b] = (uint32_t)(w * 64 + b);
+    n = 64;
+    taken = ~0ull;
+  } else {
+    for (uint32_t b = 0; b < 64 && n < max; b++) {
+      if (!((bits >> b) & 1)) continue;
+      pfns[n++] = (uint32_t)(w * 64 + b);
+      taken |= 1ull << b;
+    }
   }
+  bitmap[w] &= ~taken;
+  clean[w] &= ~taken;
+  free_count -= n;
+  return n;
+}
+
+uint32_t pmm_alloc_batch(uint32_t *pfns, uint32_t max, uint64_t keep) {
+  uint32_t n = 0;
+  if (free_count <= keep) return 0;
+  if (free_count - keep < max) max = (uint32_t)(free_count - keep);
+  for (uint64_t w = dirty_hint; w < nwords && n < max; w++) {
+    uint64_t bits = bitmap[w] & ~clean[w];
+    if (bits) n += take_word(w, bits, pfns + n, max - n);
+    dirty_hint = w;
+  }
+  if (n == max) return n;
   dirty_hint = nwords;
-  return alloc_once();
+  for (uint64_t w = hint; w < nwords && n < max; w++) {
+    if (bitmap[w]) n += take_word(w, bitmap[w], pfns + n, max - n);
+    hint = w;
+  }
+  return n;
 }
 
 uint64_t pmm_alloc_zeroed(void) {

@@ -35,8 +35,10 @@ uint64_t pmm_total_pages(void); /* pages the allocator manages (free or not) */
 /* Called when no page is free; returns how many pages it gave back (0: truly out). */
 void pmm_set_oom_hook(uint64_t (*hook)(void));
 
-/* A free page, preferring one that holds host memory (the balloon takes these first). */
-uint64_t pmm_alloc_dirty(void);
+/* Up to max free pages for the balloon, those that hold host memory (dirty) first, never
+ * leaving fewer than keep free; their frame numbers go to pfns[]. Returns how many. Works a
+ * bitmap word (64 pages) at a time: inflating costs a few instructions per page. */
+uint32_t pmm_alloc_batch(uint32_t *pfns, uint32_t max, uint64_t keep);
 /* Frees a page the host has discarded: it counts as clean. */
 void pmm_free_clean(uint64_t pa);
 

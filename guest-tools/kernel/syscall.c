@@ -1,4 +1,6 @@
 #include "apic.h"
+#include "bootinfo.h"
+#include "lib/kv.h"
 #include "console.h"
 #include "gdt.h"
 #include "guest_abi.h"
@@ -33,6 +35,22 @@ static int64_t sys_write(uint64_t buf, uint64_t len) {
   return (int64_t)len;
 }
 
+/* The VM generation id (in the spirit of VMGenID): 16 bytes at the guest-physical address
+ * the VMM names with vmgenid= on the command line, rewritten by the VMM whenever the VM is
+ * restored from a snapshot or cloned. Read through the kernel's identity map on every call,
+ * so a workload sees a new id as soon as it runs in a new copy. All zeros: no id (QEMU). */
+static int64_t sys_genid(uint64_t half) {
+  static int parsed;
+  static uint64_t pa;
+  if (!parsed) {
+    parsed = 1;
+    if (kv_u64(boot_info.cmdline, "vmgenid", &pa) <= 0 || pa < 0x1000 || pa > 0x100000 - 16 || (pa & 7))
+      pa = 0;
+  }
+  if (!pa || half > 1) return 0;
+  return (int64_t)((volatile const uint64_t *)pa)[half];
+}
+
 static int64_t sys_map(uint64_t addr, uint64_t len) {
   uint64_t at = uspace_map(&current->us, addr, len);
   return at ? (int64_t)at : -1;
@@ -51,6 +69,8 @@ void syscall_dispatch(struct trap_frame *f) {
     case SYS_SPAWN: ret = proc_spawn(a0, a1, a2, 0); break;
     case SYS_WAIT: ret = proc_wait((int)a0); break;
     case SYS_PROTECT: ret = uspace_protect(&current->us, a0, a1, (int)a2); break;
+    case SYS_GENID: ret = sys_genid(a0); break;
+    case SYS_MARK: outl(0xf6, (uint32_t)a0); ret = 0; break; /* densevm: marker; QEMU: ignored */
   }
   f->rax = (uint64_t)ret;
 }

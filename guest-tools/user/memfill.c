@@ -90,6 +90,7 @@ int memfill_main(const char *cmdline) {
   uint64_t unique = arg_u64(cmdline, "unique", any ? 0 : 30);
   uint64_t hold = arg_u64(cmdline, "hold", 0), linger = arg_u64(cmdline, "linger", 0);
   uint64_t release = arg_u64(cmdline, "free", 0), rewrite = arg_u64(cmdline, "rewrite", 0);
+  uint64_t mark = arg_u64(cmdline, "mark", 0);
   if (!size || bad_percentages(p.zero, p.shared, unique)) {
     uprintf("memfill: need size > 0 and zero+shared+unique = 100\n");
     return EXIT_BAD_ARGS;
@@ -109,6 +110,7 @@ int memfill_main(const char *cmdline) {
     else page_zero(q); /* written, so the page is resident like the others */
   }
 
+  if (mark) sys_mark(1); /* "filled": where --checkpoint-at marker stops */
   if (hold) sys_sleep(hold);
 
   /* rewrite=R: R rounds that check each shared page, then rewrite it with the next round's

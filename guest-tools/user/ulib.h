@@ -33,6 +33,8 @@ static inline long sys_unmap(uint64_t addr, uint64_t len) { return syscall3(SYS_
 static inline long sys_protect(uint64_t addr, uint64_t len, int writable) {
   return syscall3(SYS_PROTECT, (long)addr, (long)len, writable);
 }
+static inline void sys_mark(long value) { syscall3(SYS_MARK, value, 0, 0); }
+static inline uint64_t sys_genid(int half) { return (uint64_t)syscall3(SYS_GENID, half, 0, 0); }
 static inline uint64_t sys_ticks(void) { return (uint64_t)syscall3(SYS_TICKS, 0, 0, 0); }
 static inline void sys_sleep(uint64_t ticks) { syscall3(SYS_SLEEP, (long)ticks, 0, 0); }
 static inline long sys_wait(long pid) { return syscall3(SYS_WAIT, pid, 0, 0); }

@@ -8,3 +8,4 @@ int ptrandom_main(const char *cmdline);
 int tlbwalk_main(const char *cmdline);
 int idle_main(const char *cmdline);
 int fault_main(const char *cmdline);
+int genid_main(const char *cmdline);

@@ -45,6 +45,11 @@ std::string memfill_line(const std::string& out) {
   return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
 }
 
+nlohmann::json without_times(nlohmann::json j) {
+  j.erase("restore_seconds");
+  return j;
+}
+
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
@@ -102,8 +107,8 @@ TEST_F(SnapshotFile, RestoresAreIdenticalAndContinueTheUninterruptedRun) {
   ASSERT_EQ(second.result.exit_code, 0) << second.result.err;
   EXPECT_EQ(first.result.out, second.result.out);
   EXPECT_EQ(first.stats["vms"], second.stats["vms"]);  // every counter, bit for bit
-  EXPECT_EQ(first.stats["snapshot"], second.stats["snapshot"]);
-  EXPECT_GT(first.stats["snapshot"]["pages_restored"].get<uint64_t>(), 0u);
+  EXPECT_EQ(without_times(first.stats["snapshot"]), without_times(second.stats["snapshot"]));
+  EXPECT_GT(first.stats["snapshot"]["image_pages"].get<uint64_t>(), 0u);
 
   // The restored console is the uninterrupted run's tail after the checkpoint.
   ASSERT_FALSE(memfill_line(whole.result.out).empty()) << whole.result.out;
@@ -130,7 +135,7 @@ TEST_F(SnapshotFile, CompressedFilesAreSmallerAndRestoreTheSame) {
 TEST_F(SnapshotFile, InspectShowsWhatTheFileHolds) {
   const CliResult r = run_densevm({"snapshot", "inspect", *file_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* needle : {"version 1", "mem 67108864", "zero elided", "section pages", "checksums OK"}) {
+  for (const char* needle : {"version 2", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
   }
 }
@@ -156,6 +161,14 @@ TEST_F(SnapshotFile, BadFilesAreRefusedInOneLine) {
   write_bytes(bad, magic);
   expect_refused(run_densevm({"restore", bad}), "bad magic");
 
+  std::vector<uint8_t> lazy_flipped = good;
+  lazy_flipped[lazy_flipped.size() - 100] ^= 1;
+  write_bytes(bad, lazy_flipped);
+  // Lazily, the bad page is found when the guest first touches it: the VM stops there.
+  const CliResult lazy = run_densevm({"restore", bad, "--lazy"});
+  EXPECT_NE(lazy.exit_code, 0);
+  EXPECT_NE(lazy.err.find("snapshot page failed its checksum"), std::string::npos) << lazy.err;
+
   std::vector<uint8_t> version = good;
   version[8] = 9;
   write_bytes(bad, version);
@@ -163,7 +176,132 @@ TEST_F(SnapshotFile, BadFilesAreRefusedInOneLine) {
   std::remove(bad.c_str());
 }
 
+TEST_F(SnapshotFile, LazyRestoresRunExactlyAsEagerOnesAndTouchOnlyWhatTheGuestUses) {
+  const Outcome eager = run_with_stats({"restore", *file_, "--eager"}, "eager");
+  const Outcome lazy = run_with_stats({"restore", *file_, "--lazy"}, "lazy");
+  ASSERT_EQ(lazy.result.exit_code, 0) << lazy.result.err;
+  EXPECT_EQ(lazy.result.out, eager.result.out);
+  EXPECT_EQ(lazy.stats["vms"][0]["instructions"], eager.stats["vms"][0]["instructions"]);
+  EXPECT_EQ(lazy.stats["snapshot"]["mode"], "lazy");
+  // memfill frees nothing and rewrites every page: the lazy run still fetched each page once
+  // at most, and never more than the image holds.
+  EXPECT_LE(lazy.stats["snapshot"]["pages_fetched"].get<uint64_t>(),
+            lazy.stats["snapshot"]["image_pages"].get<uint64_t>());
+  EXPECT_EQ(eager.stats["snapshot"]["pages_fetched"], eager.stats["snapshot"]["image_pages"]);
+}
+
+// A diff from a restored VM is small, restores to the same end as the uninterrupted run, and
+// names its parent: a missing or different parent is refused in one line.
+TEST_F(SnapshotFile, DiffSnapshotsChainToTheirParent) {
+  const std::string child = temp_path("child.snap");
+  const Outcome saved = run_with_stats(
+      {"restore", *file_, "--checkpoint-at", "4000000", "--save", child, "--diff"}, "diffsave");
+  ASSERT_EQ(saved.result.exit_code, 0) << saved.result.err;
+  const nlohmann::json& c = saved.stats["snapshot"]["checkpoint"];
+  EXPECT_EQ(c["diff"], true);
+  EXPECT_GT(c["pages_unchanged"].get<uint64_t>(), 0u);
+  EXPECT_LT(read_bytes(child).size(), read_bytes(*file_).size());
+
+  const Outcome whole = run_with_stats(with({"run"}, kMemfill), "whole-diff");
+  for (const char* mode : {"--eager", "--lazy"}) {
+    const Outcome restored = run_with_stats({"restore", child, mode}, "diffrestore");
+    ASSERT_EQ(restored.result.exit_code, 0) << restored.result.err;
+    EXPECT_EQ(restored.stats["snapshot"]["chain_depth"], 2);
+    EXPECT_EQ(memfill_line(restored.result.out), memfill_line(whole.result.out));
+    EXPECT_EQ(restored.stats["vms"][0]["instructions"], whole.stats["vms"][0]["instructions"]);
+  }
+  const CliResult inspect = run_densevm({"snapshot", "inspect", child});
+  EXPECT_NE(inspect.out.find("diff of"), std::string::npos) << inspect.out;
+
+  // The parent moved: found again with --parent; gone: refused.
+  const std::string moved = temp_path("moved-parent.snap");
+  write_bytes(moved, read_bytes(*file_));
+  EXPECT_EQ(run_densevm({"restore", child, "--parent", moved}).exit_code, 0);
+  expect_refused(run_densevm({"restore", child, "--parent", temp_path("gone.snap")}), "needs its parent");
+  // A different snapshot under the parent's name: refused by id and checksum.
+  const std::string other = temp_path("other.snap");
+  ASSERT_EQ(run_densevm(with({"run"}, with(kMemfill, {"--checkpoint-at", kCheckpointAt, "--save", other}))).exit_code, 0);
+  expect_refused(run_densevm({"restore", child, "--parent", other}), "is not the snapshot");
+  for (const std::string& f : {child, moved, other}) std::remove(f.c_str());
+}
+
+// Clones of one snapshot: each continues the same run but sees a generation id of its own
+// (and so draws differently); repeating the restore repeats everything.
+TEST(SnapshotClones, EachCloneGetsItsOwnGenerationIdAndSharesMemory) {
+  const std::string file = temp_path("genid.snap");
+  const std::vector<std::string> genid = {"--mem", "64M", "--cmdline", "workload=genid ticks=30"};
+  CliResult original;
+  const nlohmann::json saved = run_stats(with({"run"}, with(genid, {"--checkpoint-at", "100000", "--save", file})), &original);
+  ASSERT_EQ(original.exit_code, 0) << original.err;
+  ASSERT_NE(original.out.find("genid ok changes=1"), std::string::npos) << original.out;
+
+  CliResult a, b;
+  const nlohmann::json sa = run_stats({"restore", file, "--clones", "3", "--lazy", "--threads", "2"}, &a);
+  const nlohmann::json sb = run_stats({"restore", file, "--clones", "3", "--lazy", "--threads", "1"}, &b);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  std::vector<std::string> ids;
+  for (int k = 0; k < 3; ++k) {
+    const std::string tag = "[vm" + std::to_string(k) + "] genid ";
+    const size_t at = a.out.find(tag);
+    ASSERT_NE(at, std::string::npos) << a.out;
+    ids.push_back(a.out.substr(at + tag.size(), 32));
+    EXPECT_NE(a.out.find("[vm" + std::to_string(k) + "] genid ok changes=2"), std::string::npos) << a.out;  // boot id, then its own
+    EXPECT_EQ(original.out.find(ids.back()), std::string::npos);  // not the original's id
+  }
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[1], ids[2]);
+  EXPECT_NE(ids[0], ids[2]);
+  // Deterministic: the same lines per VM whatever the threads (interleaving aside).
+  auto sorted_lines = [](const std::string& out) {
+    std::vector<std::string> lines;
+    size_t p = 0;
+    while (p < out.size()) {
+      const size_t e = out.find('\n', p);
+      lines.push_back(out.substr(p, e - p));
+      p = e == std::string::npos ? out.size() : e + 1;
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  EXPECT_EQ(sorted_lines(a.out), sorted_lines(b.out));
+  EXPECT_EQ(sa["vms"], sb["vms"]);
+  // The clones share the image's frames: one per stored page the clones touched.
+  EXPECT_LE(sa["snapshot"]["frames_loaded"].get<uint64_t>(), sa["snapshot"]["pages_stored"].get<uint64_t>());
+  EXPECT_GT(sa["snapshot"]["pages_fetched"].get<uint64_t>(), sa["snapshot"]["frames_loaded"].get<uint64_t>());
+  std::remove(file.c_str());
+}
+
+// A checkpoint the guest asks for: memfill mark=1 writes a marker once it has filled its
+// memory, and the snapshot is taken right after it.
+TEST(SnapshotMarker, TheCheckpointIsTakenRightAfterTheGuestsMarker) {
+  const std::string file = temp_path("marker.snap");
+  const std::vector<std::string> marked = {"--mem", "64M", "--cmdline", "workload=memfill size=8M mark=1 hold=5"};
+  CliResult whole, saved, restored;
+  const nlohmann::json w = run_stats(with({"run"}, marked), &whole);
+  const nlohmann::json s = run_stats(with({"run"}, with(marked, {"--checkpoint-at", "marker", "--save", file})), &saved);
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_EQ(saved.out, whole.out);
+  // After the fill (all 2048 pages are in the file), before the verification.
+  EXPECT_GT(s["snapshot"]["pages_mapped"].get<uint64_t>(), 2048u);
+  const uint64_t at = s["snapshot"]["checkpoint_at"].get<uint64_t>();
+  EXPECT_LT(at, w["vms"][0]["instructions"].get<uint64_t>());
+  const nlohmann::json r = run_stats({"restore", file}, &restored);
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  EXPECT_EQ(memfill_line(restored.out), memfill_line(whole.out));
+  EXPECT_EQ(r["vms"][0]["instructions"], w["vms"][0]["instructions"]);
+  // There is only one marker: waiting for a second one saves nothing.
+  const CliResult none = run_densevm(with({"run"}, with(marked, {"--checkpoint-at", "marker:2", "--save", file + "2"})));
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("ended before --checkpoint-at marker 2"), std::string::npos) << none.err;
+  std::remove(file.c_str());
+}
+
 TEST(SnapshotCli, CheckpointFlagsAreCheckedAndAnUnwritableSavePathFails) {
+  EXPECT_EQ(run_densevm({"run", "--checkpoint-at", "marker:0", "--save", "f"}).exit_code, 2);
+  EXPECT_EQ(run_densevm({"run", "--checkpoint-at", "1000", "--save", "f", "--diff"}).exit_code, 2);
+  EXPECT_EQ(run_densevm({"restore", "f", "--lazy", "--eager"}).exit_code, 2);
+  EXPECT_EQ(run_densevm({"restore", "f", "--clones", "0"}).exit_code, 2);
+  EXPECT_EQ(run_densevm({"restore", "f", "--clones", "2", "--checkpoint-at", "5", "--save", "g"}).exit_code, 2);
   EXPECT_EQ(run_densevm({"run", "--checkpoint-at", "1000"}).exit_code, 2);
   EXPECT_EQ(run_densevm({"run", "--checkpoint-at", "x", "--save", "f"}).exit_code, 2);
   EXPECT_EQ(run_densevm({"run", "--vms", "2", "--checkpoint-at", "1", "--save", "f"}).exit_code, 2);

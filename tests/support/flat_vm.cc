@@ -134,6 +134,7 @@ RunOutcome FlatVm::run_fast(uint64_t max_instructions) {
   out.instructions = r.retired;
   switch (r.reason) {
     case cpu::StopReason::kBudget:
+    case cpu::StopReason::kPaused:  // no marker port here
       out.kind = RunOutcome::Kind::kInstructionLimit;
       break;
     case cpu::StopReason::kException:
@@ -176,6 +177,7 @@ RunOutcome FlatVm::run_until(uint64_t stop_rip, uint64_t max_instructions) {
     const cpu::RunResult r = v.run(1);
     switch (r.reason) {
       case cpu::StopReason::kBudget:
+      case cpu::StopReason::kPaused:  // no marker port here
         break;
       case cpu::StopReason::kException: {
         const cpu::PendingException& e = v.last_exception();

@@ -34,29 +34,12 @@ ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
   }
 }
 
-// One line of console output, prefixed with the VM when there are several.
-class Console {
- public:
-  explicit Console(bool prefix) : prefix_(prefix) {}
-  void line(int vm, std::string_view text) {
-    std::lock_guard lock(mu_);
-    if (prefix_) std::printf("[vm%d] ", vm);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-  }
-
- private:
-  std::mutex mu_;
-  bool prefix_;
-};
-
 }  // namespace
 
 int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   const ElfImage kernel = load_guest(o, builtin_guest);
   FrameStore frames(frame_store_capacity(o.mem_bytes * o.vms));
-  Console console(o.vms > 1);
+  ConsoleLines console(o.vms > 1);
   auto sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
 
   std::vector<std::unique_ptr<Vm>> vms;
@@ -90,6 +73,10 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   ScanRate scan_rate(o.dedup_rate);
   uint64_t virtual_time_seen = 0;  // summed over the VMs: each VM's time earns scan budget
   auto between_epochs = [&] {
+    // Under a budget, a VM that stopped gives its RAM back and leaves the budget.
+    for (size_t i = 0; i < vms.size() && o.host_budget_bytes != 0; ++i) {
+      if (vms[i]->state() != Vm::State::kRunning) balloon_policy->retire(i);
+    }
     if (balloon_policy) balloon_policy->step();
     if (!dedup) return;
     uint64_t now = 0;

@@ -4,6 +4,14 @@
 
 namespace densevm {
 
+void ConsoleLines::line(int vm, std::string_view text) {
+  std::lock_guard lock(mu_);
+  if (prefix_) std::printf("[vm%d] ", vm);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
 uint64_t frame_store_capacity(uint64_t ram_bytes) {
   return ram_bytes + ram_bytes / 8 + (uint64_t{1} << 30);
 }

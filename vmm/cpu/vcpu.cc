@@ -272,6 +272,10 @@ RunResult Vcpu::run(uint64_t budget) {
   while (true) {
     if (stopped_) return result(StopReason::kStopped);
     if (exit_requested_) return result(StopReason::kExit);
+    if (pause_requested_) {
+      pause_requested_ = false;
+      return result(StopReason::kPaused);
+    }
     if (pending_.valid) {
       if (!deliver_exceptions_) {
         last_exception_ = pending_;

@@ -39,6 +39,7 @@ enum class StopReason : uint8_t {
   kException,  // deliver_exceptions is off and an exception was raised (tests)
   kStopped,    // fatal for this VM (triple fault, unsupported instruction, bad state)
   kExit,       // a device asked the VM to exit (exit port)
+  kPaused,     // a device asked for the slice to end here (checkpoint marker)
 };
 
 struct RunResult {
@@ -64,6 +65,12 @@ struct VcpuCounters {
   uint64_t cr3_loads = 0;
 };
 
+// What a restore may assume of guest memory. kReplaced: any page may hold other bytes now,
+// so every decoded page goes. kReported: every page that changed was reported through
+// invalidate_code (the VM does so for each P2M frame change, which is how a checkpoint
+// rollback puts pages back), so the decoded pages left are current and stay.
+enum class RestoredMemory : uint8_t { kReplaced, kReported };
+
 class Vcpu {
  public:
   Vcpu(Mmu& mmu, DeviceBus& bus, PageTracking& tracking, WriteTracker* tracker = nullptr);
@@ -80,6 +87,11 @@ class Vcpu {
     exit_requested_ = true;
     break_inner_ = true;
   }
+  // Ends run() after the current instruction, resumable (the checkpoint marker port).
+  void request_pause() {
+    pause_requested_ = true;
+    break_inner_ = true;
+  }
 
   [[nodiscard]] CpuState& state() { return s_; }
   [[nodiscard]] const CpuState& state() const { return s_; }
@@ -92,10 +104,11 @@ class Vcpu {
   [[nodiscard]] bool halted() const { return halted_; }
 
   // Checkpoint contract (vmm/snapshot_state.h): architectural state with RFLAGS materialized,
-  // counters and run-loop flags. restore() drops the soft TLB and every decoded page, since
-  // memory under them may differ; it throws StateError on a short or corrupt record.
+  // counters and run-loop flags. restore() drops the soft TLB (CR3 and CPL change under it)
+  // and, unless memory is kReported, every decoded page; it throws StateError on a short or
+  // corrupt record.
   void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  void restore(StateReader& r, RestoredMemory memory = RestoredMemory::kReplaced);
 
   // Drops every soft-TLB entry.
   void flush_tlb();
@@ -296,6 +309,7 @@ class Vcpu {
   bool halted_ = false;
   bool interrupt_shadow_ = false;
   bool exit_requested_ = false;
+  bool pause_requested_ = false;  // transient: never set between two run() calls
   bool stopped_ = false;
   bool break_inner_ = false;
   mutable bool stack_access_ = false;  // the current access is SS-relative (see translate)  // leave the fast loop: code page stale, MMIO, mode change

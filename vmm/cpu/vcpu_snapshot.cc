@@ -55,7 +55,7 @@ void Vcpu::save(StateWriter& w) const {
   }
 }
 
-void Vcpu::restore(StateReader& r) {
+void Vcpu::restore(StateReader& r, RestoredMemory memory) {
   CpuState s;
   for (uint64_t& g : s.gpr) g = r.u64();
   s.rip = r.u64();
@@ -105,7 +105,7 @@ void Vcpu::restore(StateReader& r) {
   stop_message_ = std::move(message);
   counters_ = c;
   flush_tlb();
-  code_.clear();
+  if (memory == RestoredMemory::kReplaced) code_.clear();
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.
   if (s_.cr0 & kCr0Pg) mmu_.cr3_loaded(paging_context());
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Snapshot files for a 1 GiB guest with 512 MiB touched (memfill's default zero/shared/unique
+# mix, checkpointed at its "filled" marker), all from --stats of one run each:
+#   - save: the pause (encode + synced write) and its throughput against the disk's (dd with
+#     fsync, same bytes, same directory), file size against touched memory, plain and zstd;
+#   - restore to the first instruction, lazy and eager (median of 3);
+#   - clones: 8 VMs restored lazily from the file: time per clone, host RSS against one VM.
+set -euo pipefail
+bin=${1:-build}/densevm
+dir=$(mktemp -d "${TMPDIR:-/tmp}/densevm-snapbench.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+guest=(--mem 1G --cmdline "workload=memfill size=512M mark=1 hold=2")
+median() { sort -n | sed -n "$((($1 + 1) / 2))p"; }
+
+"$bin" run "${guest[@]}" --checkpoint-at marker --save "$dir/vm.snap" --stats "$dir/save.json" >/dev/null
+"$bin" run "${guest[@]}" --checkpoint-at marker --save "$dir/vmz.snap" --compress --stats "$dir/savez.json" >/dev/null
+bytes=$(jq .snapshot.file_bytes "$dir/save.json")
+touched=$(jq '.snapshot.pages_mapped * 4096' "$dir/save.json")
+s=$(date +%s.%N)
+dd if=/dev/zero of="$dir/dd.bin" bs=1M count=$((bytes >> 20)) conv=fsync status=none
+e=$(date +%s.%N)
+rm -f "$dir/dd.bin"
+disk=$(echo "($bytes >> 20) / ($e - $s)" | sed 's/>> 20/\/ 1048576/' | bc -l)
+for f in save savez; do
+  jq -r --arg touched "$touched" --arg disk "$disk" '.snapshot |
+    "\(if .compressed then "save (zstd)" else "save       " end): pause \(.pause_seconds * 1000 | floor) ms, \(.file_bytes / 1048576 | floor) MiB file for \(($touched|tonumber) / 1048576 | floor) MiB touched (\(.file_bytes * 100 / ($touched|tonumber) | floor)%; \(.pages_zero_elided) zero pages elided), \(.file_bytes / 1048576 / .pause_seconds | floor) MiB/s vs disk \($disk|tonumber|floor) MiB/s"' "$dir/$f.json"
+done
+
+for mode in lazy eager; do
+  for _ in 1 2 3; do
+    "$bin" restore "$dir/vm.snap" --$mode --stats "$dir/r.json" >/dev/null
+    jq .snapshot.restore_seconds "$dir/r.json"
+  done | median 3 | awk -v m=$mode '{printf "restore %-5s to first instruction: %.2f ms (median of 3)\n", m, $1 * 1000}'
+done
+"$bin" restore "$dir/vm.snap" --lazy --stats "$dir/one.json" >/dev/null
+"$bin" restore "$dir/vm.snap" --lazy --clones 8 --stats "$dir/clones.json" >/dev/null
+jq -r --slurpfile one "$dir/one.json" '"clones: 8 from one file in \(.snapshot.restore_seconds * 1000 * 100 | floor / 100) ms (\(.snapshot.restore_seconds * 1000 / 8 * 100 | floor / 100) ms per clone); host RSS \(.host.rss_bytes / 1048576 | floor) MiB for 8 vs \($one[0].host.rss_bytes / 1048576 | floor) MiB for 1; \(.snapshot.frames_loaded) frames loaded for \(.snapshot.pages_fetched) page fetches"' "$dir/clones.json"
