@@ -64,6 +64,11 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (run_flag_takes_value(a) && i + 1 < args.size()) {  // e.g. --cmdline "... --save ..."
+      rest.push_back(a);
+      rest.push_back(args[++i]);
+      continue;
+    }
     if (a != "--checkpoint-at" && a != "--save" && a != "--compress" && a != "--diff" &&
         a != "--rollback-every" && a != "--rollbacks") {
       rest.push_back(a);

@@ -39,6 +39,16 @@ uint64_t parse_size(const std::string& text) {
   return v << shift;
 }
 
+bool run_flag_takes_value(std::string_view flag) {
+  static constexpr std::string_view kWithValue[] = {
+      "--mem",        "--vms",         "--cmdline", "--mmu",          "--stats",      "--threads", "--slice",
+      "--dedup",      "--dedup-rate",  "--dedup-scope", "--groups",   "--balloon-target", "--host-budget"};
+  for (std::string_view f : kWithValue) {
+    if (f == flag) return true;
+  }
+  return false;
+}
+
 RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions o;
   for (size_t i = 0; i < args.size(); ++i) {

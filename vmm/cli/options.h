@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shadow-pt/mmu_policy.h"
@@ -46,6 +47,9 @@ struct RunOptions {
 [[nodiscard]] uint64_t parse_size(const std::string& text);
 
 [[nodiscard]] RunOptions parse_run_options(const std::vector<std::string>& args);
+// Whether `run` reads the argument after `flag` as its value (so a command that takes its
+// own flags out of `run`'s arguments first never mistakes such a value for a flag).
+[[nodiscard]] bool run_flag_takes_value(std::string_view flag);
 
 [[nodiscard]] const char* run_usage();
 
