@@ -33,4 +33,10 @@ for mode in ept shadow; do
   jq -r --arg m "$mode" '.vms[0].mmu | "   \($m):\t\(.tlb_misses) misses, \(.walk_refs / .tlb_misses * 10 | floor / 10) references per miss"' "$out/$mode.json"
 done
 echo
+echo "== 5. a snapshot taken when the guest has filled 128 MiB, then 4 clones restored lazily from it"
+"$bin" run --mem 256M --cmdline "workload=memfill size=128M mark=1 hold=2" --checkpoint-at marker \
+  --save "$out/demo.snap" --stats "$out/save.json" | grep "memfill ok"
+"$bin" restore "$out/demo.snap" --lazy --clones 4 --stats "$out/clones.json" | grep "memfill ok"
+jq -r --slurpfile save "$out/save.json" '"   file \($save[0].snapshot.file_bytes / 1048576 | floor) MiB; 4 clones ready to run in \(.snapshot.restore_seconds * 10000 | floor / 10) ms; host RSS for all 4: \(.host.rss_bytes / 1048576 | floor) MiB (their pages are shared until written)"' "$out/clones.json"
+echo
 echo "Statistics of every run are in $out/ (see README.md for the fields)."
