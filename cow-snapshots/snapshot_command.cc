@@ -305,6 +305,11 @@ int restore_command(const std::vector<std::string>& args) {
   int status = 0;
   if (a.checkpointing) {
     Vm& vm = *vms.front();
+    if (a.checkpoint.at_marker && vm.markers() >= a.checkpoint.at_marker) {
+      throw UsageError("--checkpoint-at marker:" + std::to_string(a.checkpoint.at_marker) +
+                       " was reached before the snapshot (markers count from boot; it holds " +
+                       std::to_string(vm.markers()) + ")");
+    }
     if (a.checkpoint.at && *a.checkpoint.at <= vm.stats().instructions) {
       throw UsageError("--checkpoint-at " + std::to_string(*a.checkpoint.at) +
                        " is not after the snapshot (taken at " + std::to_string(vm.stats().instructions) +
