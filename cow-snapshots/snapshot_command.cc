@@ -302,7 +302,6 @@ int restore_command(const std::vector<std::string>& args) {
                                  {"pages_duplicate", top.duplicate_pages}};
 
   const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
-  int status = 0;
   if (a.checkpointing) {
     Vm& vm = *vms.front();
     if (a.checkpoint.at_marker && vm.markers() >= a.checkpoint.at_marker) {
@@ -330,7 +329,7 @@ int restore_command(const std::vector<std::string>& args) {
   snap["pages_fetched"] = image->fetches();
   snap["frames_loaded"] = image->frames_loaded();
   std::vector<const Vm*> view(run_list.begin(), run_list.end());
-  status = report_endings(view);
+  const int status = report_endings(view);
   if (a.stats_path) {
     nlohmann::ordered_json doc = stats_document(view, frames, seconds_since(start), threads);
     add_dedup_stats(doc, nullptr);

@@ -12,9 +12,7 @@ namespace densevm::snapshot {
 SnapshotImage::SnapshotImage(std::vector<Snapshot> chain, FrameStore& frames, bool shared)
     : chain_(std::move(chain)), frames_(frames), shared_(shared) {
   if (chain_.empty()) throw SnapshotError("no snapshot to restore");
-  const uint64_t mem = top().config.mem_bytes;
-  low_bytes_ = std::min(mem, GuestMemory::kLowRamLimit);
-  slots_.assign(mem >> kPageShift, kNone);
+  slots_.assign(top().config.mem_bytes >> kPageShift, kNone);
   uint64_t stored = 0;
   for (const Snapshot& s : chain_) {
     const auto base = static_cast<uint32_t>(stored);
@@ -60,19 +58,10 @@ SnapshotImage::~SnapshotImage() {
 }
 
 uint64_t SnapshotImage::index_of(Gpa page) const {
-  const uint64_t g = page.value();
-  if (g < low_bytes_) return g >> kPageShift;
-  const uint64_t high = (slots_.size() << kPageShift) - low_bytes_;
-  if (g >= GuestMemory::kHighRamBase && g - GuestMemory::kHighRamBase < high) {
-    return (low_bytes_ + g - GuestMemory::kHighRamBase) >> kPageShift;
-  }
-  return slots_.size();
+  return GuestMemory::ram_page_index(top().config.mem_bytes, page);
 }
 
-Gpa SnapshotImage::gpa_of(uint64_t index) const {
-  const uint64_t off = index << kPageShift;
-  return Gpa{off < low_bytes_ ? off : GuestMemory::kHighRamBase + (off - low_bytes_)};
-}
+Gpa SnapshotImage::gpa_of(uint64_t index) const { return GuestMemory::ram_page_gpa(top().config.mem_bytes, index); }
 
 const uint8_t* SnapshotImage::content(Gpa page) const {
   const uint64_t index = index_of(page.page_base());

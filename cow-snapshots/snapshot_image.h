@@ -62,7 +62,6 @@ class SnapshotImage final : public PageSource {
   std::vector<Snapshot> chain_;
   FrameStore& frames_;
   bool shared_;
-  uint64_t low_bytes_ = 0;        // RAM below the 3 GiB hole
   std::vector<uint32_t> slots_;   // RAM page index -> stored page (whole chain) or kNone
   std::vector<uint64_t> first_;   // per chain member: number of its first stored page
   std::unique_ptr<std::atomic<uint64_t>[]> loaded_;  // shared: frame per stored page, 0 = none

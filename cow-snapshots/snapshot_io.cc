@@ -15,15 +15,15 @@
 namespace densevm::snapshot {
 namespace {
 
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
 std::string directory_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
 }
-
-std::string errno_text() { return std::strerror(errno); }
-
-}  // namespace
 
 void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
   std::string temp = path + ".tmp.XXXXXX";

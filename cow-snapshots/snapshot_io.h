@@ -14,6 +14,9 @@
 
 namespace densevm::snapshot {
 
+// The directory holding path ("." for a bare name).
+[[nodiscard]] std::string directory_of(const std::string& path);
+
 // Throws std::runtime_error (one line) and removes the temp file on any failure.
 void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
 // A whole file mapped read-only: pages are read from disk when first used, so a lazy

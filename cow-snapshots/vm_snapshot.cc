@@ -212,11 +212,6 @@ void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
   r.expect_end("index");
 }
 
-std::string directory_of(const std::string& path) {
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  return dir.empty() ? "." : dir.string();
-}
-
 }  // namespace
 
 std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
@@ -305,12 +300,10 @@ std::vector<Snapshot> load_snapshot_chain(const std::string& path, bool verify_p
   while (chain.back().is_diff()) {
     if (chain.size() >= kMaxDepth) throw SnapshotError("snapshot chain is deeper than 64 diffs");
     const Snapshot& child = chain.back();
-    const std::filesystem::path recorded(child.lineage.parent_name);
+    // Recorded relative to the child's directory (operator/ keeps an absolute name as is).
     const std::string where = chain.size() == 1 && parent_path
                                   ? *parent_path
-                                  : (recorded.is_absolute() ? recorded
-                                                            : std::filesystem::path(directory_of(child.path)) / recorded)
-                                        .string();
+                                  : (std::filesystem::path(directory_of(child.path)) / child.lineage.parent_name).string();
     std::optional<Snapshot> parent;
     try {
       parent = load_snapshot_file(where, verify_pages);

@@ -27,13 +27,18 @@ bool GuestMemory::range_is_ram(Gpa gpa, size_t size) const {
   return false;
 }
 
-uint64_t GuestMemory::ram_index(Gpa page) const {
-  uint64_t before = 0;
-  for (const Range& r : ranges_) {
-    if (page >= r.begin && page - r.begin < r.size) return (before + (page - r.begin)) >> kPageShift;
-    before += r.size;
-  }
-  return ram_bytes_ >> kPageShift;  // callers pass RAM pages only
+uint64_t GuestMemory::ram_page_index(uint64_t ram_bytes, Gpa page) {
+  const uint64_t low = std::min(ram_bytes, kLowRamLimit);
+  const uint64_t g = page.value();
+  if (g < low) return g >> kPageShift;
+  if (g >= kHighRamBase && g - kHighRamBase < ram_bytes - low) return (low + g - kHighRamBase) >> kPageShift;
+  return ram_bytes >> kPageShift;
+}
+
+Gpa GuestMemory::ram_page_gpa(uint64_t ram_bytes, uint64_t index) {
+  const uint64_t low = std::min(ram_bytes, kLowRamLimit);
+  const uint64_t off = index << kPageShift;
+  return Gpa{off < low ? off : kHighRamBase + (off - low)};
 }
 
 void GuestMemory::set_source(std::shared_ptr<PageSource> source) {

@@ -36,6 +36,11 @@ class GuestMemory {
 
   GuestMemory(FrameStore& frames, uint64_t ram_bytes);
 
+  // The layout as page indices (0 .. ram_bytes / 4 KiB, counted across the ranges), for
+  // tables kept per RAM page: ram_page_index gives ram_bytes / 4 KiB for a non-RAM page.
+  [[nodiscard]] static uint64_t ram_page_index(uint64_t ram_bytes, Gpa page);
+  [[nodiscard]] static Gpa ram_page_gpa(uint64_t ram_bytes, uint64_t index);
+
   [[nodiscard]] const std::vector<Range>& ram_ranges() const { return ranges_; }
   [[nodiscard]] uint64_t ram_bytes() const { return ram_bytes_; }
   [[nodiscard]] bool is_ram(Gpa gpa) const;
@@ -84,8 +89,7 @@ class GuestMemory {
   // A frame for a page's new contents: a spare of the P2M's keeper (a checkpoint's) first,
   // else the FrameStore's; zeroed on request (the FrameStore's always are).
   [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed);
-  // Index of a RAM page counted across the ranges (0 .. ram_bytes / 4 KiB).
-  [[nodiscard]] uint64_t ram_index(Gpa page) const;
+  [[nodiscard]] uint64_t ram_index(Gpa page) const { return ram_page_index(ram_bytes_, page); }
   // Maps the source's copy of `page`; false if the source has none (result untouched).
   [[nodiscard]] bool map_from_source(Gpa page, Populate& result);
 
