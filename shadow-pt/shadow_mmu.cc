@@ -132,6 +132,9 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
       ++stats_.sync_faults;
       note_walked(w);
       install(va, ctx, w);
+      // Retired tables drain as the new ones are built: the work a retirement saved is
+      // spread over the fills that follow it, a table at a time.
+      (void)tables_.reclaim(kReclaimPerFill);
     }
     Translation t;
     t.kind = Translation::Kind::kRam;
@@ -205,10 +208,11 @@ void ShadowMmu::note_walked(const GuestWalk& w) {
   }
 }
 
-// A fill creates at most four tables. Older address spaces go first; if the current one
-// alone is over budget it is rebuilt from scratch.
+// A fill creates at most four tables. Retired tables go first, then older address spaces;
+// if the current one alone is over budget it is rebuilt from scratch.
 void ShadowMmu::keep_within_budget() {
   constexpr uint64_t kFillTables = 4;
+  while (tables_.live() + kFillTables > config_.max_tables && tables_.reclaim(1) != 0) {}
   while (tables_.live() + kFillTables > config_.max_tables && roots_.evict_lru()) {}
   if (tables_.live() + kFillTables <= config_.max_tables || tables_.live() == 0) return;
   if (ShadowRoot* current = roots_.current()) {
@@ -225,6 +229,9 @@ ShadowStats ShadowMmu::stats() const {
   s.root_evictions = roots_.stats().evictions;
   s.tables_live = tables_.live();
   s.tables_created = tables_.created();
+  s.retirements = tables_.retirements();
+  s.tables_reclaimed = tables_.reclaimed();
+  s.tables_obsolete = tables_.obsolete_tables();
   return s;
 }
 

@@ -8,7 +8,9 @@
 // each write after performing it, and the entries derived from it are dropped. Leaf tables
 // written often go out of sync (KVM, Xen shadow-3) and are resynced at INVLPG and CR3 loads;
 // tables written but never walked are unshadowed (write flooding). EPT changes arrive as a
-// P2mListener and drop exactly the leaves the reverse map names, then flush the soft TLB.
+// P2mListener and drop exactly the leaves the reverse map names, then flush the soft TLB;
+// a change wider than everything the shadow maps (a checkpoint restricting the top-level
+// EPT entry) retires every shadow table at once instead, and fills free them afterwards.
 //
 //   ShadowMmu mmu(memory, tracking);
 //   Vcpu cpu(mmu, bus, tracking, &mmu);           // mmu is also the WriteTracker
@@ -68,6 +70,7 @@ class ShadowMmu final : public Mmu, public WriteTracker, public P2mListener {
 
  private:
   using Walker = PageTableWalker<X86Pte>;
+  static constexpr uint64_t kReclaimPerFill = 1;
 
   [[nodiscard]] ShadowRoot& root_for(const PagingContext& ctx);
   [[nodiscard]] bool lookup(Gva va, Access access, const PagingContext& ctx, Translation& out);

@@ -32,6 +32,7 @@ ShadowTable* ShadowPageTables::create(uint64_t gfn, unsigned level, bool direct,
   t.level = static_cast<uint8_t>(level);
   t.direct = direct;
   t.nxe = nxe;
+  t.generation = generation_;
   ++created_;
   if (direct) return &t;
   if (level == 1) t.leaf_gfns = std::make_unique<uint64_t[]>(kEntries);
@@ -99,6 +100,7 @@ void ShadowPageTables::destroy(ShadowTable& t) {
       }
     }
   }
+  if (obsolete(t)) --obsolete_;
   const Hpa frame = t.frame;
   by_frame_.erase(frame.page_number());
   frames_.release(frame);
@@ -112,11 +114,53 @@ uint64_t ShadowPageTables::unshadow(uint64_t gfn) {
   for (const Hpa frame : shadows) {
     // A recursive guest mapping can make one shadow of gfn a descendant of another.
     ShadowTable* t = find(frame);
-    if (t == nullptr || t->direct || t->gfn != gfn) continue;
+    if (t == nullptr || t->direct || t->gfn != gfn || obsolete(*t)) continue;
     detach(*t);
     ++n;
   }
   return n;
+}
+
+void ShadowPageTables::retire_all(std::span<X86Pte* const> root_cells) {
+  ++generation_;
+  obsolete_ = by_frame_.size();
+  ++retirements_;
+  for (X86Pte* cell : root_cells) {
+    if (!cell->present()) continue;
+    if (ShadowTable* t = find(cell->frame())) {
+      retired_.push_back(*cell);
+      t->parent = &retired_.back();
+    }
+    *cell = X86Pte();
+  }
+}
+
+// Breadth first: a table's children move to cells of their own before it is freed, so each
+// step frees one table and costs at most its 512 entries.
+uint64_t ShadowPageTables::reclaim(uint64_t max_tables) {
+  uint64_t freed = 0;
+  while (freed < max_tables && !retired_.empty()) {
+    const X86Pte cell = retired_.front();
+    ShadowTable* t = cell.present() ? find(cell.frame()) : nullptr;
+    if (t != nullptr) {
+      if (t->level > 1) {
+        X86Pte* e = entries(*t);
+        for (unsigned i = 0; i < kEntries; ++i) {
+          if (!e[i].present()) continue;
+          if (ShadowTable* child = find(e[i].frame())) {
+            retired_.push_back(e[i]);
+            child->parent = &retired_.back();
+          }
+          e[i] = X86Pte();
+        }
+      }
+      destroy(*t);
+      ++freed;
+    }
+    retired_.pop_front();
+  }
+  reclaimed_ += freed;
+  return freed;
 }
 
 void ShadowPageTables::set_unsync(uint64_t gfn, bool unsync) {

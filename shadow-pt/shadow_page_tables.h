@@ -8,13 +8,22 @@
 // per-root trees: each has exactly one parent entry (a shadow entry or a root cell), so
 // freeing a subtree is a plain recursion of depth at most four.
 //
+// A change that invalidates every translation (the whole P2M made copy-on-write for a
+// checkpoint) retires every tree at once, as KVM's fast zap of obsolete pages does: the
+// tables already built become obsolete — unreachable, never used, never kept in step with
+// the guest — and are freed a few at a time by reclaim(), so the cost of the change does not
+// grow with what the shadow held.
+//
 //   ShadowPageTables tables(frames, tracking);
 //   ShadowTable* pml4 = tables.create(cr3_gfn, 4, /*direct=*/false, /*nxe=*/true, &root_cell);
 //   tables.unshadow(cr3_gfn);   // drops every shadow of that guest table
+//   tables.retire_all(root_cells);  // O(roots); then tables.reclaim(1) now and then
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -33,6 +42,7 @@ struct ShadowTable {
   uint8_t level = 0;
   bool direct = false;
   bool nxe = false;        // EFER.NXE of the root: decides what guest XD means
+  uint64_t generation = 0;  // obsolete once the set's generation moves past it
   std::unique_ptr<uint64_t[]> leaf_gfns;  // mirrored level-1 tables: gfn behind each leaf
 };
 
@@ -73,8 +83,15 @@ class ShadowPageTables {
   void zap_entry(ShadowTable& t, unsigned index);
   // Clears t's parent entry and frees t's subtree.
   void detach(ShadowTable& t);
-  // Detaches every table mirroring gfn; returns how many.
+  // Detaches every (current) table mirroring gfn; returns how many.
   uint64_t unshadow(uint64_t gfn);
+  // Makes every table obsolete at once: the trees under `root_cells` are unlinked (each cell
+  // cleared) and left to reclaim(). Costs O(cells), whatever the trees hold.
+  void retire_all(std::span<X86Pte* const> root_cells);
+  // Frees up to `max_tables` obsolete tables, parents before children; returns how many.
+  uint64_t reclaim(uint64_t max_tables);
+  [[nodiscard]] bool obsolete(const ShadowTable& t) const { return t.generation != generation_; }
+  [[nodiscard]] uint64_t obsolete_tables() const { return obsolete_; }
   // Clears every leaf mapping gfn (the EPT entry behind it changed); returns how many.
   uint64_t drop_leaves(uint64_t gfn) { return rmap_.drop(gfn); }
 
@@ -101,6 +118,8 @@ class ShadowPageTables {
   [[nodiscard]] const ShadowRmap& rmap() const { return rmap_; }
   [[nodiscard]] uint64_t live() const { return by_frame_.size(); }
   [[nodiscard]] uint64_t created() const { return created_; }
+  [[nodiscard]] uint64_t retirements() const { return retirements_; }
+  [[nodiscard]] uint64_t reclaimed() const { return reclaimed_; }
 
  private:
   void destroy(ShadowTable& t);
@@ -113,6 +132,13 @@ class ShadowPageTables {
   std::unordered_map<uint64_t, GuestTableState> by_gfn_;
   std::vector<uint64_t> unsync_;
   ShadowRmap rmap_;
+  // Parent cells of obsolete tables not reclaimed yet (a cleared cell: already gone). A
+  // deque, so that cells keep their address while others come and go at the ends.
+  std::deque<X86Pte> retired_;
+  uint64_t generation_ = 0;
+  uint64_t obsolete_ = 0;
+  uint64_t retirements_ = 0;
+  uint64_t reclaimed_ = 0;
   uint64_t created_ = 0;
   bool flush_requested_ = false;
 };

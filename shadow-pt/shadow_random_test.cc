@@ -1,7 +1,7 @@
 // Randomized equivalence: guest tables are rewritten at random (map, unmap, remap, change
-// rights, reuse a table page as data, point into MMIO or beyond RAM, EPT unmap/protect), and
-// after every step ShadowMmu and NestedMmu must agree on every address, and the checker
-// must find the shadow consistent.
+// rights, reuse a table page as data, point into MMIO or beyond RAM, EPT unmap/protect, all
+// of RAM made copy-on-write as a checkpoint does), and after every step ShadowMmu and
+// NestedMmu must agree on every address, and the checker must find the shadow consistent.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -73,6 +73,10 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
   }
 
   void step() {
+    if (checkpoint_rng_() % 64 == 0) {  // EPT: all of RAM copy-on-write, as a checkpoint does
+      (void)g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx);
+      ++restrictions_;
+    }
     const uint64_t op = rng_() % 20;
     if (op < 12) {  // rewrite 1-3 entries of a table page at indices the addresses use
       const uint64_t table = pool_[rng_() % pool_.size()];
@@ -155,11 +159,13 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
   std::unique_ptr<ShadowMmu> mmu_;
   NestedMmu nested_{g_.memory, g_.tracking};
   std::mt19937_64 rng_{static_cast<uint64_t>(GetParam()) * 7919 + 1};
+  std::mt19937_64 checkpoint_rng_{static_cast<uint64_t>(GetParam()) + 17};
   std::vector<uint64_t> roots_;
   std::vector<uint64_t> pool_;
   std::vector<uint64_t> vas_;
   unsigned cur_ = 0;
   bool wp_ = true;
+  uint64_t restrictions_ = 0;
 };
 
 TEST_P(ShadowRandomTest, AgreesWithNestedPagingAfterEveryRewrite) {
@@ -175,6 +181,7 @@ TEST_P(ShadowRandomTest, AgreesWithNestedPagingAfterEveryRewrite) {
   if (config_.unsync_after_writes != 0) {
     EXPECT_GT(s.unsyncs, 0u);
   }
+  EXPECT_EQ(s.retirements > 0, restrictions_ > 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(ShadowSeeds, ShadowRandomTest, ::testing::Range(0, 8));

@@ -47,6 +47,13 @@ void ShadowRootCache::drop_tree(ShadowRoot& root) {
   root.cell = X86Pte();
 }
 
+void ShadowRootCache::retire_all() {
+  std::vector<X86Pte*> cells;
+  cells.reserve(roots_.size());
+  for (const auto& r : roots_) cells.push_back(&r->cell);
+  tables_.retire_all(cells);
+}
+
 void ShadowRootCache::clear() {
   for (const auto& r : roots_) drop_tree(*r);
   roots_.clear();

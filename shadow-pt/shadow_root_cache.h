@@ -52,6 +52,8 @@ class ShadowRootCache {
   void drop_tree(ShadowRoot& root);
   // Frees every root.
   void clear();
+  // Keeps every root but retires all their trees at once (ShadowPageTables::retire_all).
+  void retire_all();
 
   template <class Fn>
   void for_each(Fn&& fn) const {

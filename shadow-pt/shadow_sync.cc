@@ -24,7 +24,7 @@ void ShadowMmu::on_tracked_write(Gpa gpa, unsigned size) {
   const std::vector<Hpa> shadows = state->shadows;
   for (const Hpa frame : shadows) {
     ShadowTable* t = tables_.find(frame);
-    if (t == nullptr || t->direct || t->gfn != gfn) continue;
+    if (t == nullptr || t->direct || t->gfn != gfn || tables_.obsolete(*t)) continue;
     for (unsigned i = first; i <= last; ++i) tables_.zap_entry(*t, i);
   }
   // Dropping an entry of a recursive mapping can free every shadow of this very table.
@@ -72,13 +72,19 @@ void ShadowMmu::cr3_loaded(const PagingContext& ctx) {
 
 // The software INVEPT: drop exactly the shadow leaves that map the changed guest frames,
 // and the shadows of guest tables living in them (their contents may now be other bytes).
+// A change spanning more pages than the shadow maps at all (the checkpoint's restriction
+// of a top-level EPT entry spans 512 GiB) retires every table instead: what was looked up
+// and dropped page by page costs O(roots) now and is freed by the fills that follow.
 void ShadowMmu::on_p2m_change(Gpa begin, Gpa end, P2mChange) {
   if (end <= begin) return;
   const uint64_t first = begin.page_number();
   const uint64_t last = (end.value() - 1) >> kPageShift;
   std::vector<uint64_t> gfns;
   constexpr uint64_t kScanLimit = 64;  // wider changes look the frames up instead
-  if (last - first < kScanLimit) {
+  const uint64_t shadowed = tables_.rmap().gfn_count() + tables_.guest_tables().size();
+  if (last - first >= kScanLimit && last - first >= shadowed) {
+    roots_.retire_all();
+  } else if (last - first < kScanLimit) {
     for (uint64_t gfn = first; gfn <= last; ++gfn) gfns.push_back(gfn);
   } else {
     gfns = tables_.rmap().gfns_in(first, last);
@@ -98,6 +104,7 @@ void ShadowMmu::on_p2m_change(Gpa begin, Gpa end, P2mChange) {
 
 void ShadowMmu::drop_all() {
   roots_.clear();
+  (void)tables_.reclaim(UINT64_MAX);
   flush_pending_ = true;
   flush_if_requested();
 }
@@ -150,7 +157,7 @@ void ShadowMmu::resync(uint64_t gfn) {
   const std::vector<Hpa> shadows = state->shadows;
   for (const Hpa frame : shadows) {
     ShadowTable* t = tables_.find(frame);
-    if (t == nullptr || t->direct || t->level != 1) continue;
+    if (t == nullptr || t->direct || t->level != 1 || tables_.obsolete(*t)) continue;
     X86Pte* entries = tables_.entries(*t);
     for (unsigned i = 0; i < ShadowPageTables::kEntries; ++i) {
       if (!entries[i].present()) continue;

@@ -142,6 +142,64 @@ TEST_F(ShadowSyncTest, EptProtectTakesWriteAwayAndCopyOnWriteGivesItBack) {
   EXPECT_EQ(g_.memory.cow_breaks(), 1u);
 }
 
+// The checkpoint's change: the top-level EPT entry made read+execute over all of RAM. It
+// must not cost a lookup per shadowed page: every table is retired at once, the new shadow
+// is built from fresh walks (which break copy-on-write of the guest's tables and pages), and
+// the fills that follow free the retired tables.
+TEST_F(ShadowSyncTest, WideEptRestrictionRetiresEveryTableAtOnceAndFillsFreeThem) {
+  constexpr uint64_t kPages = 1024;  // two leaf tables
+  const uint64_t other = g_.new_table();
+  for (uint64_t i = 0; i < kPages; ++i) g_.map(kVa + i * kPageSize, TestGuest::data_page(i), kP | kW);
+  g_.map(kVa, TestGuest::data_page(0), kP | kW, 1, kP | kW | kU, other);
+  for (uint64_t i = 0; i < kPages; ++i) ASSERT_EQ(tr(kVa + i * kPageSize, Access::kWrite).kind, Translation::Kind::kRam);
+  ASSERT_EQ(mmu_.translate(Gva{kVa}, Access::kRead, g_.ctx(false, other)).kind, Translation::Kind::kRam);
+  const uint64_t other_pt = Gpa{g_.entry_gpa(kVa, 1, other)}.page_base().value();
+  ASSERT_TRUE(pt_tracked(other_pt));
+  const ShadowStats before = mmu_.stats();
+  const int flushes = flushes_;
+
+  ASSERT_EQ(g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx), P2mStatus::kOk);
+  ShadowStats s = mmu_.stats();
+  EXPECT_EQ(s.retirements, 1u);
+  EXPECT_EQ(s.rmap_invalidations, before.rmap_invalidations) << "no leaf looked up one by one";
+  EXPECT_EQ(s.tables_obsolete, before.tables_live);
+  EXPECT_EQ(s.tables_reclaimed, 0u);
+  EXPECT_EQ(mmu_.leaf_for_testing(Gva{kVa}), nullptr) << "the current root starts empty";
+  EXPECT_GT(flushes_, flushes);
+  EXPECT_TRUE(check_shadow(mmu_).empty());
+
+  // A retired shadow is never used nor kept in step: a guest write to a table whose only
+  // shadows are retired changes what the next walk sees.
+  const uint64_t pte = g_.entry_gpa(kVa + kPageSize, 1);
+  g_.guest_write(pte, TestGuest::data_page(kPages) | kP | kW, mmu_);
+  const Translation moved = tr(kVa + kPageSize, Access::kWrite);
+  ASSERT_EQ(moved.kind, Translation::Kind::kRam);
+  EXPECT_EQ(moved.gpa, Gpa{TestGuest::data_page(kPages)});
+  EXPECT_GT(g_.memory.cow_breaks(), 0u) << "writes after the restriction copy the page";
+  for (uint64_t i = 0; i < kPages; ++i) {
+    const Translation t = tr(kVa + i * kPageSize, Access::kWrite);
+    ASSERT_EQ(t.kind, Translation::Kind::kRam);
+    ASSERT_EQ(t.gpa, Gpa{TestGuest::data_page(i == 1 ? kPages : i)});
+  }
+  s = mmu_.stats();
+  EXPECT_EQ(s.tables_obsolete, 0u) << "a fill frees a retired table";
+  EXPECT_EQ(s.tables_reclaimed, before.tables_live);
+  EXPECT_FALSE(pt_tracked(other_pt)) << "the other root's tables left with their shadows";
+  EXPECT_TRUE(pt_tracked(Gpa{g_.entry_gpa(kVa, 1)}.page_base().value()));
+  EXPECT_TRUE(check_shadow(mmu_).empty());
+}
+
+TEST_F(ShadowSyncTest, LeavingShadowModeFreesRetiredTablesToo) {
+  const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
+  ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
+  ASSERT_EQ(g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx), P2mStatus::kOk);
+  ASSERT_GT(mmu_.stats().tables_obsolete, 0u);
+  mmu_.drop_all();
+  EXPECT_EQ(mmu_.stats().tables_live, 0u);
+  EXPECT_EQ(mmu_.stats().tables_obsolete, 0u);
+  EXPECT_FALSE(pt_tracked(pte)) << "no guest table stays write-tracked without a shadow";
+}
+
 TEST_F(ShadowSyncTest, EptChangeOfAGuestTablePageUnshadowsIt) {
   const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
   ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);

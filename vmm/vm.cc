@@ -208,6 +208,8 @@ VmStats Vm::stats() const {
   s.mode_switches = h.mode_switches;
   s.shadow_hits = sh.shadow_hits;
   s.shadow_root_hits = sh.root_hits;
+  s.shadow_retirements = sh.retirements;
+  s.shadow_tables_reclaimed = sh.tables_reclaimed;
   s.mmu_checks = mmu_checks_;
   s.invlpg = c.invlpg;
   s.cr3_loads = c.cr3_loads;

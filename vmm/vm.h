@@ -64,6 +64,8 @@ struct VmStats {
   uint64_t mode_switches = 0;
   uint64_t shadow_hits = 0;
   uint64_t shadow_root_hits = 0;
+  uint64_t shadow_retirements = 0;       // all shadow tables retired at once (checkpoints)
+  uint64_t shadow_tables_reclaimed = 0;  // retired tables freed since by fills
   uint64_t mmu_checks = 0;
   uint64_t cow_breaks = 0;
   uint64_t resident_pages = 0;

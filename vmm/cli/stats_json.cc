@@ -49,6 +49,8 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
         {"mode_switches", s.mode_switches},
         {"shadow_hits", s.shadow_hits},
         {"shadow_root_hits", s.shadow_root_hits},
+        {"shadow_retirements", s.shadow_retirements},
+        {"shadow_tables_reclaimed", s.shadow_tables_reclaimed},
         {"checks", s.mmu_checks},
     };
     v["memory"] = {
