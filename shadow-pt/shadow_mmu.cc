@@ -104,6 +104,9 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
   if (ctx.paging) {
     (void)root_for(ctx);
     keep_within_budget();
+    // Retired tables drain as new ones are built: the work a retirement saved is spread
+    // over the hidden faults that follow it, a table each.
+    (void)tables_.reclaim(kReclaimPerFill);
   }
   for (int attempt = 0; attempt < kMaxEptResolutions; ++attempt) {
     const GuestWalk w = walk_guest(memory_.p2m(), va, access, ctx, WalkMode::kAccess);
@@ -132,9 +135,6 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
       ++stats_.sync_faults;
       note_walked(w);
       install(va, ctx, w);
-      // Retired tables drain as the new ones are built: the work a retirement saved is
-      // spread over the fills that follow it, a table at a time.
-      (void)tables_.reclaim(kReclaimPerFill);
     }
     Translation t;
     t.kind = Translation::Kind::kRam;
@@ -231,7 +231,6 @@ ShadowStats ShadowMmu::stats() const {
   s.tables_created = tables_.created();
   s.retirements = tables_.retirements();
   s.tables_reclaimed = tables_.reclaimed();
-  s.tables_obsolete = tables_.obsolete_tables();
   return s;
 }
 

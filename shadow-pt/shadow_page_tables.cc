@@ -100,13 +100,12 @@ void ShadowPageTables::destroy(ShadowTable& t) {
       }
     }
   }
-  if (obsolete(t)) --obsolete_;
   const Hpa frame = t.frame;
   by_frame_.erase(frame.page_number());
   frames_.release(frame);
 }
 
-uint64_t ShadowPageTables::unshadow(uint64_t gfn) {
+uint64_t ShadowPageTables::unshadow(uint64_t gfn, bool retire_now) {
   const GuestTableState* state = guest_table(gfn);
   if (state == nullptr) return 0;
   const std::vector<Hpa> shadows = state->shadows;
@@ -114,24 +113,34 @@ uint64_t ShadowPageTables::unshadow(uint64_t gfn) {
   for (const Hpa frame : shadows) {
     // A recursive guest mapping can make one shadow of gfn a descendant of another.
     ShadowTable* t = find(frame);
-    if (t == nullptr || t->direct || t->gfn != gfn || obsolete(*t)) continue;
-    detach(*t);
+    if (t == nullptr || t->direct || t->gfn != gfn || retired(*t)) continue;
+    if (retire_now) {
+      retire(*t);
+    } else {
+      detach(*t);
+    }
     ++n;
   }
   return n;
 }
 
+void ShadowPageTables::retire(ShadowTable& t) {
+  retired_.push_back(*t.parent);
+  *t.parent = X86Pte();
+  t.parent = &retired_.back();
+  t.retired = true;
+}
+
 void ShadowPageTables::retire_all(std::span<X86Pte* const> root_cells) {
   ++generation_;
-  obsolete_ = by_frame_.size();
   ++retirements_;
   for (X86Pte* cell : root_cells) {
     if (!cell->present()) continue;
-    if (ShadowTable* t = find(cell->frame())) {
-      retired_.push_back(*cell);
-      t->parent = &retired_.back();
+    if (ShadowTable* t = find(cell->frame()); t != nullptr && !t->retired) {
+      retire(*t);
+    } else {
+      *cell = X86Pte();
     }
-    *cell = X86Pte();
   }
 }
 
@@ -148,10 +157,10 @@ uint64_t ShadowPageTables::reclaim(uint64_t max_tables) {
         for (unsigned i = 0; i < kEntries; ++i) {
           if (!e[i].present()) continue;
           if (ShadowTable* child = find(e[i].frame())) {
-            retired_.push_back(e[i]);
-            child->parent = &retired_.back();
+            retire(*child);
+          } else {
+            e[i] = X86Pte();
           }
-          e[i] = X86Pte();
         }
       }
       destroy(*t);

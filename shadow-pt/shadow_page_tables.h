@@ -8,11 +8,12 @@
 // per-root trees: each has exactly one parent entry (a shadow entry or a root cell), so
 // freeing a subtree is a plain recursion of depth at most four.
 //
-// A change that invalidates every translation (the whole P2M made copy-on-write for a
-// checkpoint) retires every tree at once, as KVM's fast zap of obsolete pages does: the
-// tables already built become obsolete — unreachable, never used, never kept in step with
-// the guest — and are freed a few at a time by reclaim(), so the cost of the change does not
-// grow with what the shadow held.
+// Work that would grow with what the shadow holds is not done at once but retired: a change
+// that invalidates every translation (the whole P2M made copy-on-write for a checkpoint)
+// retires every tree, as KVM's fast zap of obsolete pages does (a generation number per
+// table), and unshadowing an upper-level guest table retires its shadow's subtree. Retired
+// tables are unreachable, never used and never kept in step with the guest; reclaim() frees
+// them a few at a time.
 //
 //   ShadowPageTables tables(frames, tracking);
 //   ShadowTable* pml4 = tables.create(cr3_gfn, 4, /*direct=*/false, /*nxe=*/true, &root_cell);
@@ -42,7 +43,8 @@ struct ShadowTable {
   uint8_t level = 0;
   bool direct = false;
   bool nxe = false;        // EFER.NXE of the root: decides what guest XD means
-  uint64_t generation = 0;  // obsolete once the set's generation moves past it
+  uint64_t generation = 0;  // retired once the set's generation moves past it
+  bool retired = false;     // its subtree was unlinked and waits for reclaim()
   std::unique_ptr<uint64_t[]> leaf_gfns;  // mirrored level-1 tables: gfn behind each leaf
 };
 
@@ -83,15 +85,19 @@ class ShadowPageTables {
   void zap_entry(ShadowTable& t, unsigned index);
   // Clears t's parent entry and frees t's subtree.
   void detach(ShadowTable& t);
-  // Detaches every (current) table mirroring gfn; returns how many.
-  uint64_t unshadow(uint64_t gfn);
-  // Makes every table obsolete at once: the trees under `root_cells` are unlinked (each cell
-  // cleared) and left to reclaim(). Costs O(cells), whatever the trees hold.
+  // Unlinks every live table mirroring gfn and frees it with its subtree (a leaf table's
+  // 512 leaves leave the rmap one by one). With `retire`, each is retired instead: O(1), freed
+  // by reclaim(), the guest table staying write-tracked until then. Returns how many.
+  uint64_t unshadow(uint64_t gfn, bool retire = false);
+  // Retires every table at once: the trees under `root_cells` are unlinked (each cell
+  // cleared). Costs O(cells), whatever the trees hold.
   void retire_all(std::span<X86Pte* const> root_cells);
-  // Frees up to `max_tables` obsolete tables, parents before children; returns how many.
+  // Frees up to `max_tables` retired tables, parents before children; returns how many.
   uint64_t reclaim(uint64_t max_tables);
-  [[nodiscard]] bool obsolete(const ShadowTable& t) const { return t.generation != generation_; }
-  [[nodiscard]] uint64_t obsolete_tables() const { return obsolete_; }
+  [[nodiscard]] bool retired(const ShadowTable& t) const {
+    return t.retired || t.generation != generation_;
+  }
+  [[nodiscard]] bool has_retired() const { return !retired_.empty(); }
   // Clears every leaf mapping gfn (the EPT entry behind it changed); returns how many.
   uint64_t drop_leaves(uint64_t gfn) { return rmap_.drop(gfn); }
 
@@ -123,6 +129,8 @@ class ShadowPageTables {
 
  private:
   void destroy(ShadowTable& t);
+  // Moves t (linked by t.parent) to a cell of retired_, clearing the entry that linked it.
+  void retire(ShadowTable& t);
   void track(uint64_t gfn);
   void untrack(uint64_t gfn);
 
@@ -132,11 +140,10 @@ class ShadowPageTables {
   std::unordered_map<uint64_t, GuestTableState> by_gfn_;
   std::vector<uint64_t> unsync_;
   ShadowRmap rmap_;
-  // Parent cells of obsolete tables not reclaimed yet (a cleared cell: already gone). A
-  // deque, so that cells keep their address while others come and go at the ends.
+  // Parent cells of retired subtrees not reclaimed yet. A deque, so that cells keep their
+  // address while others come and go at the ends.
   std::deque<X86Pte> retired_;
   uint64_t generation_ = 0;
-  uint64_t obsolete_ = 0;
   uint64_t retirements_ = 0;
   uint64_t reclaimed_ = 0;
   uint64_t created_ = 0;

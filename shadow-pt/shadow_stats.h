@@ -26,8 +26,7 @@ struct ShadowStats {
   uint64_t rmap_invalidations = 0;  // shadow leaves dropped by P2M changes
   uint64_t rebuilds = 0;            // current root freed to stay within the table budget
   uint64_t retirements = 0;         // wide P2M changes that retired every shadow table at once
-  uint64_t tables_reclaimed = 0;    // retired tables freed since, a few per fill
-  uint64_t tables_obsolete = 0;     // now: retired, not freed yet (counted in tables_live)
+  uint64_t tables_reclaimed = 0;    // retired tables (above, or unshadowed subtrees) freed
   uint64_t tlb_flushes = 0;         // soft-TLB flushes requested from the vCPU
   uint64_t roots_cached = 0;        // now
   uint64_t root_hits = 0;           // CR3 loads that found their shadow root

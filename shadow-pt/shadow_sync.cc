@@ -24,7 +24,7 @@ void ShadowMmu::on_tracked_write(Gpa gpa, unsigned size) {
   const std::vector<Hpa> shadows = state->shadows;
   for (const Hpa frame : shadows) {
     ShadowTable* t = tables_.find(frame);
-    if (t == nullptr || t->direct || t->gfn != gfn || tables_.obsolete(*t)) continue;
+    if (t == nullptr || t->direct || t->gfn != gfn || tables_.retired(*t)) continue;
     for (unsigned i = first; i <= last; ++i) tables_.zap_entry(*t, i);
   }
   // Dropping an entry of a recursive mapping can free every shadow of this very table.
@@ -74,7 +74,9 @@ void ShadowMmu::cr3_loaded(const PagingContext& ctx) {
 // and the shadows of guest tables living in them (their contents may now be other bytes).
 // A change spanning more pages than the shadow maps at all (the checkpoint's restriction
 // of a top-level EPT entry spans 512 GiB) retires every table instead: what was looked up
-// and dropped page by page costs O(roots) now and is freed by the fills that follow.
+// and dropped page by page costs O(roots) now and is freed by the fills that follow. A
+// guest table given a new frame (a rollback putting back its old contents) has its shadows
+// retired the same way: O(1), not O(entries and subtree).
 void ShadowMmu::on_p2m_change(Gpa begin, Gpa end, P2mChange) {
   if (end <= begin) return;
   const uint64_t first = begin.page_number();
@@ -94,7 +96,7 @@ void ShadowMmu::on_p2m_change(Gpa begin, Gpa end, P2mChange) {
   }
   for (const uint64_t gfn : gfns) {
     stats_.rmap_invalidations += tables_.drop_leaves(gfn);
-    (void)tables_.unshadow(gfn);
+    (void)tables_.unshadow(gfn, /*retire=*/true);  // a rollback puts back guest tables
   }
   // Soft-TLB entries can come from translations the shadow never held (no paging, EPT
   // execute-only pages): any change may leave one stale.
@@ -157,7 +159,7 @@ void ShadowMmu::resync(uint64_t gfn) {
   const std::vector<Hpa> shadows = state->shadows;
   for (const Hpa frame : shadows) {
     ShadowTable* t = tables_.find(frame);
-    if (t == nullptr || t->direct || t->level != 1 || tables_.obsolete(*t)) continue;
+    if (t == nullptr || t->direct || t->level != 1 || tables_.retired(*t)) continue;
     X86Pte* entries = tables_.entries(*t);
     for (unsigned i = 0; i < ShadowPageTables::kEntries; ++i) {
       if (!entries[i].present()) continue;

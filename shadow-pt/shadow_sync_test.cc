@@ -2,6 +2,8 @@
 // the reverse map, and the checker itself.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "shadow-pt/shadow_checker.h"
 #include "shadow-pt/shadow_entry.h"
 #include "shadow-pt/shadow_mmu.h"
@@ -162,7 +164,8 @@ TEST_F(ShadowSyncTest, WideEptRestrictionRetiresEveryTableAtOnceAndFillsFreeThem
   ShadowStats s = mmu_.stats();
   EXPECT_EQ(s.retirements, 1u);
   EXPECT_EQ(s.rmap_invalidations, before.rmap_invalidations) << "no leaf looked up one by one";
-  EXPECT_EQ(s.tables_obsolete, before.tables_live);
+  EXPECT_TRUE(mmu_.tables().has_retired());
+  EXPECT_EQ(s.tables_live, before.tables_live) << "nothing freed yet";
   EXPECT_EQ(s.tables_reclaimed, 0u);
   EXPECT_EQ(mmu_.leaf_for_testing(Gva{kVa}), nullptr) << "the current root starts empty";
   EXPECT_GT(flushes_, flushes);
@@ -182,7 +185,7 @@ TEST_F(ShadowSyncTest, WideEptRestrictionRetiresEveryTableAtOnceAndFillsFreeThem
     ASSERT_EQ(t.gpa, Gpa{TestGuest::data_page(i == 1 ? kPages : i)});
   }
   s = mmu_.stats();
-  EXPECT_EQ(s.tables_obsolete, 0u) << "a fill frees a retired table";
+  EXPECT_FALSE(mmu_.tables().has_retired()) << "a fill frees a retired table";
   EXPECT_EQ(s.tables_reclaimed, before.tables_live);
   EXPECT_FALSE(pt_tracked(other_pt)) << "the other root's tables left with their shadows";
   EXPECT_TRUE(pt_tracked(Gpa{g_.entry_gpa(kVa, 1)}.page_base().value()));
@@ -193,19 +196,45 @@ TEST_F(ShadowSyncTest, LeavingShadowModeFreesRetiredTablesToo) {
   const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
   ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
   ASSERT_EQ(g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx), P2mStatus::kOk);
-  ASSERT_GT(mmu_.stats().tables_obsolete, 0u);
+  ASSERT_TRUE(mmu_.tables().has_retired());
   mmu_.drop_all();
   EXPECT_EQ(mmu_.stats().tables_live, 0u);
-  EXPECT_EQ(mmu_.stats().tables_obsolete, 0u);
+  EXPECT_FALSE(mmu_.tables().has_retired());
   EXPECT_FALSE(pt_tracked(pte)) << "no guest table stays write-tracked without a shadow";
+}
+
+// A rollback puts back the guest's page-table pages as they were: unshadowing an upper
+// table must not free its whole subtree on the spot (a PML4's is the whole address space).
+TEST_F(ShadowSyncTest, NewContentsInAnUpperGuestTableRetireItsSubtreeForLater) {
+  for (uint64_t i = 0; i < 1024; ++i) g_.map(kVa + i * kPageSize, TestGuest::data_page(i), kP | kW);
+  for (uint64_t i = 0; i < 1024; ++i) ASSERT_EQ(tr(kVa + i * kPageSize).kind, Translation::Kind::kRam);
+  const uint64_t live = mmu_.stats().tables_live;  // PML4, PDPT, PD, 2 PTs
+  const Gpa pd = Gpa{g_.entry_gpa(kVa, 2)}.page_base();
+  std::optional<Hpa> copy = g_.memory.frames().allocate();
+  ASSERT_TRUE(copy);
+  std::memcpy(g_.memory.frames().host_ptr(*copy), g_.host_page(pd.value()), kPageSize);
+  ASSERT_EQ(g_.memory.p2m().map(pd, *copy, kEptRwx), P2mStatus::kOk);  // same bytes, new frame
+  ShadowStats s = mmu_.stats();
+  EXPECT_EQ(s.tables_live, live) << "retired, not freed";
+  EXPECT_TRUE(mmu_.tables().has_retired());
+  EXPECT_EQ(s.retirements, 0u) << "only the PD's subtree";
+  EXPECT_TRUE(pt_tracked(pd.value())) << "the retired PD shadow still holds it";
+  for (uint64_t i = 0; i < 1024; ++i) ASSERT_EQ(tr(kVa + i * kPageSize).gpa, Gpa{TestGuest::data_page(i)});
+  s = mmu_.stats();
+  EXPECT_FALSE(mmu_.tables().has_retired());
+  EXPECT_EQ(s.tables_reclaimed, 3u) << "the old PD and its two PTs";
+  EXPECT_EQ(s.tables_live, live);
+  EXPECT_TRUE(pt_tracked(pd.value())) << "shadowed again";
 }
 
 TEST_F(ShadowSyncTest, EptChangeOfAGuestTablePageUnshadowsIt) {
   const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
   ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
   (void)g_.memory.p2m().unmap(Gpa{pte}.page_base());  // comes back as a zeroed page
-  EXPECT_FALSE(pt_tracked(pte));
+  EXPECT_TRUE(mmu_.tables().has_retired()) << "its shadow is retired, freed by the next fill";
   EXPECT_EQ(tr(kVa).kind, Translation::Kind::kPageFault);
+  EXPECT_FALSE(mmu_.tables().has_retired());
+  EXPECT_FALSE(pt_tracked(pte));
 }
 
 TEST_F(ShadowSyncTest, CheckerCatchesCorruptedEntries) {
