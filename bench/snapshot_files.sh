@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Snapshot files for a 1 GiB guest with 512 MiB touched (memfill's default zero/shared/unique
 # mix, checkpointed at its "filled" marker), all from --stats of one run each:
-#   - save: the pause (encode + synced write) and its throughput against the disk's (dd with
-#     fsync, same bytes, same directory), file size against touched memory, plain and zstd;
+#   - save: the pause (the guest stands still while it is frozen into a template and the VM
+#     going on is made), the background save (encode + synced write) and its throughput
+#     against the disk's (dd with fsync, same bytes, same directory), file size against
+#     touched memory, plain and zstd;
 #   - restore to the first instruction, lazy and eager (median of 3);
-#   - clones: 8 VMs restored lazily from the file: time per clone, host RSS against one VM.
+#   - clones: 8 VMs restored lazily from the file: time per clone, host RSS against one VM;
+#     and 8 clones of the running VM in memory (run --clones 8), from the same checkpoint.
 set -euo pipefail
 bin=${1:-build}/densevm
 dir=$(mktemp -d "${TMPDIR:-/tmp}/densevm-snapbench.XXXXXX")
@@ -23,7 +26,7 @@ rm -f "$dir/dd.bin"
 disk=$(echo "($bytes >> 20) / ($e - $s)" | sed 's/>> 20/\/ 1048576/' | bc -l)
 for f in save savez; do
   jq -r --arg touched "$touched" --arg disk "$disk" '.snapshot |
-    "\(if .compressed then "save (zstd)" else "save       " end): pause \(.pause_seconds * 1000 | floor) ms, \(.file_bytes / 1048576 | floor) MiB file for \(($touched|tonumber) / 1048576 | floor) MiB touched (\(.file_bytes * 100 / ($touched|tonumber) | floor)%; \(.pages_zero_elided) zero pages elided), \(.file_bytes / 1048576 / .pause_seconds | floor) MiB/s vs disk \($disk|tonumber|floor) MiB/s"' "$dir/$f.json"
+    "\(if .compressed then "save (zstd)" else "save       " end): pause \(.pause_seconds * 1000 * 100 | floor / 100) ms, saved in the background in \(.save_seconds * 1000 | floor) ms, \(.file_bytes / 1048576 | floor) MiB file for \(($touched|tonumber) / 1048576 | floor) MiB touched (\(.file_bytes * 100 / ($touched|tonumber) | floor)%; \(.pages_zero_elided) zero pages elided), \(.file_bytes / 1048576 / .save_seconds | floor) MiB/s vs disk \($disk|tonumber|floor) MiB/s"' "$dir/$f.json"
 done
 
 for mode in lazy eager; do
@@ -35,3 +38,5 @@ done
 "$bin" restore "$dir/vm.snap" --lazy --stats "$dir/one.json" >/dev/null
 "$bin" restore "$dir/vm.snap" --lazy --clones 8 --stats "$dir/clones.json" >/dev/null
 jq -r --slurpfile one "$dir/one.json" '"clones: 8 from one file in \(.snapshot.restore_seconds * 1000 * 100 | floor / 100) ms (\(.snapshot.restore_seconds * 1000 / 8 * 100 | floor / 100) ms per clone); host RSS \(.host.rss_bytes / 1048576 | floor) MiB for 8 vs \($one[0].host.rss_bytes / 1048576 | floor) MiB for 1; \(.snapshot.frames_loaded) frames loaded for \(.snapshot.pages_fetched) page fetches"' "$dir/clones.json"
+"$bin" run "${guest[@]}" --checkpoint-at marker --clones 8 --stats "$dir/tclones.json" >/dev/null
+jq -r '"clones in memory: 8 from the running VM in \(.snapshot.clone_seconds * 1000 * 100 | floor / 100) ms (\(.snapshot.clone_seconds * 1000 / 8 * 100 | floor / 100) ms per clone; pause \(.snapshot.pause_seconds * 1000 * 100 | floor / 100) ms); host RSS \(.host.rss_bytes / 1048576 | floor) MiB; \(.snapshot.pages_fetched) page fetches"' "$dir/tclones.json"

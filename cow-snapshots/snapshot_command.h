@@ -1,9 +1,11 @@
 // The snapshot commands of the densevm CLI: `run ... --checkpoint-at N --save FILE`,
-// `restore FILE [--clones N] [--lazy|--eager] [--checkpoint-at N --save FILE [--diff]]` and
-// `snapshot inspect FILE`.
+// `run ... --checkpoint-at N --clones K`, `restore FILE [--clones N] [--lazy|--eager]
+// [--checkpoint-at N --save FILE [--diff]]` and `snapshot inspect FILE`. A checkpoint that
+// goes on freezes the VM into a template (vm_template.h): the guest stands still only while
+// the template and the VMs going on from it are made, and the file is written meanwhile.
 //
 //   CheckpointOptions c;
-//   if (take_checkpoint_options(args, c)) return run_with_checkpoint(parse_run_options(args), c, guest);
+//   if (take_checkpoint_options(args, c, true)) return run_with_checkpoint(parse_run_options(args), c, guest);
 //   return restore_command({"vm.snap", "--stats", "-"});
 #pragma once
 
@@ -27,15 +29,19 @@ struct CheckpointOptions {
   // roll back, `rollbacks` times, then run on to the end.
   std::optional<uint64_t> rollback_every;
   uint64_t rollbacks = 1;
+  // run only: K clones of the VM go on from the checkpoint (vm0..vmK-1), instead of the VM.
+  unsigned clones = 0;
 };
 
-// Removes --checkpoint-at, --save, --compress, --diff, --rollback-every and --rollbacks from `args`
-// (the rest is `run`'s);
-// true if any was there. Throws UsageError for a missing or bad value.
-[[nodiscard]] bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& out);
+// Removes --checkpoint-at, --save, --compress, --diff, --rollback-every, --rollbacks and,
+// with_clones (run's), --clones from `args` (the rest is the command's own); true if any was
+// there. Throws UsageError for a missing or bad value or a combination that means nothing.
+[[nodiscard]] bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& out,
+                                           bool with_clones = false);
 
-// One VM, run in slices to exactly `at` retired instructions, saved (--save) and/or rolled
-// back in memory (--rollback-every), then run to the end.
+// One VM, run in slices to exactly `at` retired instructions; then it goes on, saved in the
+// background (--save) and/or rolled back in memory (--rollback-every), or K clones of it run
+// (--clones, saved in the background too with --save), to the end.
 [[nodiscard]] int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
                                       std::span<const uint8_t> builtin_guest);
 [[nodiscard]] int restore_command(const std::vector<std::string>& args);

@@ -33,6 +33,29 @@ TEST(CheckpointOptions, MarkersAndTheirCountsParse) {
   }
 }
 
+// `run --clones K` is a checkpoint option: K from 1 to 4096, after a checkpoint, and not with
+// a rollback loop; restore's own --clones is left to restore.
+TEST(CheckpointOptions, ClonesNeedACheckpointAndExcludeRollbacks) {
+  std::vector<std::string> args = {"--checkpoint-at", "marker", "--clones", "3", "--save", "f"};
+  CheckpointOptions c;
+  ASSERT_TRUE(take_checkpoint_options(args, c, /*with_clones=*/true));
+  EXPECT_EQ(c.clones, 3u);
+  EXPECT_TRUE(args.empty());
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--clones", "3"},
+           {"--checkpoint-at", "5", "--clones", "0"},
+           {"--checkpoint-at", "5", "--clones", "4097"},
+           {"--checkpoint-at", "5", "--clones", "2", "--rollback-every", "10"}}) {
+    std::vector<std::string> b = bad;
+    CheckpointOptions d;
+    EXPECT_THROW((void)take_checkpoint_options(b, d, true), UsageError) << b.size();
+  }
+  std::vector<std::string> restore = {"f.snap", "--clones", "3"};
+  CheckpointOptions r;
+  EXPECT_FALSE(take_checkpoint_options(restore, r));
+  EXPECT_EQ(restore.size(), 3u);
+}
+
 // run_flag_takes_value lists exactly the flags parse_run_options reads a value for.
 TEST(CheckpointOptions, RunFlagsWithValuesAreKnown) {
   for (const char* flag : {"--mem", "--vms", "--cmdline", "--mmu", "--stats", "--threads", "--slice", "--dedup",

@@ -324,13 +324,17 @@ std::vector<Snapshot> load_snapshot_chain(const std::string& path, bool verify_p
   return chain;
 }
 
-std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, FrameStore& frames,
-                               Vm::ConsoleSink sink, const RestoreOptions& o) {
+VmImage vm_image(const std::shared_ptr<SnapshotImage>& image) {
   const Snapshot& top = image->top();
-  VmConfig config = top.config;
+  return {top.config, top.state, image, top.content_checksum, nullptr};
+}
+
+std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
+                               const RestoreOptions& o) {
+  VmConfig config = image.config;
   config.id = o.vm_id;
   auto vm = std::make_unique<Vm>(frames, config, std::move(sink));
-  vm->memory().set_source(image);
+  vm->memory().set_source(image.pages);
   if (!o.lazy) {
     switch (vm->memory().materialize()) {
       case GuestMemory::Populate::kMapped: break;
@@ -339,18 +343,27 @@ std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, Fram
     }
   }
   try {
-    StateReader r(top.state);
+    StateReader r(image.state);
     vm->restore(r);
     r.expect_end("state");
   } catch (const StateError& e) {
     throw SnapshotError(std::string("snapshot state is corrupt: ") + e.what());
   }
-  const uint64_t seed[2] = {top.content_checksum, o.clone};
+  if (o.same_vm) {
+    if (image.frozen != nullptr) vm->continue_counters_from(*image.frozen);
+    return vm;
+  }
+  const uint64_t seed[2] = {image.identity, o.clone};
   const XXH128_hash_t h = XXH3_128bits(seed, sizeof seed);
   if (!vm->set_generation_id({h.low64 | 1, h.high64})) {
     throw SnapshotError("cannot write the generation id (snapshot page unreadable or host out of memory)");
   }
   return vm;
+}
+
+std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, FrameStore& frames,
+                               Vm::ConsoleSink sink, const RestoreOptions& o) {
+  return restore_vm(vm_image(image), frames, std::move(sink), o);
 }
 
 }  // namespace densevm::snapshot

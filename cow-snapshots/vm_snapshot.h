@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cow-snapshots/snapshot_format.h"
+#include "vmm/page_source.h"
 #include "vmm/vm.h"
 
 namespace densevm::snapshot {
@@ -129,11 +130,29 @@ struct RestoreOptions {
   // The new generation id: a fixed function of the image and this number, so repeating a
   // restore repeats the run exactly while clones (1, 2, ...) get ids of their own.
   uint64_t clone = 0;
+  // The VM that was frozen goes on from its template (a checkpoint taken while it runs): the
+  // same VM, so it keeps its generation id (`clone` is not used) and its counters go on.
+  bool same_vm = false;
 };
 
+// What a VM is restored from: a snapshot chain (SnapshotImage) or a VM frozen in memory
+// (VmTemplate). `pages` keeps `state` alive.
+struct VmImage {
+  VmConfig config;
+  std::span<const uint8_t> state;      // Vm::save record
+  std::shared_ptr<PageSource> pages;   // the new VM's memory source
+  uint64_t identity = 0;               // seeds generation ids: what the image holds
+  const Vm* frozen = nullptr;          // a template's VM: same_vm continues its counters
+};
+
+// The top snapshot's config and state, the chain's pages, its content checksum as identity.
+[[nodiscard]] VmImage vm_image(const std::shared_ptr<SnapshotImage>& image);
+
 // A fresh VM from the image: the image becomes its memory's page source (eager: every page
-// is mapped before this returns), then Vm::restore and a new generation id. Throws
-// SnapshotError.
+// is mapped before this returns), then Vm::restore and, unless same_vm, a new generation
+// id: XXH3-128 of {identity, clone}. Throws SnapshotError.
+[[nodiscard]] std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
+                                             const RestoreOptions& options);
 [[nodiscard]] std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, FrameStore& frames,
                                              Vm::ConsoleSink sink, const RestoreOptions& options);
 

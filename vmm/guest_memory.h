@@ -54,6 +54,9 @@ class GuestMemory {
   // lazily or shared by clones) instead of starting zeroed. Set before the VM runs.
   void set_source(std::shared_ptr<PageSource> source);
   [[nodiscard]] bool has_source() const { return source_ != nullptr; }
+  // The source set by set_source, or nullptr: a frozen VM serving its memory to others
+  // (VmTemplate) passes on the pages it still owes.
+  [[nodiscard]] PageSource* source() const { return source_.get(); }
   // Fetches every page the source still owes this VM, then drops the source: afterwards
   // the P2M holds all of guest RAM (what a snapshot save or a checkpoint needs). kMapped on
   // success, else the first failure.

@@ -16,7 +16,8 @@ void usage(std::FILE* out) {
                "densevm: a memory-density hypervisor\n"
                "usage: densevm run [options]   (densevm run --help for the options)\n"
                "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] --save FILE [--compress]\n"
-               "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] --rollback-every M [--rollbacks K]\n"
+               "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] --clones K [--save FILE]\n"
+               "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] [--save FILE] --rollback-every M [--rollbacks K]\n"
                "       densevm restore FILE [--lazy|--eager] [--clones N] [--threads N] [--parent FILE]\n"
                "                       [--stats PATH|-] [--checkpoint-at ... --save NEW [--diff] [--compress]]\n"
                "       densevm snapshot inspect FILE\n");
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
         }
       }
       densevm::snapshot::CheckpointOptions checkpoint;
-      if (densevm::snapshot::take_checkpoint_options(args, checkpoint)) {
+      if (densevm::snapshot::take_checkpoint_options(args, checkpoint, /*with_clones=*/true)) {
         return densevm::snapshot::run_with_checkpoint(densevm::parse_run_options(args), checkpoint,
                                                       densevm::builtin_guest_image());
       }

@@ -221,6 +221,16 @@ VmStats Vm::stats() const {
   s.demand_faults = h.demand_faults;
   s.cow_breaks = memory_.cow_breaks();
   s.resident_pages = memory_.resident_pages();
+  if (const std::optional<VmStats>& b = counters_before_) {
+    // The vCPU's own counters (instructions, soft-TLB misses, decodes...) are in its record.
+    for (auto field : {&VmStats::walk_refs, &VmStats::walks, &VmStats::guest_page_faults, &VmStats::sync_faults,
+                       &VmStats::emulated_pt_writes, &VmStats::unsync_resyncs, &VmStats::mode_switches,
+                       &VmStats::shadow_hits, &VmStats::shadow_root_hits, &VmStats::shadow_retirements,
+                       &VmStats::shadow_tables_reclaimed, &VmStats::mmu_checks, &VmStats::demand_faults,
+                       &VmStats::cow_breaks}) {
+      s.*field += (*b).*field;
+    }
+  }
   return s;
 }
 

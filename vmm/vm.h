@@ -103,6 +103,11 @@ class Vm final : public DeviceBus, public P2mListener {
   [[nodiscard]] const VmConfig& config() const { return config_; }
   [[nodiscard]] const char* mmu_mode() const { return mmu_.mode_name(); }
   [[nodiscard]] VmStats stats() const;
+  // This VM goes on from `earlier`, frozen at a checkpoint and restored into this one: the
+  // MMU's and memory's counters (walks, shadow upkeep, demand faults, copy-on-write
+  // breaks...) continue from earlier's instead of starting at zero. The vCPU's come with
+  // restore().
+  void continue_counters_from(const Vm& earlier) { counters_before_ = earlier.stats(); }
   // Marker port writes so far (kMarkerPort).
   [[nodiscard]] uint64_t markers() const { return markers_; }
   [[nodiscard]] uint64_t virtual_time() const { return vcpu_.counters().retired + idle_skipped_; }
@@ -156,6 +161,7 @@ class Vm final : public DeviceBus, public P2mListener {
   std::string failure_;
   uint64_t idle_skipped_ = 0;
   uint64_t mmu_checks_ = 0;
+  std::optional<VmStats> counters_before_;  // continue_counters_from
   uint64_t markers_ = 0;
   bool in_slice_ = false;           // run_slice is executing guest code
   bool tlb_flush_pending_ = false;  // P2M changed between slices
