@@ -58,6 +58,37 @@ void BalloonPolicy::add(GuestMemory& memory, BalloonDevice& device,
                   GrowthTracker(config_.growth_hold_rounds, config_.step_pages)});
 }
 
+void BalloonPolicy::rebind(size_t vm, GuestMemory& memory, BalloonDevice& device) {
+  Entry& e = vms_.at(vm);
+  e.memory = &memory;
+  e.device = &device;
+}
+
+BalloonPolicy::Saved BalloonPolicy::save() const {
+  Saved s;
+  for (const Entry& e : vms_) {
+    s.vms.emplace_back(e.sampler, e.growth);
+    s.retired.push_back(e.retired);
+  }
+  s.epochs = epochs_;
+  s.rounds = rounds_;
+  s.growth_holds = growth_holds_;
+  s.released_pages = released_pages_;
+  return s;
+}
+
+void BalloonPolicy::restore(const Saved& s) {
+  for (size_t i = 0; i < vms_.size() && i < s.vms.size(); ++i) {
+    vms_[i].sampler = s.vms[i].first;
+    vms_[i].growth = s.vms[i].second;
+    vms_[i].retired = s.retired[i];
+  }
+  epochs_ = s.epochs;
+  rounds_ = s.rounds;
+  growth_holds_ = s.growth_holds;
+  released_pages_ = s.released_pages;
+}
+
 BalloonVmView BalloonPolicy::view(Entry& e) {
   BalloonVmView v;
   v.ram_pages = e.memory->ram_bytes() >> kPageShift;

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "balloon/balloon_device.h"
@@ -64,6 +65,22 @@ class BalloonPolicy {
   // VM `vm` (in add order) stopped: its RAM goes back to the host (every frame unmapped) and
   // it no longer counts against the budget nor gets targets. Again for the same VM: nothing.
   void retire(size_t vm);
+
+  // The same VM goes on as a new object (restored from a template of itself at a
+  // checkpoint): the policy serves it with everything it learnt about the old one.
+  void rebind(size_t vm, GuestMemory& memory, BalloonDevice& device);
+
+  // The policy's own state, for a rollback loop: a checkpoint of the VMs takes it, each
+  // rollback puts it back, so every round sees the same policy (the same rounds, the same
+  // statistics requests at the same epochs).
+  class Saved {
+    friend class BalloonPolicy;
+    std::vector<std::pair<IdleSampler, GrowthTracker>> vms;
+    std::vector<bool> retired;
+    uint64_t epochs = 0, rounds = 0, growth_holds = 0, released_pages = 0;
+  };
+  [[nodiscard]] Saved save() const;
+  void restore(const Saved& saved);
 
   [[nodiscard]] uint64_t rounds() const { return rounds_; }
   // VM-rounds in which a guest was held at its allocation because it was growing.

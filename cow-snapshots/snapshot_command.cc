@@ -11,6 +11,7 @@
 #include "cow-snapshots/vm_snapshot.h"
 #include "cow-snapshots/vm_template.h"
 #include "shadow-pt/mmu_policy.h"
+#include "vmm/cli/run_services.h"
 #include "vmm/cli/run_support.h"
 #include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
@@ -25,9 +26,11 @@ void print_line(int, std::string_view text) {
   std::fflush(stdout);
 }
 
-// Runs to the end in slices; the VM's own state says how it ended.
-void run_to_end(Vm& vm, uint64_t slice) {
-  while (vm.run_slice(slice)) {}
+// Runs to the end in slices, the services between them; the VM's own state says how it
+// ended.
+void run_to_end(Vm& vm, uint64_t slice, const Between& between) {
+  while (vm.run_slice(slice)) between();
+  between();  // as the scheduler's last epoch: a VM that stopped leaves the budget
 }
 
 }  // namespace
@@ -93,10 +96,13 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
 // Checkpoints vm in memory (state bytes + copy-on-write RAM), then `rollbacks` times runs
 // `rollback_every` instructions and rolls back. Per round: instructions run, pages restored
 // and the host time the rollback took (the one wall-clock figure).
-static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, uint64_t slice) {
+static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, uint64_t slice,
+                                            RunServices& services) {
+  const Between between = [&services] { services.step(); };
   const auto pause_start = Clock::now();
   StateWriter state;
   vm.save(state);
+  const std::optional<BalloonPolicy::Saved> policy = services.save();
   MemoryCheckpoint memory(vm.memory());
   const double pause = seconds_since(pause_start);
   const uint64_t start = vm.stats().instructions;
@@ -105,12 +111,14 @@ static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, 
     const uint64_t target = start + *c.rollback_every;
     while (vm.state() == Vm::State::kRunning && vm.stats().instructions < target) {
       (void)vm.run_slice(std::min(slice, target - vm.stats().instructions));
+      between();
     }
     const uint64_t ran = vm.stats().instructions - start;
     const auto t0 = Clock::now();
     const uint64_t restored = memory.rollback();
     StateReader reader(state.bytes());
     vm.restore(reader, cpu::RestoredMemory::kReported);  // rollback() reported every page
+    services.restore(policy);
     rounds.push_back({{"instructions", ran},
                       {"pages_restored", restored},
                       {"rollback_seconds", seconds_since(t0)}});
@@ -121,10 +129,13 @@ static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, 
 
 int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
                         std::span<const uint8_t> builtin_guest) {
-  // Not yet: the scheduler's many-VM path, and services that change the P2M between slices.
+  // Not yet: the scheduler's many-VM path.
   if (o.vms != 1) throw UsageError("--checkpoint-at runs exactly one VM (--vms 1)");
-  if (o.dedup || o.balloon_target_bytes || o.host_budget_bytes) {
-    throw UsageError("--checkpoint-at does not combine with --dedup or balloon targets yet");
+  // A rollback puts back the guest and the balloon policy's state (BalloonPolicy::save), not
+  // the scanner's progress nor what a budget's sampler armed in guest memory: rounds would
+  // not repeat.
+  if (c.rollback_every && (o.dedup || o.host_budget_bytes)) {
+    throw UsageError("--rollback-every does not combine with --dedup or --host-budget");
   }
   if (c.diff) throw UsageError("--diff saves against the snapshot a VM was restored from: use it with densevm restore");
   const ElfImage kernel = o.guest ? load_elf_file(*o.guest) : parse_elf(builtin_guest);
@@ -140,15 +151,25 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   auto clone_sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
   std::vector<std::unique_ptr<Vm>> vms;
   vms.push_back(std::make_unique<Vm>(frames, kernel, config, print_line));
+  // Balloon targets and page sharing between slices, as `run` has them; after a freeze they
+  // serve the VMs going on (declared after the VMs: it goes first).
+  RunServices services(o, frames);
+  auto attach = [&services, &vms] {
+    std::vector<Vm*> list;
+    for (const auto& vm : vms) list.push_back(vm.get());
+    services.attach(list);
+  };
+  const Between between = [&services] { services.step(); };
+  attach();
 
   const auto start = Clock::now();
-  if (!run_to_checkpoint(*vms.front(), c, o.slice)) return 1;
+  if (!run_to_checkpoint(*vms.front(), c, o.slice, between)) return 1;
   const uint64_t at = vms.front()->stats().instructions;
   if (!c.save_path && !c.clones) {  // a rollback loop alone works on the VM in place
     nlohmann::ordered_json snap = {{"checkpoint_at", at}, {"saved", false}};
-    snap["rollbacks"] = rollback_loop(*vms.front(), c, o.slice);
-    run_to_end(*vms.front(), o.slice);
-    return end_run(vms, frames, start, 1, snap, o.stats_path);
+    snap["rollbacks"] = rollback_loop(*vms.front(), c, o.slice, services);
+    run_to_end(*vms.front(), o.slice, between);
+    return end_run(vms, frames, start, 1, snap, o.stats_path, nullptr, services.dedup_stats());
   }
 
   // The guest stands still from here until the VMs going on from the template are ready.
@@ -160,27 +181,29 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
     // The same VM goes on: same id, console and generation id.
     vms.push_back(restore_vm(vm_image(frozen.tmpl), frames, print_line,
                              {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true}));
+    services.go_on(std::vector<Vm*>{vms.front().get()});
     const double pause = seconds_since(pause_start);
     nlohmann::ordered_json rollbacks;
-    if (c.rollback_every) rollbacks = rollback_loop(*vms.front(), c, o.slice);
-    run_to_end(*vms.front(), o.slice);
+    if (c.rollback_every) rollbacks = rollback_loop(*vms.front(), c, o.slice, services);
+    run_to_end(*vms.front(), o.slice, between);
     nlohmann::ordered_json snap = checkpoint_stats(at, pause, frozen, c, /*diff=*/false);
     if (c.rollback_every) snap["rollbacks"] = rollbacks;
-    return end_run(vms, frames, start, 1, snap, o.stats_path, &frozen);
+    return end_run(vms, frames, start, 1, snap, o.stats_path, &frozen, services.dedup_stats());
   }
 
   // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
   const auto clones_start = Clock::now();
   vms = restore_clones(vm_image(frozen.tmpl), frames, clone_sink, c.clones, /*first_clone=*/1);
   const double clone_seconds = seconds_since(clones_start);
+  attach();
   const double pause = seconds_since(pause_start);
   const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  run_all(vms, threads, o.slice);
+  run_all(vms, threads, o.slice, between);
   nlohmann::ordered_json snap = checkpoint_stats(at, pause, frozen, c, /*diff=*/false);
   snap["clones"] = c.clones;
   snap["clone_seconds"] = clone_seconds;
   snap["pages_fetched"] = frozen.tmpl->fetches();
-  return end_run(vms, frames, start, threads, snap, o.stats_path, &frozen);
+  return end_run(vms, frames, start, threads, snap, o.stats_path, &frozen, services.dedup_stats());
 }
 
 int snapshot_command(const std::vector<std::string>& args) {

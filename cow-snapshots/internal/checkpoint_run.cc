@@ -22,11 +22,12 @@ uint64_t parse_count(const std::string& flag, const std::string& text) {
   return std::stoull(text);
 }
 
-bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice) {
+bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice, const Between& between) {
   while (vm.state() == Vm::State::kRunning) {
     const uint64_t retired = vm.stats().instructions;
     if (c.at_marker ? vm.markers() >= c.at_marker : retired >= *c.at) break;
     (void)vm.run_slice(c.at_marker ? slice : std::min(slice, *c.at - retired));
+    if (between) between();
   }
   if (vm.state() == Vm::State::kRunning) return true;
   const std::string point = c.at_marker ? "marker " + std::to_string(c.at_marker) : std::to_string(*c.at);
@@ -79,15 +80,18 @@ std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore
   return vms;
 }
 
-void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice) {
+void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice,
+             const Between& between) {
   std::vector<Vm*> run_list;
   for (const auto& vm : vms) run_list.push_back(vm.get());
-  Scheduler(run_list, threads, slice).run([](size_t) {}, [] {});
+  Scheduler(run_list, threads, slice).run([](size_t) {}, [&between] {
+    if (between) between();
+  });
 }
 
 int end_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames, Clock::time_point start,
             unsigned threads, const nlohmann::ordered_json& snapshot, const std::optional<std::string>& stats_path,
-            Frozen* frozen) {
+            Frozen* frozen, const std::optional<DedupStats>& dedup) {
   std::vector<const Vm*> view;
   for (const auto& vm : vms) view.push_back(vm.get());
   int status = report_endings(view);
@@ -100,7 +104,7 @@ int end_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frame
   }
   if (stats_path) {
     nlohmann::ordered_json doc = stats_document(view, frames, seconds_since(start), threads);
-    add_dedup_stats(doc, nullptr);
+    add_dedup_stats(doc, dedup ? &*dedup : nullptr);
     doc["snapshot"] = snapshot;
     write_stats(doc, *stats_path);
   }

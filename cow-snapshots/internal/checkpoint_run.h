@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,20 +21,25 @@
 #include "cow-snapshots/snapshot_command.h"
 #include "cow-snapshots/vm_snapshot.h"
 #include "cow-snapshots/vm_template.h"
+#include "dedup/dedup_scanner.h"
 #include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm::snapshot {
 
 using Clock = std::chrono::steady_clock;
+// Called between slices (epochs) while no VM runs: the run's host services (RunServices).
+using Between = std::function<void()>;
 [[nodiscard]] double seconds_since(Clock::time_point start);
 // A count of instructions (or of anything else) given to `flag`; throws UsageError.
 [[nodiscard]] uint64_t parse_count(const std::string& flag, const std::string& text);
 
 // Runs vm in slices to the checkpoint: exactly `c.at` retired instructions (a slice's budget
 // in virtual time never retires more), or right after the guest's `c.at_marker`-th marker (a
-// marker ends the slice). False, with the reason on stderr, if the VM ended first.
-[[nodiscard]] bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice);
+// marker ends the slice), calling `between` after each slice. False, with the reason on
+// stderr, if the VM ended first.
+[[nodiscard]] bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice,
+                                     const Between& between = nullptr);
 
 // A VM frozen at its checkpoint and, with --save, the thread writing it to the file.
 struct Frozen {
@@ -55,12 +61,16 @@ struct Frozen {
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,
                                                               const Vm::ConsoleSink& sink, unsigned count,
                                                               uint64_t first_clone, bool lazy = true);
-// Runs every VM to its end on `threads` workers (the same results whatever their number).
-void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice);
+// Runs every VM to its end on `threads` workers (the same results whatever their number),
+// calling `between` between epochs.
+void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice,
+             const Between& between = nullptr);
 // The end of a run: a line on stderr per VM that failed or exited non-zero, then one for a
-// failed save (a non-zero status even if every guest exited 0); --stats with `snapshot`.
+// failed save (a non-zero status even if every guest exited 0); --stats with `snapshot` and
+// `dedup` (if the run shared pages).
 [[nodiscard]] int end_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames,
                           Clock::time_point start, unsigned threads, const nlohmann::ordered_json& snapshot,
-                          const std::optional<std::string>& stats_path, Frozen* frozen = nullptr);
+                          const std::optional<std::string>& stats_path, Frozen* frozen = nullptr,
+                          const std::optional<DedupStats>& dedup = std::nullopt);
 
 }  // namespace densevm::snapshot

@@ -213,12 +213,56 @@ TEST(TemplateClones, BadCombinationsGetOneLine) {
            {"run", "--checkpoint-at", "1000", "--clones", "4097"},
            {"run", "--checkpoint-at", "1000", "--clones", "2", "--rollback-every", "10"},
            {"run", "--vms", "2", "--checkpoint-at", "1000", "--clones", "2"},
-           {"run", "--checkpoint-at", "1000", "--clones", "2", "--diff", "--save", "f"}}) {
+           {"run", "--checkpoint-at", "1000", "--clones", "2", "--diff", "--save", "f"},
+           {"run", "--dedup", "on", "--checkpoint-at", "1000", "--rollback-every", "10"},
+           {"run", "--host-budget", "64M", "--checkpoint-at", "1000", "--rollback-every", "10"}}) {
     const CliResult r = run_densevm(args);
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
   }
+}
+
+// The run's host services go on serving the VM (or the clones) going on from the template:
+// a balloon target and page sharing give the same guest run as without the checkpoint.
+TEST(TemplateSave, BalloonTargetsAndPageSharingServeTheVmsGoingOn) {
+  const std::vector<std::string> services = {"--dedup", "on", "--dedup-rate", "max", "--balloon-target", "48M"};
+  const std::string file = temp_path("tpl-services.snap");
+  CliResult whole, saved;
+  const nlohmann::json w = run_stats(with({"run"}, with(kMemfill, services)), &whole);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const nlohmann::json s = run_stats(
+      with({"run"}, with(kMemfill, with(services, {"--checkpoint-at", "3000000", "--save", file}))), &saved);
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_EQ(saved.out, whole.out);
+  expect_same_guest_counters(s["vms"][0], w["vms"][0]);
+  EXPECT_EQ(s["vms"][0]["balloon"]["actual_pages"], 4096u) << "16 MiB given back, before and after";
+  EXPECT_GT(s["dedup"]["merges"].get<uint64_t>(), 0u);
+  EXPECT_EQ(s["snapshot"]["saved"], true);
+
+  // Clones of a VM with page sharing on: their private copies of the same pages merge again.
+  CliResult cloned;
+  const nlohmann::json c = run_stats(
+      with({"run"}, with(kMemfill, with(services, {"--checkpoint-at", "3000000", "--clones", "3"}))), &cloned);
+  ASSERT_EQ(cloned.exit_code, 0) << cloned.err;
+  ASSERT_EQ(c["vms"].size(), 3u);
+  for (const auto& vm : c["vms"]) EXPECT_EQ(vm["balloon"]["actual_pages"], 4096u);
+  EXPECT_GT(c["dedup"]["merges"].get<uint64_t>(), s["dedup"]["merges"].get<uint64_t>());
+  EXPECT_GT(c["dedup"]["cross_group_frames"].get<uint64_t>() + c["dedup"]["sharing_pages"].get<uint64_t>(), 0u);
+  std::filesystem::remove(file);
+}
+
+// A static balloon target is the same in every round of a rollback loop.
+TEST(TemplateSave, ARollbackLoopWithABalloonTargetRepeats) {
+  CliResult r;
+  const nlohmann::json d = run_stats(with({"run"}, with(kMemfill, {"--balloon-target", "48M", "--checkpoint-at", "3000000",
+                                                                  "--rollback-every", "1000000", "--rollbacks", "3"})),
+                                     &r);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json& rounds = d["snapshot"]["rollbacks"]["rounds"];
+  ASSERT_EQ(rounds.size(), 3u);
+  for (const auto& round : rounds) EXPECT_EQ(round["pages_restored"], rounds[0]["pages_restored"]);
+  EXPECT_EQ(d["vms"][0]["balloon"]["actual_pages"], 4096u);
 }
 
 }  // namespace

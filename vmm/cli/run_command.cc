@@ -10,10 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "balloon/balloon_policy.h"
-#include "dedup/dedup_scanner.h"
-#include "dedup/scan_rate.h"
 #include "vmm/cli/host_stats.h"
+#include "vmm/cli/run_services.h"
 #include "vmm/cli/run_support.h"
 #include "vmm/cli/stats_json.h"
 #include "vmm/elf_loader.h"
@@ -53,41 +51,14 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
     vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
   }
 
-  // Balloon targets: the static one from boot on, budget-driven ones every few epochs.
-  std::unique_ptr<BalloonPolicy> balloon_policy;
-  if (o.balloon_target_bytes || o.host_budget_bytes) {
-    balloon_policy = std::make_unique<BalloonPolicy>(
-        BalloonPolicyConfig{.host_budget_pages = o.host_budget_bytes >> kPageShift});
-    std::optional<uint64_t> cap;
-    if (o.balloon_target_bytes) cap = *o.balloon_target_bytes >> kPageShift;
-    for (auto& vm : vms) balloon_policy->add(vm->memory(), vm->balloon(), cap);
-    balloon_policy->step();
-  }
-
-  // Declared after the VMs so it goes first: it drops only its own frame references.
-  std::unique_ptr<DedupScanner> dedup;
-  if (o.dedup) {
-    dedup = std::make_unique<DedupScanner>(frames, DedupConfig{.scope = o.dedup_scope});
-    for (auto& vm : vms) dedup->add(vm->memory(), static_cast<uint32_t>(vm->id()) % o.groups);
-  }
-  ScanRate scan_rate(o.dedup_rate);
-  uint64_t virtual_time_seen = 0;  // summed over the VMs: each VM's time earns scan budget
-  auto between_epochs = [&] {
-    // Under a budget, a VM that stopped gives its RAM back and leaves the budget.
-    for (size_t i = 0; i < vms.size() && o.host_budget_bytes != 0; ++i) {
-      if (vms[i]->state() != Vm::State::kRunning) balloon_policy->retire(i);
-    }
-    if (balloon_policy) balloon_policy->step();
-    if (!dedup) return;
-    uint64_t now = 0;
-    for (const auto& vm : vms) now += vm->virtual_time();
-    dedup->step(scan_rate.earn(now - virtual_time_seen));
-    virtual_time_seen = now;
-  };
-
-  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Balloon targets and page sharing, between epochs. Declared after the VMs so it goes
+  // first: it drops only its own frame references.
+  RunServices services(o, frames);
   std::vector<Vm*> run_list;
   for (auto& vm : vms) run_list.push_back(vm.get());
+  services.attach(run_list);
+
+  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   const auto start = std::chrono::steady_clock::now();
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   bool shown = false;
@@ -98,7 +69,7 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
                  o.vms - finished, o.vms, secs,
                  static_cast<unsigned long long>(host_rss_bytes() >> 20));
     shown = true;
-  }, between_epochs);
+  }, [&services] { services.step(); });
   if (shown) std::fprintf(stderr, "\r\033[K");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -106,8 +77,8 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   const int status = report_endings(view);
   if (o.stats_path) {
     nlohmann::ordered_json doc = stats_document(view, frames, wall, threads);
-    const DedupStats dedup_stats = dedup ? dedup->stats() : DedupStats{};
-    add_dedup_stats(doc, dedup ? &dedup_stats : nullptr);
+    const std::optional<DedupStats> dedup_stats = services.dedup_stats();
+    add_dedup_stats(doc, dedup_stats ? &*dedup_stats : nullptr);
     write_stats(doc, *o.stats_path);
   }
   return status;
