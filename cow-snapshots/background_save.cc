@@ -20,6 +20,7 @@ BackgroundSave::BackgroundSave(std::shared_ptr<VmTemplate> frozen, std::string p
       result_.error = e.what();
     }
     result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    done_.store(true, std::memory_order_release);
   });
 }
 

@@ -8,6 +8,7 @@
 //   const BackgroundSave::Result& r = save.finish();   // r.error: empty, or why there is no file
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,12 +38,15 @@ class BackgroundSave {
 
   // Waits for the save to end.
   [[nodiscard]] const Result& finish();
+  // Whether the save has ended (finish() then returns at once).
+  [[nodiscard]] bool done() const { return done_.load(std::memory_order_acquire); }
 
  private:
   std::shared_ptr<VmTemplate> frozen_;
   std::string path_;
   SaveOptions options_;
   Result result_;
+  std::atomic<bool> done_{false};
   std::thread thread_;  // last: starts once everything it reads is in place
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cow-snapshots/internal/checkpoint_run.h"
@@ -146,7 +147,11 @@ int restore_command(const std::vector<std::string>& args) {
     pause = seconds_since(pause_start);
     snap["checkpoint"] = nullptr;  // filled once the save has ended
   }
-  run_all(vms, threads, a.slice);
+  std::optional<Handover> handover;  // the VM going on takes the template's pages once saved
+  if (a.checkpointing) handover.emplace(frozen, vms.front()->memory());
+  run_all(vms, threads, a.slice, [&handover] {
+    if (handover) handover->step();
+  });
   snap["pages_fetched"] = image->fetches();
   snap["frames_loaded"] = image->frames_loaded();
   if (a.checkpointing) snap["checkpoint"] = checkpoint_stats(at, pause, frozen, a.checkpoint, a.checkpoint.diff);

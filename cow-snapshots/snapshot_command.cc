@@ -97,8 +97,7 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
 // `rollback_every` instructions and rolls back. Per round: instructions run, pages restored
 // and the host time the rollback took (the one wall-clock figure).
 static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, uint64_t slice,
-                                            RunServices& services) {
-  const Between between = [&services] { services.step(); };
+                                            RunServices& services, const Between& between) {
   const auto pause_start = Clock::now();
   StateWriter state;
   vm.save(state);
@@ -167,7 +166,7 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   const uint64_t at = vms.front()->stats().instructions;
   if (!c.save_path && !c.clones) {  // a rollback loop alone works on the VM in place
     nlohmann::ordered_json snap = {{"checkpoint_at", at}, {"saved", false}};
-    snap["rollbacks"] = rollback_loop(*vms.front(), c, o.slice, services);
+    snap["rollbacks"] = rollback_loop(*vms.front(), c, o.slice, services, between);
     run_to_end(*vms.front(), o.slice, between);
     return end_run(vms, frames, start, 1, snap, o.stats_path, nullptr, services.dedup_stats());
   }
@@ -183,9 +182,14 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
                              {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true}));
     services.go_on(std::vector<Vm*>{vms.front().get()});
     const double pause = seconds_since(pause_start);
+    Handover handover(frozen, vms.front()->memory());
+    const Between with_handover = [&] {
+      services.step();
+      handover.step();
+    };
     nlohmann::ordered_json rollbacks;
-    if (c.rollback_every) rollbacks = rollback_loop(*vms.front(), c, o.slice, services);
-    run_to_end(*vms.front(), o.slice, between);
+    if (c.rollback_every) rollbacks = rollback_loop(*vms.front(), c, o.slice, services, with_handover);
+    run_to_end(*vms.front(), o.slice, with_handover);
     nlohmann::ordered_json snap = checkpoint_stats(at, pause, frozen, c, /*diff=*/false);
     if (c.rollback_every) snap["rollbacks"] = rollbacks;
     return end_run(vms, frames, start, 1, snap, o.stats_path, &frozen, services.dedup_stats());

@@ -26,6 +26,12 @@ PageSource::Fetch VmTemplate::fetch(Gpa page, Hpa* hpa) {
     memory.frames().retain(leaf->hpa);
     *hpa = leaf->hpa;
     fetches_.fetch_add(1, std::memory_order_relaxed);
+    if (handing_over_) {
+      // Still mapped read-only, as before the handover (the VM's counters do not depend on
+      // when the save ended): its first write finds the frame its alone and keeps it.
+      (void)memory.p2m().unmap(page);
+      ++released_;
+    }
     return Fetch::kShared;
   }
   // Owed by the snapshot the template was lazily restored from, unless its guest gave it up.
@@ -50,6 +56,17 @@ void VmTemplate::for_each_held_page(const std::function<void(Gpa)>& visit) const
     visit(gpa);
   });
   for (; next != owed.end(); ++next) visit(*next);
+}
+
+uint64_t VmTemplate::trim(const GuestMemory& successor, Gpa begin, Gpa end) {
+  if (!handing_over_) return 0;
+  std::vector<Gpa> taken;
+  vm_->memory().p2m().for_each_mapping(begin, end, [&](Gpa gpa, Hpa, EptPerms) {
+    if (successor.p2m().inspect(gpa)) taken.push_back(gpa);
+  });
+  for (const Gpa gpa : taken) (void)vm_->memory().p2m().unmap(gpa);
+  released_ += taken.size();
+  return taken.size();
 }
 
 VmImage vm_image(const std::shared_ptr<VmTemplate>& frozen) {

@@ -8,6 +8,12 @@
 // the snapshot it was lazily restored from comes from that snapshot, and a page its guest
 // gave up (balloon) comes back zeroed, as it would have for the template.
 //
+// When a single VM goes on from the template and nothing else reads it any more (its save
+// has ended, no clones), hand_over() ends the sharing: each page the template still holds is
+// given away on its fetch, and trim() drops the template's copy of pages the VM already
+// maps, so pages the VM rewrote are not held twice and its first write to a page it took
+// from the template keeps the frame instead of copying it.
+//
 //   auto frozen = std::make_shared<VmTemplate>(std::move(vm));
 //   std::unique_ptr<Vm> clone = restore_vm(vm_image(frozen), frames, sink, {.lazy = true, .clone = 1});
 //   std::thread saver([&] { (void)save_vm_file(frozen->vm(), "vm.snap", {}); });
@@ -49,11 +55,22 @@ class VmTemplate final : public PageSource {
   // Pages handed out: frames of the template, or pages its own source fetched.
   [[nodiscard]] uint64_t fetches() const { return fetches_.load(std::memory_order_relaxed); }
 
+  // From now on a fetch moves the template's page to the fetching VM instead of sharing it.
+  // Only once a single VM, on this thread, reads the template: its save joined, no clones.
+  void hand_over() { handing_over_ = true; }
+  // With hand_over: gives up the pages in [begin, end) that `successor` (the VM going on)
+  // maps itself (a copy it made, or the template's frame, now its alone). Returns how many.
+  uint64_t trim(const GuestMemory& successor, Gpa begin, Gpa end);
+  // Pages the template no longer holds: moved by fetches or trimmed.
+  [[nodiscard]] uint64_t released() const { return released_; }
+
  private:
   std::unique_ptr<Vm> vm_;
   std::vector<uint8_t> state_;
   uint64_t state_hash_ = 0;
   std::atomic<uint64_t> fetches_{0};
+  bool handing_over_ = false;
+  uint64_t released_ = 0;
 };
 
 // What restore_vm builds a VM from: the template's config and state, the template as the

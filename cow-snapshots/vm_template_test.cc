@@ -218,6 +218,40 @@ TEST_F(VmTemplateTest, TheVmGoingOnContinuesTheFrozenVmsCounters) {
   EXPECT_EQ(clone(frozen, 1, 1)->stats().walks, 0u);
 }
 
+// Once its save has ended, the template gives the VM going on its pages: what the VM copied
+// is no longer held twice, what it shares becomes its own (a write keeps the frame), and
+// what it never touched moves on its first touch.
+TEST_F(VmTemplateTest, AfterTheSaveTheTemplateHandsItsPagesToTheVmGoingOn) {
+  auto frozen = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 3));
+  std::unique_ptr<Vm> next = restore_vm(vm_image(frozen), frames_, sink(),
+                                         {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
+  const std::vector<uint8_t> other(kPageSize, 0x99);
+  ASSERT_TRUE(next->memory().write(data_page(0), other.data(), kPageSize));  // a copy: held twice
+  EXPECT_EQ(page_of(*next, data_page(1)), filled(1));                        // shared
+  const Hpa shared = next->memory().p2m().inspect(data_page(1))->hpa;
+  ASSERT_EQ(frames_.refcount(shared), 2u);
+  const uint64_t resident = frames_.stats().frames_resident;
+  EXPECT_EQ(frozen->trim(next->memory(), Gpa{0}, Gpa{kMem}), 0u) << "not before hand_over";
+
+  frozen->hand_over();
+  const uint64_t trimmed = frozen->trim(next->memory(), Gpa{0}, Gpa{kMem});
+  EXPECT_GE(trimmed, 2u);
+  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(0))) << "the template's old copy is gone";
+  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(1)));
+  EXPECT_EQ(frames_.refcount(shared), 1u);
+  EXPECT_LT(frames_.stats().frames_resident, resident) << "data page 0's old frame was freed";
+  const uint64_t allocations = frames_.stats().allocations;
+  ASSERT_TRUE(next->memory().write(data_page(1), other.data(), kPageSize));
+  EXPECT_EQ(next->memory().p2m().inspect(data_page(1))->hpa, shared) << "written in place, no copy";
+  EXPECT_EQ(page_of(*next, data_page(2)), filled(2)) << "moved on its first touch";
+  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(2)));
+  EXPECT_EQ(frozen->released(), trimmed + 1);
+  ASSERT_TRUE(next->memory().write(data_page(2), other.data(), kPageSize));
+  EXPECT_EQ(frames_.stats().allocations, allocations) << "no frame copied after the handover";
+  run_to_end(*next);
+  EXPECT_EQ(next->exit_status(), 7);
+}
+
 // The file written in the background holds the memory as it was frozen, whatever the VM
 // going on from the template writes meanwhile.
 TEST_F(VmTemplateTest, ABackgroundSaveWritesTheFrozenMemoryWhileAVmGoesOn) {

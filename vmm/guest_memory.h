@@ -84,6 +84,7 @@ class GuestMemory {
   [[nodiscard]] bool read(Gpa gpa, void* data, size_t size);
 
   [[nodiscard]] P2m& p2m() { return p2m_; }
+  [[nodiscard]] const P2m& p2m() const { return p2m_; }
   [[nodiscard]] FrameStore& frames() { return frames_; }
   [[nodiscard]] uint64_t resident_pages() const { return p2m_.stats().mapped_pages; }
 

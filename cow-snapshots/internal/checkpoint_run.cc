@@ -46,9 +46,28 @@ Frozen freeze(std::unique_ptr<Vm> vm, const CheckpointOptions& c, const SaveOpti
   return frozen;
 }
 
+Handover::Handover(Frozen& frozen, const GuestMemory& successor) : frozen_(frozen), successor_(successor) {
+  for (const GuestMemory::Range& r : successor.ram_ranges()) end_ = std::max(end_, r.begin.value() + r.size);
+}
+
+void Handover::step() {
+  if (!started_) {
+    if (frozen_.save && !frozen_.save->done()) return;
+    if (frozen_.save) (void)frozen_.save->finish();  // joins: the thread's reads are over
+    frozen_.tmpl->hand_over();
+    started_ = true;
+  }
+  if (next_ >= end_) return;
+  (void)frozen_.tmpl->trim(successor_, Gpa{next_}, Gpa{std::min(next_ + kChunk, end_)});
+  next_ += kChunk;
+}
+
 nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, Frozen& frozen, const CheckpointOptions& c,
                                         bool diff) {
-  nlohmann::ordered_json j = {{"checkpoint_at", at}, {"saved", false}, {"pause_seconds", pause}};
+  nlohmann::ordered_json j = {{"checkpoint_at", at},
+                              {"saved", false},
+                              {"pause_seconds", pause},
+                              {"template_pages_released", frozen.tmpl->released()}};
   if (!frozen.save) return j;
   const BackgroundSave::Result& r = frozen.save->finish();
   const SaveStats& s = r.stats;

@@ -51,6 +51,23 @@ struct Frozen {
 // other threads read it); then the VM becomes a template and the save starts. Throws
 // std::runtime_error if a page cannot be fetched.
 [[nodiscard]] Frozen freeze(std::unique_ptr<Vm> vm, const CheckpointOptions& c, const SaveOptions& options);
+// The VM going on alone from its template, once the template's save has ended (a thread
+// no longer reads it): between slices, the template hands its pages over (VmTemplate::
+// hand_over) and drops, 16 MiB of guest-physical space at a time, those the VM already maps.
+class Handover {
+ public:
+  Handover(Frozen& frozen, const GuestMemory& successor);
+  void step();
+
+ private:
+  static constexpr uint64_t kChunk = uint64_t{16} << 20;
+  Frozen& frozen_;
+  const GuestMemory& successor_;
+  uint64_t next_ = 0;  // guest-physical address the sweep has reached
+  uint64_t end_ = 0;
+  bool started_ = false;
+};
+
 // The snapshot.* fields of a checkpoint: where it was taken, how long the guest stood still
 // and, with a save (waited for here), what was written and how long that took.
 [[nodiscard]] nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, Frozen& frozen,
