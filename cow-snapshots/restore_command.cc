@@ -155,7 +155,7 @@ int restore_command(const std::vector<std::string>& args) {
   snap["pages_fetched"] = image->fetches();
   snap["frames_loaded"] = image->frames_loaded();
   if (a.checkpointing) snap["checkpoint"] = checkpoint_stats(at, pause, frozen, a.checkpoint, a.checkpoint.diff);
-  return end_run(vms, frames, start, threads, snap, a.stats_path, &frozen);
+  return end_run(vms, frames, start, threads, snap, a.stats_path, std::span<Frozen>(&frozen, 1));
 }
 
 }  // namespace densevm::snapshot

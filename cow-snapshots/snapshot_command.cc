@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
+#include <unordered_map>
 
 #include "cow-snapshots/internal/checkpoint_run.h"
 #include "cow-snapshots/memory_checkpoint.h"
@@ -20,18 +22,7 @@
 namespace densevm::snapshot {
 namespace {
 
-void print_line(int, std::string_view text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
 
-// Runs to the end in slices, the services between them; the VM's own state says how it
-// ended.
-void run_to_end(Vm& vm, uint64_t slice, const Between& between) {
-  while (vm.run_slice(slice)) between();
-  between();  // as the scheduler's last epoch: a VM that stopped leaves the budget
-}
 
 }  // namespace
 
@@ -93,43 +84,73 @@ bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& 
   return true;
 }
 
-// Checkpoints vm in memory (state bytes + copy-on-write RAM), then `rollbacks` times runs
-// `rollback_every` instructions and rolls back. Per round: instructions run, pages restored
-// and the host time the rollback took (the one wall-clock figure).
-static nlohmann::ordered_json rollback_loop(Vm& vm, const CheckpointOptions& c, uint64_t slice,
-                                            RunServices& services, const Between& between) {
+namespace {
+
+// Where VM k of a fleet checkpoint saves to: FILE for one VM, FILE with ".vmK" before its
+// extension for several (fleet.snap: fleet.vm0.snap, fleet.vm1.snap, ...).
+std::string save_path_of(const std::string& path, unsigned vms, unsigned k) {
+  if (vms == 1) return path;
+  const std::filesystem::path p(path);
+  return (p.parent_path() / (p.stem().string() + ".vm" + std::to_string(k) + p.extension().string())).string();
+}
+
+// The run's VMs as the scheduler takes them.
+std::vector<Vm*> list_of(const std::vector<std::unique_ptr<Vm>>& vms) {
+  std::vector<Vm*> list;
+  for (const auto& vm : vms) list.push_back(vm.get());
+  return list;
+}
+
+// Checkpoints every VM in memory (state bytes + copy-on-write RAM, and the balloon policy's
+// state), then `rollbacks` times runs each `rollback_every` instructions and rolls them all
+// back. Per round, summed over the VMs: instructions run, pages restored and the host time
+// the rollbacks took (the one wall-clock figure).
+nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c,
+                                     unsigned threads, uint64_t slice, RunServices& services,
+                                     const Between& between) {
   const auto pause_start = Clock::now();
-  StateWriter state;
-  vm.save(state);
+  std::vector<StateWriter> states(vms.size());
+  std::vector<std::unique_ptr<MemoryCheckpoint>> memories;
+  std::vector<uint64_t> starts;
+  uint64_t checkpoint_pages = 0;
+  for (size_t i = 0; i < vms.size(); ++i) {
+    vms[i]->save(states[i]);
+    memories.push_back(std::make_unique<MemoryCheckpoint>(vms[i]->memory()));
+    starts.push_back(vms[i]->stats().instructions);
+    checkpoint_pages += memories.back()->pages();
+  }
   const std::optional<BalloonPolicy::Saved> policy = services.save();
-  MemoryCheckpoint memory(vm.memory());
   const double pause = seconds_since(pause_start);
-  const uint64_t start = vm.stats().instructions;
   nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
   for (uint64_t k = 0; k < c.rollbacks; ++k) {
-    const uint64_t target = start + *c.rollback_every;
-    while (vm.state() == Vm::State::kRunning && vm.stats().instructions < target) {
-      (void)vm.run_slice(std::min(slice, target - vm.stats().instructions));
-      between();
-    }
-    const uint64_t ran = vm.stats().instructions - start;
+    std::unordered_map<const Vm*, uint64_t> targets;
+    for (size_t i = 0; i < vms.size(); ++i) targets[vms[i].get()] = starts[i] + *c.rollback_every;
+    run_all(vms, threads, slice, between, [&targets](const Vm& vm) -> uint64_t {
+      const uint64_t retired = vm.stats().instructions, target = targets.at(&vm);
+      return retired < target ? target - retired : 0;
+    });
+    uint64_t ran = 0, restored = 0;
     const auto t0 = Clock::now();
-    const uint64_t restored = memory.rollback();
-    StateReader reader(state.bytes());
-    vm.restore(reader, cpu::RestoredMemory::kReported);  // rollback() reported every page
+    for (size_t i = 0; i < vms.size(); ++i) {
+      ran += vms[i]->stats().instructions - starts[i];
+      restored += memories[i]->rollback();
+      StateReader reader(states[i].bytes());
+      vms[i]->restore(reader, cpu::RestoredMemory::kReported);  // rollback() reported every page
+    }
     services.restore(policy);
     rounds.push_back({{"instructions", ran},
                       {"pages_restored", restored},
                       {"rollback_seconds", seconds_since(t0)}});
   }
   return nlohmann::ordered_json{
-      {"checkpoint_pages", memory.pages()}, {"pause_seconds", pause}, {"rounds", rounds}};
+      {"checkpoint_pages", checkpoint_pages}, {"pause_seconds", pause}, {"rounds", rounds}};
 }
+
+}  // namespace
 
 int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
                         std::span<const uint8_t> builtin_guest) {
-  // Not yet: the scheduler's many-VM path.
-  if (o.vms != 1) throw UsageError("--checkpoint-at runs exactly one VM (--vms 1)");
+  if (o.vms > 1 && c.clones) throw UsageError("--clones clones one VM: not with --vms above 1");
   // A rollback puts back the guest and the balloon policy's state (BalloonPolicy::save), not
   // the scanner's progress nor what a budget's sampler armed in guest memory: rounds would
   // not repeat.
@@ -138,76 +159,113 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   }
   if (c.diff) throw UsageError("--diff saves against the snapshot a VM was restored from: use it with densevm restore");
   const ElfImage kernel = o.guest ? load_elf_file(*o.guest) : parse_elf(builtin_guest);
-  // The VM, frozen at the checkpoint, and the VMs going on from it: address space for each.
-  const unsigned going_on = std::max(1u, c.clones);
-  FrameStore frames(frame_store_capacity(o.mem_bytes * (going_on + 1)));
-  VmConfig config;
-  config.mem_bytes = o.mem_bytes;
-  config.paging = o.mmu;
-  config.check_mmu = o.check_mmu;
-  config.cmdline = o.cmdline + " vm=0";  // as `run` names VM 0
-  ConsoleLines console(c.clones > 1);
-  auto clone_sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
+  // The VMs, frozen at the checkpoint, and the VMs going on from them: address space for each.
+  const unsigned going_on = c.clones ? c.clones : o.vms;
+  FrameStore frames(frame_store_capacity(o.mem_bytes * (o.vms + going_on)));
+  // As `run` prints and names them; from the checkpoint on, clones are prefixed like
+  // several VMs (never both at once: the VMs they are cloned from stand still).
+  ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
+  const Vm::ConsoleSink sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
+  const Vm::ConsoleSink clone_sink = [&clone_console](int vm, std::string_view line) { clone_console.line(vm, line); };
   std::vector<std::unique_ptr<Vm>> vms;
-  vms.push_back(std::make_unique<Vm>(frames, kernel, config, print_line));
-  // Balloon targets and page sharing between slices, as `run` has them; after a freeze they
+  for (unsigned k = 0; k < o.vms; ++k) {
+    VmConfig config;
+    config.id = static_cast<int>(k);
+    config.mem_bytes = o.mem_bytes;
+    config.paging = o.mmu;
+    config.check_mmu = o.check_mmu;
+    config.cmdline = o.cmdline + " vm=" + std::to_string(k);
+    vms.push_back(std::make_unique<Vm>(frames, kernel, config, sink));
+  }
+  // Balloon targets and page sharing between epochs, as `run` has them; after a freeze they
   // serve the VMs going on (declared after the VMs: it goes first).
   RunServices services(o, frames);
-  auto attach = [&services, &vms] {
-    std::vector<Vm*> list;
-    for (const auto& vm : vms) list.push_back(vm.get());
-    services.attach(list);
-  };
+  services.attach(list_of(vms));
   const Between between = [&services] { services.step(); };
-  attach();
+  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
 
+  // Every VM to its checkpoint: exactly `at` retired instructions (a slice's budget in
+  // virtual time never retires more), or right after its `at_marker`-th marker (a marker ends
+  // the slice); a VM there sits out the epochs until all are.
   const auto start = Clock::now();
-  if (!run_to_checkpoint(*vms.front(), c, o.slice, between)) return 1;
-  const uint64_t at = vms.front()->stats().instructions;
-  if (!c.save_path && !c.clones) {  // a rollback loop alone works on the VM in place
-    nlohmann::ordered_json snap = {{"checkpoint_at", at}, {"saved", false}};
-    snap["rollbacks"] = rollback_loop(*vms.front(), c, o.slice, services, between);
-    run_to_end(*vms.front(), o.slice, between);
-    return end_run(vms, frames, start, 1, snap, o.stats_path, nullptr, services.dedup_stats());
+  run_all(vms, threads, o.slice, between, [&c, &o](const Vm& vm) -> uint64_t {
+    if (c.at_marker) return vm.markers() >= c.at_marker ? 0 : o.slice;
+    const uint64_t retired = vm.stats().instructions;
+    return retired >= *c.at ? 0 : *c.at - retired;
+  });
+  for (const auto& vm : vms) {
+    if (vm->state() == Vm::State::kRunning) continue;
+    const std::string point = c.at_marker ? "marker " + std::to_string(c.at_marker) : std::to_string(*c.at);
+    std::fprintf(stderr, "densevm: vm%d ended before --checkpoint-at %s; nothing saved\n", vm->id(), point.c_str());
+    const std::vector<Vm*> list = list_of(vms);
+    (void)report_endings(std::vector<const Vm*>(list.begin(), list.end()));
+    return 1;
+  }
+  std::vector<uint64_t> at;
+  for (const auto& vm : vms) at.push_back(vm->stats().instructions);
+  if (!c.save_path && !c.clones) {  // a rollback loop alone works on the VMs in place
+    nlohmann::ordered_json snap = {{"checkpoint_at", at.front()}, {"saved", false}};
+    snap["rollbacks"] = rollback_loop(vms, c, threads, o.slice, services, between);
+    run_all(vms, threads, o.slice, between);
+    return end_run(vms, frames, start, threads, snap, o.stats_path, {}, services.dedup_stats());
   }
 
-  // The guest stands still from here until the VMs going on from the template are ready.
+  // The guests stand still from here until the VMs going on from the templates are ready.
   const auto pause_start = Clock::now();
-  Frozen frozen =
-      freeze(std::move(vms.front()), c, SaveOptions{.compress = c.compress, .parent = nullptr, .parent_name = {}});
+  std::vector<Frozen> frozen;
+  frozen.reserve(vms.size());  // the handovers below point into it
+  std::vector<CheckpointOptions> each(vms.size(), c);
+  for (unsigned k = 0; k < vms.size(); ++k) {
+    if (c.save_path) each[k].save_path = save_path_of(*c.save_path, o.vms, k);
+    frozen.push_back(freeze(std::move(vms[k]), each[k], SaveOptions{.compress = c.compress, .parent = nullptr, .parent_name = {}}));
+  }
   vms.clear();
+  // One VM: its checkpoint's fields; several: the pause, and each VM's fields and file.
+  auto stats_of = [&](double pause) {
+    if (frozen.size() == 1) return checkpoint_stats(at.front(), pause, frozen.front(), c, /*diff=*/false);
+    nlohmann::ordered_json per_vm = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < frozen.size(); ++k) {
+      nlohmann::ordered_json one = checkpoint_stats(at[k], pause, frozen[k], each[k], /*diff=*/false);
+      if (each[k].save_path) one["file"] = *each[k].save_path;
+      per_vm.push_back(one);
+    }
+    return nlohmann::ordered_json{{"pause_seconds", pause}, {"vms", per_vm}};
+  };
   if (!c.clones) {
-    // The same VM goes on: same id, console and generation id.
-    vms.push_back(restore_vm(vm_image(frozen.tmpl), frames, print_line,
-                             {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true}));
-    services.go_on(std::vector<Vm*>{vms.front().get()});
+    // The same VMs go on: same ids, console and generation ids; each takes its template's
+    // pages once its save has ended.
+    for (unsigned k = 0; k < frozen.size(); ++k) {
+      vms.push_back(restore_vm(vm_image(frozen[k].tmpl), frames, sink,
+                               {.lazy = true, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = true}));
+    }
+    services.go_on(list_of(vms));
     const double pause = seconds_since(pause_start);
-    Handover handover(frozen, vms.front()->memory());
-    const Between with_handover = [&] {
+    std::vector<Handover> handovers;
+    for (size_t k = 0; k < vms.size(); ++k) handovers.emplace_back(frozen[k], vms[k]->memory());
+    const Between with_handovers = [&] {
       services.step();
-      handover.step();
+      for (Handover& h : handovers) h.step();
     };
     nlohmann::ordered_json rollbacks;
-    if (c.rollback_every) rollbacks = rollback_loop(*vms.front(), c, o.slice, services, with_handover);
-    run_to_end(*vms.front(), o.slice, with_handover);
-    nlohmann::ordered_json snap = checkpoint_stats(at, pause, frozen, c, /*diff=*/false);
+    if (c.rollback_every) rollbacks = rollback_loop(vms, c, threads, o.slice, services, with_handovers);
+    run_all(vms, threads, o.slice, with_handovers);
+    nlohmann::ordered_json snap = stats_of(pause);
     if (c.rollback_every) snap["rollbacks"] = rollbacks;
-    return end_run(vms, frames, start, 1, snap, o.stats_path, &frozen, services.dedup_stats());
+    return end_run(vms, frames, start, threads, snap, o.stats_path, frozen, services.dedup_stats());
   }
 
   // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
   const auto clones_start = Clock::now();
-  vms = restore_clones(vm_image(frozen.tmpl), frames, clone_sink, c.clones, /*first_clone=*/1);
+  vms = restore_clones(vm_image(frozen.front().tmpl), frames, clone_sink, c.clones, /*first_clone=*/1);
   const double clone_seconds = seconds_since(clones_start);
-  attach();
+  services.attach(list_of(vms));
   const double pause = seconds_since(pause_start);
-  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   run_all(vms, threads, o.slice, between);
-  nlohmann::ordered_json snap = checkpoint_stats(at, pause, frozen, c, /*diff=*/false);
+  nlohmann::ordered_json snap = stats_of(pause);
   snap["clones"] = c.clones;
   snap["clone_seconds"] = clone_seconds;
-  snap["pages_fetched"] = frozen.tmpl->fetches();
-  return end_run(vms, frames, start, threads, snap, o.stats_path, &frozen, services.dedup_stats());
+  snap["pages_fetched"] = frozen.front().tmpl->fetches();
+  return end_run(vms, frames, start, threads, snap, o.stats_path, frozen, services.dedup_stats());
 }
 
 int snapshot_command(const std::vector<std::string>& args) {

@@ -39,9 +39,10 @@ struct CheckpointOptions {
 [[nodiscard]] bool take_checkpoint_options(std::vector<std::string>& args, CheckpointOptions& out,
                                            bool with_clones = false);
 
-// One VM, run in slices to exactly `at` retired instructions; then it goes on, saved in the
-// background (--save) and/or rolled back in memory (--rollback-every), or K clones of it run
-// (--clones, saved in the background too with --save), to the end.
+// The run's VMs (--vms), each run to exactly `at` retired instructions (or its marker), with
+// the run's services between epochs; then they go on, each saved in the background (--save)
+// and/or rolled back in memory (--rollback-every), or K clones of the one VM run (--clones,
+// saved in the background too with --save), to the end.
 [[nodiscard]] int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
                                       std::span<const uint8_t> builtin_guest);
 [[nodiscard]] int restore_command(const std::vector<std::string>& args);

@@ -1,5 +1,6 @@
 #include "vmm/scheduler.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace densevm {
 
@@ -14,7 +16,7 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
                     const std::function<void()>& between_epochs) {
   std::mutex mu;
   std::condition_variable work_cv, done_cv;
-  std::vector<Vm*> epoch;  // VMs to run in the current epoch
+  std::vector<std::pair<Vm*, uint64_t>> epoch;  // VMs to run in the current epoch, budgets
   size_t next = 0;         // next index in `epoch` to hand out
   size_t outstanding = 0;  // slices handed out and not yet finished
   uint64_t generation = 0;
@@ -26,11 +28,11 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
     while (true) {
       work_cv.wait(lock, [&] { return quit || (generation != seen && next < epoch.size()); });
       if (quit) return;
-      Vm* vm = epoch[next++];
+      const auto [vm, budget] = epoch[next++];
       if (next == epoch.size()) seen = generation;
       lock.unlock();
       try {
-        (void)vm->run_slice(slice_);
+        (void)vm->run_slice(budget);
       } catch (const std::exception& e) {
         // run_slice records guest failures itself; a host-side error stops this VM only.
         vm->abort(std::string("host error: ") + e.what());
@@ -46,9 +48,11 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
 
   auto last_tick = std::chrono::steady_clock::now();
   while (true) {
-    std::vector<Vm*> running;
+    std::vector<std::pair<Vm*, uint64_t>> running;
     for (Vm* vm : vms_) {
-      if (vm->state() == Vm::State::kRunning) running.push_back(vm);
+      if (vm->state() != Vm::State::kRunning) continue;
+      const uint64_t budget = budget_ ? std::min(slice_, budget_(*vm)) : slice_;
+      if (budget != 0) running.emplace_back(vm, budget);
     }
     if (running.empty()) break;
     {

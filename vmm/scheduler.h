@@ -7,6 +7,7 @@
 //
 //   Scheduler sched(vms, /*threads=*/2, /*slice=*/2'000'000);
 //   sched.run([](size_t finished) { show_progress(finished); }, [] { dedup.step(); });
+//   sched.set_budget([](const Vm& vm) { return to_checkpoint(vm); });  // then run() again
 #pragma once
 
 #include <cstdint>
@@ -28,12 +29,17 @@ class Scheduler {
   void run(const std::function<void(size_t finished)>& tick,
            const std::function<void()>& between_epochs = {});
 
+  // From now on a VM runs min(slice, budget(vm)) instructions an epoch, and sits out while
+  // that is 0; run() returns once no running VM has a budget (a checkpoint reached by all).
+  void set_budget(std::function<uint64_t(const Vm&)> budget) { budget_ = std::move(budget); }
+
   [[nodiscard]] uint64_t epochs() const { return epochs_; }
 
  private:
   std::vector<Vm*> vms_;
   unsigned threads_;
   uint64_t slice_;
+  std::function<uint64_t(const Vm&)> budget_;
   uint64_t epochs_ = 0;
 };
 

@@ -100,22 +100,25 @@ std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore
 }
 
 void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice,
-             const Between& between) {
+             const Between& between, const Budget& budget) {
   std::vector<Vm*> run_list;
   for (const auto& vm : vms) run_list.push_back(vm.get());
-  Scheduler(run_list, threads, slice).run([](size_t) {}, [&between] {
+  Scheduler scheduler(run_list, threads, slice);
+  if (budget) scheduler.set_budget(budget);
+  scheduler.run([](size_t) {}, [&between] {
     if (between) between();
   });
 }
 
 int end_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames, Clock::time_point start,
             unsigned threads, const nlohmann::ordered_json& snapshot, const std::optional<std::string>& stats_path,
-            Frozen* frozen, const std::optional<DedupStats>& dedup) {
+            std::span<Frozen> frozen, const std::optional<DedupStats>& dedup) {
   std::vector<const Vm*> view;
   for (const auto& vm : vms) view.push_back(vm.get());
   int status = report_endings(view);
-  if (frozen != nullptr && frozen->save) {
-    const std::string& error = frozen->save->finish().error;
+  for (Frozen& f : frozen) {
+    if (!f.save) continue;
+    const std::string& error = f.save->finish().error;
     if (!error.empty()) {
       std::fprintf(stderr, "densevm: %s\n", error.c_str());
       if (status == 0) status = 1;

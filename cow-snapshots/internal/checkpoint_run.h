@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -78,16 +79,18 @@ class Handover {
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,
                                                               const Vm::ConsoleSink& sink, unsigned count,
                                                               uint64_t first_clone, bool lazy = true);
-// Runs every VM to its end on `threads` workers (the same results whatever their number),
-// calling `between` between epochs.
+// A VM's instructions for the next epoch (Scheduler::set_budget): 0 sits it out.
+using Budget = std::function<uint64_t(const Vm&)>;
+// Runs every VM to its end (or, with a budget, until no running VM has one) on `threads`
+// workers (the same results whatever their number), calling `between` between epochs.
 void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice,
-             const Between& between = nullptr);
+             const Between& between = nullptr, const Budget& budget = nullptr);
 // The end of a run: a line on stderr per VM that failed or exited non-zero, then one for a
 // failed save (a non-zero status even if every guest exited 0); --stats with `snapshot` and
 // `dedup` (if the run shared pages).
 [[nodiscard]] int end_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames,
                           Clock::time_point start, unsigned threads, const nlohmann::ordered_json& snapshot,
-                          const std::optional<std::string>& stats_path, Frozen* frozen = nullptr,
+                          const std::optional<std::string>& stats_path, std::span<Frozen> frozen = {},
                           const std::optional<DedupStats>& dedup = std::nullopt);
 
 }  // namespace densevm::snapshot

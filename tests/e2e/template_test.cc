@@ -265,5 +265,60 @@ TEST(TemplateSave, ARollbackLoopWithABalloonTargetRepeats) {
   EXPECT_EQ(d["vms"][0]["balloon"]["actual_pages"], 4096u);
 }
 
+// A fleet checkpoint: every VM of `run --vms N` stops at the checkpoint, each is saved to a
+// file of its own while all go on, and the run is the one without the checkpoint.
+TEST(TemplateFleet, EveryVmIsSavedToItsOwnFileAndTheRunGoesOnAsWithout) {
+  const std::vector<std::string> fleet = {"--vms", "3", "--dedup", "on", "--threads", "2"};
+  const std::string file = temp_path("fleet.snap");
+  CliResult whole, saved;
+  const nlohmann::json w = run_stats(with({"run"}, with(kMemfill, fleet)), &whole);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const nlohmann::json s =
+      run_stats(with({"run"}, with(kMemfill, with(fleet, {"--checkpoint-at", "3000000", "--save", file}))), &saved);
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_EQ(sorted_lines(saved.out), sorted_lines(whole.out));
+  ASSERT_EQ(s["vms"].size(), 3u);
+  for (size_t k = 0; k < 3; ++k) expect_same_guest_counters(s["vms"][k], w["vms"][k]);
+  EXPECT_GT(s["dedup"]["merges"].get<uint64_t>(), 0u);
+  const nlohmann::json& per_vm = s["snapshot"]["vms"];
+  ASSERT_EQ(per_vm.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    const std::string mine = per_vm[k]["file"];
+    EXPECT_NE(mine.find("fleet.vm" + std::to_string(k) + ".snap"), std::string::npos) << mine;
+    EXPECT_EQ(per_vm[k]["saved"], true);
+    EXPECT_EQ(per_vm[k]["checkpoint_at"], 3000000u);
+    EXPECT_EQ(std::filesystem::file_size(mine), per_vm[k]["file_bytes"].get<uint64_t>());
+  }
+  // VM 1's file holds VM 1: restored alone, it ends as VM 1 of the fleet did.
+  CliResult one;
+  const nlohmann::json r = run_stats({"restore", per_vm[1]["file"]}, &one);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const std::string line = memfill_line(one.out);
+  ASSERT_FALSE(line.empty()) << one.out;
+  EXPECT_NE(whole.out.find("[vm1] " + line), std::string::npos) << line << "\n" << whole.out;
+  EXPECT_EQ(r["vms"][0]["instructions"], w["vms"][1]["instructions"]);
+  for (const auto& f : per_vm) std::filesystem::remove(f["file"].get<std::string>());
+}
+
+TEST(TemplateFleet, ARollbackLoopRollsEveryVmBackAndRepeats) {
+  CliResult r;
+  const nlohmann::json d = run_stats(with({"run"}, with(kMemfill, {"--vms", "2", "--checkpoint-at", "3000000",
+                                                                  "--rollback-every", "1000000", "--rollbacks", "3"})),
+                                     &r);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json& rounds = d["snapshot"]["rollbacks"]["rounds"];
+  ASSERT_EQ(rounds.size(), 3u);
+  EXPECT_GT(rounds[0]["pages_restored"].get<uint64_t>(), 0u);
+  for (const auto& round : rounds) {
+    EXPECT_EQ(round["instructions"], 2000000u) << "1000000 for each of the two VMs";
+    EXPECT_EQ(round["pages_restored"], rounds[0]["pages_restored"]);
+  }
+  const CliResult never = run_densevm(with({"run"}, with(kMemfill, {"--vms", "2", "--checkpoint-at", "100000000000", "--save",
+                                                    temp_path("never.snap")})));
+  EXPECT_EQ(never.exit_code, 1);
+  EXPECT_NE(never.err.find("ended before --checkpoint-at"), std::string::npos) << never.err;
+  EXPECT_FALSE(std::filesystem::exists(temp_path("never.vm0.snap")));
+}
+
 }  // namespace
 }  // namespace densevm::testing
