@@ -115,7 +115,7 @@ int restore_command(const std::vector<std::string>& args) {
                                  {"pages_zero_elided", top.zero_pages},
                                  {"pages_duplicate", top.duplicate_pages}};
 
-  const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = worker_threads(a.threads);
   Frozen frozen;
   uint64_t at = 0;
   double pause = 0;

@@ -167,22 +167,13 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
   const Vm::ConsoleSink sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
   const Vm::ConsoleSink clone_sink = [&clone_console](int vm, std::string_view line) { clone_console.line(vm, line); };
-  std::vector<std::unique_ptr<Vm>> vms;
-  for (unsigned k = 0; k < o.vms; ++k) {
-    VmConfig config;
-    config.id = static_cast<int>(k);
-    config.mem_bytes = o.mem_bytes;
-    config.paging = o.mmu;
-    config.check_mmu = o.check_mmu;
-    config.cmdline = o.cmdline + " vm=" + std::to_string(k);
-    vms.push_back(std::make_unique<Vm>(frames, kernel, config, sink));
-  }
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, kernel, sink);
   // Balloon targets and page sharing between epochs, as `run` has them; after a freeze they
   // serve the VMs going on (declared after the VMs: it goes first).
   RunServices services(o, frames);
   services.attach(list_of(vms));
   const Between between = [&services] { services.step(); };
-  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = worker_threads(o.threads);
 
   // Every VM to its checkpoint: exactly `at` retired instructions (a slice's budget in
   // virtual time never retires more), or right after its `at_marker`-th marker (a marker ends

@@ -70,4 +70,14 @@ CliResult run_densevm(const std::vector<std::string>& args) {
   return r;
 }
 
+std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+std::string memfill_line(const std::string& out) {
+  const size_t at = out.find("memfill ok ");
+  return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+}
+
 }  // namespace densevm::testing

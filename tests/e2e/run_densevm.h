@@ -25,4 +25,9 @@ struct CliResult {
 // discarded value if the file is missing or not JSON); the run itself goes to *result.
 [[nodiscard]] nlohmann::json run_stats(std::vector<std::string> args, CliResult* result);
 
+// head followed by tail: a command line built from shared parts.
+[[nodiscard]] std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail);
+// The `memfill ok ...` line of a console output (without a [vmK] prefix), or "".
+[[nodiscard]] std::string memfill_line(const std::string& out);
+
 }  // namespace densevm::testing

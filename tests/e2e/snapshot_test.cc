@@ -35,16 +35,6 @@ Outcome run_with_stats(std::vector<std::string> args, const std::string& name) {
   return r;
 }
 
-std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail) {
-  head.insert(head.end(), tail.begin(), tail.end());
-  return head;
-}
-
-std::string memfill_line(const std::string& out) {
-  const size_t at = out.find("memfill ok ");
-  return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
-}
-
 nlohmann::json without_times(nlohmann::json j) {
   j.erase("restore_seconds");
   return j;

@@ -19,16 +19,6 @@ namespace {
 const std::vector<std::string> kMemfill = {"--mem", "64M", "--cmdline", "workload=memfill size=8M hold=5"};
 const std::vector<std::string> kGenid = {"--mem", "64M", "--cmdline", "workload=genid ticks=30"};
 
-std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail) {
-  head.insert(head.end(), tail.begin(), tail.end());
-  return head;
-}
-
-std::string memfill_line(const std::string& out) {
-  const size_t at = out.find("memfill ok ");
-  return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
-}
-
 std::vector<std::string> sorted_lines(const std::string& out) {
   std::vector<std::string> lines;
   for (size_t p = 0; p < out.size();) {

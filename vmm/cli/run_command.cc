@@ -40,16 +40,7 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   ConsoleLines console(o.vms > 1);
   auto sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
 
-  std::vector<std::unique_ptr<Vm>> vms;
-  for (unsigned k = 0; k < o.vms; ++k) {
-    VmConfig c;
-    c.id = static_cast<int>(k);
-    c.mem_bytes = o.mem_bytes;
-    c.paging = o.mmu;
-    c.check_mmu = o.check_mmu;
-    c.cmdline = o.cmdline + " vm=" + std::to_string(k);
-    vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
-  }
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, kernel, sink);
 
   // Balloon targets and page sharing, between epochs. Declared after the VMs so it goes
   // first: it drops only its own frame references.
@@ -58,7 +49,7 @@ int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
   for (auto& vm : vms) run_list.push_back(vm.get());
   services.attach(run_list);
 
-  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = worker_threads(o.threads);
   const auto start = std::chrono::steady_clock::now();
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   bool shown = false;

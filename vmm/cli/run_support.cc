@@ -1,6 +1,9 @@
 #include "vmm/cli/run_support.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <thread>
 
 namespace densevm {
 
@@ -28,6 +31,25 @@ int report_endings(std::span<const Vm* const> vms) {
     }
   }
   return status;
+}
+
+std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const ElfImage& kernel,
+                                          const Vm::ConsoleSink& sink) {
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (unsigned k = 0; k < o.vms; ++k) {
+    VmConfig c;
+    c.id = static_cast<int>(k);
+    c.mem_bytes = o.mem_bytes;
+    c.paging = o.mmu;
+    c.check_mmu = o.check_mmu;
+    c.cmdline = o.cmdline + " vm=" + std::to_string(k);
+    vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
+  }
+  return vms;
+}
+
+unsigned worker_threads(unsigned requested) {
+  return requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
 }
 
 }  // namespace densevm

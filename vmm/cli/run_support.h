@@ -11,8 +11,13 @@
 #include <string_view>
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <vector>
 
+#include "vmm/cli/options.h"
+#include "vmm/elf_loader.h"
+#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm {
@@ -30,6 +35,14 @@ class ConsoleLines {
 
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
+
+// The VMs of a run: --vms of them, vm0..vmN-1, booted from `kernel` with the run's memory
+// size, MMU and command line (plus " vm=K").
+[[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
+                                                        const ElfImage& kernel, const Vm::ConsoleSink& sink);
+
+// Scheduler workers for --threads N: N, or one per host CPU when not given (0).
+[[nodiscard]] unsigned worker_threads(unsigned requested);
 
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.
