@@ -37,6 +37,11 @@ echo "== 5. a snapshot taken when the guest has filled 128 MiB, then 4 clones re
 "$bin" run --mem 256M --cmdline "workload=memfill size=128M mark=1 hold=2" --checkpoint-at marker \
   --save "$out/demo.snap" --stats "$out/save.json" | grep "memfill ok"
 "$bin" restore "$out/demo.snap" --lazy --clones 4 --stats "$out/clones.json" | grep "memfill ok"
-jq -r --slurpfile save "$out/save.json" '"   file \($save[0].snapshot.file_bytes / 1048576 | floor) MiB; 4 clones ready to run in \(.snapshot.restore_seconds * 10000 | floor / 10) ms; host RSS for all 4: \(.host.rss_bytes / 1048576 | floor) MiB (their pages are shared until written)"' "$out/clones.json"
+jq -r --slurpfile save "$out/save.json" '"   file \($save[0].snapshot.file_bytes / 1048576 | floor) MiB, written while the guest ran on (it stood still \($save[0].snapshot.pause_seconds * 10000 | floor / 10) ms); 4 clones ready to run in \(.snapshot.restore_seconds * 10000 | floor / 10) ms; host RSS for all 4: \(.host.rss_bytes / 1048576 | floor) MiB (their pages are shared until written)"' "$out/clones.json"
+echo
+echo "== 6. the same guest cloned 4 times in memory at the marker, no file"
+"$bin" run --mem 256M --cmdline "workload=memfill size=128M mark=1 hold=2" --checkpoint-at marker \
+  --clones 4 --stats "$out/live-clones.json" | grep "memfill ok"
+jq -r '"   4 clones ready in \(.snapshot.clone_seconds * 10000 | floor / 10) ms; host RSS for the frozen VM and its 4 clones: \(.host.rss_bytes / 1048576 | floor) MiB"' "$out/live-clones.json"
 echo
 echo "Statistics of every run are in $out/ (see README.md for the fields)."
