@@ -34,8 +34,8 @@ void ShadowMmu::on_tracked_write(Gpa gpa, unsigned size) {
     const bool all_leaves = std::all_of(state->shadows.begin(), state->shadows.end(),
                                         [this](Hpa f) { return tables_.find(f)->level == 1; });
     if (config_.flood_after_writes != 0 && state->writes_since_use >= config_.flood_after_writes) {
-      tables_.unshadow(gfn);
-      ++stats_.flood_unshadows;
+      // Shadows already retired (a checkpoint) are not unshadowed again, nor counted.
+      if (tables_.unshadow(gfn) != 0) ++stats_.flood_unshadows;
     } else if (config_.unsync_after_writes != 0 && all_leaves &&
                state->writes_since_use >= config_.unsync_after_writes) {
       tables_.set_unsync(gfn, true);

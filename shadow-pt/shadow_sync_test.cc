@@ -170,6 +170,9 @@ TEST_F(ShadowSyncTest, WideEptRestrictionRetiresEveryTableAtOnceAndFillsFreeThem
   EXPECT_EQ(mmu_.leaf_for_testing(Gva{kVa}), nullptr) << "the current root starts empty";
   EXPECT_GT(flushes_, flushes);
   EXPECT_TRUE(check_shadow(mmu_).empty());
+  // Writes to a guest table whose shadows are all retired flood nothing.
+  for (uint64_t i = 1; i <= 3; ++i) g_.guest_write(other + 8 * i, 0, mmu_);
+  EXPECT_EQ(mmu_.stats().flood_unshadows, before.flood_unshadows);
 
   // A retired shadow is never used nor kept in step: a guest write to a table whose only
   // shadows are retired changes what the next walk sees.
