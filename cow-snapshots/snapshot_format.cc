@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <new>
 #include <cstring>
 
 #include "vmm/snapshot_state.h"
@@ -35,19 +36,64 @@ uint64_t Container::content_checksum() const {
   return XXH3_64bits(sums.data(), sums.size() * sizeof(uint64_t));
 }
 
-std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections) {
+void VectorSink::patch(uint64_t offset, std::span<const uint8_t> bytes) {
+  std::copy(bytes.begin(), bytes.end(), out_.begin() + static_cast<ptrdiff_t>(offset));
+}
+
+ContainerWriter::ContainerWriter(ContainerSink& sink, uint32_t flags, uint32_t count)
+    : sink_(sink), hash_(XXH3_createState()) {
+  if (hash_ == nullptr) throw std::bad_alloc();
   StateWriter w;
   for (uint8_t b : kMagic) w.u8(b);
   w.u32(kVersion);
   w.u32(flags);
-  w.u32(static_cast<uint32_t>(sections.size()));
-  for (const Section& s : sections) {
-    w.u32(static_cast<uint32_t>(s.id));
-    w.u64(s.payload.size());
-    w.u64(checksum(s.payload));
-    w.bytes().insert(w.bytes().end(), s.payload.begin(), s.payload.end());
-  }
-  return std::move(w.bytes());
+  w.u32(count);
+  sink_.append(w.bytes());
+}
+
+ContainerWriter::~ContainerWriter() { XXH3_freeState(static_cast<XXH3_state_t*>(hash_)); }
+
+void ContainerWriter::section(SectionId id, std::span<const uint8_t> payload) {
+  begin(id);
+  append(payload);
+  end();
+}
+
+void ContainerWriter::begin(SectionId id) {
+  if (open_) throw std::logic_error("ContainerWriter: a section is already open");
+  header_at_ = sink_.size();
+  length_ = 0;
+  open_ = true;
+  (void)XXH3_64bits_reset(static_cast<XXH3_state_t*>(hash_));
+  StateWriter w;  // length and checksum: patched by end()
+  w.u32(static_cast<uint32_t>(id));
+  w.u64(0);
+  w.u64(0);
+  sink_.append(w.bytes());
+}
+
+void ContainerWriter::append(std::span<const uint8_t> bytes) {
+  if (!open_) throw std::logic_error("ContainerWriter: no section open");
+  (void)XXH3_64bits_update(static_cast<XXH3_state_t*>(hash_), bytes.data(), bytes.size());
+  length_ += bytes.size();
+  sink_.append(bytes);
+}
+
+void ContainerWriter::end() {
+  if (!open_) throw std::logic_error("ContainerWriter: no section open");
+  open_ = false;
+  StateWriter w;
+  w.u64(length_);
+  w.u64(XXH3_64bits_digest(static_cast<XXH3_state_t*>(hash_)));
+  sink_.patch(header_at_ + 4, w.bytes());
+}
+
+std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections) {
+  std::vector<uint8_t> out;
+  VectorSink sink(out);
+  ContainerWriter w(sink, flags, static_cast<uint32_t>(sections.size()));
+  for (const Section& s : sections) w.section(s.id, s.payload);
+  return out;
 }
 
 Container decode_container(std::span<const uint8_t> file, bool verify_pages) {

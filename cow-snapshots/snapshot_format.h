@@ -54,6 +54,55 @@ struct Container {
   [[nodiscard]] uint64_t content_checksum() const;
 };
 
+// Where a container goes as it is written: appended bytes, and earlier bytes patched (a
+// streamed section's length and checksum, known only at its end).
+class ContainerSink {
+ public:
+  virtual ~ContainerSink() = default;
+  virtual void append(std::span<const uint8_t> bytes) = 0;
+  virtual void patch(uint64_t offset, std::span<const uint8_t> bytes) = 0;
+  [[nodiscard]] virtual uint64_t size() const = 0;
+};
+
+// A container built in memory.
+class VectorSink final : public ContainerSink {
+ public:
+  explicit VectorSink(std::vector<uint8_t>& out) : out_(out) {}
+  void append(std::span<const uint8_t> bytes) override { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+  void patch(uint64_t offset, std::span<const uint8_t> bytes) override;
+  [[nodiscard]] uint64_t size() const override { return out_.size(); }
+
+ private:
+  std::vector<uint8_t>& out_;
+};
+
+// Writes a container section by section: a small one whole (section), a large one streamed
+// (begin, append pieces, end) so that it never has to be held in memory. The caller writes
+// the `count` sections it announced, in FORMAT.md's order.
+//
+//   ContainerWriter w(sink, flags, kSectionCount);
+//   w.section(SectionId::kConfig, config);
+//   w.begin(SectionId::kPages);  for (page : pages) w.append(page);  w.end();
+class ContainerWriter {
+ public:
+  ContainerWriter(ContainerSink& sink, uint32_t flags, uint32_t count);
+  ~ContainerWriter();
+  ContainerWriter(const ContainerWriter&) = delete;
+  ContainerWriter& operator=(const ContainerWriter&) = delete;
+
+  void section(SectionId id, std::span<const uint8_t> payload);
+  void begin(SectionId id);
+  void append(std::span<const uint8_t> bytes);
+  void end();
+
+ private:
+  ContainerSink& sink_;
+  void* hash_;                // XXH3_state_t of the open section
+  uint64_t header_at_ = 0;    // where the open section's header is
+  uint64_t length_ = 0;
+  bool open_ = false;
+};
+
 [[nodiscard]] std::vector<uint8_t> encode_container(uint32_t flags, const std::vector<Section>& sections);
 // Checks magic, version, flags, every length and every checksum; views point into `file`.
 // verify_pages = false skips the pages section's checksum (a lazy restore checks each page's

@@ -12,12 +12,50 @@
 #include <string>
 #include <vector>
 
+#include "cow-snapshots/snapshot_format.h"
+
 namespace densevm::snapshot {
 
 // The directory holding path ("." for a bare name).
 [[nodiscard]] std::string directory_of(const std::string& path);
 
-// Throws std::runtime_error (one line) and removes the temp file on any failure.
+// A file written to a temp name in path's directory and renamed over path by commit(), after
+// an fsync: until then (an exception, a crash) nothing is under path, and the destructor
+// removes the temp file. Writes are buffered; every failure throws std::runtime_error (one
+// line naming path).
+//
+//   AtomicFile f("vm.snap");
+//   f.write(header);  f.write(pages);  f.write_at(8, fixed_up);  f.commit();
+// It is a ContainerSink: a snapshot streams into it (ContainerWriter).
+class AtomicFile final : public ContainerSink {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile() override;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::span<const uint8_t> bytes);
+  // Overwrites bytes already written (a length or checksum known only later).
+  void write_at(uint64_t offset, std::span<const uint8_t> bytes);
+  [[nodiscard]] uint64_t size() const override { return written_ + buffer_.size(); }
+  void commit();
+
+  void append(std::span<const uint8_t> bytes) override { write(bytes); }
+  void patch(uint64_t offset, std::span<const uint8_t> bytes) override { write_at(offset, bytes); }
+
+ private:
+  void flush();
+  void write_through(std::span<const uint8_t> bytes);
+  [[noreturn]] void fail(const std::string& what);
+
+  std::string path_;
+  std::string temp_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  std::vector<uint8_t> buffer_;
+};
+
+// One AtomicFile holding `bytes`.
 void write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
 // A whole file mapped read-only: pages are read from disk when first used, so a lazy
 // restore touches only what the guest touches. Throws SnapshotError (one line) if the file

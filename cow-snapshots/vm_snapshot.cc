@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <unordered_map>
 
@@ -57,7 +58,7 @@ VmConfig decode_config(std::span<const uint8_t> bytes) {
 // gone now get a dropping entry.
 struct EncodedPages {
   std::vector<uint8_t> index;
-  std::vector<uint8_t> pages;
+  std::vector<const uint8_t*> stored;  // the pages to store, in the guest's frames
 };
 
 EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
@@ -126,8 +127,7 @@ EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
   }
   for (const uint64_t h : hashes) w.u64(h);
   out.index = std::move(w.bytes());
-  out.pages.reserve(stored.size() * kPageSize);
-  for (const uint8_t* p : stored) out.pages.insert(out.pages.end(), p, p + kPageSize);
+  out.stored = std::move(stored);
   return out;
 }
 
@@ -162,16 +162,44 @@ uint64_t new_snapshot_id() {
   return id;
 }
 
-std::vector<uint8_t> compress(const std::vector<uint8_t>& raw) {
-  StateWriter w;
-  w.u64(raw.size());
-  const size_t header = w.bytes().size();
-  w.bytes().resize(header + ZSTD_compressBound(raw.size()));
-  const size_t n = ZSTD_compress(w.bytes().data() + header, w.bytes().size() - header, raw.data(),
-                                 raw.size(), kZstdLevel);
-  if (ZSTD_isError(n)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(n));
-  w.bytes().resize(header + n);
-  return std::move(w.bytes());
+// The pages section, streamed from the guest's frames: the pages one after the other, or
+// (compressed) their raw size and one zstd frame of them. Nothing the size of the section
+// is held in memory.
+void write_pages(ContainerWriter& w, const std::vector<const uint8_t*>& stored, bool compressed) {
+  w.begin(SectionId::kPages);
+  if (!compressed) {
+    for (const uint8_t* page : stored) w.append({page, kPageSize});
+    w.end();
+    return;
+  }
+  const uint64_t raw = stored.size() * kPageSize;
+  StateWriter size;
+  size.u64(raw);
+  w.append(size.bytes());
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!cctx) throw std::bad_alloc();
+  auto check = [](size_t r) {
+    if (ZSTD_isError(r)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(r));
+    return r;
+  };
+  (void)check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kZstdLevel));
+  (void)check(ZSTD_CCtx_setPledgedSrcSize(cctx.get(), raw));  // the frame records it
+  std::vector<uint8_t> out(ZSTD_CStreamOutSize());
+  auto pump = [&](ZSTD_inBuffer& in, ZSTD_EndDirective mode) {
+    size_t left = 0;
+    do {
+      ZSTD_outBuffer o{out.data(), out.size(), 0};
+      left = check(ZSTD_compressStream2(cctx.get(), &o, &in, mode));
+      w.append({out.data(), o.pos});
+    } while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
+  };
+  for (const uint8_t* page : stored) {
+    ZSTD_inBuffer in{page, kPageSize, 0};
+    pump(in, ZSTD_e_continue);
+  }
+  ZSTD_inBuffer none{nullptr, 0, 0};
+  pump(none, ZSTD_e_end);
+  w.end();
 }
 
 std::shared_ptr<std::vector<uint8_t>> decompress(std::span<const uint8_t> section, uint64_t raw_size) {
@@ -214,15 +242,17 @@ void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
 
 }  // namespace
 
-std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
+namespace {
+
+// A whole VM as a snapshot into `sink`: the pages go from the guest's frames to the sink.
+void write_vm(Vm& vm, const SaveOptions& o, SaveStats& stats, ContainerSink& sink) {
   if (vm.state() != Vm::State::kRunning) throw std::runtime_error("cannot save a VM that has stopped");
   if (o.parent == nullptr && vm.memory().materialize() != GuestMemory::Populate::kMapped) {
     throw std::runtime_error("cannot save: the VM's snapshot pages could not all be read");
   }
   StateWriter state;
   vm.save(state);
-  EncodedPages pages = encode_pages(vm, o, stats);
-  if (o.compress) pages.pages = compress(pages.pages);
+  const EncodedPages pages = encode_pages(vm, o, stats);
   Lineage lineage;
   lineage.id = new_snapshot_id();
   if (o.parent != nullptr) {
@@ -230,21 +260,30 @@ std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
     lineage.parent_checksum = o.parent->top().content_checksum;
     lineage.parent_name = o.parent_name;
   }
-  std::vector<Section> sections;
-  sections.push_back({SectionId::kConfig, encode_config(vm.config())});
-  sections.push_back({SectionId::kState, std::move(state.bytes())});
-  sections.push_back({SectionId::kIndex, std::move(pages.index)});
-  sections.push_back({SectionId::kPages, std::move(pages.pages)});
-  sections.push_back({SectionId::kLineage, encode_lineage(lineage)});
   const uint32_t flags = (o.compress ? kFlagCompressed : 0) | (o.parent != nullptr ? kFlagDiff : 0);
-  std::vector<uint8_t> file = encode_container(flags, sections);
-  stats.file_bytes = file.size();
+  ContainerWriter w(sink, flags, kSectionCount);
+  w.section(SectionId::kConfig, encode_config(vm.config()));
+  w.section(SectionId::kState, state.bytes());
+  w.section(SectionId::kIndex, pages.index);
+  write_pages(w, pages.stored, o.compress);
+  w.section(SectionId::kLineage, encode_lineage(lineage));
+  stats.file_bytes = sink.size();
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
+  std::vector<uint8_t> file;
+  VectorSink sink(file);
+  write_vm(vm, o, stats, sink);
   return file;
 }
 
 SaveStats save_vm_file(Vm& vm, const std::string& path, const SaveOptions& options) {
   SaveStats stats;
-  write_file_atomically(path, encode_vm(vm, options, stats));
+  AtomicFile file(path);
+  write_vm(vm, options, stats, file);
+  file.commit();
   return stats;
 }
 

@@ -108,8 +108,9 @@ struct Snapshot {
 // The file image of a VM between slices. A full save of a VM restored lazily first fetches
 // every page it still owes (GuestMemory::materialize); a diff compares only what is mapped.
 [[nodiscard]] std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& options, SaveStats& stats);
-// Writes encode_vm to a temp file in path's directory, fsyncs and renames it over path.
-// Throws std::runtime_error; never leaves a partial file under path.
+// Streams the same bytes as encode_vm (pages straight from the guest's frames, never the
+// whole file in memory) to a temp file in path's directory, fsyncs and renames it over
+// path. Throws std::runtime_error; never leaves a partial file under path.
 [[nodiscard]] SaveStats save_vm_file(Vm& vm, const std::string& path, const SaveOptions& options);
 
 // Verifies every length and checksum (the pages section's only if verify_pages) and every
