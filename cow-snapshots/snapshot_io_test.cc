@@ -30,8 +30,11 @@ class SnapshotIo : public ::testing::Test {
 
 TEST_F(SnapshotIo, ReplacesTheFileWholeAndLeavesNoTempFile) {
   const std::string path = (dir_ / "vm.snap").string();
-  write_file_atomically(path, std::vector<uint8_t>(10000, 1));
-  write_file_atomically(path, std::vector<uint8_t>{1, 2, 3});
+  for (const std::vector<uint8_t>& bytes : {std::vector<uint8_t>(10000, 1), std::vector<uint8_t>{1, 2, 3}}) {
+    AtomicFile file(path);
+    file.write(bytes);
+    file.commit();
+  }
   const MappedFile back(path);
   EXPECT_EQ(std::vector<uint8_t>(back.bytes().begin(), back.bytes().end()), (std::vector<uint8_t>{1, 2, 3}));
   EXPECT_EQ(entries(), 1u);
@@ -39,7 +42,7 @@ TEST_F(SnapshotIo, ReplacesTheFileWholeAndLeavesNoTempFile) {
 
 TEST_F(SnapshotIo, AFailedWriteLeavesNothingBehind) {
   const std::string path = (dir_ / "missing-dir" / "vm.snap").string();
-  EXPECT_THROW(write_file_atomically(path, std::vector<uint8_t>{1}), std::runtime_error);
+  EXPECT_THROW(AtomicFile{path}, std::runtime_error);
   EXPECT_EQ(entries(), 0u);
 }
 
@@ -55,7 +58,8 @@ TEST_F(SnapshotIo, AStreamedContainerIsByteForByteTheOneBuiltInMemory) {
   const std::string path = (dir_ / "streamed.snap").string();
   {
     AtomicFile file(path);
-    ContainerWriter w(file, kFlagCompressed, 5);
+    FileSink sink(file);
+    ContainerWriter w(sink, kFlagCompressed, 5);
     for (size_t i = 0; i < 3; ++i) w.section(sections[i].id, sections[i].payload);
     w.begin(SectionId::kPages);
     for (size_t at = 0; at < big.size(); at += 100'000) {

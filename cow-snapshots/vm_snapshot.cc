@@ -281,8 +281,9 @@ std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
 
 SaveStats save_vm_file(Vm& vm, const std::string& path, const SaveOptions& options) {
   SaveStats stats;
-  AtomicFile file(path);
-  write_vm(vm, options, stats, file);
+  AtomicFile file(path, 0600);  // guest memory: the owner's alone, as mkstemp makes it
+  FileSink sink(file);
+  write_vm(vm, options, stats, sink);
   file.commit();
   return stats;
 }

@@ -1,13 +1,8 @@
 #include "vmm/cli/stats_json.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <stdexcept>
 
+#include "vmm/atomic_file.h"
 #include "vmm/cli/host_stats.h"
 
 namespace densevm {
@@ -118,25 +113,9 @@ void write_stats(const nlohmann::ordered_json& doc, const std::string& path) {
     std::fflush(stdout);
     return;
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write stats to " + path + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error("cannot write stats to " + path + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write stats to " + path + ": " + std::strerror(err));
-  }
+  AtomicFile file(path, 0644, "stats to " + path);
+  file.write({reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  file.commit();
 }
 
 }  // namespace densevm
