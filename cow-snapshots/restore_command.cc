@@ -131,7 +131,7 @@ int restore_command(const std::vector<std::string>& args) {
                        " is not after the snapshot (taken at " + std::to_string(vm.stats().instructions) +
                        " instructions)");
     }
-    if (!run_to_checkpoint(vm, a.checkpoint, a.slice)) return 1;
+    if (!run_to_checkpoint(vms, a.checkpoint, threads, a.slice)) return 1;
     at = vm.stats().instructions;
     SaveOptions options;
     options.compress = a.checkpoint.compress;

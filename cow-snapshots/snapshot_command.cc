@@ -94,13 +94,6 @@ std::string save_path_of(const std::string& path, unsigned vms, unsigned k) {
   return (p.parent_path() / (p.stem().string() + ".vm" + std::to_string(k) + p.extension().string())).string();
 }
 
-// The run's VMs as the scheduler takes them.
-std::vector<Vm*> list_of(const std::vector<std::unique_ptr<Vm>>& vms) {
-  std::vector<Vm*> list;
-  for (const auto& vm : vms) list.push_back(vm.get());
-  return list;
-}
-
 // Checkpoints every VM in memory (state bytes + copy-on-write RAM, and the balloon policy's
 // state), then `rollbacks` times runs each `rollback_every` instructions and rolls them all
 // back. Per round, summed over the VMs: instructions run, pages restored and the host time
@@ -175,23 +168,8 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   const Between between = [&services] { services.step(); };
   const unsigned threads = worker_threads(o.threads);
 
-  // Every VM to its checkpoint: exactly `at` retired instructions (a slice's budget in
-  // virtual time never retires more), or right after its `at_marker`-th marker (a marker ends
-  // the slice); a VM there sits out the epochs until all are.
   const auto start = Clock::now();
-  run_all(vms, threads, o.slice, between, [&c, &o](const Vm& vm) -> uint64_t {
-    if (c.at_marker) return vm.markers() >= c.at_marker ? 0 : o.slice;
-    const uint64_t retired = vm.stats().instructions;
-    return retired >= *c.at ? 0 : *c.at - retired;
-  });
-  for (const auto& vm : vms) {
-    if (vm->state() == Vm::State::kRunning) continue;
-    const std::string point = c.at_marker ? "marker " + std::to_string(c.at_marker) : std::to_string(*c.at);
-    std::fprintf(stderr, "densevm: vm%d ended before --checkpoint-at %s; nothing saved\n", vm->id(), point.c_str());
-    const std::vector<Vm*> list = list_of(vms);
-    (void)report_endings(std::vector<const Vm*>(list.begin(), list.end()));
-    return 1;
-  }
+  if (!run_to_checkpoint(vms, c, threads, o.slice, between)) return 1;
   std::vector<uint64_t> at;
   for (const auto& vm : vms) at.push_back(vm->stats().instructions);
   if (!c.save_path && !c.clones) {  // a rollback loop alone works on the VMs in place

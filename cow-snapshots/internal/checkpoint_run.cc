@@ -22,20 +22,6 @@ uint64_t parse_count(const std::string& flag, const std::string& text) {
   return std::stoull(text);
 }
 
-bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice, const Between& between) {
-  while (vm.state() == Vm::State::kRunning) {
-    const uint64_t retired = vm.stats().instructions;
-    if (c.at_marker ? vm.markers() >= c.at_marker : retired >= *c.at) break;
-    (void)vm.run_slice(c.at_marker ? slice : std::min(slice, *c.at - retired));
-    if (between) between();
-  }
-  if (vm.state() == Vm::State::kRunning) return true;
-  const std::string point = c.at_marker ? "marker " + std::to_string(c.at_marker) : std::to_string(*c.at);
-  std::fprintf(stderr, "densevm: vm%d ended before --checkpoint-at %s; nothing saved\n", vm.id(), point.c_str());
-  const Vm* one[] = {&vm};
-  (void)report_endings(one);
-  return false;
-}
 
 Frozen freeze(std::unique_ptr<Vm> vm, const CheckpointOptions& c, const SaveOptions& options) {
   if (c.save_path && options.parent == nullptr && vm->memory().materialize() != GuestMemory::Populate::kMapped) {
@@ -99,15 +85,38 @@ std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore
   return vms;
 }
 
+std::vector<Vm*> list_of(const std::vector<std::unique_ptr<Vm>>& vms) {
+  std::vector<Vm*> list;
+  for (const auto& vm : vms) list.push_back(vm.get());
+  return list;
+}
+
 void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice,
              const Between& between, const Budget& budget) {
-  std::vector<Vm*> run_list;
-  for (const auto& vm : vms) run_list.push_back(vm.get());
-  Scheduler scheduler(run_list, threads, slice);
+  Scheduler scheduler(list_of(vms), threads, slice);
   if (budget) scheduler.set_budget(budget);
   scheduler.run([](size_t) {}, [&between] {
     if (between) between();
   });
+}
+
+bool run_to_checkpoint(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c, unsigned threads,
+                       uint64_t slice, const Between& between) {
+  run_all(vms, threads, slice, between, [&c, slice](const Vm& vm) -> uint64_t {
+    if (c.at_marker) return vm.markers() >= c.at_marker ? 0 : slice;
+    const uint64_t retired = vm.stats().instructions;
+    return retired >= *c.at ? 0 : *c.at - retired;
+  });
+  for (const auto& vm : vms) {
+    if (vm->state() == Vm::State::kRunning) continue;
+    const std::string point = c.at_marker ? "marker " + std::to_string(c.at_marker) : std::to_string(*c.at);
+    std::fprintf(stderr, "densevm: vm%d ended before --checkpoint-at %s; nothing saved\n", vm->id(), point.c_str());
+    std::vector<const Vm*> view;
+    for (const auto& v : vms) view.push_back(v.get());
+    (void)report_endings(view);
+    return false;
+  }
+  return true;
 }
 
 int end_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames, Clock::time_point start,

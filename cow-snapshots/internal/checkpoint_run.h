@@ -2,7 +2,7 @@
 // it into a template that the VMs going on from it (itself, or clones) fetch their pages
 // from while a thread saves it, and running VMs restored from one image to their end.
 //
-//   if (!run_to_checkpoint(*vm, c, slice)) return 1;
+//   if (!run_to_checkpoint(vms, c, threads, slice)) return 1;
 //   Frozen frozen = freeze(std::move(vm), c, {});
 //   std::vector<std::unique_ptr<Vm>> vms = restore_clones(vm_image(frozen.tmpl), frames, sink, 3, 1);
 #pragma once
@@ -35,12 +35,6 @@ using Between = std::function<void()>;
 // A count of instructions (or of anything else) given to `flag`; throws UsageError.
 [[nodiscard]] uint64_t parse_count(const std::string& flag, const std::string& text);
 
-// Runs vm in slices to the checkpoint: exactly `c.at` retired instructions (a slice's budget
-// in virtual time never retires more), or right after the guest's `c.at_marker`-th marker (a
-// marker ends the slice), calling `between` after each slice. False, with the reason on
-// stderr, if the VM ended first.
-[[nodiscard]] bool run_to_checkpoint(Vm& vm, const CheckpointOptions& c, uint64_t slice,
-                                     const Between& between = nullptr);
 
 // A VM frozen at its checkpoint and, with --save, the thread writing it to the file.
 struct Frozen {
@@ -79,12 +73,21 @@ class Handover {
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,
                                                               const Vm::ConsoleSink& sink, unsigned count,
                                                               uint64_t first_clone, bool lazy = true);
+// The VMs as the scheduler and the services take them.
+[[nodiscard]] std::vector<Vm*> list_of(const std::vector<std::unique_ptr<Vm>>& vms);
+
 // A VM's instructions for the next epoch (Scheduler::set_budget): 0 sits it out.
 using Budget = std::function<uint64_t(const Vm&)>;
 // Runs every VM to its end (or, with a budget, until no running VM has one) on `threads`
 // workers (the same results whatever their number), calling `between` between epochs.
 void run_all(const std::vector<std::unique_ptr<Vm>>& vms, unsigned threads, uint64_t slice,
              const Between& between = nullptr, const Budget& budget = nullptr);
+// Runs every VM to the checkpoint (run_all): exactly `at` retired instructions (a slice's
+// budget in virtual time never retires more), or right after the guest's `at_marker`-th
+// marker (a marker ends the slice); a VM there sits out the epochs until all are. False,
+// with the reason on stderr, if a VM ended first.
+[[nodiscard]] bool run_to_checkpoint(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c,
+                                     unsigned threads, uint64_t slice, const Between& between = nullptr);
 // The end of a run: a line on stderr per VM that failed or exited non-zero, then one for a
 // failed save (a non-zero status even if every guest exited 0); --stats with `snapshot` and
 // `dedup` (if the run shared pages).
