@@ -406,4 +406,14 @@ std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, Fram
   return restore_vm(vm_image(image), frames, std::move(sink), o);
 }
 
+std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames, const Vm::ConsoleSink& sink,
+                                                unsigned count, uint64_t first_clone, bool lazy) {
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (unsigned k = 0; k < count; ++k) {
+    vms.push_back(restore_vm(image, frames, sink,
+                             {.lazy = lazy, .vm_id = static_cast<int>(k), .clone = first_clone + k, .same_vm = false}));
+  }
+  return vms;
+}
+
 }  // namespace densevm::snapshot

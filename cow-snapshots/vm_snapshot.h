@@ -156,5 +156,10 @@ struct VmImage {
                                              const RestoreOptions& options);
 [[nodiscard]] std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, FrameStore& frames,
                                              Vm::ConsoleSink sink, const RestoreOptions& options);
+// `count` VMs from one image: vm ids 0..count-1, clone numbers first_clone + k (their
+// generation ids).
+[[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,
+                                                              const Vm::ConsoleSink& sink, unsigned count,
+                                                              uint64_t first_clone, bool lazy = true);
 
 }  // namespace densevm::snapshot

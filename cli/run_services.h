@@ -7,7 +7,7 @@
 //   RunServices services(o, frames);     // declared after the VMs: it goes first
 //   services.attach(vms);
 //   services.go_on(restored);            // the same VMs, restored from their templates
-//   Scheduler(run_list, threads, o.slice).run(tick, [&] { services.step(); });
+//   loop.run(vms, [&] { services.step(); });
 //   add_dedup_stats(doc, services.dedup_stats() ? &*services.dedup_stats() : nullptr);
 #pragma once
 
@@ -18,13 +18,13 @@
 #include <vector>
 
 #include "balloon/balloon_policy.h"
+#include "cli/options.h"
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
-#include "vmm/cli/options.h"
 #include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
-namespace densevm {
+namespace densevm::cli {
 
 class RunServices {
  public:
@@ -60,4 +60,4 @@ class RunServices {
   uint64_t virtual_time_seen_ = 0;  // summed over the VMs: each VM's time earns scan budget
 };
 
-}  // namespace densevm
+}  // namespace densevm::cli

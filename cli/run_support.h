@@ -1,37 +1,45 @@
-// Pieces every command that runs VMs shares (`run`, `run --checkpoint-at`, `restore`): how
-// much address space the FrameStore reserves, and how the guests' endings become the
-// process's exit status.
+// Pieces every command that runs VMs shares (`run`, `run --checkpoint-at`, `restore`): the
+// guest kernel, how much address space the FrameStore reserves, the consoles, the VMs a run
+// boots, and how the guests' endings become the process's exit status.
 //
 //   FrameStore frames(frame_store_capacity(mem_bytes * vms));
+//   ConsoleLines console(vms > 1);
+//   std::vector<std::unique_ptr<Vm>> fleet = boot_vms(o, frames, load_guest(o, builtin), console.sink());
 //   ... run ...
-//   return report_endings(vms);   // 0, or the first non-zero guest status (1: stopped)
+//   return report_endings(fleet);   // 0, or the first non-zero guest status (1: stopped)
 #pragma once
-
-#include <mutex>
-#include <string_view>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
+#include <string_view>
 #include <vector>
 
-#include "vmm/cli/options.h"
+#include "cli/options.h"
 #include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
-namespace densevm {
+namespace densevm::cli {
 
 // Console lines from the guests, one at a time, prefixed "[vmK] " when there are several.
 class ConsoleLines {
  public:
   explicit ConsoleLines(bool prefix) : prefix_(prefix) {}
   void line(int vm, std::string_view text);
+  // What a Vm writes its lines to; this object must outlive the VMs.
+  [[nodiscard]] Vm::ConsoleSink sink() {
+    return [this](int vm, std::string_view text) { line(vm, text); };
+  }
 
  private:
   std::mutex mu_;
   bool prefix_;
 };
+
+// The guest of a run: --guest's ELF, or the built-in guest kernel. Throws std::runtime_error.
+[[nodiscard]] ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin);
 
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
@@ -41,11 +49,8 @@ class ConsoleLines {
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
                                                         const ElfImage& kernel, const Vm::ConsoleSink& sink);
 
-// Scheduler workers for --threads N: N, or one per host CPU when not given (0).
-[[nodiscard]] unsigned worker_threads(unsigned requested);
-
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.
-[[nodiscard]] int report_endings(std::span<const Vm* const> vms);
+[[nodiscard]] int report_endings(const std::vector<std::unique_ptr<Vm>>& vms);
 
-}  // namespace densevm
+}  // namespace densevm::cli

@@ -1,13 +1,13 @@
-#include "vmm/cli/stats_json.h"
+#include "cli/stats_json.h"
 
 #include <cstdio>
 
+#include "cli/host_stats.h"
 #include "vmm/atomic_file.h"
-#include "vmm/cli/host_stats.h"
 
-namespace densevm {
+namespace densevm::cli {
 
-nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const FrameStore& frames,
+nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames,
                                       double wall_seconds, unsigned threads) {
   nlohmann::ordered_json doc;
   const FrameStoreStats fs = frames.stats();
@@ -20,7 +20,7 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
       {"threads", threads},
   };
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const Vm* vm : vms) {
+  for (const auto& vm : vms) {
     const VmStats s = vm->stats();
     nlohmann::ordered_json v;
     v["id"] = vm->id();
@@ -118,4 +118,4 @@ void write_stats(const nlohmann::ordered_json& doc, const std::string& path) {
   file.commit();
 }
 
-}  // namespace densevm
+}  // namespace densevm::cli

@@ -1,6 +1,6 @@
-#include "vmm/cli/run_services.h"
+#include "cli/run_services.h"
 
-namespace densevm {
+namespace densevm::cli {
 namespace {
 
 // The scanner's own counters (not its census of the P2Ms, taken when stats() is called).
@@ -76,4 +76,4 @@ std::optional<DedupStats> RunServices::dedup_stats() const {
   return s;
 }
 
-}  // namespace densevm
+}  // namespace densevm::cli

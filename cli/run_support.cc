@@ -1,11 +1,10 @@
-#include "vmm/cli/run_support.h"
+#include "cli/run_support.h"
 
-#include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
-#include <thread>
 
-namespace densevm {
+namespace densevm::cli {
 
 void ConsoleLines::line(int vm, std::string_view text) {
   std::lock_guard lock(mu_);
@@ -15,13 +14,23 @@ void ConsoleLines::line(int vm, std::string_view text) {
   std::fflush(stdout);
 }
 
+ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
+  if (o.guest) return load_elf_file(*o.guest);
+  if (builtin.empty()) throw std::runtime_error("no guest given and no built-in guest kernel");
+  try {
+    return parse_elf(builtin);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("built-in guest kernel: ") + e.what());
+  }
+}
+
 uint64_t frame_store_capacity(uint64_t ram_bytes) {
   return ram_bytes + ram_bytes / 8 + (uint64_t{1} << 30);
 }
 
-int report_endings(std::span<const Vm* const> vms) {
+int report_endings(const std::vector<std::unique_ptr<Vm>>& vms) {
   int status = 0;
-  for (const Vm* vm : vms) {
+  for (const auto& vm : vms) {
     if (vm->state() == Vm::State::kFailed) {
       std::fprintf(stderr, "densevm: vm%d stopped: %s\n", vm->id(), vm->failure().c_str());
       if (status == 0) status = 1;
@@ -48,8 +57,4 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
   return vms;
 }
 
-unsigned worker_threads(unsigned requested) {
-  return requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
-}
-
-}  // namespace densevm
+}  // namespace densevm::cli

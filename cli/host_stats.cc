@@ -1,10 +1,10 @@
-#include "vmm/cli/host_stats.h"
+#include "cli/host_stats.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
-namespace densevm {
+namespace densevm::cli {
 namespace {
 
 uint64_t status_kib(const char* key) {
@@ -28,4 +28,4 @@ uint64_t status_kib(const char* key) {
 uint64_t host_rss_bytes() { return status_kib("VmRSS") * 1024; }
 uint64_t host_peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
 
-}  // namespace densevm
+}  // namespace densevm::cli

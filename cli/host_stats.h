@@ -6,9 +6,9 @@
 
 #include <cstdint>
 
-namespace densevm {
+namespace densevm::cli {
 
 [[nodiscard]] uint64_t host_rss_bytes();
 [[nodiscard]] uint64_t host_peak_rss_bytes();
 
-}  // namespace densevm
+}  // namespace densevm::cli

@@ -5,6 +5,7 @@
 //   write_stats(doc, "run.json");
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,9 @@
 #include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
-namespace densevm {
+namespace densevm::cli {
 
-[[nodiscard]] nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms,
+[[nodiscard]] nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vms,
                                                     const FrameStore& frames, double wall_seconds,
                                                     unsigned threads);
 
@@ -28,4 +29,4 @@ void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup);
 // partial file under `path`.
 void write_stats(const nlohmann::ordered_json& doc, const std::string& path);
 
-}  // namespace densevm
+}  // namespace densevm::cli

@@ -10,10 +10,10 @@
 extern "C" const uint8_t densevm_builtin_guest_start[];
 extern "C" const uint8_t densevm_builtin_guest_end[];
 
-namespace densevm {
+namespace densevm::cli {
 
 inline std::span<const uint8_t> builtin_guest_image() {
   return {densevm_builtin_guest_start, densevm_builtin_guest_end};
 }
 
-}  // namespace densevm
+}  // namespace densevm::cli

@@ -1,0 +1,52 @@
+#include "cli/rollback_loop.h"
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+
+#include "cow-snapshots/memory_checkpoint.h"
+#include "vmm/snapshot_state.h"
+
+namespace densevm::cli {
+
+nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c,
+                                     RunLoop& loop, RunServices& services, const RunLoop::Between& between) {
+  const auto pause_start = RunLoop::Clock::now();
+  std::vector<StateWriter> states(vms.size());
+  std::vector<std::unique_ptr<snapshot::MemoryCheckpoint>> memories;
+  std::vector<uint64_t> starts;
+  uint64_t checkpoint_pages = 0;
+  for (size_t i = 0; i < vms.size(); ++i) {
+    vms[i]->save(states[i]);
+    memories.push_back(std::make_unique<snapshot::MemoryCheckpoint>(vms[i]->memory()));
+    starts.push_back(vms[i]->stats().instructions);
+    checkpoint_pages += memories.back()->pages();
+  }
+  const std::optional<BalloonPolicy::Saved> policy = services.save();
+  const double pause = RunLoop::seconds_since(pause_start);
+  nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
+  for (uint64_t k = 0; k < c.rollbacks; ++k) {
+    std::unordered_map<const Vm*, uint64_t> targets;
+    for (size_t i = 0; i < vms.size(); ++i) targets[vms[i].get()] = starts[i] + *c.rollback_every;
+    loop.run(vms, between, [&targets](const Vm& vm) -> uint64_t {
+      const uint64_t retired = vm.stats().instructions, target = targets.at(&vm);
+      return retired < target ? target - retired : 0;
+    });
+    uint64_t ran = 0, restored = 0;
+    const auto t0 = RunLoop::Clock::now();
+    for (size_t i = 0; i < vms.size(); ++i) {
+      ran += vms[i]->stats().instructions - starts[i];
+      restored += memories[i]->rollback();
+      StateReader reader(states[i].bytes());
+      vms[i]->restore(reader, cpu::RestoredMemory::kReported);  // rollback() reported every page
+    }
+    services.restore(policy);
+    rounds.push_back({{"instructions", ran},
+                      {"pages_restored", restored},
+                      {"rollback_seconds", RunLoop::seconds_since(t0)}});
+  }
+  return nlohmann::ordered_json{
+      {"checkpoint_pages", checkpoint_pages}, {"pause_seconds", pause}, {"rounds", rounds}};
+}
+
+}  // namespace densevm::cli
