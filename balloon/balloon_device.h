@@ -22,9 +22,9 @@
 #include <span>
 #include <vector>
 
-#include "vmm/guest_memory.h"
-#include "vmm/snapshot_state.h"
-#include "vmm/virtio/virtio_device.h"
+#include "core/snapshot_state.h"
+#include "mmu/guest_memory.h"
+#include "virtio/virtio_device.h"
 
 namespace densevm {
 

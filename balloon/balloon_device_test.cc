@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "vmm/virtio/virtio_mmio.h"
+#include "virtio/virtio_mmio.h"
 
 namespace densevm {
 namespace {

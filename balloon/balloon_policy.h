@@ -28,7 +28,7 @@
 #include "balloon/balloon_device.h"
 #include "balloon/growth_tracker.h"
 #include "balloon/idle_sampler.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 

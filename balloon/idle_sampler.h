@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 

@@ -17,8 +17,8 @@
 #include "cli/flags.h"
 #include "cli/host_stats.h"
 #include "cli/run_support.h"
+#include "core/frame_store.h"
 #include "vmm/elf_loader.h"
-#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm {

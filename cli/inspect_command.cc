@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "cow-snapshots/vm_snapshot.h"
-#include "shadow-pt/mmu_policy.h"
+#include "mmu/mmu_policy.h"
 
 namespace densevm::cli {
 

@@ -12,7 +12,7 @@
 
 #include "dedup/dedup_scope.h"
 #include "dedup/scan_rate.h"
-#include "shadow-pt/mmu_policy.h"
+#include "mmu/mmu_policy.h"
 
 namespace densevm::cli {
 

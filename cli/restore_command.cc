@@ -8,10 +8,10 @@
 #include "cli/run_loop.h"
 #include "cli/run_report.h"
 #include "cli/run_support.h"
+#include "core/frame_store.h"
 #include "cow-snapshots/frozen_vm.h"
 #include "cow-snapshots/snapshot_image.h"
 #include "cow-snapshots/vm_snapshot.h"
-#include "vmm/frame_store.h"
 
 namespace densevm::cli {
 namespace {

@@ -4,8 +4,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/snapshot_state.h"
 #include "cow-snapshots/memory_checkpoint.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm::cli {
 

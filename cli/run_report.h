@@ -16,9 +16,9 @@
 
 #include "cli/options.h"
 #include "cli/run_loop.h"
+#include "core/frame_store.h"
 #include "cow-snapshots/frozen_vm.h"
 #include "dedup/dedup_scanner.h"
-#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {

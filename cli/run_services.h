@@ -19,9 +19,9 @@
 
 #include "balloon/balloon_policy.h"
 #include "cli/options.h"
+#include "core/frame_store.h"
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
-#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {

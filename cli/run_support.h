@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "core/frame_store.h"
 #include "vmm/elf_loader.h"
-#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {

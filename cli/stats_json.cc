@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "cli/host_stats.h"
-#include "vmm/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace densevm::cli {
 

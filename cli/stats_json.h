@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/frame_store.h"
 #include "dedup/dedup_scanner.h"
-#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {

@@ -16,7 +16,7 @@
 #include "cow-snapshots/background_save.h"
 #include "cow-snapshots/vm_snapshot.h"
 #include "cow-snapshots/vm_template.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 #include "vmm/vm.h"
 
 namespace densevm::snapshot {

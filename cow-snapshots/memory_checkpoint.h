@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "ept/p2m.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::snapshot {
 

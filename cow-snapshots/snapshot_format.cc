@@ -6,7 +6,7 @@
 #include <new>
 #include <cstring>
 
-#include "vmm/snapshot_state.h"
+#include "core/snapshot_state.h"
 
 namespace densevm::snapshot {
 

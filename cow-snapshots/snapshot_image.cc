@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::snapshot {
 

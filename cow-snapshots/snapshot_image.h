@@ -18,9 +18,9 @@
 #include <span>
 #include <vector>
 
+#include "core/frame_store.h"
+#include "core/page_source.h"
 #include "cow-snapshots/vm_snapshot.h"
-#include "vmm/frame_store.h"
-#include "vmm/page_source.h"
 
 namespace densevm::snapshot {
 

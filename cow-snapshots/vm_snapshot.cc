@@ -10,9 +10,9 @@
 #include <random>
 #include <unordered_map>
 
+#include "core/snapshot_state.h"
 #include "cow-snapshots/snapshot_image.h"
 #include "cow-snapshots/snapshot_io.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm::snapshot {
 namespace {

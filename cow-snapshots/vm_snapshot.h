@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "core/page_source.h"
 #include "cow-snapshots/snapshot_format.h"
-#include "vmm/page_source.h"
 #include "vmm/vm.h"
 
 namespace densevm::snapshot {

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "vmm/snapshot_state.h"
+#include "core/snapshot_state.h"
 
 namespace densevm::snapshot {
 

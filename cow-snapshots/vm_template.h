@@ -26,8 +26,8 @@
 #include <span>
 #include <vector>
 
+#include "core/page_source.h"
 #include "cow-snapshots/vm_snapshot.h"
-#include "vmm/page_source.h"
 #include "vmm/vm.h"
 
 namespace densevm::snapshot {

@@ -16,8 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "vmm/frame_store.h"
-#include "vmm/types.h"
+#include "core/frame_store.h"
+#include "core/types.h"
 
 namespace densevm {
 

@@ -24,7 +24,7 @@
 #include "dedup/dedup_scope.h"
 #include "dedup/page_checksums.h"
 #include "dedup/page_hash.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 

@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "vmm/guest_memory.h"
-#include "vmm/types.h"
+#include "core/types.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 

@@ -22,11 +22,11 @@
 #include <variant>
 #include <vector>
 
+#include "core/access.h"
+#include "core/frame_store.h"
+#include "core/page_table_walker.h"
+#include "core/types.h"
 #include "ept/ept_entry.h"
-#include "vmm/frame_store.h"
-#include "vmm/mmu.h"
-#include "vmm/page_table_walker.h"
-#include "vmm/types.h"
 
 namespace densevm {
 

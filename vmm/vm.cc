@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "shadow-pt/shadow_checker.h"
+#include "mmu/shadow_checker.h"
 #include "vmm/boot.h"
 
 namespace densevm {

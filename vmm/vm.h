@@ -19,16 +19,16 @@
 #include <string_view>
 
 #include "balloon/balloon_device.h"
-#include "shadow-pt/hybrid_mmu.h"
+#include "core/page_tracking.h"
+#include "core/snapshot_state.h"
+#include "mmu/guest_memory.h"
+#include "mmu/hybrid_mmu.h"
+#include "virtio/virtio_mmio.h"
 #include "vmm/cpu/vcpu.h"
 #include "vmm/device_bus.h"
 #include "vmm/devices/local_apic.h"
 #include "vmm/devices/uart16550.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_memory.h"
-#include "vmm/page_tracking.h"
-#include "vmm/snapshot_state.h"
-#include "vmm/virtio/virtio_mmio.h"
 
 namespace densevm {
 

@@ -14,7 +14,7 @@
 
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::dedup_testing {
 

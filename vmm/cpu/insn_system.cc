@@ -8,10 +8,10 @@
 #include <cstring>
 #include <iterator>
 
+#include "core/x86_pte.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/insn_common.h"
 #include "vmm/cpu/segments.h"
-#include "vmm/x86_pte.h"
 
 namespace densevm::cpu {
 namespace {

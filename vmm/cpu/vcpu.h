@@ -14,14 +14,14 @@
 #include <cstring>
 #include <string>
 
+#include "core/page_tracking.h"
+#include "core/snapshot_state.h"
+#include "mmu/mmu.h"
 #include "vmm/cpu/cpu_state.h"
 #include "vmm/cpu/decode_cache.h"
 #include "vmm/cpu/decoded_insn.h"
 #include "vmm/cpu/flags.h"
 #include "vmm/device_bus.h"
-#include "vmm/mmu.h"
-#include "vmm/page_tracking.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm::cpu {
 

@@ -2,8 +2,8 @@
 // the GDT reads they need (SDM Vol 3A ch. 6).
 #include <string>
 
-#include "vmm/internal/hex.h"
 #include "vmm/cpu/vcpu.h"
+#include "vmm/internal/hex.h"
 
 namespace densevm::cpu {
 namespace {

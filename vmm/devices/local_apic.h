@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/snapshot_state.h"
 #include "vmm/cpu/vcpu.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "vmm/snapshot_state.h"
+#include "core/snapshot_state.h"
 
 namespace densevm {
 

@@ -1,0 +1,109 @@
+// GuestMemory: one VM's RAM, as the VMM and its services see it.
+//
+// RAM is demand-paged: a guest-physical page gets a zeroed FrameStore frame on first touch
+// and is mapped RWX in the VM's EPT-format P2M. RAM sits below the 3 GiB MMIO window (local
+// APIC, virtio-mmio) and continues at 4 GiB, as on a PC. This is the one consumer-side
+// interface to guest memory: host-side reads and writes (loader, devices) come through here.
+//
+//   GuestMemory mem(frames, 512ull << 20);
+//   mem.write(Gpa{0x100000}, image.data(), image.size());
+//   uint64_t pages = mem.resident_pages();
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/frame_store.h"
+#include "core/page_source.h"
+#include "core/types.h"
+#include "ept/p2m.h"
+
+namespace densevm {
+
+class GuestMemory {
+ public:
+  static constexpr uint64_t kLowRamLimit = uint64_t{3} << 30;  // MMIO window starts here
+  static constexpr uint64_t kHighRamBase = uint64_t{4} << 30;
+
+  struct Range {
+    Gpa begin;
+    uint64_t size;
+  };
+
+  GuestMemory(FrameStore& frames, uint64_t ram_bytes);
+
+  // The layout as page indices (0 .. ram_bytes / 4 KiB, counted across the ranges), for
+  // tables kept per RAM page: ram_page_index gives ram_bytes / 4 KiB for a non-RAM page.
+  [[nodiscard]] static uint64_t ram_page_index(uint64_t ram_bytes, Gpa page);
+  [[nodiscard]] static Gpa ram_page_gpa(uint64_t ram_bytes, uint64_t index);
+
+  [[nodiscard]] const std::vector<Range>& ram_ranges() const { return ranges_; }
+  [[nodiscard]] uint64_t ram_bytes() const { return ram_bytes_; }
+  [[nodiscard]] bool is_ram(Gpa gpa) const;
+
+  enum class Populate : uint8_t { kMapped, kNotRam, kOutOfMemory, kSourceCorrupt };
+  // Gives a RAM page a frame if it has none yet: the source's copy if there is one (see
+  // set_source), otherwise a zeroed frame.
+  [[nodiscard]] Populate populate(Gpa gpa);
+
+  // Pages without a frame take their first contents from `source` (a snapshot restored
+  // lazily or shared by clones) instead of starting zeroed. Set before the VM runs.
+  void set_source(std::shared_ptr<PageSource> source);
+  [[nodiscard]] bool has_source() const { return source_ != nullptr; }
+  // The source set by set_source, or nullptr: a frozen VM serving its memory to others
+  // (VmTemplate) passes on the pages it still owes.
+  [[nodiscard]] PageSource* source() const { return source_.get(); }
+  // Fetches every page the source still owes this VM, then drops the source: afterwards
+  // the P2M holds all of guest RAM (what a snapshot save or a checkpoint needs). kMapped on
+  // success, else the first failure.
+  [[nodiscard]] Populate materialize();
+  // Takes the page away (balloon): its frame is released and, with a source, the source's
+  // copy is forgotten too, so the next touch gets a zeroed frame. True if a frame was mapped.
+  bool discard(Gpa gpa);
+  // Whether discard() took this page from the source (only meaningful while one is set).
+  [[nodiscard]] bool discarded_from_source(Gpa gpa) const;
+  // A guest write hit a mapped page the EPT keeps read-only because its frame is shared
+  // (content-hash sharing, clones) or an in-memory checkpoint protects it: copy-on-write.
+  // A restriction on an upper level (a checkpoint's) is first pushed down to the leaf, so
+  // only this page turns writable. A shared frame, or one the P2M's keeper (the
+  // checkpoint) keeps now, is copied to a private one mapped writable; a frame this page
+  // alone still holds is simply made writable. kNotRam if nothing is mapped at gpa.
+  [[nodiscard]] Populate break_cow(Gpa gpa);
+  [[nodiscard]] uint64_t cow_breaks() const { return cow_breaks_; }
+
+  // Host pointer to the page holding gpa, ready for the host to write: populated, and made
+  // private if its frame is shared. nullptr if not RAM or out of memory.
+  [[nodiscard]] uint8_t* writable_page(Gpa gpa);
+
+  // Host-side copies; false if any byte is outside RAM (nothing is written then).
+  [[nodiscard]] bool write(Gpa gpa, const void* data, size_t size);
+  [[nodiscard]] bool read(Gpa gpa, void* data, size_t size);
+
+  [[nodiscard]] P2m& p2m() { return p2m_; }
+  [[nodiscard]] const P2m& p2m() const { return p2m_; }
+  [[nodiscard]] FrameStore& frames() { return frames_; }
+  [[nodiscard]] uint64_t resident_pages() const { return p2m_.stats().mapped_pages; }
+
+ private:
+  [[nodiscard]] bool range_is_ram(Gpa gpa, size_t size) const;
+  // A frame for a page's new contents: a spare of the P2M's keeper (a checkpoint's) first,
+  // else the FrameStore's; zeroed on request (the FrameStore's always are).
+  [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed);
+  [[nodiscard]] uint64_t ram_index(Gpa page) const { return ram_page_index(ram_bytes_, page); }
+  // Maps the source's copy of `page`; false if the source has none (result untouched).
+  [[nodiscard]] bool map_from_source(Gpa page, Populate& result);
+
+  FrameStore& frames_;
+  P2m p2m_;
+  uint64_t ram_bytes_;
+  std::vector<Range> ranges_;
+  uint64_t cow_breaks_ = 0;
+  std::shared_ptr<PageSource> source_;
+  std::vector<uint64_t> discarded_;  // bit per RAM page, while a source is set
+};
+
+}  // namespace densevm
