@@ -141,11 +141,7 @@ void BalloonPolicy::retire(size_t vm) {
   Entry& e = vms_.at(vm);
   if (e.retired) return;
   e.retired = true;
-  for (const GuestMemory::Range& r : e.memory->ram_ranges()) {
-    for (uint64_t off = 0; off < r.size; off += kPageSize) {
-      if (e.memory->p2m().unmap(r.begin + off)) ++released_pages_;
-    }
-  }
+  released_pages_ += e.memory->drop_all();
   e.memory->frames().flush_released();
 }
 

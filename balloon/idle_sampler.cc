@@ -25,7 +25,7 @@ void IdleSampler::step(GuestMemory& memory) {
   const uint64_t ram_pages = memory.ram_bytes() >> kPageShift;
   if (!sample_.empty()) {
     uint64_t hits = 0;
-    for (Gpa page : sample_) hits += memory.p2m().test_and_clear_accessed(page) ? 1 : 0;
+    for (Gpa page : sample_) hits += memory.test_and_clear_accessed(page) ? 1 : 0;
     const uint64_t estimate = ram_pages * hits / sample_.size();
     slow_average_ = (slow_average_ * 3 + estimate) / 4;
     active_ = std::max(estimate, slow_average_);
@@ -33,7 +33,7 @@ void IdleSampler::step(GuestMemory& memory) {
   sample_.clear();
   for (unsigned i = 0; i < kSamples && ram_pages > 0; ++i) {
     const Gpa page = page_at(memory, next_random() % ram_pages);
-    (void)memory.p2m().test_and_clear_accessed(page);  // arm: only new accesses count
+    (void)memory.test_and_clear_accessed(page);  // arm: only new accesses count
     sample_.push_back(page);
   }
 }

@@ -40,7 +40,7 @@ struct Guest {
     if (!vm.memory().write(Gpa::from_page(page), &value, sizeof value)) std::abort();
   }
   // Back to no checkpoint: the top-level restriction goes too, so the next one starts anew.
-  void unrestrict() { (void)vm.memory().p2m().unrestrict_subtree(Gpa{0}, EptEntry::kLevels); }
+  void unrestrict() { (void)vm.memory().p2m_for_testing().unrestrict_subtree(Gpa{0}, EptEntry::kLevels); }
 
   FrameStore frames;
   Vm vm;
@@ -55,19 +55,19 @@ Guest& guest() {
 // The memory part of the pause: restricting the top-level EPT entry, whatever the size.
 void BM_CheckpointPause(benchmark::State& state) {
   Guest& g = guest();
-  P2m& p2m = g.vm.memory().p2m();
+  const GuestMemory& memory = g.vm.memory();
   uint64_t writes = 0;
   for (auto _ : state) {
-    const uint64_t before = p2m.stats().entry_writes;
+    const uint64_t before = memory.ept_stats().entry_writes;
     const auto t0 = std::chrono::steady_clock::now();
     MemoryCheckpoint cp(g.vm.memory());
     state.SetIterationTime(seconds_since(t0));
-    writes = p2m.stats().entry_writes - before;
+    writes = memory.ept_stats().entry_writes - before;
     benchmark::DoNotOptimize(cp.pages());
     g.unrestrict();
   }
   state.counters["entry_writes"] = static_cast<double>(writes);
-  state.counters["pages_covered"] = static_cast<double>(p2m.stats().mapped_pages);
+  state.counters["pages_covered"] = static_cast<double>(memory.ept_stats().mapped_pages);
 }
 BENCHMARK(BM_CheckpointPause)->UseManualTime()->Unit(benchmark::kMicrosecond);
 

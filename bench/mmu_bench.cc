@@ -54,7 +54,7 @@ void BM_NestedWalk(benchmark::State& state) {
   size_t i = 0;
   uint64_t walks = 0, references = 0;
   for (auto _ : state) {
-    GuestWalk w = walk_guest(mem.p2m(), Gva{addrs[i++ & 4095]}, Access::kRead, ctx, WalkMode::kAccess);
+    GuestWalk w = walk_guest(mem, Gva{addrs[i++ & 4095]}, Access::kRead, ctx, WalkMode::kAccess);
     benchmark::DoNotOptimize(w);
     ++walks;
     references += w.references;

@@ -68,7 +68,7 @@ EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
   std::vector<const uint8_t*> stored;
   std::vector<uint64_t> hashes;
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
-  memory.p2m().for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
+  memory.for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
     ++stats.pages_mapped;
     const uint8_t* page = frames.host_ptr(hpa);
     const uint8_t* before = o.parent != nullptr ? o.parent->content(gpa) : nullptr;
@@ -105,7 +105,7 @@ EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
     // gave it up (balloon) or no longer draws on the image at all.
     const size_t mapped_refs = refs.size();
     o.parent->for_each_page([&](Gpa gpa, const uint8_t*) {
-      if (memory.p2m().inspect(gpa)) return;
+      if (memory.mapping(gpa)) return;
       if (memory.has_source() && !memory.discarded_from_source(gpa)) return;
       refs.push_back({gpa.value(), kDroppedPage});
       ++stats.dropped_pages;

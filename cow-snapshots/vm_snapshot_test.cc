@@ -295,7 +295,7 @@ TEST_F(VmSnapshot, ALazyPageThatFailsItsHashIsNeverMapped) {
   std::unique_ptr<Vm> copy = restore_vm(image(snap), frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
   std::vector<uint8_t> bytes(kPageSize);
   EXPECT_FALSE(copy->memory().read(Gpa{kData + 4 * kPageSize}, bytes.data(), bytes.size()));
-  EXPECT_FALSE(copy->memory().p2m().inspect(Gpa{kData + 4 * kPageSize}));
+  EXPECT_FALSE(copy->memory().mapping(Gpa{kData + 4 * kPageSize}));
   EXPECT_EQ(copy->memory().populate(Gpa{kData + 4 * kPageSize}), GuestMemory::Populate::kSourceCorrupt);
   EXPECT_EQ(page_of(*copy, kData + 5 * kPageSize), std::vector<uint8_t>(kPageSize, 6));
   // And an eager restore of the same file refuses before anything runs.
@@ -316,12 +316,12 @@ TEST_F(VmSnapshot, ClonesShareEveryFrameUntilTheyWriteIt) {
   // One frame per stored page, however many clones map it.
   EXPECT_EQ(img->frames_loaded(), s.pages_stored);
   const Gpa page{kData + 2 * kPageSize};
-  const Hpa shared = clones[0]->memory().p2m().inspect(page)->hpa;
-  EXPECT_EQ(clones[1]->memory().p2m().inspect(page)->hpa, shared);
+  const Hpa shared = clones[0]->memory().mapping(page)->hpa;
+  EXPECT_EQ(clones[1]->memory().mapping(page)->hpa, shared);
   EXPECT_EQ(frames_.refcount(shared), 4u);  // the image and three clones
   const uint8_t x = 0xee;
   ASSERT_TRUE(clones[1]->memory().write(page + 10, &x, 1));
-  EXPECT_NE(clones[1]->memory().p2m().inspect(page)->hpa, shared);
+  EXPECT_NE(clones[1]->memory().mapping(page)->hpa, shared);
   EXPECT_EQ(frames_.refcount(shared), 3u);
   EXPECT_EQ(page_of(*clones[0], page.value()), std::vector<uint8_t>(kPageSize, 3));
   EXPECT_EQ(page_of(*clones[1], page.value())[10], 0xee);

@@ -22,14 +22,14 @@ VmTemplate::VmTemplate(std::unique_ptr<Vm> vm) : vm_(std::move(vm)) {
 // P2M (inspect has no side effects), the discard bitmap and the FrameStore's atomic counts.
 PageSource::Fetch VmTemplate::fetch(Gpa page, Hpa* hpa) {
   GuestMemory& memory = vm_->memory();
-  if (const std::optional<P2mLeaf> leaf = memory.p2m().inspect(page)) {
+  if (const std::optional<P2mLeaf> leaf = memory.mapping(page)) {
     memory.frames().retain(leaf->hpa);
     *hpa = leaf->hpa;
     fetches_.fetch_add(1, std::memory_order_relaxed);
     if (handing_over_) {
       // Still mapped read-only, as before the handover (the VM's counters do not depend on
       // when the save ended): its first write finds the frame its alone and keeps it.
-      (void)memory.p2m().unmap(page);
+      (void)memory.drop(page);
       ++released_;
     }
     return Fetch::kShared;
@@ -47,11 +47,11 @@ void VmTemplate::for_each_held_page(const std::function<void(Gpa)>& visit) const
   std::vector<Gpa> owed;  // held below, neither mapped here nor given up: ascending
   if (const PageSource* below = memory.source()) {
     below->for_each_held_page([&](Gpa page) {
-      if (!memory.discarded_from_source(page) && !memory.p2m().inspect(page)) owed.push_back(page);
+      if (!memory.discarded_from_source(page) && !memory.mapping(page)) owed.push_back(page);
     });
   }
   auto next = owed.begin();
-  memory.p2m().for_each_mapping([&](Gpa gpa, Hpa, EptPerms) {
+  memory.for_each_mapping([&](Gpa gpa, Hpa, EptPerms) {
     for (; next != owed.end() && *next < gpa; ++next) visit(*next);
     visit(gpa);
   });
@@ -61,10 +61,10 @@ void VmTemplate::for_each_held_page(const std::function<void(Gpa)>& visit) const
 uint64_t VmTemplate::trim(const GuestMemory& successor, Gpa begin, Gpa end) {
   if (!handing_over_) return 0;
   std::vector<Gpa> taken;
-  vm_->memory().p2m().for_each_mapping(begin, end, [&](Gpa gpa, Hpa, EptPerms) {
-    if (successor.p2m().inspect(gpa)) taken.push_back(gpa);
+  vm_->memory().for_each_mapping(begin, end, [&](Gpa gpa, Hpa, EptPerms) {
+    if (successor.mapping(gpa)) taken.push_back(gpa);
   });
-  for (const Gpa gpa : taken) (void)vm_->memory().p2m().unmap(gpa);
+  for (const Gpa gpa : taken) (void)vm_->memory().drop(gpa);
   released_ += taken.size();
   return taken.size();
 }

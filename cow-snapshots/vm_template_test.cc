@@ -70,7 +70,7 @@ class VmTemplateTest : public ::testing::Test {
 
 TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
   auto original = booted(kPrintAbAndExit7, 3);  // 'A' is out: the UART holds a partial line
-  const Hpa frozen_frame = original->memory().p2m().inspect(data_page(2))->hpa;
+  const Hpa frozen_frame = original->memory().mapping(data_page(2))->hpa;
   auto frozen = std::make_shared<VmTemplate>(std::move(original));
   EXPECT_EQ(frames_.refcount(frozen_frame), 1u);
   std::vector<std::unique_ptr<Vm>> clones;
@@ -79,7 +79,7 @@ TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
   for (auto& c : clones) EXPECT_EQ(page_of(*c, data_page(2)), filled(2));
   // One frame, the template's, behind the page in all three, read-only.
   for (auto& c : clones) {
-    const std::optional<P2mLeaf> leaf = c->memory().p2m().inspect(data_page(2));
+    const std::optional<P2mLeaf> leaf = c->memory().mapping(data_page(2));
     ASSERT_TRUE(leaf);
     EXPECT_EQ(leaf->hpa, frozen_frame);
     EXPECT_TRUE((leaf->perms & kEptWrite) == 0);
@@ -90,12 +90,12 @@ TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
   // A clone's write copies the page: neither the template nor a sibling sees it.
   const uint8_t x = 0xee;
   ASSERT_TRUE(clones[1]->memory().write(data_page(2) + 10, &x, 1));
-  EXPECT_NE(clones[1]->memory().p2m().inspect(data_page(2))->hpa, frozen_frame);
+  EXPECT_NE(clones[1]->memory().mapping(data_page(2))->hpa, frozen_frame);
   EXPECT_EQ(frames_.refcount(frozen_frame), 3u);
   EXPECT_EQ(page_of(*clones[1], data_page(2))[10], 0xee);
   EXPECT_EQ(page_of(*clones[0], data_page(2)), filled(2));
   EXPECT_EQ(page_of(frozen->vm(), data_page(2)), filled(2));
-  EXPECT_EQ(frozen->vm().memory().p2m().inspect(data_page(2))->hpa, frozen_frame);
+  EXPECT_EQ(frozen->vm().memory().mapping(data_page(2))->hpa, frozen_frame);
 
   // Each finishes the template's partial line and exits as the original would have.
   for (auto& c : clones) {
@@ -108,7 +108,7 @@ TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
 
 TEST_F(VmTemplateTest, GuestWritesInClonesRunningOnThreadsStayInTheClones) {
   auto frozen = std::make_shared<VmTemplate>(booted(kWriteDataAndExit7, 0));
-  const Hpa frozen_frame = frozen->vm().memory().p2m().inspect(data_page(0))->hpa;
+  const Hpa frozen_frame = frozen->vm().memory().mapping(data_page(0))->hpa;
   std::vector<std::unique_ptr<Vm>> clones;
   std::vector<Vm*> run_list;
   for (uint64_t k = 0; k < 4; ++k) {
@@ -122,7 +122,7 @@ TEST_F(VmTemplateTest, GuestWritesInClonesRunningOnThreadsStayInTheClones) {
   for (auto& c : clones) {
     EXPECT_EQ(c->exit_status(), 7) << c->failure();
     EXPECT_EQ(page_of(*c, data_page(0)), written);
-    copies.push_back(c->memory().p2m().inspect(data_page(0))->hpa.value());
+    copies.push_back(c->memory().mapping(data_page(0))->hpa.value());
   }
   std::sort(copies.begin(), copies.end());
   EXPECT_EQ(std::unique(copies.begin(), copies.end()), copies.end()) << "two clones share a written page";
@@ -144,7 +144,7 @@ TEST_F(VmTemplateTest, OverALazyRestoreServesTheFileAndZeroesWhatTheGuestGaveUp)
   EXPECT_EQ(page_of(*lazy, data_page(1)), filled(1));  // fetched: mapped in the lazy VM
   (void)lazy->memory().discard(data_page(1));           // ...and given up again
   (void)lazy->memory().discard(data_page(6));           // given up before it was ever fetched
-  ASSERT_FALSE(lazy->memory().p2m().inspect(data_page(3)));
+  ASSERT_FALSE(lazy->memory().mapping(data_page(3)));
   const uint64_t mapped = lazy->memory().resident_pages();
   const uint64_t fetched = image->fetches();
 
@@ -155,7 +155,7 @@ TEST_F(VmTemplateTest, OverALazyRestoreServesTheFileAndZeroesWhatTheGuestGaveUp)
   EXPECT_EQ(page_of(*c, data_page(1)), std::vector<uint8_t>(kPageSize, 0));
   EXPECT_EQ(page_of(*c, data_page(6)), std::vector<uint8_t>(kPageSize, 0));
   EXPECT_EQ(image->fetches(), fetched + 1) << "a page given up is not fetched from the file";
-  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(3))) << "the template's memory changed";
+  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(3))) << "the template's memory changed";
   EXPECT_EQ(frozen->vm().memory().resident_pages(), mapped);
 
   // What a clone materializes: every page the template has or still owes, none given up.
@@ -228,7 +228,7 @@ TEST_F(VmTemplateTest, AfterTheSaveTheTemplateHandsItsPagesToTheVmGoingOn) {
   const std::vector<uint8_t> other(kPageSize, 0x99);
   ASSERT_TRUE(next->memory().write(data_page(0), other.data(), kPageSize));  // a copy: held twice
   EXPECT_EQ(page_of(*next, data_page(1)), filled(1));                        // shared
-  const Hpa shared = next->memory().p2m().inspect(data_page(1))->hpa;
+  const Hpa shared = next->memory().mapping(data_page(1))->hpa;
   ASSERT_EQ(frames_.refcount(shared), 2u);
   const uint64_t resident = frames_.stats().frames_resident;
   EXPECT_EQ(frozen->trim(next->memory(), Gpa{0}, Gpa{kMem}), 0u) << "not before hand_over";
@@ -236,15 +236,15 @@ TEST_F(VmTemplateTest, AfterTheSaveTheTemplateHandsItsPagesToTheVmGoingOn) {
   frozen->hand_over();
   const uint64_t trimmed = frozen->trim(next->memory(), Gpa{0}, Gpa{kMem});
   EXPECT_GE(trimmed, 2u);
-  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(0))) << "the template's old copy is gone";
-  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(1)));
+  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(0))) << "the template's old copy is gone";
+  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(1)));
   EXPECT_EQ(frames_.refcount(shared), 1u);
   EXPECT_LT(frames_.stats().frames_resident, resident) << "data page 0's old frame was freed";
   const uint64_t allocations = frames_.stats().allocations;
   ASSERT_TRUE(next->memory().write(data_page(1), other.data(), kPageSize));
-  EXPECT_EQ(next->memory().p2m().inspect(data_page(1))->hpa, shared) << "written in place, no copy";
+  EXPECT_EQ(next->memory().mapping(data_page(1))->hpa, shared) << "written in place, no copy";
   EXPECT_EQ(page_of(*next, data_page(2)), filled(2)) << "moved on its first touch";
-  EXPECT_FALSE(frozen->vm().memory().p2m().inspect(data_page(2)));
+  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(2)));
   EXPECT_EQ(frozen->released(), trimmed + 1);
   ASSERT_TRUE(next->memory().write(data_page(2), other.data(), kPageSize));
   EXPECT_EQ(frames_.stats().allocations, allocations) << "no frame copied after the handover";

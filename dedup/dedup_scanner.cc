@@ -9,7 +9,6 @@ namespace {
 
 // Pages are collected from the P2M one 2 MiB window (one EPT leaf table) at a time.
 constexpr uint64_t kWindowBytes = uint64_t{2} << 20;
-constexpr EptPerms kSharedPerms = kEptRead | kEptExec;
 
 }  // namespace
 
@@ -61,7 +60,7 @@ bool DedupScanner::collect(const Member& m, uint64_t want) {
     Gpa at = std::max(cursor_gpa_, r.begin);
     while (at < end) {
       const Gpa window_end = std::min(end, Gpa{(at.value() / kWindowBytes + 1) * kWindowBytes});
-      m.memory->p2m().for_each_mapping(at, window_end, [&](Gpa gpa, Hpa hpa, EptPerms perms) {
+      m.memory->for_each_mapping(at, window_end, [&](Gpa gpa, Hpa hpa, EptPerms perms) {
         if (batch_.size() < want) batch_.push_back({gpa, hpa, perms});
       });
       cursor_gpa_ = batch_.size() == want ? batch_.back().gpa + kPageSize : window_end;
@@ -114,8 +113,7 @@ void DedupScanner::merge_with_candidate(size_t member, const Page& page, const u
     return;
   }
   candidates.erase(it);
-  P2m& twin_p2m = members_[twin.member].memory->p2m();
-  if (twin_p2m.protect(twin.gpa, twin.gpa + kPageSize, kSharedPerms) != P2mStatus::kOk) return;
+  if (!members_[twin.member].memory->share_in_place(twin.gpa)) return;
   owned_.adopt(table, hash, twin.hpa);
   ++counters_.merges;
   map_shared(member, page.gpa, twin.hpa);
@@ -124,7 +122,7 @@ void DedupScanner::merge_with_candidate(size_t member, const Page& page, const u
 // The twin was fingerprinted earlier in the pass; since then its guest may have written it
 // (copy-on-write gave it another frame) or it may have been merged itself.
 bool DedupScanner::still_private(const Candidate& c) const {
-  const std::optional<P2mLeaf> leaf = members_[c.member].memory->p2m().inspect(c.gpa);
+  const std::optional<P2mLeaf> leaf = members_[c.member].memory->mapping(c.gpa);
   return leaf && leaf->hpa == c.hpa && (leaf->perms & kEptWrite) != 0 &&
          frames_.refcount(c.hpa) == 1;
 }
@@ -132,7 +130,7 @@ bool DedupScanner::still_private(const Candidate& c) const {
 // map() takes over the new reference and releases the duplicate frame.
 void DedupScanner::map_shared(size_t member, Gpa gpa, Hpa frame) {
   frames_.retain(frame);
-  if (members_[member].memory->p2m().map(gpa, frame, kSharedPerms) != P2mStatus::kOk) {
+  if (!members_[member].memory->share(gpa, frame)) {
     frames_.release(frame);
     return;
   }
@@ -158,7 +156,7 @@ DedupStats DedupScanner::stats() const {
   for (size_t i = 0; i < members_.size(); ++i) {
     const Member& m = members_[i];
     s.cow_breaks += m.memory->cow_breaks();
-    m.memory->p2m().for_each_mapping([&](Gpa, Hpa hpa, EptPerms) {
+    m.memory->for_each_mapping([&](Gpa, Hpa hpa, EptPerms) {
       if (owned_.is_zero_frame(hpa)) {
         ++s.zero_pages;
         ++s.member_shared_pages[i];

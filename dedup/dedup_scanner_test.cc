@@ -34,7 +34,7 @@ TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
   fill(a, Gpa{0x11000}, 2);
   fill(b, Gpa{0x21000}, 3);
   Counting listener;
-  a.p2m().add_listener(&listener);
+  a.add_listener(&listener);
   DedupScanner dedup(frames_);
   dedup.add(a, 0);
   dedup.add(b, 0);
@@ -63,7 +63,7 @@ TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
   EXPECT_GE(listener.changes, 1) << "soft TLBs hear about the new rights";
   EXPECT_TRUE(holds(a, Gpa{0x10000}, 1));
   EXPECT_TRUE(holds(b, Gpa{0x20000}, 1));
-  a.p2m().remove_listener(&listener);
+  a.remove_listener(&listener);
 }
 
 TEST_F(DedupScannerTest, AHashMatchAloneNeverMerges) {

@@ -89,6 +89,27 @@ bool GuestMemory::map_from_source(Gpa page, Populate& result) {
   return true;
 }
 
+uint64_t GuestMemory::drop_all() {
+  uint64_t dropped = 0;
+  for (const Range& r : ranges_) {
+    for (uint64_t off = 0; off < r.size; off += kPageSize) dropped += p2m_.unmap(r.begin + off).has_value();
+  }
+  return dropped;
+}
+
+void GuestMemory::write_protect_all() {
+  // One entry per 512 GiB of guest-physical space holding RAM; an entry with no table below
+  // has no page to protect (pages mapped there later are new: the keeper sees them).
+  constexpr uint64_t kTop = P2m::Walker::span(EptEntry::kLevels);
+  uint64_t next = 0;  // first top-level span not restricted yet
+  for (const Range& r : ranges_) {
+    for (uint64_t top = std::max(next, r.begin.value() & ~(kTop - 1)); top < r.begin.value() + r.size; top += kTop) {
+      (void)p2m_.restrict_subtree(Gpa{top}, EptEntry::kLevels, kEptRx);
+      next = top + kTop;
+    }
+  }
+}
+
 GuestMemory::Populate GuestMemory::materialize() {
   if (!source_) return Populate::kMapped;
   Populate failure = Populate::kMapped;

@@ -1,12 +1,15 @@
-// GuestMemory: one VM's RAM, as the VMM and its services see it.
+// GuestMemory: one VM's RAM, and the one interface through which everything else reaches it.
 //
 // RAM is demand-paged: a guest-physical page gets a zeroed FrameStore frame on first touch
 // and is mapped RWX in the VM's EPT-format P2M. RAM sits below the 3 GiB MMIO window (local
-// APIC, virtio-mmio) and continues at 4 GiB, as on a PC. This is the one consumer-side
-// interface to guest memory: host-side reads and writes (loader, devices) come through here.
+// APIC, virtio-mmio) and continues at 4 GiB, as on a PC. The P2M is this class's own: the
+// loader and devices (host-side reads and writes), the MMU's walks (lookup), and the services
+// — balloon (discard, accessed bits), dedup (sharing frames), checkpoints and snapshots (a
+// keeper, mappings, putting pages back) — use the named operations below, never the P2M.
 //
 //   GuestMemory mem(frames, 512ull << 20);
 //   mem.write(Gpa{0x100000}, image.data(), image.size());
+//   mem.for_each_mapping([](Gpa gpa, Hpa frame, EptPerms) { ... });
 //   uint64_t pages = mem.resident_pages();
 #pragma once
 
@@ -83,10 +86,63 @@ class GuestMemory {
   [[nodiscard]] bool write(Gpa gpa, const void* data, size_t size);
   [[nodiscard]] bool read(Gpa gpa, void* data, size_t size);
 
-  [[nodiscard]] P2m& p2m() { return p2m_; }
-  [[nodiscard]] const P2m& p2m() const { return p2m_; }
   [[nodiscard]] FrameStore& frames() { return frames_; }
+  [[nodiscard]] const FrameStore& frames() const { return frames_; }
   [[nodiscard]] uint64_t resident_pages() const { return p2m_.stats().mapped_pages; }
+
+  // What backs a page now (frame, rights, A/D bits), or nullopt if it has no frame. Not
+  // counted, no side effects.
+  [[nodiscard]] std::optional<P2mLeaf> mapping(Gpa page) const {
+    return page.value() < P2m::kGpaLimit ? p2m_.inspect(page) : std::nullopt;
+  }
+  // Every page with a frame, ascending (or those in [begin, end)).
+  void for_each_mapping(const P2m::MappingVisitor& visit) const { p2m_.for_each_mapping(visit); }
+  void for_each_mapping(Gpa begin, Gpa end, const P2m::MappingVisitor& visit) const {
+    p2m_.for_each_mapping(begin, end, visit);
+  }
+
+  // The MMU's reference to guest memory: the hardware's EPT walk for one access (A/D set,
+  // counted in ept_stats().walk_references), a frame or a violation to resolve.
+  [[nodiscard]] EptLookup lookup(Gpa gpa, Access access) { return p2m_.lookup(gpa, access); }
+  [[nodiscard]] const P2mStats& ept_stats() const { return p2m_.stats(); }
+  // Told about every change to a page's frame or rights (see P2mListener).
+  void add_listener(P2mListener* listener) { p2m_.add_listener(listener); }
+  void remove_listener(P2mListener* listener) { p2m_.remove_listener(listener); }
+
+  // Page sharing: the page maps `frame`, which others map too, read-only (R+X) in place of
+  // its own frame, whose reference goes; on success this takes over one reference of frame.
+  [[nodiscard]] bool share(Gpa page, Hpa frame) { return p2m_.map(page, frame, kEptRx) == P2mStatus::kOk; }
+  // Page sharing: the page keeps its frame, read-only (R+X) from now on, so that other pages
+  // may map it too; a write copies it (break_cow).
+  [[nodiscard]] bool share_in_place(Gpa page) {
+    return p2m_.protect(page, page + kPageSize, kEptRx) == P2mStatus::kOk;
+  }
+  // The page loses its frame, as if never touched (unlike discard, a source still serves
+  // it); returns the frame it had, for accounting only.
+  std::optional<Hpa> drop(Gpa page) { return p2m_.unmap(page); }
+  // Takes every RAM page's frame (a VM that stopped gives its RAM back: it never runs again,
+  // nor does anything read its memory); returns how many frames went.
+  uint64_t drop_all();
+
+  // Whether the page was accessed since the last call (EPT A bit); clears the bit (the change
+  // is announced, so the next access walks again and sets it). Idle memory sampling.
+  [[nodiscard]] bool test_and_clear_accessed(Gpa page) { return p2m_.test_and_clear_accessed(page); }
+
+  // Checkpoints. write_protect_all makes every RAM page read-only at once, with one EPT entry
+  // per 512 GiB whatever the guest's size: a guest write then faults and break_cow pushes the
+  // restriction down to the page written. The keeper (P2mKeeper, at most one) sees each page
+  // before anything can lose its bytes; put_back maps a frame the keeper kept (taking over
+  // one reference) with the rights and memory type it had, false if no table frame was left.
+  void write_protect_all();
+  void set_keeper(P2mKeeper* keeper) { p2m_.set_keeper(keeper); }
+  [[nodiscard]] P2mKeeper* keeper() const { return p2m_.keeper(); }
+  [[nodiscard]] bool put_back(Gpa page, Hpa frame, EptPerms perms, EptMemType type) {
+    return p2m_.map(page, frame, perms, type) == P2mStatus::kOk;
+  }
+
+  // Tests (and benches) that play the part of a service changing the P2M in ways no operation
+  // above offers (rights of their choosing, a remapped table page). Never used by the VMM.
+  [[nodiscard]] P2m& p2m_for_testing() { return p2m_; }
 
  private:
   [[nodiscard]] bool range_is_ram(Gpa gpa, size_t size) const;

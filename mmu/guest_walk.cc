@@ -19,14 +19,14 @@ using Walker = PageTableWalker<X86Pte>;
 // One EPT reference: kAccess is the processor's lookup (A/D, counted); kPeek only inspects.
 class EptReader {
  public:
-  EptReader(P2m& p2m, WalkMode mode, GuestWalk& w) : p2m_(p2m), mode_(mode), w_(w) {}
+  EptReader(GuestMemory& memory, WalkMode mode, GuestWalk& w) : memory_(memory), mode_(mode), w_(w) {}
 
   // The frame behind gpa if the EPT allows `access`; otherwise fills w_.violation.
   [[nodiscard]] bool read(Gpa gpa, Access access, Hpa& hpa, EptPerms& perms, bool& dirty) {
     if (mode_ == WalkMode::kAccess) {
-      const uint64_t before = p2m_.stats().walk_references;
-      const EptLookup r = p2m_.lookup(gpa, access);
-      w_.references += p2m_.stats().walk_references - before;
+      const uint64_t before = memory_.ept_stats().walk_references;
+      const EptLookup r = memory_.lookup(gpa, access);
+      w_.references += memory_.ept_stats().walk_references - before;
       if (const auto* v = std::get_if<EptViolation>(&r)) {
         w_.violation = *v;
         return false;
@@ -37,8 +37,7 @@ class EptReader {
       return true;
     }
     w_.references += 4;
-    const std::optional<P2mLeaf> leaf =
-        gpa.value() < P2m::kGpaLimit ? p2m_.inspect(gpa.page_base()) : std::nullopt;
+    const std::optional<P2mLeaf> leaf = memory_.mapping(gpa.page_base());
     const EptPerms need = required(access);
     if (!leaf || (leaf->effective_perms & need) != need) {
       w_.violation = EptViolation{gpa, access, leaf ? leaf->effective_perms : kEptNone,
@@ -52,7 +51,7 @@ class EptReader {
   }
 
  private:
-  P2m& p2m_;
+  GuestMemory& memory_;
   WalkMode mode_;
   GuestWalk& w_;
 };
@@ -76,10 +75,10 @@ void finish(EptReader& ept, GuestWalk& w, Access access) {
 // is broken on the first walk). A guest entry gets its A bit (§4.8) once it has passed the
 // present and reserved-bit checks; the leaf gets A (and D for a write) only when the access is
 // allowed, as Intel processors do: a refused access leaves the leaf untouched.
-GuestWalk walk_guest(P2m& p2m, Gva gva, Access access, const PagingContext& ctx, WalkMode mode,
+GuestWalk walk_guest(GuestMemory& memory, Gva gva, Access access, const PagingContext& ctx, WalkMode mode,
                      unsigned maxphyaddr) {
   GuestWalk w;
-  EptReader ept(p2m, mode, w);
+  EptReader ept(memory, mode, w);
   if (!ctx.paging) {
     w.gpa = Gpa{gva.value()};
     w.writable = w.user = w.executable = true;
@@ -98,7 +97,7 @@ GuestWalk walk_guest(P2m& p2m, Gva gva, Access access, const PagingContext& ctx,
       w.kind = GuestWalk::Kind::kTableViolation;
       return w;
     }
-    auto* slot = reinterpret_cast<uint64_t*>(p2m.frames().host_ptr(hpa) + entry_gpa.page_offset());
+    auto* slot = reinterpret_cast<uint64_t*>(memory.frames().host_ptr(hpa) + entry_gpa.page_offset());
     ++w.references;
     X86Pte pte(*slot);
     w.lowest_level = level;

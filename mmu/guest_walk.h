@@ -2,15 +2,15 @@
 // MMU modes — nested paging walks on every soft-TLB miss, shadow paging on every hidden fault
 // (and records the path, every guest table and entry read, to build the shadow from it).
 //
-// kAccess walks as the processor does: EPT lookups with A/D, guest A/D bits set. kPeek reads
-// through P2m::inspect and writes nothing, for the shadow checker and for resyncs. The outcome
+// kAccess walks as the processor does: EPT lookups with A/D (GuestMemory::lookup), guest A/D
+// bits set. kPeek reads mappings only and writes nothing, for the shadow checker and resyncs. The outcome
 // is a value: a hit, a guest #PF with its exact error code, or an EPT violation (on a guest
 // table, or on the data page) for the MMU to resolve and walk again (walk_and_resolve.h).
 // Guest tables are untrusted: they are only ever reached through P2M lookups, so no entry can
 // make the walk touch memory outside the VM's mapped frames, and the fixed depth of four makes
 // loops harmless.
 //
-//   GuestWalk w = walk_guest(p2m, Gva{va}, Access::kWrite, ctx, WalkMode::kAccess);
+//   GuestWalk w = walk_guest(memory, Gva{va}, Access::kWrite, ctx, WalkMode::kAccess);
 //   if (w.kind == GuestWalk::Kind::kHit) use(w.hpa, w.level(w.leaf_level).entry);
 //   else if (w.kind == GuestWalk::Kind::kPageFault) inject(w.error_code);
 //
@@ -24,6 +24,7 @@
 #include "core/types.h"
 #include "core/x86_pte.h"
 #include "ept/p2m.h"
+#include "mmu/guest_memory.h"
 #include "mmu/mmu.h"
 
 namespace densevm {
@@ -74,7 +75,7 @@ struct GuestWalk {
 // Translates gva for one access as the processor would with ctx (CR3, CPL, CR0.WP, EFER.NXE,
 // CR0.PG). maxphyaddr (32 to 52): the guest's MAXPHYADDR, the one its CPUID reports unless a
 // test says otherwise; entry address bits at and above it are reserved. Never throws.
-[[nodiscard]] GuestWalk walk_guest(P2m& p2m, Gva gva, Access access, const PagingContext& ctx, WalkMode mode,
+[[nodiscard]] GuestWalk walk_guest(GuestMemory& memory, Gva gva, Access access, const PagingContext& ctx, WalkMode mode,
                                    unsigned maxphyaddr = kGuestMaxPhysAddrBits);
 
 }  // namespace densevm

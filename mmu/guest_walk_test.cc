@@ -77,7 +77,7 @@ class GuestWalkTest : public ::testing::Test {
   }
   // One processor walk (kAccess), counted as the MMUs count theirs.
   GuestWalk walk(Gva gva, Access access, const PagingContext& c, unsigned maxphyaddr = kGuestMaxPhysAddrBits) {
-    const GuestWalk w = walk_guest(p2m_, gva, access, c, WalkMode::kAccess, maxphyaddr);
+    const GuestWalk w = walk_guest(memory_, gva, access, c, WalkMode::kAccess, maxphyaddr);
     ++walks_;
     references_ += w.references;
     guest_page_faults_ += w.kind == GuestWalk::Kind::kPageFault;
@@ -93,7 +93,8 @@ class GuestWalkTest : public ::testing::Test {
   }
 
   FrameStore frames_{uint64_t{256} << 20};
-  P2m p2m_{frames_};
+  GuestMemory memory_{frames_, uint64_t{64} << 20};
+  P2m& p2m_ = memory_.p2m_for_testing();  // the tests build guest tables in frames they map
   uint64_t next_table_ = 0x10'0000;  // guest tables from 1 MiB, data from 2 MiB up
   uint64_t cr3_ = 0;
   uint64_t walks_ = 0;

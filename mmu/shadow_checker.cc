@@ -20,7 +20,7 @@ struct PathRights {
 class Checker {
  public:
   explicit Checker(const ShadowMmu& mmu)
-      : mmu_(mmu), tables_(mmu.tables()), p2m_(mmu.memory().p2m()) {}
+      : mmu_(mmu), tables_(mmu.tables()), memory_(mmu.memory()) {}
 
   std::vector<std::string> run() {
     mmu_.roots().for_each([&](const ShadowRoot& root) {
@@ -57,9 +57,9 @@ class Checker {
 
   // The guest's copy of a mirrored table, read through the EPT without side effects.
   [[nodiscard]] const X86Pte* guest_table(const ShadowTable& t) {
-    const std::optional<P2mLeaf> page = p2m_.inspect(Gpa::from_page(t.gfn));
+    const std::optional<P2mLeaf> page = memory_.mapping(Gpa::from_page(t.gfn));
     if (!page) return nullptr;
-    return reinterpret_cast<const X86Pte*>(p2m_.frames().host_ptr(page->hpa));
+    return reinterpret_cast<const X86Pte*>(memory_.frames().host_ptr(page->hpa));
   }
 
   void visit(const ShadowTable& t, uint64_t base, PathRights rights) {
@@ -120,7 +120,7 @@ class Checker {
     const X86Pte e = *slot;
     const uint64_t gfn = tables_.leaf_gfn(t, index);
     if (!tables_.rmap().contains(gfn, slot)) report("va 0x%llx: leaf missing from the rmap", va_ull(va));
-    const std::optional<P2mLeaf> page = p2m_.inspect(Gpa::from_page(gfn));
+    const std::optional<P2mLeaf> page = memory_.mapping(Gpa::from_page(gfn));
     if (!page || page->hpa != e.frame() || (page->effective_perms & kEptRead) == 0) {
       return report("va 0x%llx: leaf 0x%llx does not match the EPT for gfn 0x%llx", va_ull(va),
                     static_cast<unsigned long long>(e.raw()), static_cast<unsigned long long>(gfn));
@@ -137,7 +137,7 @@ class Checker {
     PagingContext ctx;
     ctx.cr3 = root_->guest_root.value();
     ctx.nxe = root_->nxe;
-    const GuestWalk w = walk_guest(p2m_, Gva{va}, Access::kRead, ctx, WalkMode::kPeek);
+    const GuestWalk w = walk_guest(memory_, Gva{va}, Access::kRead, ctx, WalkMode::kPeek);
     if (w.kind != GuestWalk::Kind::kHit) {
       return report("va 0x%llx: shadow maps it, a fresh walk does not (kind %d, error %u)",
                     va_ull(va), static_cast<int>(w.kind), w.error_code);
@@ -161,7 +161,7 @@ class Checker {
 
   const ShadowMmu& mmu_;
   const ShadowPageTables& tables_;
-  P2m& p2m_;
+  GuestMemory& memory_;
   const ShadowRoot* root_ = nullptr;
   std::vector<std::string> problems_;
 };

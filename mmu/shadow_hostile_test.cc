@@ -34,7 +34,7 @@ class ShadowHostileTest : public ::testing::Test {
         EXPECT_EQ(s.reason, n.reason) << std::hex << va;
         if (s.kind == Translation::Kind::kRam) {
           EXPECT_TRUE(g_.frames.owns(s.host_page));
-          EXPECT_TRUE(g_.memory.p2m().inspect(s.gpa).has_value()) << "a frame of this VM";
+          EXPECT_TRUE(g_.memory.mapping(s.gpa).has_value()) << "a frame of this VM";
         }
       }
     }

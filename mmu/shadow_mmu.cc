@@ -34,10 +34,10 @@ ShadowMmu::ShadowMmu(GuestMemory& memory, PageTracking& tracking, ShadowConfig c
       walker_(memory.frames()),
       tables_(memory.frames(), tracking),
       roots_(tables_, config.max_roots) {
-  memory_.p2m().add_listener(this);
+  memory_.add_listener(this);
 }
 
-ShadowMmu::~ShadowMmu() { memory_.p2m().remove_listener(this); }
+ShadowMmu::~ShadowMmu() { memory_.remove_listener(this); }
 
 ShadowRoot& ShadowMmu::root_for(const PagingContext& ctx) {
   const Gpa guest_root = guest_root_table(ctx.cr3);
@@ -111,7 +111,7 @@ Translation ShadowMmu::fill(Gva va, Access access, const PagingContext& ctx) {
     // A read fill needs the EPT D bit to decide whether the shadow leaf may be writable.
     if (!w.ept_dirty && (w.ept_perms & kEptWrite) != 0) {
       walks_.memory_references += 4;
-      const std::optional<P2mLeaf> leaf = memory_.p2m().inspect(w.gpa.page_base());
+      const std::optional<P2mLeaf> leaf = memory_.mapping(w.gpa.page_base());
       w.ept_dirty = leaf && leaf->dirty;
     }
     if (!ctx.paging) return;

@@ -74,7 +74,7 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
 
   void step() {
     if (checkpoint_rng_() % 64 == 0) {  // EPT: all of RAM copy-on-write, as a checkpoint does
-      (void)g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx);
+      g_.memory.write_protect_all();
       ++restrictions_;
     }
     const uint64_t op = rng_() % 20;
@@ -100,11 +100,11 @@ class ShadowRandomTest : public ::testing::TestWithParam<int> {
     } else if (op < 18) {  // EPT: take a page away (it comes back zeroed on demand)
       const uint64_t gpa = rng_() % 2 ? TestGuest::data_page(rng_() % kDataPages)
                                       : pool_[rng_() % pool_.size()];
-      (void)g_.memory.p2m().unmap(Gpa{gpa});
+      (void)g_.memory.drop(Gpa{gpa});
     } else if (op < 19) {  // EPT: change rights of a data page
       const uint64_t gpa = TestGuest::data_page(rng_() % kDataPages);
       const EptPerms perms[] = {kEptRwx, kEptRx, kEptRead, kEptRwx};
-      (void)g_.memory.p2m().protect(Gpa{gpa}, Gpa{gpa + kPageSize}, perms[rng_() % 4]);
+      (void)g_.memory.p2m_for_testing().protect(Gpa{gpa}, Gpa{gpa + kPageSize}, perms[rng_() % 4]);
     } else {
       wp_ = rng_() % 4 != 0;
     }

@@ -138,7 +138,7 @@ X86Pte ShadowMmu::derive_leaf(X86Pte guest, bool nxe, uint64_t& gfn) const {
     return X86Pte();
   }
   gfn = guest.address() >> kPageShift;
-  const std::optional<P2mLeaf> page = memory_.p2m().inspect(Gpa{guest.address()});
+  const std::optional<P2mLeaf> page = memory_.mapping(Gpa{guest.address()});
   if (!page) return X86Pte();
   const bool pt_tracked =
       (tracking_.reasons(Gpa{guest.address()}) & PageTracking::kPageTable) != 0;
@@ -150,7 +150,7 @@ X86Pte ShadowMmu::derive_leaf(X86Pte guest, bool nxe, uint64_t& gfn) const {
 void ShadowMmu::resync(uint64_t gfn) {
   const GuestTableState* state = tables_.guest_table(gfn);
   if (state == nullptr) return;
-  const std::optional<P2mLeaf> page = memory_.p2m().inspect(Gpa::from_page(gfn));
+  const std::optional<P2mLeaf> page = memory_.mapping(Gpa::from_page(gfn));
   if (!page) {
     (void)tables_.unshadow(gfn);
     return;

@@ -118,7 +118,7 @@ TEST_F(ShadowSyncTest, EptUnmapDropsExactlyTheLeavesMappingThePage) {
             Translation::Kind::kRam);
   mmu_.cr3_loaded(g_.ctx());
   const int flushes = flushes_;
-  (void)g_.memory.p2m().unmap(Gpa{TestGuest::data_page(0)});
+  (void)g_.memory.drop(Gpa{TestGuest::data_page(0)});
   EXPECT_EQ(mmu_.stats().rmap_invalidations, 3u);
   EXPECT_GT(flushes_, flushes) << "the vCPU's soft TLB must be flushed";
   EXPECT_FALSE(mmu_.leaf_for_testing(Gva{kVa})->present());
@@ -134,7 +134,7 @@ TEST_F(ShadowSyncTest, EptProtectTakesWriteAwayAndCopyOnWriteGivesItBack) {
   ASSERT_EQ(tr(kVa, Access::kWrite).kind, Translation::Kind::kRam);
   ASSERT_TRUE(mmu_.leaf_for_testing(Gva{kVa})->writable());
   const Gpa page{TestGuest::data_page(0)};
-  ASSERT_EQ(g_.memory.p2m().protect(page, page + kPageSize, kEptRead), P2mStatus::kOk);
+  ASSERT_EQ(g_.memory.p2m_for_testing().protect(page, page + kPageSize, kEptRead), P2mStatus::kOk);
   EXPECT_EQ(mmu_.stats().rmap_invalidations, 1u);
   ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
   EXPECT_FALSE(shadow_write_capable(*mmu_.leaf_for_testing(Gva{kVa})));
@@ -160,7 +160,7 @@ TEST_F(ShadowSyncTest, WideEptRestrictionRetiresEveryTableAtOnceAndFillsFreeThem
   const ShadowStats before = mmu_.stats();
   const int flushes = flushes_;
 
-  ASSERT_EQ(g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx), P2mStatus::kOk);
+  g_.memory.write_protect_all();
   ShadowStats s = mmu_.stats();
   EXPECT_EQ(s.retirements, 1u);
   EXPECT_EQ(s.rmap_invalidations, before.rmap_invalidations) << "no leaf looked up one by one";
@@ -198,7 +198,7 @@ TEST_F(ShadowSyncTest, WideEptRestrictionRetiresEveryTableAtOnceAndFillsFreeThem
 TEST_F(ShadowSyncTest, LeavingShadowModeFreesRetiredTablesToo) {
   const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
   ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
-  ASSERT_EQ(g_.memory.p2m().restrict_subtree(Gpa{0}, EptEntry::kLevels, kEptRx), P2mStatus::kOk);
+  g_.memory.write_protect_all();
   ASSERT_TRUE(mmu_.tables().has_retired());
   mmu_.drop_all();
   EXPECT_EQ(mmu_.stats().tables_live, 0u);
@@ -216,7 +216,7 @@ TEST_F(ShadowSyncTest, NewContentsInAnUpperGuestTableRetireItsSubtreeForLater) {
   std::optional<Hpa> copy = g_.memory.frames().allocate();
   ASSERT_TRUE(copy);
   std::memcpy(g_.memory.frames().host_ptr(*copy), g_.host_page(pd.value()), kPageSize);
-  ASSERT_EQ(g_.memory.p2m().map(pd, *copy, kEptRwx), P2mStatus::kOk);  // same bytes, new frame
+  ASSERT_EQ(g_.memory.p2m_for_testing().map(pd, *copy, kEptRwx), P2mStatus::kOk);  // same bytes, new frame
   ShadowStats s = mmu_.stats();
   EXPECT_EQ(s.tables_live, live) << "retired, not freed";
   EXPECT_TRUE(mmu_.tables().has_retired());
@@ -233,7 +233,7 @@ TEST_F(ShadowSyncTest, NewContentsInAnUpperGuestTableRetireItsSubtreeForLater) {
 TEST_F(ShadowSyncTest, EptChangeOfAGuestTablePageUnshadowsIt) {
   const uint64_t pte = g_.map(kVa, TestGuest::data_page(0), kP | kW);
   ASSERT_EQ(tr(kVa).kind, Translation::Kind::kRam);
-  (void)g_.memory.p2m().unmap(Gpa{pte}.page_base());  // comes back as a zeroed page
+  (void)g_.memory.drop(Gpa{pte}.page_base());  // comes back as a zeroed page
   EXPECT_TRUE(mmu_.tables().has_retired()) << "its shadow is retired, freed by the next fill";
   EXPECT_EQ(tr(kVa).kind, Translation::Kind::kPageFault);
   EXPECT_FALSE(mmu_.tables().has_retired());

@@ -60,7 +60,7 @@ template <class OnHit>
 [[nodiscard]] Translation walk_and_resolve(GuestMemory& memory, const PageTracking& tracking, Gva va, Access access,
                                            const PagingContext& ctx, WalkCounters& counters, OnHit&& on_hit) {
   for (int attempt = 0; attempt < kMaxEptResolutions; ++attempt) {
-    GuestWalk w = walk_guest(memory.p2m(), va, access, ctx, WalkMode::kAccess);
+    GuestWalk w = walk_guest(memory, va, access, ctx, WalkMode::kAccess);
     ++counters.walks;
     counters.memory_references += w.references;
     if (w.kind == GuestWalk::Kind::kHit) {

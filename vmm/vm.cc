@@ -66,7 +66,7 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       tlb_flush_pending_ = true;  // no guest code running: one flush before it runs again
     }
   });
-  memory_.p2m().add_listener(this);
+  memory_.add_listener(this);
 }
 
 void Vm::on_p2m_change(Gpa begin, Gpa end, P2mChange change) {
