@@ -21,6 +21,23 @@ Gpa IdleSampler::page_at(const GuestMemory& memory, uint64_t index) {
   return memory.ram_ranges().front().begin;
 }
 
+IdleSamplerState IdleSampler::save(const GuestMemory& memory) const {
+  IdleSamplerState s{state_, sample_, {}, slow_average_, active_};
+  for (const Gpa page : sample_) {
+    const std::optional<P2mLeaf> leaf = memory.mapping(page);
+    s.sample_accessed.push_back(leaf && leaf->accessed);
+  }
+  return s;
+}
+
+void IdleSampler::restore(const IdleSamplerState& s, GuestMemory& memory) {
+  state_ = s.random;
+  sample_ = s.sample;
+  slow_average_ = s.slow_average;
+  active_ = s.active;
+  for (size_t i = 0; i < sample_.size(); ++i) memory.set_accessed(sample_[i], s.sample_accessed[i]);
+}
+
 void IdleSampler::step(GuestMemory& memory) {
   const uint64_t ram_pages = memory.ram_bytes() >> kPageShift;
   if (!sample_.empty()) {

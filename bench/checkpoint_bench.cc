@@ -29,7 +29,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 struct Guest {
   Guest() : frames(uint64_t{4} << 30), vm(frames, config(), [](int, std::string_view) {}) {
     for (uint64_t p = 0; p < kTouchedPages; ++p) write(p, p + 1);
-    vm.save(state);
+    state = vm.save();
   }
   static VmConfig config() {
     VmConfig c;
@@ -44,7 +44,7 @@ struct Guest {
 
   FrameStore frames;
   Vm vm;
-  StateWriter state;
+  VmState state;
 };
 
 Guest& guest() {
@@ -71,16 +71,16 @@ void BM_CheckpointPause(benchmark::State& state) {
 }
 BENCHMARK(BM_CheckpointPause)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
-// The whole pause of `--rollback-every`: the VM's state bytes, then the memory checkpoint.
+// The whole pause of `--rollback-every`: the VM's state, then the memory checkpoint.
 void BM_CheckpointPauseWithVmState(benchmark::State& state) {
   Guest& g = guest();
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    StateWriter w;
-    g.vm.save(w);
+    const VmState saved = g.vm.save();
     MemoryCheckpoint cp(g.vm.memory());
     state.SetIterationTime(seconds_since(t0));
     benchmark::DoNotOptimize(cp.pages());
+    benchmark::DoNotOptimize(saved.markers);
     g.unrestrict();
   }
 }
@@ -103,8 +103,7 @@ void BM_RollbackDirtyPages(benchmark::State& state) {
     writing += seconds_since(w0);
     const auto t0 = std::chrono::steady_clock::now();
     restored = cp.rollback();
-    StateReader r(g.state.bytes());
-    g.vm.restore(r, cpu::RestoredMemory::kReported);
+    g.vm.restore(g.state, cpu::RestoredMemory::kReported);
     state.SetIterationTime(seconds_since(t0));
   }
   if (restored != dirty) state.SkipWithError("rollback restored another number of pages");
@@ -136,8 +135,7 @@ void BM_RollbackFreshPages(benchmark::State& state) {
     for (uint64_t i = 0; i < fresh; ++i) g.write(kTouchedPages + i, i + 1);
     const auto t0 = std::chrono::steady_clock::now();
     restored = cp.rollback();
-    StateReader r(g.state.bytes());
-    g.vm.restore(r, cpu::RestoredMemory::kReported);
+    g.vm.restore(g.state, cpu::RestoredMemory::kReported);
     state.SetIterationTime(seconds_since(t0));
   }
   if (restored != fresh) state.SkipWithError("rollback restored another number of pages");

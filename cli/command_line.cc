@@ -164,11 +164,6 @@ void check_run(const CommandLine& c) {
     throw UsageError("--checkpoint-at needs --save FILE, --clones K or --rollback-every M");
   }
   if (k.clones != 0 && o.vms > 1) throw UsageError("--clones clones one VM: not with --vms above 1");
-  // A rollback puts back the guest and the balloon policy's state, not the scanner's progress
-  // nor what a budget's sampler armed in guest memory: rounds would not repeat.
-  if (k.rollback_every && (o.dedup || o.host_budget_bytes != 0)) {
-    throw UsageError("--rollback-every does not combine with --dedup or --host-budget");
-  }
 }
 
 void check_restore(const CommandLine& c) {

@@ -1,28 +1,26 @@
 #include "cli/rollback_loop.h"
 
 #include <cstdint>
-#include <optional>
 #include <unordered_map>
 
-#include "core/snapshot_state.h"
 #include "cow-snapshots/memory_checkpoint.h"
 
 namespace densevm::cli {
 
 nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c,
-                                     RunLoop& loop, RunServices& services, const RunLoop::Between& between) {
+                                     RunLoop& loop, HostServices& services, const RunLoop::Between& between) {
   const auto pause_start = RunLoop::Clock::now();
-  std::vector<StateWriter> states(vms.size());
+  std::vector<VmState> states;
   std::vector<std::unique_ptr<snapshot::MemoryCheckpoint>> memories;
   std::vector<uint64_t> starts;
   uint64_t checkpoint_pages = 0;
-  for (size_t i = 0; i < vms.size(); ++i) {
-    vms[i]->save(states[i]);
-    memories.push_back(std::make_unique<snapshot::MemoryCheckpoint>(vms[i]->memory()));
-    starts.push_back(vms[i]->stats().instructions);
+  for (const auto& vm : vms) {
+    states.push_back(vm->save());
+    memories.push_back(std::make_unique<snapshot::MemoryCheckpoint>(vm->memory()));
+    starts.push_back(vm->stats().instructions);
     checkpoint_pages += memories.back()->pages();
   }
-  const std::optional<BalloonPolicy::Saved> policy = services.save();
+  const HostServices::State services_state = services.save();
   const double pause = RunLoop::seconds_since(pause_start);
   nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
   for (uint64_t k = 0; k < c.rollbacks; ++k) {
@@ -37,10 +35,9 @@ nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms
     for (size_t i = 0; i < vms.size(); ++i) {
       ran += vms[i]->stats().instructions - starts[i];
       restored += memories[i]->rollback();
-      StateReader reader(states[i].bytes());
-      vms[i]->restore(reader, cpu::RestoredMemory::kReported);  // rollback() reported every page
+      vms[i]->restore(states[i], cpu::RestoredMemory::kReported);  // rollback() reported every page
     }
-    services.restore(policy);
+    services.restore(services_state);  // after the memory: a sampler's bits are in it
     rounds.push_back({{"instructions", ran},
                       {"pages_restored", restored},
                       {"rollback_seconds", RunLoop::seconds_since(t0)}});

@@ -8,10 +8,10 @@
 #include "cli/rollback_loop.h"
 #include "cli/run_loop.h"
 #include "cli/run_report.h"
-#include "cli/run_services.h"
 #include "cli/run_support.h"
 #include "cow-snapshots/frozen_vm.h"
 #include "cow-snapshots/vm_snapshot.h"
+#include "vmm/host_services.h"
 
 namespace densevm::cli {
 namespace {
@@ -38,7 +38,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
   std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, kernel, console.sink());
   // Balloon targets and page sharing between epochs; after a freeze they serve the VMs going
   // on (declared after the VMs: it goes first).
-  RunServices services(o, frames);
+  HostServices services(services_config(o), frames);
   services.attach(list_of(vms));
   const RunLoop::Between between = [&services] { services.step(); };
   RunLoop loop(o.loop);

@@ -42,6 +42,17 @@ int report_endings(const std::vector<std::unique_ptr<Vm>>& vms) {
   return status;
 }
 
+HostServicesConfig services_config(const RunOptions& o) {
+  HostServicesConfig c;
+  if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
+  c.host_budget_pages = o.host_budget_bytes >> kPageShift;
+  c.dedup = o.dedup;
+  c.dedup_rate = o.dedup_rate;
+  c.dedup_scope = o.dedup_scope;
+  c.groups = o.groups;
+  return c;
+}
+
 std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const ElfImage& kernel,
                                           const Vm::ConsoleSink& sink) {
   std::vector<std::unique_ptr<Vm>> vms;

@@ -19,6 +19,7 @@
 #include "cli/options.h"
 #include "core/frame_store.h"
 #include "vmm/elf_loader.h"
+#include "vmm/host_services.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {
@@ -48,6 +49,9 @@ class ConsoleLines {
 // size, MMU and command line (plus " vm=K").
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
                                                         const ElfImage& kernel, const Vm::ConsoleSink& sink);
+
+// The run's host services as the flags configure them.
+[[nodiscard]] HostServicesConfig services_config(const RunOptions& o);
 
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.

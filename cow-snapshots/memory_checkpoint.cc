@@ -44,6 +44,12 @@ void MemoryCheckpoint::before_leaf_change(Gpa page, EptEntry old) {
   changed_.emplace_back(page, kept.then);
 }
 
+std::optional<EptEntry> MemoryCheckpoint::kept(Gpa page) const {
+  const auto it = kept_.find(page.page_number());
+  if (it == kept_.end() || !it->second.then.holds_frame()) return std::nullopt;
+  return it->second.then;
+}
+
 std::optional<Hpa> MemoryCheckpoint::take_spare_frame() {
   if (spares_.empty()) return std::nullopt;
   const Hpa spare = spares_.back();

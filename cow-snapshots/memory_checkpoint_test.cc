@@ -269,8 +269,7 @@ TEST(MemoryCheckpoint, RollbackLoopOfAVmRedecodesOnlyChangedCode) {
   const uint8_t return9[] = {0xb0, 0x09, 0xc3};
   ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return5, sizeof return5));
   ASSERT_TRUE(vm.run_slice(5));  // through the first call's ret
-  StateWriter state;
-  vm.save(state);
+  const VmState state = vm.save();
   const uint64_t decodes_at_checkpoint = vm.stats().decodes;
   MemoryCheckpoint cp(vm.memory());
   for (int round = 0; round < 3; ++round) {
@@ -285,8 +284,7 @@ TEST(MemoryCheckpoint, RollbackLoopOfAVmRedecodesOnlyChangedCode) {
       EXPECT_EQ(vm.stats().decodes, decodes_at_checkpoint + 2) << round;
     }
     EXPECT_GT(cp.rollback(), 0u);
-    StateReader r(state.bytes());
-    vm.restore(r, cpu::RestoredMemory::kReported);
+    vm.restore(state, cpu::RestoredMemory::kReported);
   }
   while (vm.run_slice(1000)) {
   }

@@ -6,7 +6,7 @@
 #include <new>
 #include <cstring>
 
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm::snapshot {
 

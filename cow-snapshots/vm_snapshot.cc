@@ -10,7 +10,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 #include "cow-snapshots/snapshot_image.h"
 #include "cow-snapshots/snapshot_io.h"
 
@@ -251,7 +251,7 @@ void write_vm(Vm& vm, const SaveOptions& o, SaveStats& stats, ContainerSink& sin
     throw std::runtime_error("cannot save: the VM's snapshot pages could not all be read");
   }
   StateWriter state;
-  vm.save(state);
+  write_record(state, vm.save());
   const EncodedPages pages = encode_pages(vm, o, stats);
   Lineage lineage;
   lineage.id = new_snapshot_id();
@@ -366,7 +366,7 @@ std::vector<Snapshot> load_snapshot_chain(const std::string& path, bool verify_p
 
 VmImage vm_image(const std::shared_ptr<SnapshotImage>& image) {
   const Snapshot& top = image->top();
-  return {top.config, top.state, image, top.content_checksum, nullptr};
+  return {top.config, top.state, top.version, image, top.content_checksum, nullptr};
 }
 
 std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
@@ -384,7 +384,7 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
   }
   try {
     StateReader r(image.state);
-    vm->restore(r);
+    vm->restore(read_record<VmState>(r, image.version));
     r.expect_end("state");
   } catch (const StateError& e) {
     throw SnapshotError(std::string("snapshot state is corrupt: ") + e.what());

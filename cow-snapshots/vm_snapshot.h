@@ -140,7 +140,8 @@ struct RestoreOptions {
 // (VmTemplate). `pages` keeps `state` alive.
 struct VmImage {
   VmConfig config;
-  std::span<const uint8_t> state;      // Vm::save record
+  std::span<const uint8_t> state;      // the VmState record
+  uint32_t version = VmState::kVersion;  // the record's: its snapshot file's format version
   std::shared_ptr<PageSource> pages;   // the new VM's memory source
   uint64_t identity = 0;               // seeds generation ids: what the image holds
   const Vm* frozen = nullptr;          // a template's VM: same_vm continues its counters

@@ -116,14 +116,14 @@ TEST_F(VmSnapshot, SaveRestoreSaveIsAFixedPoint) {
   auto vm = booted_after_a();
   vm->balloon().set_target_pages(64);
   StateWriter first;
-  vm->save(first);
+  write_record(first, vm->save());
   SaveStats s;
   const std::vector<uint8_t> file = encode(*vm, s);
   const Snapshot snap = parse(file);
   Captured restored;
   std::unique_ptr<Vm> copy = restore(snap, restored);
   StateWriter second;
-  copy->save(second);
+  write_record(second, copy->save());
   EXPECT_EQ(first.bytes(), second.bytes());
   EXPECT_EQ(copy->balloon().stats().target_pages, 64u);
   EXPECT_EQ(copy->virtual_time(), vm->virtual_time());

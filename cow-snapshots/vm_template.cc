@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm::snapshot {
 
@@ -13,7 +13,7 @@ VmTemplate::VmTemplate(std::unique_ptr<Vm> vm) : vm_(std::move(vm)) {
     throw std::invalid_argument("a VM that has stopped cannot become a template");
   }
   StateWriter w;
-  vm_->save(w);
+  write_record(w, vm_->save());
   state_ = std::move(w.bytes());
   state_hash_ = XXH3_64bits(state_.data(), state_.size());
 }
@@ -70,7 +70,7 @@ uint64_t VmTemplate::trim(const GuestMemory& successor, Gpa begin, Gpa end) {
 }
 
 VmImage vm_image(const std::shared_ptr<VmTemplate>& frozen) {
-  return {frozen->config(), frozen->state(), frozen, frozen->state_hash(), &frozen->vm()};
+  return {frozen->config(), frozen->state(), VmState::kVersion, frozen, frozen->state_hash(), &frozen->vm()};
 }
 
 }  // namespace densevm::snapshot

@@ -74,7 +74,7 @@ bool DedupScanner::collect(const Member& m, uint64_t want) {
 void DedupScanner::visit(size_t member, const Page& page) {
   // Only a private, writable page can be merged: dedup frames are read-only and never held
   // by one guest alone, and anything else read-only belongs to another mechanism.
-  if ((page.perms & kEptWrite) == 0 || frames_.refcount(page.hpa) != 1) return;
+  if (!members_[member].memory->private_and_writable(page.gpa, page.hpa, page.perms)) return;
   const uint8_t* bytes = frames_.host_ptr(page.hpa);
   const uint64_t hash = config_.hash(bytes);
   if (!members_[member].checksums->update(page.gpa, hash)) {
@@ -122,9 +122,9 @@ void DedupScanner::merge_with_candidate(size_t member, const Page& page, const u
 // The twin was fingerprinted earlier in the pass; since then its guest may have written it
 // (copy-on-write gave it another frame) or it may have been merged itself.
 bool DedupScanner::still_private(const Candidate& c) const {
-  const std::optional<P2mLeaf> leaf = members_[c.member].memory->mapping(c.gpa);
-  return leaf && leaf->hpa == c.hpa && (leaf->perms & kEptWrite) != 0 &&
-         frames_.refcount(c.hpa) == 1;
+  const GuestMemory& memory = *members_[c.member].memory;
+  const std::optional<P2mLeaf> leaf = memory.mapping(c.gpa);
+  return leaf && leaf->hpa == c.hpa && memory.private_and_writable(c.gpa, c.hpa, leaf->perms);
 }
 
 // map() takes over the new reference and releases the duplicate frame.
@@ -143,6 +143,24 @@ void DedupScanner::finish_pass() {
   (void)owned_.prune();
   cursor_member_ = 0;
   cursor_gpa_ = Gpa{0};
+}
+
+DedupScanner::State DedupScanner::save() const {
+  State s{cursor_member_, cursor_gpa_, candidates_, {}, owned_.save(), counters_};
+  for (const Member& m : members_) s.checksums.push_back(m.checksums->save());
+  return s;
+}
+
+void DedupScanner::restore(const State& s) {
+  if (s.checksums.size() != members_.size()) throw StateError("dedup state is for another set of guests");
+  for (size_t i = 0; i < members_.size(); ++i) members_[i].checksums->restore(s.checksums[i]);
+  owned_.restore(s.frames);
+  cursor_member_ = s.cursor_member;
+  cursor_gpa_ = s.cursor_gpa;
+  candidates_ = s.candidates;
+  const double scan_seconds = counters_.scan_seconds;  // host time: not the scan's state
+  counters_ = s.counters;
+  counters_.scan_seconds = scan_seconds;
 }
 
 DedupStats DedupScanner::stats() const {

@@ -89,6 +89,18 @@ bool GuestMemory::map_from_source(Gpa page, Populate& result) {
   return true;
 }
 
+bool GuestMemory::private_and_writable(Gpa page, Hpa frame, EptPerms perms) const {
+  uint32_t holders = frames_.refcount(frame);
+  if (const P2mKeeper* keeper = p2m_.keeper()) {
+    const std::optional<EptEntry> then = keeper->kept(page);
+    if (then && then->frame() == frame) {
+      perms = then->perms();
+      --holders;
+    }
+  }
+  return (perms & kEptWrite) != 0 && holders == 1;
+}
+
 uint64_t GuestMemory::drop_all() {
   uint64_t dropped = 0;
   for (const Range& r : ranges_) {

@@ -113,10 +113,17 @@ class GuestMemory {
   // its own frame, whose reference goes; on success this takes over one reference of frame.
   [[nodiscard]] bool share(Gpa page, Hpa frame) { return p2m_.map(page, frame, kEptRx) == P2mStatus::kOk; }
   // Page sharing: the page keeps its frame, read-only (R+X) from now on, so that other pages
-  // may map it too; a write copies it (break_cow).
+  // may map it too; a write copies it (break_cow). A checkpoint's keeper sees the page first:
+  // its rollback puts the page's rights back with its frame.
   [[nodiscard]] bool share_in_place(Gpa page) {
+    p2m_.before_leaf_write(page);
     return p2m_.protect(page, page + kPageSize, kEptRx) == P2mStatus::kOk;
   }
+  // Page sharing: whether `page`, mapping `frame` with the leaf rights `perms` (as
+  // for_each_mapping gives them), holds its frame alone and may be written by its guest: what
+  // may be merged. A checkpoint keeping the frame for its rollback, and the read-only rights a
+  // rollback put the page back with, do not count: such a page is as it was at the checkpoint.
+  [[nodiscard]] bool private_and_writable(Gpa page, Hpa frame, EptPerms perms) const;
   // The page loses its frame, as if never touched (unlike discard, a source still serves
   // it); returns the frame it had, for accounting only.
   std::optional<Hpa> drop(Gpa page) { return p2m_.unmap(page); }
@@ -127,6 +134,15 @@ class GuestMemory {
   // Whether the page was accessed since the last call (EPT A bit); clears the bit (the change
   // is announced, so the next access walks again and sets it). Idle memory sampling.
   [[nodiscard]] bool test_and_clear_accessed(Gpa page) { return p2m_.test_and_clear_accessed(page); }
+  // Puts the A bit back as it was (a rollback restoring what sampling armed); clearing it is
+  // announced as above.
+  void set_accessed(Gpa page, bool accessed) {
+    if (accessed) {
+      p2m_.mark_accessed(page);
+    } else {
+      (void)p2m_.test_and_clear_accessed(page);
+    }
+  }
 
   // Checkpoints. write_protect_all makes every RAM page read-only at once, with one EPT entry
   // per 512 GiB whatever the guest's size: a guest write then faults and break_cow pushes the

@@ -16,12 +16,35 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 #include "mmu/guest_memory.h"
 #include "virtio/virtio_device.h"
 #include "virtio/virtqueue.h"
 
 namespace densevm {
+
+// The transport's part of a checkpoint (core/persist.h): its registers and every queue, with
+// the layout the driver is still writing (not ready yet); the device saves its own state.
+struct VirtioMmioState {
+  static constexpr uint64_t kMaxQueues = 64;
+  struct Queue {
+    VirtqueueState queue;
+    uint32_t num = 0;  // the layout being written
+    uint64_t desc = 0, avail = 0, used = 0;
+    static void fields(auto& s, auto& io) { io(s.queue, s.num, s.desc, s.avail, s.used); }
+  };
+  std::vector<Queue> queues;
+  uint32_t status = 0, device_features_sel = 0, driver_features_sel = 0, queue_sel = 0;
+  uint32_t interrupt_status = 0, config_generation = 0;
+  uint64_t driver_features = 0, negotiated = 0;
+  QueueError last_failure = QueueError::kNone;
+  uint64_t failures = 0;
+  static void fields(auto& s, auto& io) {
+    io.template list<uint32_t>(s.queues, kMaxQueues);
+    io(s.status, s.device_features_sel, s.driver_features_sel, s.queue_sel, s.interrupt_status, s.config_generation,
+       s.driver_features, s.negotiated, s.last_failure, s.failures);
+  }
+};
 
 class VirtioMmio final : public VirtioLink {
  public:
@@ -45,10 +68,8 @@ class VirtioMmio final : public VirtioLink {
   // Why the device last needed a reset (kNone if it never did), and how often.
   [[nodiscard]] QueueError last_failure() const { return last_failure_; }
   [[nodiscard]] uint64_t failures() const { return failures_; }
-  // Checkpoint contract (vmm/snapshot_state.h): transport registers and every queue; the
-  // device saves its own state. restore throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] VirtioMmioState save() const;
+  void restore(const VirtioMmioState& s);
 
   // VirtioLink
   [[nodiscard]] Virtqueue* queue(unsigned index) override;

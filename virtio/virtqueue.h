@@ -17,7 +17,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 #include "core/types.h"
 #include "mmu/guest_memory.h"
 
@@ -45,6 +45,16 @@ struct Segment {
 struct Chain {
   uint16_t head;
   std::vector<Segment> segments;
+};
+
+// A queue's part of a checkpoint (core/persist.h).
+struct VirtqueueState {
+  bool ready = false;
+  uint16_t size = 0;
+  uint64_t desc = 0, avail = 0, used = 0;
+  uint16_t last_avail = 0, used_idx = 0;
+  uint64_t popped = 0;
+  static void fields(auto& s, auto& io) { io(s.ready, s.size, s.desc, s.avail, s.used, s.last_avail, s.used_idx, s.popped); }
 };
 
 struct QueueLayout {
@@ -75,10 +85,9 @@ class Virtqueue {
   [[nodiscard]] QueueError push_used(uint16_t head, uint32_t written);
 
   [[nodiscard]] uint64_t chains_popped() const { return popped_; }
-  // Checkpoint contract (vmm/snapshot_state.h); a restored layout is checked as configure()
-  // checks it, and a bad one throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  // A restored layout is checked as configure() checks it; a bad one throws StateError.
+  [[nodiscard]] VirtqueueState save() const;
+  void restore(const VirtqueueState& s);
 
  private:
   [[nodiscard]] QueueError read_u16(Gpa gpa, uint16_t& v);

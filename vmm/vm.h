@@ -20,7 +20,6 @@
 
 #include "balloon/balloon_device.h"
 #include "core/page_tracking.h"
-#include "core/snapshot_state.h"
 #include "mmu/guest_memory.h"
 #include "mmu/hybrid_mmu.h"
 #include "virtio/virtio_mmio.h"
@@ -29,6 +28,7 @@
 #include "vmm/devices/local_apic.h"
 #include "vmm/devices/uart16550.h"
 #include "vmm/elf_loader.h"
+#include "vmm/vm_state.h"
 
 namespace densevm {
 
@@ -136,13 +136,13 @@ class Vm final : public DeviceBus, public P2mListener {
   [[nodiscard]] const BalloonDevice& balloon() const { return balloon_; }
   [[nodiscard]] const VirtioMmio& balloon_transport() const { return balloon_mmio_; }
 
-  // Checkpoint contract (vmm/snapshot_state.h): run state and every device, in a fixed
-  // order; guest RAM is the snapshot's business (memory()). Call between slices only.
-  // restore throws StateError and then leaves the VM unfit to run. `memory` says what it may
-  // assume of guest RAM: kReported when every page that differs from before was changed
-  // through the P2M since (a checkpoint rollback), so decoded instructions stay cached.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
+  // Checkpoint contract (vmm/vm_state.h): run state and every device; guest RAM is the
+  // snapshot's or the checkpoint's business (memory()). Call between slices only. restore
+  // throws StateError and then leaves the VM unfit to run. `memory` says what it may assume of
+  // guest RAM: kReported when every page that differs from before was changed through the P2M
+  // since (a checkpoint rollback), so decoded instructions stay cached.
+  [[nodiscard]] VmState save() const;
+  void restore(const VmState& s, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
 
  private:
   void fail(std::string why);

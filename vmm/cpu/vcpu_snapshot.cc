@@ -1,109 +1,46 @@
-// Vcpu::save / Vcpu::restore: the vCPU's part of a checkpoint (see vmm/snapshot_state.h).
+// Vcpu::save / Vcpu::restore: the vCPU's part of a checkpoint (core/persist.h).
 #include "vmm/cpu/vcpu.h"
 
 namespace densevm::cpu {
-namespace {
 
-constexpr size_t kMaxStopMessage = 4096;
-
-void save_exception(StateWriter& w, const PendingException& e) {
-  w.boolean(e.valid);
-  w.u8(e.vector);
-  w.boolean(e.has_error);
-  w.u32(e.error_code);
+VcpuState Vcpu::save() const {
+  VcpuState s;
+  s.cpu = s_;
+  s.cpu.rflags = rflags();  // the lazy arithmetic flags, materialized
+  s.supervisor_override = supervisor_override_;
+  s.insn_rip = insn_rip_;
+  s.pending = pending_;
+  s.last_exception = last_exception_;
+  s.delivery_depth = delivery_depth_;
+  s.deliver_exceptions = deliver_exceptions_;
+  s.halted = halted_;
+  s.interrupt_shadow = interrupt_shadow_;
+  s.exit_requested = exit_requested_;
+  s.stopped = stopped_;
+  s.stop_message = stop_message_;
+  s.counters = counters_;
+  return s;
 }
 
-PendingException restore_exception(StateReader& r) {
-  PendingException e;
-  e.valid = r.boolean();
-  e.vector = r.u8();
-  e.has_error = r.boolean();
-  e.error_code = r.u32();
-  return e;
-}
-
-}  // namespace
-
-void Vcpu::save(StateWriter& w) const {
-  for (uint64_t g : s_.gpr) w.u64(g);
-  w.u64(s_.rip);
-  w.u64(rflags());  // the lazy arithmetic flags, materialized
-  for (uint64_t v : {s_.cr0, s_.cr2, s_.cr3, s_.cr4, s_.efer}) w.u64(v);
-  w.u8(s_.cpl);
-  for (uint16_t v : {s_.cs, s_.ss, s_.ds, s_.es, s_.fs, s_.gs, s_.tr}) w.u16(v);
-  for (uint64_t v : {s_.fs_base, s_.gs_base, s_.kernel_gs_base, s_.tss_base}) w.u64(v);
-  for (const DescriptorTable& t : {s_.gdtr, s_.idtr}) {
-    w.u64(t.base);
-    w.u16(t.limit);
-  }
-  for (uint64_t v : {s_.star, s_.lstar, s_.cstar, s_.fmask, s_.apic_base}) w.u64(v);
-  w.i64(s_.tsc_offset);
-
-  w.boolean(supervisor_override_);
-  w.u64(insn_rip_);
-  save_exception(w, pending_);
-  save_exception(w, last_exception_);
-  w.u8(delivery_depth_);
-  for (bool b : {deliver_exceptions_, halted_, interrupt_shadow_, exit_requested_, stopped_}) {
-    w.boolean(b);
-  }
-  w.str(stop_message_);
-  const VcpuCounters& c = counters_;
-  for (uint64_t v : {c.retired, c.tlb_misses, c.decodes, c.code_invalidations, c.exceptions,
-                     c.interrupts, c.invlpg, c.cr3_loads}) {
-    w.u64(v);
-  }
-}
-
-void Vcpu::restore(StateReader& r, RestoredMemory memory) {
-  CpuState s;
-  for (uint64_t& g : s.gpr) g = r.u64();
-  s.rip = r.u64();
-  s.rflags = r.u64();
-  for (uint64_t* v : {&s.cr0, &s.cr2, &s.cr3, &s.cr4, &s.efer}) *v = r.u64();
-  s.cpl = r.u8();
-  if (s.cpl != 0 && s.cpl != 3) throw StateError("vcpu record has a bad CPL");
-  for (uint16_t* v : {&s.cs, &s.ss, &s.ds, &s.es, &s.fs, &s.gs, &s.tr}) *v = r.u16();
-  for (uint64_t* v : {&s.fs_base, &s.gs_base, &s.kernel_gs_base, &s.tss_base}) *v = r.u64();
-  for (DescriptorTable* t : {&s.gdtr, &s.idtr}) {
-    t->base = r.u64();
-    t->limit = r.u16();
-  }
-  for (uint64_t* v : {&s.star, &s.lstar, &s.cstar, &s.fmask, &s.apic_base}) *v = r.u64();
-  s.tsc_offset = r.i64();
-
-  const bool supervisor_override = r.boolean();
-  const uint64_t insn_rip = r.u64();
-  const PendingException pending = restore_exception(r);
-  const PendingException last = restore_exception(r);
-  const uint8_t depth = r.u8();
-  bool flags[5];
-  for (bool& b : flags) b = r.boolean();
-  std::string message = r.str(kMaxStopMessage);
-  VcpuCounters c;
-  for (uint64_t* v : {&c.retired, &c.tlb_misses, &c.decodes, &c.code_invalidations,
-                      &c.exceptions, &c.interrupts, &c.invlpg, &c.cr3_loads}) {
-    *v = r.u64();
-  }
-
-  // Everything parsed: only now change the vCPU, so a corrupt record leaves it as it was.
-  s_ = s;
+void Vcpu::restore(const VcpuState& s, RestoredMemory memory) {
+  if (s.cpu.cpl != 0 && s.cpu.cpl != 3) throw StateError("vcpu record has a bad CPL");
+  s_ = s.cpu;
   lazy_.op = FlagOp::kNone;
-  supervisor_override_ = supervisor_override;
+  supervisor_override_ = s.supervisor_override;
   update_tlb_view();
-  insn_rip_ = insn_rip;
-  pending_ = pending;
-  last_exception_ = last;
-  delivery_depth_ = depth;
-  deliver_exceptions_ = flags[0];
-  halted_ = flags[1];
-  interrupt_shadow_ = flags[2];
-  exit_requested_ = flags[3];
-  stopped_ = flags[4];
+  insn_rip_ = s.insn_rip;
+  pending_ = s.pending;
+  last_exception_ = s.last_exception;
+  delivery_depth_ = s.delivery_depth;
+  deliver_exceptions_ = s.deliver_exceptions;
+  halted_ = s.halted;
+  interrupt_shadow_ = s.interrupt_shadow;
+  exit_requested_ = s.exit_requested;
+  stopped_ = s.stopped;
   break_inner_ = false;
   stack_access_ = false;
-  stop_message_ = std::move(message);
-  counters_ = c;
+  stop_message_ = s.stop_message;
+  counters_ = s.counters;
   flush_tlb();
   if (memory == RestoredMemory::kReplaced) code_.clear();
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.

@@ -1,45 +1,42 @@
-// save/restore of the local APIC and the UART (the checkpoint contract, snapshot_state.h).
+// save/restore of the local APIC and the UART (core/persist.h).
 #include "vmm/devices/local_apic.h"
 #include "vmm/devices/uart16550.h"
 
 namespace densevm {
 
-void LocalApic::save(StateWriter& w) const {
-  for (uint32_t v : {tpr_, ldr_, dfr_, svr_, lvt_timer_, lvt_lint0_, lvt_lint1_, lvt_error_,
-                     initial_count_, divide_config_}) {
-    w.u32(v);
-  }
-  for (uint32_t v : isr_) w.u32(v);
-  for (uint32_t v : irr_) w.u32(v);
-  w.boolean(deadline_.has_value());
-  w.u64(deadline_.value_or(0));
-  w.u64(timer_expiries_);
+ApicState LocalApic::save() const {
+  return {tpr_,        ldr_,           dfr_,           svr_, lvt_timer_, lvt_lint0_, lvt_lint1_,
+          lvt_error_,  initial_count_, divide_config_, isr_, irr_,       deadline_,  timer_expiries_};
 }
 
-void LocalApic::restore(StateReader& r) {
-  for (uint32_t* v : {&tpr_, &ldr_, &dfr_, &svr_, &lvt_timer_, &lvt_lint0_, &lvt_lint1_,
-                      &lvt_error_, &initial_count_, &divide_config_}) {
-    *v = r.u32();
-  }
-  for (uint32_t& v : isr_) v = r.u32();
-  for (uint32_t& v : irr_) v = r.u32();
-  const bool armed = r.boolean();
-  const uint64_t deadline = r.u64();
-  deadline_.reset();
-  if (armed) deadline_ = deadline;
-  timer_expiries_ = r.u64();
+void LocalApic::restore(const ApicState& s) {
+  tpr_ = s.tpr;
+  ldr_ = s.ldr;
+  dfr_ = s.dfr;
+  svr_ = s.svr;
+  lvt_timer_ = s.lvt_timer;
+  lvt_lint0_ = s.lvt_lint0;
+  lvt_lint1_ = s.lvt_lint1;
+  lvt_error_ = s.lvt_error;
+  initial_count_ = s.initial_count;
+  divide_config_ = s.divide_config;
+  isr_ = s.isr;
+  irr_ = s.irr;
+  deadline_ = s.deadline;
+  timer_expiries_ = s.timer_expiries;
 }
 
-void Uart16550::save(StateWriter& w) const {
-  for (uint8_t v : {ier_, lcr_, mcr_, scr_, dll_, dlm_}) w.u8(v);
-  w.u64(bytes_written_);
-  w.str(line_);
-}
+UartState Uart16550::save() const { return {ier_, lcr_, mcr_, scr_, dll_, dlm_, bytes_written_, line_}; }
 
-void Uart16550::restore(StateReader& r) {
-  for (uint8_t* v : {&ier_, &lcr_, &mcr_, &scr_, &dll_, &dlm_}) *v = r.u8();
-  bytes_written_ = r.u64();
-  line_ = r.str(kMaxLine);
+void Uart16550::restore(const UartState& s) {
+  ier_ = s.ier;
+  lcr_ = s.lcr;
+  mcr_ = s.mcr;
+  scr_ = s.scr;
+  dll_ = s.dll;
+  dlm_ = s.dlm;
+  bytes_written_ = s.bytes_written;
+  line_ = s.line;
 }
 
 }  // namespace densevm

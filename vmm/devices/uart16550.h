@@ -15,14 +15,27 @@
 #include <string>
 #include <string_view>
 
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm {
+
+// The UART's part of a checkpoint (core/persist.h): its registers and the pending partial
+// line, so that a restored console finishes the line it was in.
+struct UartState {
+  static constexpr uint64_t kMaxLine = 4096;
+  uint8_t ier = 0, lcr = 0, mcr = 0, scr = 0, dll = 0, dlm = 0;
+  uint64_t bytes_written = 0;
+  std::string line;
+  static void fields(auto& s, auto& io) {
+    io(s.ier, s.lcr, s.mcr, s.scr, s.dll, s.dlm, s.bytes_written);
+    io.str(s.line, kMaxLine);
+  }
+};
 
 class Uart16550 {
  public:
   static constexpr uint16_t kCom1 = 0x3f8;
-  static constexpr size_t kMaxLine = 4096;
+  static constexpr size_t kMaxLine = UartState::kMaxLine;
   using LineSink = std::function<void(std::string_view line)>;  // one console line, without '\n'
 
   explicit Uart16550(LineSink sink, uint16_t base = kCom1);
@@ -32,10 +45,8 @@ class Uart16550 {
   void write(uint16_t port, uint8_t value);
   void flush();  // emits a pending partial line, if any
   [[nodiscard]] uint64_t bytes_written() const { return bytes_written_; }
-  // Checkpoint contract (vmm/snapshot_state.h): registers and the pending partial line, so
-  // a restored console finishes the line it was in. restore throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] UartState save() const;
+  void restore(const UartState& s);
 
  private:
   void transmit(uint8_t byte);

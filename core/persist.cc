@@ -1,4 +1,4 @@
-#include "core/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm {
 
@@ -34,6 +34,15 @@ std::vector<uint8_t> StateReader::blob(uint64_t max) {
 std::string StateReader::str(uint64_t max) {
   const std::vector<uint8_t> b = blob(max);
   return {b.begin(), b.end()};
+}
+
+void StateReader::words(std::vector<uint64_t>& w, uint64_t max) {
+  const uint64_t n = u64();
+  if (n > max) throw StateError("state record has an oversized field");
+  static_assert(std::endian::native == std::endian::little, "records are little-endian");
+  const std::span<const uint8_t> bytes = take(n * sizeof(uint64_t));
+  w.resize(n);
+  std::memcpy(w.data(), bytes.data(), bytes.size());
 }
 
 void StateReader::expect_end(const char* what) const {
