@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cow-snapshots/vm_snapshot.h"
+#include "cow-snapshots/snapshot_file.h"
 #include "mmu/mmu_policy.h"
 
 namespace densevm::cli {

@@ -8,10 +8,11 @@
 #include "cli/run_loop.h"
 #include "cli/run_report.h"
 #include "cli/run_support.h"
-#include "core/frame_store.h"
-#include "cow-snapshots/frozen_vm.h"
+#include "cow-snapshots/handover.h"
+#include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/snapshot_image.h"
-#include "cow-snapshots/vm_snapshot.h"
+#include "vmm/frozen_vm.h"
+#include "vmm/vm_image.h"
 
 namespace densevm::cli {
 namespace {
@@ -70,7 +71,7 @@ int restore_command(const RestoreOptions& o) {
                                  {"pages_zero_elided", top.zero_pages},
                                  {"pages_duplicate", top.duplicate_pages}};
 
-  Frozen frozen;
+  FrozenVm frozen;
   uint64_t at = 0;
   double pause = 0;
   if (c.requested()) {
@@ -86,20 +87,20 @@ int restore_command(const RestoreOptions& o) {
     // The VM goes on from its template (same id, console and generation id) while it is saved.
     const auto pause_start = RunLoop::Clock::now();
     frozen = freeze(std::move(vms.front()), c.save_path, options);
-    vms.front() = restore_vm(vm_image(frozen.tmpl), frames, console.sink(),
+    vms.front() = restore_vm(vm_image(frozen), frames, console.sink(),
                              {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
     pause = RunLoop::seconds_since(pause_start);
     snap["checkpoint"] = nullptr;  // filled once the save has ended
   }
   std::optional<Handover> handover;  // the VM going on takes the template's pages once saved
-  if (c.requested()) handover.emplace(frozen, vms.front()->memory());
+  if (c.requested()) handover.emplace(*frozen.tmpl, frozen.save.get(), vms.front()->memory());
   loop.run(vms, [&handover] {
     if (handover) handover->step();
   });
   snap["pages_fetched"] = image->fetches();
   snap["frames_loaded"] = image->frames_loaded();
   if (c.requested()) snap["checkpoint"] = checkpoint_stats(at, pause, frozen, c.compress, c.diff);
-  return finish_run(vms, frames, loop, o.loop, snap, std::span<Frozen>(&frozen, 1));
+  return finish_run(vms, frames, loop, o.loop, snap, std::span<FrozenVm>(&frozen, 1));
 }
 
 }  // namespace densevm::cli

@@ -9,9 +9,10 @@
 #include "cli/run_loop.h"
 #include "cli/run_report.h"
 #include "cli/run_support.h"
-#include "cow-snapshots/frozen_vm.h"
-#include "cow-snapshots/vm_snapshot.h"
+#include "cow-snapshots/handover.h"
+#include "vmm/frozen_vm.h"
 #include "vmm/host_services.h"
+#include "vmm/vm_image.h"
 
 namespace densevm::cli {
 namespace {
@@ -27,7 +28,6 @@ std::string save_path_of(const std::string& path, unsigned vms, unsigned k) {
 }  // namespace
 
 int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const uint8_t> builtin_guest) {
-  using snapshot::Frozen;
   const ElfImage kernel = load_guest(o, builtin_guest);
   // With a checkpoint, the VMs frozen there and the VMs going on from them: address space for each.
   const unsigned going_on = !c.requested() ? 0 : c.clones != 0 ? c.clones : o.vms;
@@ -59,12 +59,12 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
 
   // The guests stand still from here until the VMs going on from the templates are ready.
   const auto pause_start = RunLoop::Clock::now();
-  std::vector<Frozen> frozen;
+  std::vector<FrozenVm> frozen;
   frozen.reserve(vms.size());  // the handovers below point into it
   std::vector<std::optional<std::string>> files(vms.size());
   for (unsigned k = 0; k < vms.size(); ++k) {
     if (c.save_path) files[k] = save_path_of(*c.save_path, o.vms, k);
-    frozen.push_back(snapshot::freeze(std::move(vms[k]), files[k], {.compress = c.compress, .parent = nullptr, .parent_name = {}}));
+    frozen.push_back(freeze(std::move(vms[k]), files[k], {.compress = c.compress, .parent = nullptr, .parent_name = {}}));
   }
   vms.clear();
   // One VM: its checkpoint's fields; several: the pause, and each VM's fields and file.
@@ -82,13 +82,13 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     // The same VMs go on: same ids, console and generation ids; each takes its template's
     // pages once its save has ended.
     for (unsigned k = 0; k < frozen.size(); ++k) {
-      vms.push_back(snapshot::restore_vm(snapshot::vm_image(frozen[k].tmpl), frames, console.sink(),
-                                         {.lazy = true, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = true}));
+      vms.push_back(restore_vm(vm_image(frozen[k]), frames, console.sink(),
+                               {.lazy = true, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = true}));
     }
     services.go_on(list_of(vms));
     const double pause = RunLoop::seconds_since(pause_start);
     std::vector<snapshot::Handover> handovers;
-    for (size_t k = 0; k < vms.size(); ++k) handovers.emplace_back(frozen[k], vms[k]->memory());
+    for (size_t k = 0; k < vms.size(); ++k) handovers.emplace_back(*frozen[k].tmpl, frozen[k].save.get(), vms[k]->memory());
     const RunLoop::Between with_handovers = [&] {
       services.step();
       for (snapshot::Handover& h : handovers) h.step();
@@ -103,8 +103,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
 
   // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
   const auto clones_start = RunLoop::Clock::now();
-  vms = snapshot::restore_clones(snapshot::vm_image(frozen.front().tmpl), frames, clone_console.sink(), c.clones,
-                                 /*first_clone=*/1);
+  vms = restore_clones(vm_image(frozen.front()), frames, clone_console.sink(), c.clones, /*first_clone=*/1);
   const double clone_seconds = RunLoop::seconds_since(clones_start);
   services.attach(list_of(vms));
   const double pause = RunLoop::seconds_since(pause_start);

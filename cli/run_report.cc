@@ -9,10 +9,10 @@
 namespace densevm::cli {
 
 int finish_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames, const RunLoop& loop,
-               const LoopOptions& o, const nlohmann::ordered_json& snapshot, std::span<snapshot::Frozen> frozen,
+               const LoopOptions& o, const nlohmann::ordered_json& snapshot, std::span<FrozenVm> frozen,
                const std::optional<DedupStats>& dedup) {
   int status = report_endings(vms);
-  for (snapshot::Frozen& f : frozen) {
+  for (FrozenVm& f : frozen) {
     if (!f.save) continue;
     const std::string& error = f.save->finish().error;
     if (!error.empty()) {
@@ -29,7 +29,7 @@ int finish_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& fr
   return status;
 }
 
-nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, snapshot::Frozen& frozen, bool compressed,
+nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, FrozenVm& frozen, bool compressed,
                                         bool diff) {
   nlohmann::ordered_json j = {{"checkpoint_at", at},
                               {"saved", false},

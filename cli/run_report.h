@@ -17,8 +17,8 @@
 #include "cli/options.h"
 #include "cli/run_loop.h"
 #include "core/frame_store.h"
-#include "cow-snapshots/frozen_vm.h"
 #include "dedup/dedup_scanner.h"
+#include "vmm/frozen_vm.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {
@@ -26,12 +26,12 @@ namespace densevm::cli {
 // `snapshot` is left out of the document when null (a run without checkpoint or restore).
 [[nodiscard]] int finish_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& frames, const RunLoop& loop,
                              const LoopOptions& o, const nlohmann::ordered_json& snapshot,
-                             std::span<snapshot::Frozen> frozen = {},
+                             std::span<FrozenVm> frozen = {},
                              const std::optional<DedupStats>& dedup = std::nullopt);
 
 // The snapshot.* fields of a checkpoint: where it was taken, how long the guest stood still
 // and, with a save (waited for here), what was written and how long that took.
-[[nodiscard]] nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, snapshot::Frozen& frozen,
+[[nodiscard]] nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, FrozenVm& frozen,
                                                       bool compressed, bool diff);
 
 }  // namespace densevm::cli

@@ -30,6 +30,13 @@ std::span<const uint8_t> Container::section(SectionId id) const {
   throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
 }
 
+uint64_t Container::checksum_of(SectionId id) const {
+  for (const SectionView& s : sections) {
+    if (s.id == id) return s.checksum;
+  }
+  throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
+}
+
 uint64_t Container::content_checksum() const {
   std::vector<uint64_t> sums;
   for (const SectionView& s : sections) sums.push_back(s.checksum);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -31,6 +32,18 @@ inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH
 enum class SectionId : uint32_t { kConfig = 1, kState = 2, kIndex = 3, kPages = 4, kLineage = 5 };
 inline constexpr size_t kSectionCount = 5;  // version 2 has exactly these, in this order
 
+// One page entry of the index section, as stored (little-endian, unaligned in the file: read
+// and written whole with memcpy).
+struct [[gnu::packed]] IndexEntry {
+  uint64_t gpa;     // page-aligned, strictly ascending
+  uint32_t stored;  // index into the stored pages, or kDroppedPage
+};
+static_assert(sizeof(IndexEntry) == 12, "FORMAT.md: a page entry is a u64 and a u32");
+static_assert(std::endian::native == std::endian::little, "index entries are read in place");
+
+// In a diff's index, this stored index drops the parent's page.
+inline constexpr uint32_t kDroppedPage = 0xffffffffu;
+
 [[nodiscard]] const char* section_name(SectionId id);
 
 struct Section {
@@ -50,6 +63,7 @@ struct Container {
   std::vector<SectionView> sections;  // checksums verified, in file order
   bool pages_verified = false;        // the pages section's checksum was checked too
   [[nodiscard]] std::span<const uint8_t> section(SectionId id) const;
+  [[nodiscard]] uint64_t checksum_of(SectionId id) const;
   // What a diff names its parent by: XXH3-64 over the section checksums, in file order.
   [[nodiscard]] uint64_t content_checksum() const;
 };

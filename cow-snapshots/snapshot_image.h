@@ -20,7 +20,7 @@
 
 #include "core/frame_store.h"
 #include "core/page_source.h"
-#include "cow-snapshots/vm_snapshot.h"
+#include "cow-snapshots/snapshot_file.h"
 
 namespace densevm::snapshot {
 

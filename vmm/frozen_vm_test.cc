@@ -1,4 +1,4 @@
-#include "cow-snapshots/vm_template.h"
+#include "vmm/frozen_vm.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,10 @@
 #include "vmm/boot.h"
 #include "vmm/scheduler.h"
 
-namespace densevm::snapshot {
+namespace densevm {
 namespace {
+
+using namespace snapshot;
 
 using densevm::testing::tiny_elf;
 
@@ -34,11 +36,14 @@ Gpa data_page(uint64_t i) { return Gpa{kData + i * kPageSize}; }
 
 std::vector<uint8_t> filled(uint64_t i) { return std::vector<uint8_t>(kPageSize, static_cast<uint8_t>(i + 1)); }
 
-std::vector<uint8_t> page_of(Vm& vm, Gpa gpa) {
+std::vector<uint8_t> page_of(GuestMemory& memory, Gpa gpa) {
   std::vector<uint8_t> bytes(kPageSize);
-  EXPECT_TRUE(vm.memory().read(gpa, bytes.data(), bytes.size()));
+  EXPECT_TRUE(memory.read(gpa, bytes.data(), bytes.size()));
   return bytes;
 }
+std::vector<uint8_t> page_of(Vm& vm, Gpa gpa) { return page_of(vm.memory(), gpa); }
+
+FrozenVm frozen_of(std::unique_ptr<Vm> vm) { return freeze(std::move(vm), std::nullopt, {}); }
 
 class VmTemplateTest : public ::testing::Test {
  protected:
@@ -57,7 +62,7 @@ class VmTemplateTest : public ::testing::Test {
   Vm::ConsoleSink sink() {
     return [this](int id, std::string_view l) { lines_.push_back("vm" + std::to_string(id) + " " + std::string(l)); };
   }
-  std::unique_ptr<Vm> clone(const std::shared_ptr<VmTemplate>& t, int id, uint64_t number) {
+  std::unique_ptr<Vm> clone(const FrozenVm& t, int id, uint64_t number) {
     return restore_vm(vm_image(t), frames_, sink(), {.lazy = true, .vm_id = id, .clone = number, .same_vm = false});
   }
   static void run_to_end(Vm& vm) {
@@ -71,11 +76,11 @@ class VmTemplateTest : public ::testing::Test {
 TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
   auto original = booted(kPrintAbAndExit7, 3);  // 'A' is out: the UART holds a partial line
   const Hpa frozen_frame = original->memory().mapping(data_page(2))->hpa;
-  auto frozen = std::make_shared<VmTemplate>(std::move(original));
+  FrozenVm frozen = frozen_of(std::move(original));
   EXPECT_EQ(frames_.refcount(frozen_frame), 1u);
   std::vector<std::unique_ptr<Vm>> clones;
   for (uint64_t k = 0; k < 3; ++k) clones.push_back(clone(frozen, static_cast<int>(k), k + 1));
-  const uint64_t fetched = frozen->fetches();  // what restoring took (the generation id's page)
+  const uint64_t fetched = frozen.tmpl->fetches();  // what restoring took (the generation id's page)
   for (auto& c : clones) EXPECT_EQ(page_of(*c, data_page(2)), filled(2));
   // One frame, the template's, behind the page in all three, read-only.
   for (auto& c : clones) {
@@ -85,7 +90,7 @@ TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
     EXPECT_TRUE((leaf->perms & kEptWrite) == 0);
   }
   EXPECT_EQ(frames_.refcount(frozen_frame), 4u);
-  EXPECT_EQ(frozen->fetches(), fetched + 3);
+  EXPECT_EQ(frozen.tmpl->fetches(), fetched + 3);
 
   // A clone's write copies the page: neither the template nor a sibling sees it.
   const uint8_t x = 0xee;
@@ -94,8 +99,8 @@ TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
   EXPECT_EQ(frames_.refcount(frozen_frame), 3u);
   EXPECT_EQ(page_of(*clones[1], data_page(2))[10], 0xee);
   EXPECT_EQ(page_of(*clones[0], data_page(2)), filled(2));
-  EXPECT_EQ(page_of(frozen->vm(), data_page(2)), filled(2));
-  EXPECT_EQ(frozen->vm().memory().mapping(data_page(2))->hpa, frozen_frame);
+  EXPECT_EQ(page_of(frozen.tmpl->memory(), data_page(2)), filled(2));
+  EXPECT_EQ(frozen.tmpl->memory().mapping(data_page(2))->hpa, frozen_frame);
 
   // Each finishes the template's partial line and exits as the original would have.
   for (auto& c : clones) {
@@ -107,8 +112,8 @@ TEST_F(VmTemplateTest, ClonesShareTheTemplatesFramesUntilTheyWriteThem) {
 }
 
 TEST_F(VmTemplateTest, GuestWritesInClonesRunningOnThreadsStayInTheClones) {
-  auto frozen = std::make_shared<VmTemplate>(booted(kWriteDataAndExit7, 0));
-  const Hpa frozen_frame = frozen->vm().memory().mapping(data_page(0))->hpa;
+  FrozenVm frozen = frozen_of(booted(kWriteDataAndExit7, 0));
+  const Hpa frozen_frame = frozen.tmpl->memory().mapping(data_page(0))->hpa;
   std::vector<std::unique_ptr<Vm>> clones;
   std::vector<Vm*> run_list;
   for (uint64_t k = 0; k < 4; ++k) {
@@ -127,7 +132,7 @@ TEST_F(VmTemplateTest, GuestWritesInClonesRunningOnThreadsStayInTheClones) {
   std::sort(copies.begin(), copies.end());
   EXPECT_EQ(std::unique(copies.begin(), copies.end()), copies.end()) << "two clones share a written page";
   EXPECT_EQ(std::count(copies.begin(), copies.end(), frozen_frame.value()), 0);
-  EXPECT_EQ(page_of(frozen->vm(), data_page(0)), filled(0));
+  EXPECT_EQ(page_of(frozen.tmpl->memory(), data_page(0)), filled(0));
   EXPECT_EQ(frames_.refcount(frozen_frame), 1u);
 }
 
@@ -140,7 +145,7 @@ TEST_F(VmTemplateTest, OverALazyRestoreServesTheFileAndZeroesWhatTheGuestGaveUp)
   auto image = std::make_shared<SnapshotImage>(std::vector<Snapshot>{parse_snapshot(file, nullptr, false)}, frames_,
                                                /*shared=*/false);
   std::unique_ptr<Vm> lazy =
-      restore_vm(image, frames_, sink(), {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = false});
+      restore_vm(vm_image(image), frames_, sink(), {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = false});
   EXPECT_EQ(page_of(*lazy, data_page(1)), filled(1));  // fetched: mapped in the lazy VM
   (void)lazy->memory().discard(data_page(1));           // ...and given up again
   (void)lazy->memory().discard(data_page(6));           // given up before it was ever fetched
@@ -148,19 +153,19 @@ TEST_F(VmTemplateTest, OverALazyRestoreServesTheFileAndZeroesWhatTheGuestGaveUp)
   const uint64_t mapped = lazy->memory().resident_pages();
   const uint64_t fetched = image->fetches();
 
-  auto frozen = std::make_shared<VmTemplate>(std::move(lazy));
+  FrozenVm frozen = frozen_of(std::move(lazy));
   std::unique_ptr<Vm> c = clone(frozen, 0, 1);
   EXPECT_EQ(page_of(*c, data_page(3)), filled(3));  // from the file, by way of the template
   EXPECT_EQ(image->fetches(), fetched + 1);
   EXPECT_EQ(page_of(*c, data_page(1)), std::vector<uint8_t>(kPageSize, 0));
   EXPECT_EQ(page_of(*c, data_page(6)), std::vector<uint8_t>(kPageSize, 0));
   EXPECT_EQ(image->fetches(), fetched + 1) << "a page given up is not fetched from the file";
-  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(3))) << "the template's memory changed";
-  EXPECT_EQ(frozen->vm().memory().resident_pages(), mapped);
+  EXPECT_FALSE(frozen.tmpl->memory().mapping(data_page(3))) << "the template's memory changed";
+  EXPECT_EQ(frozen.tmpl->memory().resident_pages(), mapped);
 
   // What a clone materializes: every page the template has or still owes, none given up.
   std::vector<Gpa> held;
-  frozen->for_each_held_page([&](Gpa g) { held.push_back(g); });
+  frozen.tmpl->for_each_held_page([&](Gpa g) { held.push_back(g); });
   EXPECT_TRUE(std::is_sorted(held.begin(), held.end()));
   EXPECT_EQ(std::count(held.begin(), held.end(), data_page(3)), 1);
   EXPECT_EQ(std::count(held.begin(), held.end(), data_page(1)), 0);
@@ -175,9 +180,9 @@ TEST_F(VmTemplateTest, OverALazyRestoreServesTheFileAndZeroesWhatTheGuestGaveUp)
 TEST_F(VmTemplateTest, EachCloneGetsAGenerationIdOfItsOwnAndARepeatTheSame) {
   auto original = booted(kPrintAbAndExit7, 3);
   const Vm::GenerationId boot_id = original->generation_id();
-  auto frozen = std::make_shared<VmTemplate>(std::move(original));
-  auto twin = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 3));  // the same run again
-  EXPECT_EQ(twin->state_hash(), frozen->state_hash());
+  FrozenVm frozen = frozen_of(std::move(original));
+  FrozenVm twin = frozen_of(booted(kPrintAbAndExit7, 3));  // the same run again
+  EXPECT_EQ(twin.tmpl->state_hash(), frozen.tmpl->state_hash());
   std::vector<Vm::GenerationId> ids;
   for (uint64_t k = 1; k <= 3; ++k) ids.push_back(clone(frozen, 0, k)->generation_id());
   EXPECT_NE(ids[0], ids[1]);
@@ -187,8 +192,8 @@ TEST_F(VmTemplateTest, EachCloneGetsAGenerationIdOfItsOwnAndARepeatTheSame) {
   EXPECT_EQ(clone(frozen, 0, 2)->generation_id(), ids[1]);
   EXPECT_EQ(clone(twin, 0, 2)->generation_id(), ids[1]);
   // Another checkpoint of the run (one instruction on) gives its clones other ids.
-  auto later = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 4));
-  EXPECT_NE(later->state_hash(), frozen->state_hash());
+  FrozenVm later = frozen_of(booted(kPrintAbAndExit7, 4));
+  EXPECT_NE(later.tmpl->state_hash(), frozen.tmpl->state_hash());
   EXPECT_NE(clone(later, 0, 2)->generation_id(), ids[1]);
   // The VM going on from its own checkpoint is the same VM: its id does not change.
   std::unique_ptr<Vm> same = restore_vm(vm_image(frozen), frames_, sink(),
@@ -202,8 +207,8 @@ TEST_F(VmTemplateTest, EachCloneGetsAGenerationIdOfItsOwnAndARepeatTheSame) {
 // The VM going on is the same VM: its host-side counters continue from the frozen one's,
 // where a clone's start at zero.
 TEST_F(VmTemplateTest, TheVmGoingOnContinuesTheFrozenVmsCounters) {
-  auto frozen = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 3));
-  const VmStats before = frozen->vm().stats();
+  FrozenVm frozen = frozen_of(booted(kPrintAbAndExit7, 3));
+  const VmStats before = frozen.vm->stats();
   ASSERT_GT(before.walks, 0u);
   std::unique_ptr<Vm> same = restore_vm(vm_image(frozen), frames_, sink(),
                                          {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
@@ -222,7 +227,7 @@ TEST_F(VmTemplateTest, TheVmGoingOnContinuesTheFrozenVmsCounters) {
 // is no longer held twice, what it shares becomes its own (a write keeps the frame), and
 // what it never touched moves on its first touch.
 TEST_F(VmTemplateTest, AfterTheSaveTheTemplateHandsItsPagesToTheVmGoingOn) {
-  auto frozen = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 3));
+  FrozenVm frozen = frozen_of(booted(kPrintAbAndExit7, 3));
   std::unique_ptr<Vm> next = restore_vm(vm_image(frozen), frames_, sink(),
                                          {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
   const std::vector<uint8_t> other(kPageSize, 0x99);
@@ -231,21 +236,21 @@ TEST_F(VmTemplateTest, AfterTheSaveTheTemplateHandsItsPagesToTheVmGoingOn) {
   const Hpa shared = next->memory().mapping(data_page(1))->hpa;
   ASSERT_EQ(frames_.refcount(shared), 2u);
   const uint64_t resident = frames_.stats().frames_resident;
-  EXPECT_EQ(frozen->trim(next->memory(), Gpa{0}, Gpa{kMem}), 0u) << "not before hand_over";
+  EXPECT_EQ(frozen.tmpl->trim(next->memory(), Gpa{0}, Gpa{kMem}), 0u) << "not before hand_over";
 
-  frozen->hand_over();
-  const uint64_t trimmed = frozen->trim(next->memory(), Gpa{0}, Gpa{kMem});
+  frozen.tmpl->hand_over();
+  const uint64_t trimmed = frozen.tmpl->trim(next->memory(), Gpa{0}, Gpa{kMem});
   EXPECT_GE(trimmed, 2u);
-  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(0))) << "the template's old copy is gone";
-  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(1)));
+  EXPECT_FALSE(frozen.tmpl->memory().mapping(data_page(0))) << "the template's old copy is gone";
+  EXPECT_FALSE(frozen.tmpl->memory().mapping(data_page(1)));
   EXPECT_EQ(frames_.refcount(shared), 1u);
   EXPECT_LT(frames_.stats().frames_resident, resident) << "data page 0's old frame was freed";
   const uint64_t allocations = frames_.stats().allocations;
   ASSERT_TRUE(next->memory().write(data_page(1), other.data(), kPageSize));
   EXPECT_EQ(next->memory().mapping(data_page(1))->hpa, shared) << "written in place, no copy";
   EXPECT_EQ(page_of(*next, data_page(2)), filled(2)) << "moved on its first touch";
-  EXPECT_FALSE(frozen->vm().memory().mapping(data_page(2)));
-  EXPECT_EQ(frozen->released(), trimmed + 1);
+  EXPECT_FALSE(frozen.tmpl->memory().mapping(data_page(2)));
+  EXPECT_EQ(frozen.tmpl->released(), trimmed + 1);
   ASSERT_TRUE(next->memory().write(data_page(2), other.data(), kPageSize));
   EXPECT_EQ(frames_.stats().allocations, allocations) << "no frame copied after the handover";
   run_to_end(*next);
@@ -256,10 +261,10 @@ TEST_F(VmTemplateTest, AfterTheSaveTheTemplateHandsItsPagesToTheVmGoingOn) {
 // going on from the template writes meanwhile.
 TEST_F(VmTemplateTest, ABackgroundSaveWritesTheFrozenMemoryWhileAVmGoesOn) {
   const std::string path = ::testing::TempDir() + "vm_template_bg.snap";
-  auto frozen = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 3));
+  FrozenVm frozen = frozen_of(booted(kPrintAbAndExit7, 3));
   std::unique_ptr<Vm> next = restore_vm(vm_image(frozen), frames_, sink(),
                                          {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
-  BackgroundSave save(frozen, path, {.compress = true, .parent = nullptr, .parent_name = {}});
+  BackgroundSave save(frozen.tmpl, path, {.compress = true, .parent = nullptr, .parent_name = {}});
   const std::vector<uint8_t> other(kPageSize, 0x99);
   for (uint64_t i = 0; i < kPages; ++i) ASSERT_TRUE(next->memory().write(data_page(i), other.data(), kPageSize));
   run_to_end(*next);
@@ -267,7 +272,7 @@ TEST_F(VmTemplateTest, ABackgroundSaveWritesTheFrozenMemoryWhileAVmGoesOn) {
   ASSERT_TRUE(r.error.empty()) << r.error;
   EXPECT_GT(r.stats.pages_stored, kPages);
   auto image = std::make_shared<SnapshotImage>(load_snapshot_chain(path), frames_, false);
-  std::unique_ptr<Vm> back = restore_vm(image, frames_, sink(), {});
+  std::unique_ptr<Vm> back = restore_vm(vm_image(image), frames_, sink(), {});
   for (uint64_t i = 0; i < kPages; ++i) EXPECT_EQ(page_of(*back, data_page(i)), filled(i)) << i;
   run_to_end(*back);
   EXPECT_EQ(back->exit_status(), 7);
@@ -276,8 +281,8 @@ TEST_F(VmTemplateTest, ABackgroundSaveWritesTheFrozenMemoryWhileAVmGoesOn) {
 
 TEST_F(VmTemplateTest, AFailedBackgroundSaveSaysWhyAndLeavesNoFile) {
   const std::string path = ::testing::TempDir() + "no-such-dir/vm.snap";
-  auto frozen = std::make_shared<VmTemplate>(booted(kPrintAbAndExit7, 3));
-  BackgroundSave save(frozen, path, {});
+  FrozenVm frozen = frozen_of(booted(kPrintAbAndExit7, 3));
+  BackgroundSave save(frozen.tmpl, path, {});
   const BackgroundSave::Result& r = save.finish();
   EXPECT_NE(r.error.find(path), std::string::npos) << r.error;
   EXPECT_FALSE(std::filesystem::exists(path));
@@ -288,13 +293,13 @@ TEST_F(VmTemplateTest, AFullSaveNeedsTheTemplatesPagesMaterialized) {
   const std::vector<uint8_t> file =
       encode_vm(*booted(kPrintAbAndExit7, 3), {.compress = false, .parent = nullptr, .parent_name = {}}, s);
   auto image = std::make_shared<SnapshotImage>(std::vector<Snapshot>{parse_snapshot(file, nullptr)}, frames_, false);
-  auto frozen = std::make_shared<VmTemplate>(
-      restore_vm(image, frames_, sink(), {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = false}));
-  EXPECT_THROW(BackgroundSave(frozen, ::testing::TempDir() + "never.snap", {}), std::logic_error);
+  FrozenVm frozen = frozen_of(
+      restore_vm(vm_image(image), frames_, sink(), {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = false}));
+  EXPECT_THROW(BackgroundSave(frozen.tmpl, ::testing::TempDir() + "never.snap", {}), std::logic_error);
   auto stopped = booted(kPrintAbAndExit7, 0);
   run_to_end(*stopped);
-  EXPECT_THROW(VmTemplate{std::move(stopped)}, std::invalid_argument);
+  EXPECT_THROW((void)frozen_of(std::move(stopped)), std::invalid_argument);
 }
 
 }  // namespace
-}  // namespace densevm::snapshot
+}  // namespace densevm

@@ -1,4 +1,4 @@
-#include "cow-snapshots/vm_snapshot.h"
+#include "vmm/vm_image.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,10 @@
 #include "tests/support/tiny_elf.h"
 #include "vmm/boot.h"
 
-namespace densevm::snapshot {
+namespace densevm {
 namespace {
+
+using namespace snapshot;
 
 using densevm::testing::tiny_elf;
 
@@ -63,7 +65,7 @@ class VmSnapshot : public ::testing::Test {
     return std::make_shared<SnapshotImage>(std::vector<Snapshot>{snap}, frames_, shared);
   }
   std::unique_ptr<Vm> restore(const Snapshot& snap, Captured& out, const RestoreOptions& o = {}) {
-    return restore_vm(image(snap), frames_, out.sink(), o);
+    return restore_vm(vm_image(image(snap)), frames_, out.sink(), o);
   }
   static std::vector<uint8_t> page_of(Vm& vm, uint64_t gpa) {
     std::vector<uint8_t> bytes(kPageSize);
@@ -206,7 +208,7 @@ TEST_F(VmSnapshot, CraftedIndexesAndLineagesNeverCrashTheRestore) {
       try {
         const Snapshot snap = parse(crafted);
         Captured out;
-        std::unique_ptr<Vm> copy = restore_vm(image(snap), frames_, out.sink(), {.lazy = i % 2 == 0, .vm_id = 0, .clone = 0});
+        std::unique_ptr<Vm> copy = restore_vm(vm_image(image(snap)), frames_, out.sink(), {.lazy = i % 2 == 0, .vm_id = 0, .clone = 0});
         std::vector<uint8_t> bytes(kPageSize);
         for (uint64_t p = 0; p < kPages; ++p) (void)copy->memory().read(Gpa{kData + p * kPageSize}, bytes.data(), bytes.size());
         for (int slice = 0; slice < 10 && copy->run_slice(1000); ++slice) {}
@@ -261,7 +263,7 @@ TEST_F(VmSnapshot, LazyRestoreMapsPagesOnFirstTouchOnly) {
   EXPECT_FALSE(snap.pages_verified);
   const auto img = image(snap);
   Captured restored;
-  std::unique_ptr<Vm> copy = restore_vm(img, frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
+  std::unique_ptr<Vm> copy = restore_vm(vm_image(img), frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
   const uint64_t before = copy->memory().resident_pages();
   EXPECT_LT(before, s.pages_mapped);  // only what restoring itself touched
   EXPECT_EQ(page_of(*copy, kData + 3 * kPageSize), std::vector<uint8_t>(kPageSize, 4));
@@ -292,14 +294,14 @@ TEST_F(VmSnapshot, ALazyPageThatFailsItsHashIsNeverMapped) {
   EXPECT_THROW((void)parse(file), SnapshotError);  // eager: the section checksum
   const Snapshot snap = parse(file, /*verify_pages=*/false);
   Captured restored;
-  std::unique_ptr<Vm> copy = restore_vm(image(snap), frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
+  std::unique_ptr<Vm> copy = restore_vm(vm_image(image(snap)), frames_, restored.sink(), {.lazy = true, .vm_id = 0, .clone = 0});
   std::vector<uint8_t> bytes(kPageSize);
   EXPECT_FALSE(copy->memory().read(Gpa{kData + 4 * kPageSize}, bytes.data(), bytes.size()));
   EXPECT_FALSE(copy->memory().mapping(Gpa{kData + 4 * kPageSize}));
   EXPECT_EQ(copy->memory().populate(Gpa{kData + 4 * kPageSize}), GuestMemory::Populate::kSourceCorrupt);
   EXPECT_EQ(page_of(*copy, kData + 5 * kPageSize), std::vector<uint8_t>(kPageSize, 6));
   // And an eager restore of the same file refuses before anything runs.
-  EXPECT_THROW((void)restore_vm(image(snap), frames_, restored.sink(), {}), SnapshotError);
+  EXPECT_THROW((void)restore_vm(vm_image(image(snap)), frames_, restored.sink(), {}), SnapshotError);
 }
 
 TEST_F(VmSnapshot, ClonesShareEveryFrameUntilTheyWriteIt) {
@@ -311,7 +313,7 @@ TEST_F(VmSnapshot, ClonesShareEveryFrameUntilTheyWriteIt) {
   Captured out;
   std::vector<std::unique_ptr<Vm>> clones;
   for (uint64_t k = 0; k < 3; ++k) {
-    clones.push_back(restore_vm(img, frames_, out.sink(), {.lazy = false, .vm_id = static_cast<int>(k), .clone = k}));
+    clones.push_back(restore_vm(vm_image(img), frames_, out.sink(), {.lazy = false, .vm_id = static_cast<int>(k), .clone = k}));
   }
   // One frame per stored page, however many clones map it.
   EXPECT_EQ(img->frames_loaded(), s.pages_stored);
@@ -365,7 +367,7 @@ TEST_F(VmSnapshot, ADiffStoresOnlyChangesAndTheChainRestoresThemAll) {
     SCOPED_TRACE(lazy ? "lazy" : "eager");
     const auto parent = image(base);
     Captured out;
-    std::unique_ptr<Vm> child = restore_vm(parent, frames_, out.sink(), {.lazy = lazy, .vm_id = 0, .clone = 0});
+    std::unique_ptr<Vm> child = restore_vm(vm_image(parent), frames_, out.sink(), {.lazy = lazy, .vm_id = 0, .clone = 0});
     const std::vector<uint8_t> changed(kPageSize, 0x77), zero(kPageSize, 0);
     ASSERT_TRUE(child->memory().write(Gpa{kData + 1 * kPageSize}, changed.data(), kPageSize));
     ASSERT_TRUE(child->memory().write(Gpa{kData + 2 * kPageSize}, zero.data(), kPageSize));
@@ -390,7 +392,7 @@ TEST_F(VmSnapshot, ADiffStoresOnlyChangesAndTheChainRestoresThemAll) {
 
     const auto chain = std::make_shared<SnapshotImage>(std::vector<Snapshot>{base, diff}, frames_, false);
     Captured again;
-    std::unique_ptr<Vm> back = restore_vm(chain, frames_, again.sink(), {});
+    std::unique_ptr<Vm> back = restore_vm(vm_image(chain), frames_, again.sink(), {});
     EXPECT_EQ(page_of(*back, kData), std::vector<uint8_t>(kPageSize, 1));
     EXPECT_EQ(page_of(*back, kData + 1 * kPageSize), changed);
     EXPECT_EQ(page_of(*back, kData + 2 * kPageSize), zero);
@@ -404,4 +406,4 @@ TEST_F(VmSnapshot, ADiffStoresOnlyChangesAndTheChainRestoresThemAll) {
 }
 
 }  // namespace
-}  // namespace densevm::snapshot
+}  // namespace densevm

@@ -1,4 +1,4 @@
-#include "cow-snapshots/vm_snapshot.h"
+#include "cow-snapshots/snapshot_file.h"
 
 #include <xxhash.h>
 #include <zstd.h>
@@ -26,7 +26,7 @@ bool is_zero_page(const uint8_t* p) {
   return std::memcmp(p, kZero, kPageSize) == 0;
 }
 
-std::vector<uint8_t> encode_config(const VmConfig& c) {
+std::vector<uint8_t> encode_config(const SnapshotConfig& c) {
   StateWriter w;
   w.u64(c.mem_bytes);
   w.str(c.cmdline);
@@ -35,9 +35,9 @@ std::vector<uint8_t> encode_config(const VmConfig& c) {
   return std::move(w.bytes());
 }
 
-VmConfig decode_config(std::span<const uint8_t> bytes) {
+SnapshotConfig decode_config(std::span<const uint8_t> bytes) {
   StateReader r(bytes);
-  VmConfig c;
+  SnapshotConfig c;
   c.mem_bytes = r.u64();
   c.cmdline = r.str(kMaxCmdline);
   const uint8_t paging = r.u8();
@@ -61,10 +61,9 @@ struct EncodedPages {
   std::vector<const uint8_t*> stored;  // the pages to store, in the guest's frames
 };
 
-EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
-  GuestMemory& memory = vm.memory();
-  FrameStore& frames = memory.frames();
-  std::vector<PageRef> refs;
+EncodedPages encode_pages(const GuestMemory& memory, const SaveOptions& o, SaveStats& stats) {
+  const FrameStore& frames = memory.frames();
+  std::vector<IndexEntry> refs;
   std::vector<const uint8_t*> stored;
   std::vector<uint64_t> hashes;
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash;
@@ -111,7 +110,7 @@ EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
       ++stats.dropped_pages;
     });
     std::inplace_merge(refs.begin(), refs.begin() + static_cast<ptrdiff_t>(mapped_refs), refs.end(),
-                       [](const PageRef& a, const PageRef& b) { return a.gpa < b.gpa; });
+                       [](const IndexEntry& a, const IndexEntry& b) { return a.gpa < b.gpa; });
   }
   stats.pages_stored = stored.size();
   EncodedPages out;
@@ -121,9 +120,9 @@ EncodedPages encode_pages(Vm& vm, const SaveOptions& o, SaveStats& stats) {
   w.u64(stats.zero_pages);
   w.u64(stats.duplicate_pages);
   w.u64(stats.dropped_pages);
-  for (const PageRef& r : refs) {
-    w.u64(r.gpa);
-    w.u32(r.stored);
+  for (const IndexEntry& e : refs) {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(&e);
+    w.bytes().insert(w.bytes().end(), bytes, bytes + sizeof e);
   }
   for (const uint64_t h : hashes) w.u64(h);
   out.index = std::move(w.bytes());
@@ -225,10 +224,10 @@ void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
     throw SnapshotError("snapshot index has inconsistent counts");
   }
   s.page_count = refs;
-  s.entries = r.take(refs * 12);  // StateReader checks the length before anything is read
+  s.entries = r.take(refs * sizeof(IndexEntry));  // StateReader checks the length before anything is read
   uint64_t dropped = 0, last = 0;
   for (uint64_t i = 0; i < refs; ++i) {
-    const PageRef ref = s.page(i);
+    const IndexEntry ref = s.page(i);
     dropped += ref.stored == kDroppedPage;
     if (ref.gpa % kPageSize || (ref.stored >= stored && ref.stored != kDroppedPage) || (i > 0 && ref.gpa <= last)) {
       throw SnapshotError("snapshot index has a bad page entry");
@@ -240,19 +239,13 @@ void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
   r.expect_end("index");
 }
 
-}  // namespace
-
-namespace {
-
-// A whole VM as a snapshot into `sink`: the pages go from the guest's frames to the sink.
-void write_vm(Vm& vm, const SaveOptions& o, SaveStats& stats, ContainerSink& sink) {
-  if (vm.state() != Vm::State::kRunning) throw std::runtime_error("cannot save a VM that has stopped");
-  if (o.parent == nullptr && vm.memory().materialize() != GuestMemory::Populate::kMapped) {
+// A snapshot into `sink`: the pages go from the guest's frames to the sink.
+void write_snapshot(const SnapshotContents& contents, GuestMemory& memory, const SaveOptions& o, SaveStats& stats,
+                    ContainerSink& sink) {
+  if (o.parent == nullptr && memory.materialize() != GuestMemory::Populate::kMapped) {
     throw std::runtime_error("cannot save: the VM's snapshot pages could not all be read");
   }
-  StateWriter state;
-  write_record(state, vm.save());
-  const EncodedPages pages = encode_pages(vm, o, stats);
+  const EncodedPages pages = encode_pages(memory, o, stats);
   Lineage lineage;
   lineage.id = new_snapshot_id();
   if (o.parent != nullptr) {
@@ -262,8 +255,8 @@ void write_vm(Vm& vm, const SaveOptions& o, SaveStats& stats, ContainerSink& sin
   }
   const uint32_t flags = (o.compress ? kFlagCompressed : 0) | (o.parent != nullptr ? kFlagDiff : 0);
   ContainerWriter w(sink, flags, kSectionCount);
-  w.section(SectionId::kConfig, encode_config(vm.config()));
-  w.section(SectionId::kState, state.bytes());
+  w.section(SectionId::kConfig, encode_config(contents.config));
+  w.section(SectionId::kState, contents.state);
   w.section(SectionId::kIndex, pages.index);
   write_pages(w, pages.stored, o.compress);
   w.section(SectionId::kLineage, encode_lineage(lineage));
@@ -272,18 +265,20 @@ void write_vm(Vm& vm, const SaveOptions& o, SaveStats& stats, ContainerSink& sin
 
 }  // namespace
 
-std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& o, SaveStats& stats) {
+std::vector<uint8_t> encode_snapshot(const SnapshotContents& contents, GuestMemory& memory, const SaveOptions& o,
+                                     SaveStats& stats) {
   std::vector<uint8_t> file;
   VectorSink sink(file);
-  write_vm(vm, o, stats, sink);
+  write_snapshot(contents, memory, o, stats, sink);
   return file;
 }
 
-SaveStats save_vm_file(Vm& vm, const std::string& path, const SaveOptions& options) {
+SaveStats save_snapshot_file(const SnapshotContents& contents, GuestMemory& memory, const std::string& path,
+                             const SaveOptions& options) {
   SaveStats stats;
   AtomicFile file(path, 0600);  // guest memory: the owner's alone, as mkstemp makes it
   FileSink sink(file);
-  write_vm(vm, options, stats, sink);
+  write_snapshot(contents, memory, options, stats, sink);
   file.commit();
   return stats;
 }
@@ -305,7 +300,7 @@ Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const voi
     const std::span<const uint8_t> pages = c.section(SectionId::kPages);
     const uint64_t raw_size = s.stored_pages() * kPageSize;
     if (c.flags & kFlagCompressed) {
-      if (!c.pages_verified && checksum(pages) != c.sections[3].checksum) {
+      if (!c.pages_verified && checksum(pages) != c.checksum_of(SectionId::kPages)) {
         throw SnapshotError("snapshot checksum mismatch in the pages section");
       }
       auto raw = decompress(pages, raw_size);
@@ -362,58 +357,6 @@ std::vector<Snapshot> load_snapshot_chain(const std::string& path, bool verify_p
   }
   std::reverse(chain.begin(), chain.end());
   return chain;
-}
-
-VmImage vm_image(const std::shared_ptr<SnapshotImage>& image) {
-  const Snapshot& top = image->top();
-  return {top.config, top.state, top.version, image, top.content_checksum, nullptr};
-}
-
-std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
-                               const RestoreOptions& o) {
-  VmConfig config = image.config;
-  config.id = o.vm_id;
-  auto vm = std::make_unique<Vm>(frames, config, std::move(sink));
-  vm->memory().set_source(image.pages);
-  if (!o.lazy) {
-    switch (vm->memory().materialize()) {
-      case GuestMemory::Populate::kMapped: break;
-      case GuestMemory::Populate::kSourceCorrupt: throw SnapshotError("snapshot page failed its checksum");
-      default: throw SnapshotError("host out of memory restoring the snapshot");
-    }
-  }
-  try {
-    StateReader r(image.state);
-    vm->restore(read_record<VmState>(r, image.version));
-    r.expect_end("state");
-  } catch (const StateError& e) {
-    throw SnapshotError(std::string("snapshot state is corrupt: ") + e.what());
-  }
-  if (o.same_vm) {
-    if (image.frozen != nullptr) vm->continue_counters_from(*image.frozen);
-    return vm;
-  }
-  const uint64_t seed[2] = {image.identity, o.clone};
-  const XXH128_hash_t h = XXH3_128bits(seed, sizeof seed);
-  if (!vm->set_generation_id({h.low64 | 1, h.high64})) {
-    throw SnapshotError("cannot write the generation id (snapshot page unreadable or host out of memory)");
-  }
-  return vm;
-}
-
-std::unique_ptr<Vm> restore_vm(const std::shared_ptr<SnapshotImage>& image, FrameStore& frames,
-                               Vm::ConsoleSink sink, const RestoreOptions& o) {
-  return restore_vm(vm_image(image), frames, std::move(sink), o);
-}
-
-std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames, const Vm::ConsoleSink& sink,
-                                                unsigned count, uint64_t first_clone, bool lazy) {
-  std::vector<std::unique_ptr<Vm>> vms;
-  for (unsigned k = 0; k < count; ++k) {
-    vms.push_back(restore_vm(image, frames, sink,
-                             {.lazy = lazy, .vm_id = static_cast<int>(k), .clone = first_clone + k, .same_vm = false}));
-  }
-  return vms;
 }
 
 }  // namespace densevm::snapshot
