@@ -1,6 +1,5 @@
-// save/restore of the local APIC and the UART (core/persist.h).
+// LocalApic::save / restore (core/persist.h).
 #include "vmm/devices/local_apic.h"
-#include "vmm/devices/uart16550.h"
 
 namespace densevm {
 
@@ -24,19 +23,6 @@ void LocalApic::restore(const ApicState& s) {
   irr_ = s.irr;
   deadline_ = s.deadline;
   timer_expiries_ = s.timer_expiries;
-}
-
-UartState Uart16550::save() const { return {ier_, lcr_, mcr_, scr_, dll_, dlm_, bytes_written_, line_}; }
-
-void Uart16550::restore(const UartState& s) {
-  ier_ = s.ier;
-  lcr_ = s.lcr;
-  mcr_ = s.mcr;
-  scr_ = s.scr;
-  dll_ = s.dll;
-  dlm_ = s.dlm;
-  bytes_written_ = s.bytes_written;
-  line_ = s.line;
 }
 
 }  // namespace densevm

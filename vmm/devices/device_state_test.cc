@@ -21,7 +21,7 @@ auto through_record(const Device& d, size_t* record_bytes = nullptr) {
   return s;
 }
 
-TEST(DeviceSnapshot, UartRestoresItsPendingPartialLine) {
+TEST(DeviceState, UartRestoresItsPendingPartialLine) {
   std::vector<std::string> lines;
   Uart16550 a([&](std::string_view l) { lines.emplace_back(l); });
   for (char c : std::string("hel")) a.write(Uart16550::kCom1, static_cast<uint8_t>(c));
@@ -39,7 +39,7 @@ TEST(DeviceSnapshot, UartRestoresItsPendingPartialLine) {
   EXPECT_EQ(b.bytes_written(), 6u);
 }
 
-TEST(DeviceSnapshot, ApicTimerFiresAtTheSameVirtualTimeAfterRestore) {
+TEST(DeviceState, ApicTimerFiresAtTheSameVirtualTimeAfterRestore) {
   LocalApic a;
   a.write(0xf0, 0x1ff, 0);      // software enable
   a.write(0x3e0, 0xb, 0);       // divide by 1
@@ -58,7 +58,7 @@ TEST(DeviceSnapshot, ApicTimerFiresAtTheSameVirtualTimeAfterRestore) {
   EXPECT_EQ(b.acknowledge_interrupt(), a.acknowledge_interrupt());
 }
 
-TEST(DeviceSnapshot, ShortRecordsThrowInsteadOfReadingPastTheEnd) {
+TEST(DeviceState, ShortRecordsThrowInsteadOfReadingPastTheEnd) {
   LocalApic a;
   StateWriter w;
   write_record(w, a.save());
