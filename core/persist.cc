@@ -42,7 +42,7 @@ void StateReader::words(std::vector<uint64_t>& w, uint64_t max) {
   static_assert(std::endian::native == std::endian::little, "records are little-endian");
   const std::span<const uint8_t> bytes = take(n * sizeof(uint64_t));
   w.resize(n);
-  std::memcpy(w.data(), bytes.data(), bytes.size());
+  if (n != 0) std::memcpy(w.data(), bytes.data(), bytes.size());  // an empty vector may have no data()
 }
 
 void StateReader::expect_end(const char* what) const {
