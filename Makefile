@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-release test-asan bench clean
+.PHONY: all deps build run test test-release test-asan build-types bench clean
 
 all: build
 
@@ -30,9 +30,19 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
 
+# Every other CMake build type compiles too (RelWithDebInfo and the sanitizer build are made
+# by `make test`): Release is what packagers build, and -O3 finds warnings -O2 does not.
+build-types: deps
+	@for type in Debug Release; do \
+	  dir=build-$$(echo $$type | tr A-Z a-z); \
+	  cmake -S . -B $$dir -DCMAKE_BUILD_TYPE=$$type >/dev/null && \
+	  cmake --build $$dir -j$(JOBS) >/dev/null || { echo "build-types: $$type does not build" >&2; exit 1; }; \
+	  echo "build-types: $$type builds"; \
+	done
+
 bench: build
 	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks
 	@bash scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-debug build-release

@@ -51,28 +51,6 @@ std::string instruction_at(const DiffCase& c, uint64_t address) {
   return insn.text;
 }
 
-uint64_t compared_flags(const DiffCase& c) {
-  ZydisDecoder decoder;
-  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  uint64_t undefined = 0;
-  size_t offset = 0;
-  while (offset < c.code.size()) {
-    ZydisDecodedInstruction insn;
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, c.code.data() + offset,
-                                                    c.code.size() - offset, &insn))) {
-      break;
-    }
-    if (insn.cpu_flags != nullptr) {
-      const ZydisAccessedFlags& f = *insn.cpu_flags;
-      const uint64_t written = f.modified | f.set_0 | f.set_1 | f.undefined;
-      undefined = (undefined & ~written) | f.undefined;
-    }
-    offset += insn.length;
-  }
-  undefined = (undefined & ~c.defined_flags) | c.undefined_flags;
-  return kComparedFlags & ~undefined;
-}
-
 std::string flag_names(uint64_t flags) {
   static constexpr struct { uint64_t bit; const char* name; } kNames[] = {
       {kFlagCf, "CF"}, {kFlagPf, "PF"}, {kFlagAf, "AF"}, {kFlagZf, "ZF"},

@@ -43,15 +43,5 @@ INSTANTIATE_TEST_SUITE_P(Groups, GeneratorTest, ::testing::ValuesIn(kAllGroups),
                            return std::string(group_name(param.param));
                          });
 
-TEST(ComparedFlags, FollowTheLastWriter) {
-  DiffCase c;
-  c.code = {0x48, 0xF7, 0xE1};  // mul rcx: SF ZF AF PF undefined
-  EXPECT_EQ(compared_flags(c), kFlagCf | kFlagOf | kFlagDf);
-  c.code.insert(c.code.end(), {0x48, 0x01, 0xD8});  // add rax, rbx redefines all of them
-  EXPECT_EQ(compared_flags(c), kComparedFlags);
-  c.code.insert(c.code.end(), {0x48, 0x0F, 0xA3, 0xC8});  // bt rax, rcx: only CF defined
-  EXPECT_EQ(compared_flags(c), kFlagCf | kFlagZf | kFlagDf);
-}
-
 }  // namespace
 }  // namespace densevm::diff

@@ -34,6 +34,8 @@ const ZydisDecoder& decoder() {
   static const ZydisDecoder d = [] {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    // CPUID reports no BMI1, so F3 0F BC must be REP BSF, as on a CPU without TZCNT.
+    ZydisDecoderEnableMode(&dec, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
     return dec;
   }();
   return d;
