@@ -21,7 +21,7 @@ struct SnapshotError : std::runtime_error {
 };
 
 inline constexpr std::array<uint8_t, 8> kMagic = {'D', 'V', 'M', 'S', 'N', 'A', 'P', 0};
-inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kVersion = 3;
 inline constexpr uint32_t kFlagCompressed = 1u << 0;  // the pages section is one zstd frame
 inline constexpr uint32_t kFlagDiff = 1u << 1;        // pages relative to a parent snapshot
 inline constexpr uint32_t kKnownFlags = kFlagCompressed | kFlagDiff;

@@ -18,6 +18,9 @@ void Vm::save(StateWriter& w) const {
   vcpu_.save(w);
   apic_.save(w);
   uart_.save(w);
+  ioapic_.save(w);
+  rtc_.save(w);
+  w.boolean(reset_requested_);
   balloon_mmio_.save(w);
   balloon_.save(w);
 }
@@ -34,6 +37,9 @@ void Vm::restore(StateReader& r, cpu::RestoredMemory memory) {
   tlb_flush_pending_ = false;  // the vCPU restore emptied the soft TLB
   apic_.restore(r);
   uart_.restore(r);
+  ioapic_.restore(r);
+  rtc_.restore(r);
+  reset_requested_ = r.boolean();
   balloon_mmio_.restore(r);
   balloon_.restore(r);
   state_ = static_cast<State>(state);

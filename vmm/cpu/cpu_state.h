@@ -53,6 +53,13 @@ inline constexpr uint64_t kEferNxe = 1u << 11;
 // MSR numbers the vCPU implements (SDM Vol 4).
 inline constexpr uint32_t kMsrTsc = 0x10;
 inline constexpr uint32_t kMsrApicBase = 0x1b;
+inline constexpr uint32_t kMsrBiosSignId = 0x8b;      // microcode revision
+inline constexpr uint32_t kMsrPlatformInfo = 0xce;
+inline constexpr uint32_t kMsrMtrrCap = 0xfe;
+inline constexpr uint32_t kMsrMiscEnable = 0x1a0;
+inline constexpr uint32_t kMsrPat = 0x277;
+inline constexpr uint32_t kMsrMtrrDefType = 0x2ff;
+inline constexpr uint32_t kMsrTscDeadline = 0x6e0;   // the local APIC's (Vcpu::MsrDevice)
 inline constexpr uint32_t kMsrEfer = 0xc0000080;
 inline constexpr uint32_t kMsrStar = 0xc0000081;
 inline constexpr uint32_t kMsrLstar = 0xc0000082;
@@ -90,6 +97,9 @@ struct CpuState {
   uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0;
   uint64_t apic_base = 0xfee00900;  // BSP, xAPIC enabled, base 0xfee00000
   int64_t tsc_offset = 0;           // TSC = retired instructions + tsc_offset
+  uint64_t pat = 0x0007040600070406;  // IA32_PAT at reset: WB WT UC- UC, twice
+  uint64_t mtrr_def_type = 0;         // IA32_MTRR_DEF_TYPE: MTRRs off, default UC
+  uint64_t misc_enable = 1;           // IA32_MISC_ENABLE: fast strings (and fixed bits)
 };
 
 }  // namespace densevm::cpu

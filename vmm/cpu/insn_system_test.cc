@@ -105,7 +105,10 @@ TEST_F(SystemInsnTest, MovCr4AcceptsOnlyAdvertisedBits) {
   // mov cr4, rax; mov rbx, cr4
   ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
   EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd);
-  vm().set_gpr(kRax, kCr4Pae | kCr4Pge);  // global pages are not advertised
+  vm().set_gpr(kRax, kCr4Pae | kCr4Pge);  // global pages are advertised
+  ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Pge);
+  vm().set_gpr(kRax, kCr4Pae | (1u << 20));  // SMEP is not
   expect_gp(run({0x0f, 0x22, 0xe0}));
   vm().set_gpr(kRax, 0);  // leaving PAE would leave long mode
   expect_gp(run({0x0f, 0x22, 0xe0}));
@@ -179,6 +182,40 @@ TEST_F(SystemInsnTest, WrmsrThenRdmsrUsesEdxEax) {
   EXPECT_EQ(state().kernel_gs_base, 0xffff8000'12345000u);
   EXPECT_EQ(vm().gpr(kRax), 0x12345000u);
   EXPECT_EQ(vm().gpr(kRdx), 0xffff8000u);
+}
+
+// The MSRs Linux reads and writes at boot (SDM Vol 4): values kept, reserved values refused.
+TEST_F(SystemInsnTest, PlatformMsrsKeepValidValuesAndRefuseReservedOnes) {
+  make(0);
+  auto wrmsr = [&](uint32_t msr, uint64_t value) {
+    vm().set_gpr(kRcx, msr);
+    vm().set_gpr(kRdx, value >> 32);
+    vm().set_gpr(kRax, value & 0xffffffff);
+    return run({0x0f, 0x30});
+  };
+  auto rdmsr = [&](uint32_t msr) {
+    vm().set_gpr(kRcx, msr);
+    EXPECT_EQ(run({0x0f, 0x32}).kind, RunOutcome::Kind::kReachedStop) << std::hex << msr;
+    return (vm().gpr(kRdx) << 32) | vm().gpr(kRax);
+  };
+  EXPECT_EQ(rdmsr(kMsrPat), 0x0007040600070406u) << "reset value";
+  ASSERT_EQ(wrmsr(kMsrPat, 0x0007010600070106).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrPat), 0x0007010600070106u);
+  expect_gp(wrmsr(kMsrPat, 0x0007040600070402));  // type 2 is reserved
+  EXPECT_EQ(rdmsr(kMsrMtrrCap), 0u) << "no variable ranges";
+  ASSERT_EQ(wrmsr(kMsrMtrrDefType, 0xc06).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrMtrrDefType), 0xc06u);
+  expect_gp(wrmsr(kMsrMtrrDefType, 0x1006));  // bit 12 is reserved
+  expect_gp(wrmsr(kMsrMtrrDefType, 0xc02));   // type 2 is reserved
+  EXPECT_EQ(rdmsr(kMsrMiscEnable) & 0x1801, 0x1801u) << "fast strings, BTS/PEBS unavailable";
+  ASSERT_EQ(wrmsr(kMsrMiscEnable, 0x1800).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrMiscEnable) & 1, 0u);
+  expect_gp(wrmsr(kMsrMiscEnable, 0x1801 | (1u << 8)));
+  ASSERT_EQ(wrmsr(kMsrBiosSignId, 0).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrBiosSignId), 0u);
+  EXPECT_EQ(rdmsr(kMsrPlatformInfo) >> 8 & 0xff, 10u) << "1 GHz = 10 x 100 MHz";
+  vm().set_gpr(kRcx, kMsrTscDeadline);
+  expect_gp(run({0x0f, 0x32}));  // no local APIC behind this vCPU
 }
 
 TEST_F(SystemInsnTest, SwapgsExchangesBases) {
@@ -501,24 +538,40 @@ std::string vendor() {
 }
 
 TEST(SystemCpuidTest, DescribesTheVirtualCpu) {
-  EXPECT_EQ(vendor(), "DenseVM vCPU");
-  EXPECT_EQ(cpuid(0, 0).eax, 7u);
+  EXPECT_EQ(vendor(), "GenuineIntel");
+  EXPECT_EQ(cpuid(0, 0).eax, 0x16u);
   const CpuidResult l1 = cpuid(1, 0);
   EXPECT_TRUE(l1.edx & (1u << 4)) << "TSC";
   EXPECT_TRUE(l1.edx & (1u << 5)) << "MSR";
   EXPECT_TRUE(l1.edx & (1u << 6)) << "PAE";
-  EXPECT_FALSE(l1.edx & (1u << 0)) << "no x87";
-  EXPECT_FALSE(l1.edx & (1u << 13)) << "no global pages";
-  EXPECT_FALSE(l1.edx & (1u << 26)) << "no SSE2";
+  EXPECT_TRUE(l1.edx & (1u << 13)) << "global pages";
+  EXPECT_TRUE(l1.ecx & (1u << 24)) << "TSC deadline";
+  EXPECT_TRUE(l1.ecx & (1u << 31)) << "hypervisor";
+  EXPECT_TRUE(cpuid(6, 0).eax & (1u << 2)) << "ARAT";
+  EXPECT_TRUE(cpuid(0x80000007, 0).edx & (1u << 8)) << "invariant TSC";
   const CpuidResult e1 = cpuid(0x80000001, 0);
   EXPECT_TRUE(e1.edx & (1u << 29)) << "LM";
   EXPECT_TRUE(e1.edx & (1u << 20)) << "NX";
   EXPECT_TRUE(e1.edx & (1u << 11)) << "SYSCALL";
   EXPECT_EQ(cpuid(0x80000000, 0).eax, 0x80000008u);
   EXPECT_EQ(cpuid(0x80000008, 0).eax & 0xff00, 48u << 8);
-  const CpuidResult unknown = cpuid(0x40000000, 0);
+  const CpuidResult unknown = cpuid(0x40000100, 0);
   EXPECT_EQ(unknown.eax | unknown.ebx | unknown.ecx | unknown.edx, 0u);
   EXPECT_EQ(cpuid(7, 0).ebx, 0u);
+}
+
+// Linux's native_calibrate_tsc: TSC Hz = ECX * EBX / EAX of leaf 0x15, and the local APIC
+// timer runs at the crystal's ECX Hz; both must be virtual time's rate, 10^9 a second.
+TEST(SystemCpuidTest, TimingLeavesGiveTheVirtualClockRate) {
+  const CpuidResult l15 = cpuid(0x15, 0);
+  ASSERT_NE(l15.eax, 0u);
+  EXPECT_EQ(uint64_t{l15.ecx} * l15.ebx / l15.eax, kVirtualHz);
+  EXPECT_EQ(l15.ecx, kVirtualHz) << "crystal = APIC bus";
+  EXPECT_EQ(cpuid(0x16, 0).eax, kVirtualHz / 1'000'000);
+  const CpuidResult h = cpuid(0x40000000, 0);
+  EXPECT_EQ(h.eax, 0x40000010u);
+  EXPECT_EQ(cpuid(0x40000010, 0).eax, kVirtualHz / 1000) << "TSC kHz";
+  EXPECT_EQ(cpuid(0x40000010, 0).ebx, kVirtualHz / 1000) << "APIC bus kHz";
 }
 
 TEST(SystemCpuidTest, BrandString) {
@@ -535,7 +588,7 @@ TEST_F(SystemInsnTest, CpuidInstructionFillsFourRegisters) {
   vm().set_gpr(kRax, 0xffffffff'00000000);
   vm().set_gpr(kRbx, ~uint64_t{0});
   ASSERT_EQ(run({0x0f, 0xa2}).kind, RunOutcome::Kind::kReachedStop);
-  EXPECT_EQ(vm().gpr(kRax), 7u);
+  EXPECT_EQ(vm().gpr(kRax), 0x16u);
   EXPECT_EQ(vm().gpr(kRbx), cpuid(0, 0).ebx) << "upper half cleared";
 }
 

@@ -276,6 +276,10 @@ RunResult Vcpu::run(uint64_t budget) {
       pause_requested_ = false;
       return result(StopReason::kPaused);
     }
+    if (yield_requested_) {
+      yield_requested_ = false;
+      return result(StopReason::kBudget);
+    }
     if (pending_.valid) {
       if (!deliver_exceptions_) {
         last_exception_ = pending_;

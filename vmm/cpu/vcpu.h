@@ -33,6 +33,15 @@ class InterruptSource {
   virtual uint8_t acknowledge_interrupt() = 0;  // returns the vector and marks it in service
 };
 
+// MSRs that belong to the platform rather than the core: IA32_TSC_DEADLINE is the local
+// APIC's. false means the MSR does not exist or the value is refused (#GP).
+class MsrDevice {
+ public:
+  virtual ~MsrDevice() = default;
+  [[nodiscard]] virtual bool read_msr(uint32_t msr, uint64_t& value) = 0;
+  [[nodiscard]] virtual bool write_msr(uint32_t msr, uint64_t value) = 0;
+};
+
 enum class StopReason : uint8_t {
   kBudget,     // retired the requested number of instructions
   kHalted,     // HLT with nothing pending; resume after an interrupt is raised
@@ -82,6 +91,13 @@ class Vcpu {
   // Off in instruction-level tests: an exception stops run() with kException instead.
   void set_deliver_exceptions(bool on) { deliver_exceptions_ = on; }
   void set_interrupt_source(InterruptSource* source) { irq_source_ = source; }
+  void set_msr_device(MsrDevice* device) { msr_device_ = device; }
+  // Ends run() after the current instruction with kBudget, to be called again at once: the
+  // caller's view of the next timer deadline changed (a timer armed, a deadline MSR).
+  void request_yield() {
+    yield_requested_ = true;
+    break_inner_ = true;
+  }
   // Devices call this when they stop the VM (exit port).
   void request_exit() {
     exit_requested_ = true;
@@ -291,6 +307,7 @@ class Vcpu {
   PageTracking& tracking_;
   WriteTracker* tracker_;
   InterruptSource* irq_source_ = nullptr;
+  MsrDevice* msr_device_ = nullptr;
 
   CpuState s_;
   LazyFlags lazy_;
@@ -310,6 +327,7 @@ class Vcpu {
   bool interrupt_shadow_ = false;
   bool exit_requested_ = false;
   bool pause_requested_ = false;  // transient: never set between two run() calls
+  bool yield_requested_ = false;  // transient, as pause_requested_
   bool stopped_ = false;
   bool break_inner_ = false;
   mutable bool stack_access_ = false;  // the current access is SS-relative (see translate)  // leave the fast loop: code page stale, MMIO, mode change

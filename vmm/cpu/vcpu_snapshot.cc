@@ -38,6 +38,7 @@ void Vcpu::save(StateWriter& w) const {
   }
   for (uint64_t v : {s_.star, s_.lstar, s_.cstar, s_.fmask, s_.apic_base}) w.u64(v);
   w.i64(s_.tsc_offset);
+  for (uint64_t v : {s_.pat, s_.mtrr_def_type, s_.misc_enable}) w.u64(v);
 
   w.boolean(supervisor_override_);
   w.u64(insn_rip_);
@@ -71,6 +72,7 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
   }
   for (uint64_t* v : {&s.star, &s.lstar, &s.cstar, &s.fmask, &s.apic_base}) *v = r.u64();
   s.tsc_offset = r.i64();
+  for (uint64_t* v : {&s.pat, &s.mtrr_def_type, &s.misc_enable}) *v = r.u64();
 
   const bool supervisor_override = r.boolean();
   const uint64_t insn_rip = r.u64();
