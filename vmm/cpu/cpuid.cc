@@ -38,7 +38,8 @@ CpuidResult cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
     case 1:
       r.eax = 0x00000601;  // family 6, model 0, stepping 1
       r.ecx = bit(23);     // POPCNT
-      r.edx = bit(3) | bit(4) | bit(5) | bit(6) | bit(9) | bit(15);  // PSE TSC MSR PAE APIC CMOV
+      // DE PSE TSC MSR PAE APIC CMOV
+      r.edx = bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(9) | bit(15);
       break;
     case 0x80000000:
       r.eax = kMaxExtended;

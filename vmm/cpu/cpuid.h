@@ -7,7 +7,7 @@
 //   0          EAX max basic leaf 7; EBX:EDX:ECX vendor "DenseVM vCPU"
 //   1          EAX 0x00000601 (family 6, model 0, stepping 1); EBX 0 (APIC ID 0)
 //              ECX POPCNT(23)
-//              EDX PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) CMOV(15)
+//              EDX DE(2) PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) CMOV(15)
 //   7.0        all 0: no BMI1 (it would also promise ANDN, BEXTR, BLS*), no SMEP/SMAP
 //   80000000   EAX max extended leaf 0x80000008
 //   80000001   ECX LAHF-SAHF(0) ABM/LZCNT(5)
@@ -15,8 +15,11 @@
 //   80000002-4 brand string "DenseVM virtual x86-64 CPU"
 //   80000008   EAX physical address bits (kGuestMaxPhysAddrBits) | 48 linear bits << 8
 //
-// Not advertised, because not implemented: x87/FPU, MMX, SSE and SSE2 (x86-64 formally
-// requires SSE2; our guests are built -mgeneral-regs-only), CX8/CX16 (CMPXCHG8B/16B),
+// DE promises CR4.DE (DR4/DR5 are #UD with it); the debug registers are stored, no
+// breakpoint fires (insn_debug.cc). Instructions of features not advertised raise #UD
+// (insn_absent.cc). Not advertised, because not implemented: x87/FPU, MMX, SSE and SSE2
+// (x86-64 formally requires SSE2; our guests are built -mgeneral-regs-only; the fences
+// execute anyway), CX8/CX16 (CMPXCHG8B/16B), CLFSH (CLFLUSH executes, line size unknown),
 // PGE (global pages are treated as ordinary ones), SEP (SYSENTER), RDTSCP, PAT, MTRR,
 // MCE/MCA, the hypervisor bit. The bits for POPCNT and LZCNT follow insn_bit.cc.
 //
@@ -36,9 +39,10 @@ struct CpuidResult {
 
 [[nodiscard]] CpuidResult cpuid(uint32_t leaf, uint32_t subleaf);
 
-// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, PSE, PAE).
+// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, DE, PSE,
+// PAE).
 inline constexpr uint64_t kCr4Tsd = 1u << 2;
 inline constexpr uint64_t kCr4Pse = 1u << 4;
-inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4Pse | kCr4Pae;
+inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4De | kCr4Pse | kCr4Pae;
 
 }  // namespace densevm::cpu
