@@ -29,7 +29,7 @@ inline constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4;         // magic, version,
 inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH3-64
 
 enum class SectionId : uint32_t { kConfig = 1, kState = 2, kIndex = 3, kPages = 4, kLineage = 5 };
-inline constexpr size_t kSectionCount = 5;  // version 2 has exactly these, in this order
+inline constexpr size_t kSectionCount = 5;  // version 3 has exactly these, in this order
 
 [[nodiscard]] const char* section_name(SectionId id);
 

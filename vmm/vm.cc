@@ -299,6 +299,8 @@ VmStats Vm::stats() const {
   s.timer_ticks = apic_.timer_expiries();
   s.decodes = c.decodes;
   s.code_invalidations = c.code_invalidations;
+  s.unimplemented_ud = c.unimplemented_ud;
+  s.unimplemented_first = vcpu_.unimplemented_first();
   s.demand_faults = h.demand_faults;
   s.cow_breaks = memory_.cow_breaks();
   s.resident_pages = memory_.resident_pages();

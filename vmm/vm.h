@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "balloon/balloon_device.h"
 #include "shadow-pt/hybrid_mmu.h"
@@ -65,6 +66,8 @@ struct VmStats {
   uint64_t timer_ticks = 0;
   uint64_t decodes = 0;
   uint64_t code_invalidations = 0;
+  uint64_t unimplemented_ud = 0;                // #UD for instructions the vCPU lacks
+  std::vector<std::string> unimplemented_first;  // their first distinct mnemonics
   uint64_t demand_faults = 0;
   // Shadow paging (zero in pure ept mode).
   uint64_t sync_faults = 0;

@@ -8,6 +8,7 @@
 
 #include "tests/diff/disasm.h"
 #include "tests/support/flat_vm.h"
+#include "vmm/cpu/vcpu.h"
 
 namespace densevm::diff {
 namespace {
@@ -25,6 +26,7 @@ struct VmResult {
   CpuRegs regs;
   uint64_t rip = 0;
   std::vector<uint8_t> data = std::vector<uint8_t>(kDataSize);
+  bool unimplemented = false;  // the #UD was the vCPU's: an instruction it does not implement
 };
 
 // A FlatVm kept across the cases of a group while they end normally: a new VM per case
@@ -58,7 +60,9 @@ VmResult run_in_vm(const DiffCase& c, VmCache& cache) {
   for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
   vm.set_rflags(c.in.rflags);
   vm.set_rip(kCodeBase);
+  const uint64_t unimplemented_before = vm.vcpu().counters().unimplemented_ud;
   r.outcome = vm.run_until(kCodeBase + c.code.size(), kMaxInstructions);
+  r.unimplemented = vm.vcpu().counters().unimplemented_ud != unimplemented_before;
   for (unsigned i = 0; i < kGprCount; ++i) r.regs.gpr[i] = vm.gpr(i);
   r.regs.rflags = vm.rflags();
   r.rip = vm.rip();
@@ -157,6 +161,10 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
     return "    vm " + describe(v.outcome) + " at " + instruction_at(c, v.rip) + " (rip " +
            hex(v.rip) + ")\n";
   }
+  if (v.unimplemented) {
+    return "    vm unimplemented instruction (#UD) at " + instruction_at(c, v.rip) + " (rip " +
+           hex(v.rip) + ")\n";
+  }
   const bool native_exception = n.kind == NK::kException;
   if (native_exception != (v.outcome.kind == VK::kException)) return "    outcome differs\n";
   if (!native_exception) return state_diff(c, n, v, false);
@@ -164,6 +172,9 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
   if (n.vector != v.outcome.vector) {
     return "    vector: native " + std::to_string(n.vector) + "  vm " +
            std::to_string(v.outcome.vector) + "\n";
+  }
+  if (n.vector >= 10 && n.vector <= 13 && n.error_code != v.outcome.error_code) {
+    d += "    error code: native " + hex(n.error_code) + "  vm " + hex(v.outcome.error_code) + "\n";
   }
   if (n.vector == 14) {
     if (n.fault_address != v.outcome.cr2) {
@@ -204,18 +215,16 @@ std::string failure_reason(const std::string& report) {
     pos = end == std::string::npos ? report.size() : end + 1;
     line.erase(0, line.find_first_not_of(' '));
     std::string item;
-    if (line.rfind("vm vCPU stopped: ", 0) == 0) {
-      item = line.substr(17, line.find(" (bytes") - 17);
-      // "unsupported instruction 'lock btc word ptr [..], 0x00'" -> "unsupported 'lock btc'"
-      const size_t quote = item.find('\'');
-      if (quote != std::string::npos) {
-        size_t stop = item.find_first_of(" '", quote + 1);
-        const std::string first = item.substr(quote + 1, stop - quote - 1);
-        if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
-          stop = item.find_first_of(" '", stop + 1);
-        }
-        item = item.substr(0, item.find(' ')) + " '" + item.substr(quote + 1, stop - quote - 1) + "'";
+    if (line.rfind("vm unimplemented instruction (#UD) at ", 0) == 0) {
+      // "vm unimplemented instruction (#UD) at lock btc word ptr [..], 0x00 (rip ...)"
+      // -> "unimplemented 'lock btc'"
+      std::string text = line.substr(38, line.rfind(" (rip") - 38);
+      size_t stop = text.find(' ');
+      const std::string first = text.substr(0, stop);
+      if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
+        stop = text.find(' ', stop + 1);
       }
+      item = "unimplemented '" + text.substr(0, stop) + "'";
     } else if (line.rfind("rflags:", 0) == 0) {
       const size_t from = line.find("differ in ") + 10;
       item = line.substr(from, line.find("  [") - from);

@@ -19,8 +19,8 @@ namespace densevm::diff {
 // the inputs and both results.
 [[nodiscard]] std::string check_case(const DiffCase& c, const NativeOutcome& native);
 
-// A one-line digest of a check_case() report: what differed ("rax OF data", "unsupported
-// instruction 'xlat'", "vector native 0 vm 13").
+// A one-line digest of a check_case() report: what differed ("rax OF data", "unimplemented
+// 'xlat'", "vector native 0 vm 13").
 [[nodiscard]] std::string failure_reason(const std::string& report);
 
 struct GroupReport {

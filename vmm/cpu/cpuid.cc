@@ -44,8 +44,8 @@ CpuidResult cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
       r.eax = 0x00000601;  // family 6, model 0, stepping 1
       r.ebx = 8u << 8;     // CLFLUSH line size 8 x 8 bytes; APIC ID 0
       r.ecx = bit(23) | bit(24) | bit(31);  // POPCNT TSC-DEADLINE HYPERVISOR
-      // PSE TSC MSR PAE APIC MTRR PGE CMOV PAT
-      r.edx = bit(3) | bit(4) | bit(5) | bit(6) | bit(9) | bit(12) | bit(13) | bit(15) | bit(16);
+      // DE PSE TSC MSR PAE APIC MTRR PGE CMOV PAT
+      r.edx = bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(9) | bit(12) | bit(13) | bit(15) | bit(16);
       break;
     case 6:
       r.eax = bit(2);  // ARAT: the APIC timer runs in every C-state

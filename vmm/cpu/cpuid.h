@@ -9,7 +9,7 @@
 //   1          EAX 0x00000601 (family 6, model 0, stepping 1); EBX CLFLUSH size 8 (x8 bytes),
 //              APIC ID 0
 //              ECX POPCNT(23) TSC-DEADLINE(24) HYPERVISOR(31)
-//              EDX PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) MTRR(12) PGE(13) CMOV(15) PAT(16)
+//              EDX DE(2) PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) MTRR(12) PGE(13) CMOV(15) PAT(16)
 //   6          EAX ARAT(2): the APIC timer does not stop in deep C-states
 //   7.0        all 0: no BMI1 (it would also promise ANDN, BEXTR, BLS*), no SMEP/SMAP
 //   15         EAX 1, EBX 1 (TSC = crystal), ECX crystal Hz = kVirtualHz (10^9)
@@ -23,8 +23,11 @@
 //   80000007   EDX invariant TSC(8)
 //   80000008   EAX physical address bits (kGuestMaxPhysAddrBits) | 48 linear bits << 8
 //
-// Not advertised, because not implemented: x87/FPU, MMX, SSE and SSE2 (x86-64 formally
-// requires SSE2; our guests are built -mgeneral-regs-only), CX8/CX16 (CMPXCHG8B/16B),
+// DE promises CR4.DE (DR4/DR5 are #UD with it); the debug registers are stored, no
+// breakpoint fires (insn_debug.cc). Instructions of features not advertised raise #UD
+// (insn_absent.cc). Not advertised, because not implemented: x87/FPU, MMX, SSE and SSE2
+// (x86-64 formally requires SSE2; our guests are built -mgeneral-regs-only; the fences
+// execute anyway), CX8/CX16 (CMPXCHG8B/16B), CLFSH (CLFLUSH executes, line size unknown),
 // SEP (SYSENTER), RDTSCP, MCE/MCA. PGE is honoured by flushing more than it requires:
 // global entries do not survive a CR3 load in the soft TLB (always correct: a TLB may drop
 // any entry), and a CR4 write flushes everything. MTRR and PAT are their MSRs only (memory
@@ -46,11 +49,11 @@ struct CpuidResult {
 
 [[nodiscard]] CpuidResult cpuid(uint32_t leaf, uint32_t subleaf);
 
-// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, PSE, PAE,
-// PGE).
+// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, DE, PSE,
+// PAE, PGE).
 inline constexpr uint64_t kCr4Tsd = 1u << 2;
 inline constexpr uint64_t kCr4Pse = 1u << 4;
-inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4Pse | kCr4Pae | kCr4Pge;
+inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4De | kCr4Pse | kCr4Pae | kCr4Pge;
 
 // The rate of the TSC and the local APIC bus: one tick per unit of virtual time.
 inline constexpr uint64_t kVirtualHz = 1'000'000'000;

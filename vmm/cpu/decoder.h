@@ -2,8 +2,10 @@
 //
 // Zydis does the x86 decoding; this file digests its operands into our compact form and
 // asks the builder registered for the mnemonic (insn_*.cc) to pick the handler for the exact
-// operand form and size. A valid instruction we do not implement is kUnsupported (the VM
-// stops, naming the bytes); bytes that are no instruction at all are kInvalid (#UD).
+// operand form and size. A valid instruction we do not implement is kUnsupported: `out` then
+// holds only its length and mnemonic, and the vCPU raises #UD for it and counts it (as a CPU
+// without the feature would; the guest kernel's business, never a reason to stop the VM);
+// bytes that are no instruction at all are kInvalid (#UD, not counted).
 //
 //   DecodedInsn d;
 //   DecodeStatus st = decode_instruction(bytes, 15, d);
@@ -24,6 +26,9 @@ enum class DecodeStatus : uint8_t { kOk, kNeedMoreBytes, kInvalid, kUnsupported 
 
 [[nodiscard]] DecodeStatus decode_instruction(const uint8_t* bytes, size_t available,
                                               DecodedInsn& out);
+
+// Zydis's name of a DecodedInsn::mnemonic ("movaps").
+[[nodiscard]] const char* mnemonic_name(uint16_t mnemonic);
 
 // Intel-syntax text of one instruction (for diagnostics), or "(bad)".
 [[nodiscard]] std::string disassemble(const uint8_t* bytes, size_t available, uint64_t rip);

@@ -4,69 +4,12 @@
 #include <cstring>
 #include <vector>
 
-#include "tests/support/flat_vm.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/decoder.h"
-#include "vmm/cpu/vcpu.h"
+#include "vmm/cpu/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {
-
-using testing::FlatVm;
-using testing::RunOutcome;
-using Bytes = std::vector<uint8_t>;
-
-constexpr uint64_t kCode = 0x10000, kStack = 0x20000, kData = 0x30000, kGdt = 0x40000,
-                   kTss = 0x41000;
-constexpr uint16_t kKernelCode = 0x08, kKernelData = 0x10, kUserData = 0x23, kUserCode = 0x2b,
-                   kTssSel = 0x30, kAbsentData = 0x40;
-
-uint64_t tss_descriptor_low(uint64_t base) {
-  return 0x67 | (base & 0xffffff) << 16 | uint64_t{0x89} << 40 | ((base >> 24) & 0xff) << 56;
-}
-
-// A FlatVm with code, stack and data pages and the GDT a 64-bit kernel uses.
-class SystemInsnTest : public ::testing::Test {
- protected:
-  void make(unsigned cpl) {
-    vm_ = std::make_unique<FlatVm>(cpl);
-    vm_->map(kCode, 0x1000, FlatVm::kRead | FlatVm::kExec);
-    vm_->map(kStack, 0x1000, FlatVm::kRead | FlatVm::kWrite);
-    vm_->map(kData, 0x1000, FlatVm::kRead | FlatVm::kWrite);
-    vm_->map(kGdt, 0x2000, FlatVm::kRead | FlatVm::kWrite);
-    const uint64_t gdt[10] = {0,
-                              0x00af9a000000ffff,  // 0x08 kernel code, L
-                              0x00cf92000000ffff,  // 0x10 kernel data
-                              0,
-                              0x00cff2000000ffff,  // 0x23 user data
-                              0x00affa000000ffff,  // 0x2b user code, L
-                              tss_descriptor_low(kTss),
-                              kTss >> 32,
-                              0x00cf12000000ffff,  // 0x40 data, not present
-                              0};
-    vm_->write(kGdt, gdt, sizeof gdt);
-    state().gdtr = {kGdt, sizeof gdt - 1};
-    vm_->set_gpr(kRsp, kStack + 0x1000);
-  }
-
-  CpuState& state() { return vm_->vcpu().state(); }
-  FlatVm& vm() { return *vm_; }
-
-  RunOutcome run(const Bytes& code, uint64_t max = 50) {
-    vm_->write(kCode, code.data(), code.size());
-    vm_->set_rip(kCode);
-    return vm_->run_until(kCode + code.size(), max);
-  }
-
-  void expect_gp(const RunOutcome& out, uint64_t error = 0) {
-    EXPECT_EQ(out.kind, RunOutcome::Kind::kException) << out.message;
-    EXPECT_EQ(out.vector, kVecGp);
-    EXPECT_EQ(out.error_code, error);
-    EXPECT_EQ(vm_->rip(), kCode) << "a faulting instruction does not retire";
-  }
-
-  std::unique_ptr<FlatVm> vm_;
-};
 
 TEST_F(SystemInsnTest, MovCr3LoadsAndReadsBack) {
   make(0);
@@ -518,12 +461,14 @@ TEST_F(SystemInsnTest, IretqWithNtIsGp) {
   expect_gp(run({0x48, 0xcf}));
 }
 
-TEST_F(SystemInsnTest, SixteenBitAndCompatibilityFormsStopTheVm) {
+TEST_F(SystemInsnTest, SixteenBitFormsAreUnimplementedUd) {
   make(0);
-  // pushf (16-bit) is not modelled: the VM stops naming it
+  // pushf (16-bit) is not modelled: #UD, counted as unimplemented
   const RunOutcome out = run({0x66, 0x9c});
-  EXPECT_EQ(out.kind, RunOutcome::Kind::kStopped);
-  EXPECT_NE(out.message.find("pushf"), std::string::npos) << out.message;
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kException) << out.message;
+  EXPECT_EQ(out.vector, kVecUd);
+  EXPECT_EQ(vm().vcpu().counters().unimplemented_ud, 1u);
+  EXPECT_EQ(vm().vcpu().unimplemented_first(), std::vector<std::string>{"pushf"});
 }
 
 // ---- CPUID: a fixed virtual CPU ----

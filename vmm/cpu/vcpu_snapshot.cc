@@ -5,6 +5,7 @@ namespace densevm::cpu {
 namespace {
 
 constexpr size_t kMaxStopMessage = 4096;
+constexpr size_t kMaxMnemonic = 64;
 
 void save_exception(StateWriter& w, const PendingException& e) {
   w.boolean(e.valid);
@@ -54,6 +55,15 @@ void Vcpu::save(StateWriter& w) const {
                      c.interrupts, c.invlpg, c.cr3_loads}) {
     w.u64(v);
   }
+  // Snapshot format version 3.
+  w.u32(s_.tss_limit);
+  w.u16(s_.ldtr);
+  w.u64(s_.ldt_base);
+  w.u32(s_.ldt_limit);
+  for (uint64_t v : {s_.dr[0], s_.dr[1], s_.dr[2], s_.dr[3], s_.dr6, s_.dr7}) w.u64(v);
+  w.u64(c.unimplemented_ud);
+  w.u8(static_cast<uint8_t>(unimplemented_first_.size()));
+  for (const std::string& name : unimplemented_first_) w.str(name);
 }
 
 void Vcpu::restore(StateReader& r, RestoredMemory memory) {
@@ -87,6 +97,16 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
                       &c.exceptions, &c.interrupts, &c.invlpg, &c.cr3_loads}) {
     *v = r.u64();
   }
+  s.tss_limit = r.u32();
+  s.ldtr = r.u16();
+  s.ldt_base = r.u64();
+  s.ldt_limit = r.u32();
+  for (uint64_t* v : {&s.dr[0], &s.dr[1], &s.dr[2], &s.dr[3], &s.dr6, &s.dr7}) *v = r.u64();
+  c.unimplemented_ud = r.u64();
+  const uint8_t shown = r.u8();
+  if (shown > kUnimplementedShown) throw StateError("vcpu record lists too many mnemonics");
+  std::vector<std::string> unimplemented(shown);
+  for (std::string& name : unimplemented) name = r.str(kMaxMnemonic);
 
   // Everything parsed: only now change the vCPU, so a corrupt record leaves it as it was.
   s_ = s;
@@ -106,6 +126,7 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
   stack_access_ = false;
   stop_message_ = std::move(message);
   counters_ = c;
+  unimplemented_first_ = std::move(unimplemented);
   flush_tlb();
   if (memory == RestoredMemory::kReplaced) code_.clear();
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.
