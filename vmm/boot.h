@@ -16,6 +16,7 @@
 #include "vmm/elf_loader.h"
 #include "vmm/guest_memory.h"
 #include "vmm/long_mode.h"
+#include "vmm/platform_layout.h"
 
 namespace densevm {
 
@@ -24,6 +25,7 @@ inline constexpr uint64_t kBootStartInfo = 0x6000;
 // The VM generation id: 16 bytes after the start info (which is 56 bytes), named to the guest
 // by vmgenid= on its command line (guest-tools/README.md, `genid`).
 inline constexpr uint64_t kBootGenerationId = 0x6080;
+static_assert(kBootGenerationId == kGenerationIdAddress, "the ACPI tables name the same address");
 inline constexpr uint64_t kBootMemmap = 0x6100;
 inline constexpr uint64_t kBootCmdline = 0x7000;
 inline constexpr uint64_t kBootCmdlineMax = 0x1000;

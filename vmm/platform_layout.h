@@ -7,6 +7,8 @@
 //   0xd0000000  virtio-mmio balloon (one 512-byte window, IRQ 5)
 //   0xfec00000  IOAPIC (24 pins, GSI 0-23)
 //   0xfee00000  local APIC
+//   0x00006080  the VM generation id (16 bytes; VMGENID's ADDR), in reserved low RAM
+//   GSI 9       the ACPI Generic Event Device: a new generation id (clone, restore)
 //   ports       0x3f8 COM1 (IRQ 4), 0x70/0x71 CMOS RTC (IRQ 8), 0x600/0x601 ACPI sleep
 //               control/status, 0x602 ACPI reset, 0xf4 exit, 0xf6 marker
 //
@@ -27,6 +29,9 @@ inline constexpr uint64_t kLocalApicSize = 0x1000;
 inline constexpr uint64_t kAcpiTablesBase = 0xe0000;
 inline constexpr uint64_t kAcpiTablesSize = 0x20000;
 inline constexpr uint64_t kLegacyHoleBase = 0xa0000;  // VGA and BIOS area: never RAM to Linux
+
+inline constexpr uint32_t kAcpiGedIrq = 9;
+inline constexpr uint64_t kGenerationIdAddress = 0x6080;  // boot.h's kBootGenerationId
 
 inline constexpr uint16_t kCom1Port = 0x3f8;
 inline constexpr uint32_t kCom1Irq = 4;

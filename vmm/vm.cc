@@ -66,6 +66,7 @@ Vm::GenerationId Vm::generation_id() {
 
 bool Vm::set_generation_id(GenerationId id) {
   const uint64_t words[2] = {id.lo, id.hi};
+  generation_id_changed_ = true;
   return memory_.write(Gpa{kBootGenerationId}, words, sizeof words);
 }
 
@@ -149,6 +150,10 @@ bool Vm::run_slice(uint64_t budget) {
     tlb_flush_pending_ = false;
   }
   update_balloon_line();  // host services may have changed the balloon's config between slices
+  if (std::exchange(generation_id_changed_, false)) {
+    ioapic_.set_line(kAcpiGedIrq, true);  // an edge: the GED runs _EVT, Notify(VGEN)
+    ioapic_.set_line(kAcpiGedIrq, false);
+  }
   in_slice_ = true;
   struct SliceEnd {
     bool& flag;

@@ -187,6 +187,9 @@ class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
   bool in_slice_ = false;           // run_slice is executing guest code
   bool tlb_flush_pending_ = false;  // P2M changed between slices
   bool reset_requested_ = false;    // the exit the vCPU stops for is a reset, not a poweroff
+  // A new generation id (restore, clone) not yet announced to the guest: the next slice
+  // pulses the ACPI GED's line so Linux's vmgenid reads it (set only before a VM runs on).
+  bool generation_id_changed_ = false;
 };
 
 }  // namespace densevm

@@ -133,8 +133,25 @@ std::vector<uint8_t> build_dsdt_body() {
                                     .memory32_fixed(static_cast<uint32_t>(kVirtioMmioBase), 0x200)
                                     .interrupt_level_high(kVirtioMmioIrq)
                                     .take()));
+  // VMGENID (Microsoft's "Virtual Machine Generation ID" spec, as QEMU's vmgenid device):
+  // ADDR gives the 16-byte id's guest-physical address as {low 32 bits, high 32 bits};
+  // Linux's vmgenid driver matches VMGENCTR / VM_GEN_COUNTER and reseeds from the id.
+  Aml genid_addr;
+  genid_addr.append(Aml::integer(kGenerationIdAddress & 0xffffffff)).append(Aml::integer(kGenerationIdAddress >> 32));
+  Aml vgen;
+  vgen.name("_HID", Aml::string("VMGENCTR"))
+      .name("_CID", Aml::string("VM_GEN_COUNTER"))
+      .name("_DDN", Aml::string("VM_Gen_Counter"))
+      .name("ADDR", Aml::package(genid_addr, 2));
+  // The hardware-reduced way to raise an ACPI event: a Generic Event Device (ACPI 6.4
+  // §5.6.9) whose interrupt runs _EVT; a new generation id notifies VGEN (0x80), on which
+  // the driver reads the id again.
+  Aml ged;
+  ged.name("_HID", Aml::string("ACPI0013"))
+      .name("_CRS", Aml::buffer(Resources().interrupt_edge_high(kAcpiGedIrq).take()))
+      .method("_EVT", 1, Aml::notify("\\_SB.VGEN", 0x80));
   Aml sb;
-  sb.device("COM1", com1).device("RTC", rtc).device("VR00", balloon);
+  sb.device("COM1", com1).device("RTC", rtc).device("VR00", balloon).device("VGEN", vgen).device("GED0", ged);
   // \_S5: Package(4){SLP_TYPa, SLP_TYPb (ignored), reserved, reserved} (ACPI 6.4 §7.4.2).
   Aml s5;
   s5.append(Aml::integer(kAcpiS5SleepType)).append(Aml::integer(0)).append(Aml::integer(0)).append(Aml::integer(0));

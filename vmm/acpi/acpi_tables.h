@@ -10,7 +10,9 @@
 //   MADT  the local APIC (ID 0) and the IOAPIC at 0xfec00000 (GSI 0-23); no 8259
 //   DSDT  \_SB.COM1 (PNP0501: 0x3f8, IRQ 4), \_SB.RTC (PNP0B00: 0x70, IRQ 8),
 //         \_SB.VR00 (LNRO0005: the virtio-mmio balloon, 512 bytes at 0xd0000000, GSI 5
-//         level-triggered active-high, as QEMU's microvm names it), \_S5 = {5, 0, 0, 0}
+//         level-triggered active-high, as QEMU's microvm names it), \_SB.VGEN (VMGENID:
+//         ADDR = the generation id's address), \_SB.GED0 (ACPI0013 on GSI 9, edge: its
+//         _EVT notifies VGEN when the id changes), \_S5 = {5, 0, 0, 0}
 //
 //   std::vector<uint8_t> blob = build_acpi_tables(kAcpiTablesBase);
 //   memory.write(Gpa{kAcpiTablesBase}, blob.data(), blob.size());

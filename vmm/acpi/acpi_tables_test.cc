@@ -110,6 +110,13 @@ TEST(AcpiTables, IaslDisassemblesTheDsdt) {
            "Name (_HID, EisaId (\"PNP0B00\")",
            "IRQNoFlags ()\n                    {8}",
            "Name (\\_S5, Package (0x04)",
+           "Name (_HID, \"VMGENCTR\")",
+           "Name (_CID, \"VM_GEN_COUNTER\")",
+           "Name (ADDR, Package (0x02)\n            {\n                0x6080, \n                Zero\n            })",
+           "Name (_HID, \"ACPI0013\"",
+           "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n                {\n                    0x00000009,",
+           "Method (_EVT, 1, NotSerialized)",
+           "Notify (\\_SB.VGEN, 0x80)",
        }) {
     EXPECT_NE(text.find(want), std::string::npos) << "missing: " << want << "\n" << text;
   }

@@ -9,6 +9,7 @@ namespace {
 constexpr uint8_t kZeroOp = 0x00, kOneOp = 0x01, kNameOp = 0x08, kBytePrefix = 0x0a,
                   kWordPrefix = 0x0b, kDWordPrefix = 0x0c, kStringPrefix = 0x0d,
                   kQWordPrefix = 0x0e, kScopeOp = 0x10, kBufferOp = 0x11, kPackageOp = 0x12,
+                  kMethodOp = 0x14, kNotifyOp = 0x86,
                   kExtOpPrefix = 0x5b, kDeviceOp = 0x82, kRootChar = 0x5c,
                   kDualNamePrefix = 0x2e, kMultiNamePrefix = 0x2f;
 
@@ -137,6 +138,25 @@ void Aml::with_length(const std::vector<uint8_t>& body) {
   bytes_.insert(bytes_.end(), body.begin(), body.end());
 }
 
+Aml Aml::notify(std::string_view path, uint8_t value) {
+  Aml a;
+  a.bytes_.push_back(kNotifyOp);
+  a.name_string(path);
+  a.append(integer(value));
+  return a;
+}
+
+Aml& Aml::method(std::string_view name, uint8_t args, const Aml& body) {
+  if (args > 7) throw std::invalid_argument("AML methods take at most 7 arguments");
+  Aml inner;
+  inner.name_string(name);
+  inner.bytes_.push_back(args);  // MethodFlags: ArgCount in bits 2:0, not serialized
+  inner.append(body);
+  bytes_.push_back(kMethodOp);
+  with_length(inner.bytes_);
+  return *this;
+}
+
 Aml& Aml::append(const Aml& term) {
   bytes_.insert(bytes_.end(), term.bytes_.begin(), term.bytes_.end());
   return *this;
@@ -192,16 +212,19 @@ Resources& Resources::memory32_fixed(uint32_t base, uint32_t length) {
   return *this;
 }
 
-Resources& Resources::interrupt_level_high(uint32_t gsi) {
+Resources& Resources::interrupt(uint32_t gsi, bool edge) {
   bytes_.push_back(0x89);  // large item, Extended Interrupt
   le(bytes_, 6, 2);        // flags, table length, one DWORD
-  // Flags: bit 0 consumer; bit 1 clear = level-triggered; bit 2 clear = active-high;
-  // bit 3 clear = exclusive; bit 4 clear = not wake-capable.
-  bytes_.push_back(0x01);
+  // Flags: bit 0 consumer; bit 1 edge- (1) or level-triggered (0); bit 2 clear =
+  // active-high; bit 3 clear = exclusive; bit 4 clear = not wake-capable.
+  bytes_.push_back(edge ? 0x03 : 0x01);
   bytes_.push_back(1);  // interrupt table length
   le(bytes_, gsi, 4);
   return *this;
 }
+
+Resources& Resources::interrupt_level_high(uint32_t gsi) { return interrupt(gsi, false); }
+Resources& Resources::interrupt_edge_high(uint32_t gsi) { return interrupt(gsi, true); }
 
 std::vector<uint8_t> Resources::take() {
   // End Tag (§6.4.2.9): 0x79 and a checksum byte; 0 means "treat as correct".

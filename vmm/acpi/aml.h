@@ -29,12 +29,17 @@ class Aml {
   // Buffer(){bytes}: a resource template's bytes (Resources::take).
   [[nodiscard]] static Aml buffer(const std::vector<uint8_t>& bytes);
 
+  // Notify(PATH, value): a statement, for a method's body (§19.6.93).
+  [[nodiscard]] static Aml notify(std::string_view path, uint8_t value);
+
   // Appends an encoded term as it is (package elements, one after another).
   Aml& append(const Aml& term);
   // Name(NAME, object), Scope(PATH){...}, Device(NAME){...}.
   Aml& name(std::string_view path, const Aml& object);
   Aml& scope(std::string_view path, const Aml& body);
   Aml& device(std::string_view name, const Aml& body);
+  // Method(NAME, args, NotSerialized){body}.
+  Aml& method(std::string_view name, uint8_t args, const Aml& body);
 
   [[nodiscard]] const std::vector<uint8_t>& bytes() const { return bytes_; }
 
@@ -56,9 +61,12 @@ class Resources {
   Resources& memory32_fixed(uint32_t base, uint32_t length);
   // Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive){gsi}: large item 0x89 (§6.4.3.6).
   Resources& interrupt_level_high(uint32_t gsi);
+  // Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive){gsi}.
+  Resources& interrupt_edge_high(uint32_t gsi);
   [[nodiscard]] std::vector<uint8_t> take();
 
  private:
+  Resources& interrupt(uint32_t gsi, bool edge);
   std::vector<uint8_t> bytes_;
 };
 
