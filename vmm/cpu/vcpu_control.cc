@@ -17,10 +17,14 @@ void Vcpu::write_cr3(uint64_t v) {
 }
 
 // Any CR4 write flushes the whole soft TLB, global entries included: toggling PGE must
-// (SDM Vol 3A §4.10.4.1), and flushing more than required is always allowed.
+// (SDM Vol 3A §4.10.4.1; Linux's __flush_tlb_all does it after changing kernel mappings),
+// and flushing more than required is always allowed. The MMU must flush as much: a shadow
+// MMU resyncs its out-of-sync tables as on a CR3 load, or a kernel mapping the guest
+// changed without INVLPG stays stale behind a global flush.
 void Vcpu::write_cr4(uint64_t v) {
   s_.cr4 = v | kCr4Pae;
   flush_tlb();
+  if (s_.cr0 & kCr0Pg) mmu_.cr3_loaded(paging_context());
 }
 
 void Vcpu::invlpg(uint64_t va) {
