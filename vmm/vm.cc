@@ -46,10 +46,12 @@ Vm::Vm(FrameStore& frames, const LinuxGuest& guest, const VmConfig& config, Cons
   if (acpi.size() > kAcpiTablesSize || !memory_.write(Gpa{kAcpiTablesBase}, acpi.data(), acpi.size())) {
     throw std::runtime_error("guest RAM too small for the ACPI tables");
   }
-  // panic=-1: a panic reboots at once, which ends the VM (the reset register) instead of
-  // spinning forever; a panic= later on the command line overrides it.
-  setup_linux_boot(memory_, guest.kernel, guest.initrd, "panic=-1 " + config.cmdline, kAcpiTablesBase,
-                   vcpu_.state());
+  // panic=-1: a panic reboots at once, which ends the VM instead of spinning forever.
+  // reboot=acpi: Linux 6.1 reboots a hardware-reduced ACPI machine through EFI, then the
+  // BIOS (real mode); there is neither, so it is told to use the FADT's reset register.
+  // Either is overridden by the same parameter later on the command line.
+  setup_linux_boot(memory_, guest.kernel, guest.initrd, "reboot=acpi panic=-1 " + config.cmdline,
+                   kAcpiTablesBase, vcpu_.state());
   const XXH128_hash_t h = XXH3_128bits_withSeed(config.cmdline.data(), config.cmdline.size(),
                                                 static_cast<uint64_t>(config.id));
   if (!set_generation_id({h.low64 | 1, h.high64})) {

@@ -8,7 +8,8 @@
 // virtio-mmio balloon (IRQ 5, level). Port I/O and MMIO to nothing read as all ones.
 // A Linux guest (LinuxGuest) boots on Linux's 64-bit boot protocol with the ACPI tables
 // describing all this; its poweroff ends the VM with status 0, its reboot (or a panic,
-// with the panic=-1 the VM puts first on its command line) stops it with a failure.
+// with the "reboot=acpi panic=-1" the VM puts first on its command line) stops it with a
+// failure.
 //
 //   Vm vm(frames, kernel, {.id = 0, .mem_bytes = 256 << 20, .cmdline = "workload=hello"}, sink);
 //   while (vm.run_slice(1'000'000)) {}
