@@ -125,7 +125,7 @@ TEST_F(SnapshotFile, CompressedFilesAreSmallerAndRestoreTheSame) {
 TEST_F(SnapshotFile, InspectShowsWhatTheFileHolds) {
   const CliResult r = run_densevm({"snapshot", "inspect", *file_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* needle : {"version 2", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
+  for (const char* needle : {"version 3", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
   }
 }

@@ -1,4 +1,5 @@
-// Architectural state of one x86-64 vCPU: registers, control registers, segments and MSRs.
+// Architectural state of one x86-64 vCPU: registers, control registers, segments, MSRs and
+// the x87/SSE registers.
 //
 // Plain data, so checkpoints can copy it. RFLAGS is kept partly lazy by the interpreter
 // (see flags.h); read it through Vcpu::rflags(), not from here.
@@ -9,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "vmm/cpu/fpu_state.h"
 
 namespace densevm::cpu {
 
@@ -90,6 +93,7 @@ struct CpuState {
   uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0;
   uint64_t apic_base = 0xfee00900;  // BSP, xAPIC enabled, base 0xfee00000
   int64_t tsc_offset = 0;           // TSC = retired instructions + tsc_offset
+  FpuState fpu;                     // x87, MXCSR, XMM0-15 (last: the hot fields stay put)
 };
 
 }  // namespace densevm::cpu

@@ -1,6 +1,8 @@
 // Vcpu::save / Vcpu::restore: the vCPU's part of a checkpoint (see vmm/snapshot_state.h).
 #include "vmm/cpu/vcpu.h"
 
+#include "vmm/cpu/fpu_snapshot.h"
+
 namespace densevm::cpu {
 namespace {
 
@@ -53,6 +55,7 @@ void Vcpu::save(StateWriter& w) const {
                      c.interrupts, c.invlpg, c.cr3_loads}) {
     w.u64(v);
   }
+  save_fpu(w, s_.fpu);
 }
 
 void Vcpu::restore(StateReader& r, RestoredMemory memory) {
@@ -85,6 +88,7 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
                       &c.exceptions, &c.interrupts, &c.invlpg, &c.cr3_loads}) {
     *v = r.u64();
   }
+  if (r.version() >= 3) s.fpu = restore_fpu(r);
 
   // Everything parsed: only now change the vCPU, so a corrupt record leaves it as it was.
   s_ = s;
