@@ -36,9 +36,12 @@ struct CpuidResult {
 
 [[nodiscard]] CpuidResult cpuid(uint32_t leaf, uint32_t subleaf);
 
-// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, PSE, PAE).
+// CR4 bits a guest may set: those whose features CPUID advertises (TSD for TSC, PSE, PAE,
+// OSFXSR and OSXMMEXCPT for FXSR and SSE).
 inline constexpr uint64_t kCr4Tsd = 1u << 2;
 inline constexpr uint64_t kCr4Pse = 1u << 4;
-inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4Pse | kCr4Pae;
+inline constexpr uint64_t kCr4Osfxsr = 1u << 9;      // SSE instructions and FXSAVE's XMM part
+inline constexpr uint64_t kCr4Osxmmexcpt = 1u << 10;  // SIMD FP errors are #XM, not #UD
+inline constexpr uint64_t kCr4Allowed = kCr4Tsd | kCr4Pse | kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt;
 
 }  // namespace densevm::cpu

@@ -101,10 +101,10 @@ TEST_F(SystemInsnTest, MovCr0KeepsLongModeAndHardwiresEt) {
 
 TEST_F(SystemInsnTest, MovCr4AcceptsOnlyAdvertisedBits) {
   make(0);
-  vm().set_gpr(kRax, kCr4Pae | kCr4Tsd);
+  vm().set_gpr(kRax, kCr4Pae | kCr4Tsd | kCr4Osfxsr | kCr4Osxmmexcpt);
   // mov cr4, rax; mov rbx, cr4
   ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
-  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd);
+  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd | kCr4Osfxsr | kCr4Osxmmexcpt);
   vm().set_gpr(kRax, kCr4Pae | kCr4Pge);  // global pages are not advertised
   expect_gp(run({0x0f, 0x22, 0xe0}));
   vm().set_gpr(kRax, 0);  // leaving PAE would leave long mode

@@ -53,11 +53,11 @@ TEST(Vcpu, InstructionCrossingAPageBoundary) {
 
 TEST(Vcpu, UnsupportedInstructionStopsWithBytesAndRip) {
   FlatVm vm;
-  const std::vector<uint8_t> code = {0x90, 0x0f, 0x28, 0xc1};  // nop; movaps xmm0, xmm1
+  const std::vector<uint8_t> code = {0x90, 0xf2, 0x0f, 0xd0, 0xc1};  // nop; addsubps (SSE3)
   const RunOutcome out = run_code(vm, code);
   ASSERT_EQ(out.kind, RunOutcome::Kind::kStopped);
   EXPECT_NE(out.message.find("unsupported instruction"), std::string::npos) << out.message;
-  EXPECT_NE(out.message.find("0f 28 c1"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("f2 0f d0 c1"), std::string::npos) << out.message;
   EXPECT_NE(out.message.find("0x10000001"), std::string::npos) << out.message;
   EXPECT_EQ(out.instructions, 1u);
 }
