@@ -1,7 +1,8 @@
-// Exceptions of SSE instructions, raised identically on both sides with the registers,
-// MXCSR and memory as before the faulting instruction: #GP(0) for a misaligned m128 (loads,
-// stores, arithmetic), #PF for an m128 that reaches an unmapped page, #GP(0) for a reserved
-// MXCSR bit (bit 17 is AMD's MM and left out), and #XM for each unmasked SIMD exception.
+// Exceptions of SSE and x87 instructions, raised identically on both sides with the
+// registers, MXCSR and memory as before the faulting instruction: #GP(0) for a misaligned
+// m128 (loads, stores, arithmetic, FXSAVE, FXRSTOR), #PF for an m128 that reaches an
+// unmapped page, #GP(0) for a reserved MXCSR bit (LDMXCSR, FXRSTOR; bit 17 is AMD's MM and
+// left out), #XM for each unmasked SIMD exception, and #MF for a pending x87 error.
 #include "tests/diff/gen_sse_util.h"
 #include "tests/diff/gen_util.h"
 #include "tests/diff/insn_gen.h"
@@ -63,6 +64,14 @@ void gen_sse_fault(Rng& rng, size_t n, std::vector<DiffCase>& out) {
     b.c().label += " (#GP misaligned)";
     return true;
   });
+  for (unsigned reg : {0u, 1u}) {  // fxsave, fxrstor
+    repeat(rng, n, out, [&](CaseBuilder& b) {
+      (void)at_rbx(b, misaligned(b.rng()), 16);
+      b.c().label = reg == 0 ? "fxsave64 (#GP misaligned)" : "fxrstor64 (#GP misaligned)";
+      b.raw({0x48, 0x0f, 0xae, static_cast<uint8_t>(reg << 3 | 3)});
+      return true;
+    });
+  }
   // #PF: 16 bytes reaching past the data region, loaded or stored, unaligned or aligned.
   for (ZydisMnemonic mn : {ZYDIS_MNEMONIC_MOVDQU, ZYDIS_MNEMONIC_MOVUPS, ZYDIS_MNEMONIC_MOVAPS}) {
     repeat(rng, n, out, [&](CaseBuilder& b) {
@@ -83,6 +92,18 @@ void gen_sse_fault(Rng& rng, size_t n, std::vector<DiffCase>& out) {
                               static_cast<uint8_t>(bad >> 16), static_cast<uint8_t>(bad >> 24)};
     if (!b.emit(ZYDIS_MNEMONIC_LDMXCSR, {b.mem_holding(bytes, 4)})) return false;
     b.c().label += " (#GP reserved bit)";
+    return true;
+  });
+  repeat(rng, n, out, [&](CaseBuilder& b) {
+    std::vector<uint8_t> image(512);
+    std::memcpy(image.data(), b.fx().data(), 160);
+    const uint32_t bad = 0x1f80 | 1u << 16;
+    std::memcpy(&image[kFxMxcsr], &bad, 4);
+    (void)b.mem_holding(image, 16);
+    b.claim(kRbx);
+    b.set(kRbx, kDataBase + b.last_offset());
+    b.c().label = "fxrstor64 (#GP reserved MXCSR bit)";
+    b.raw({0x48, 0x0f, 0xae, 0x0b});
     return true;
   });
   // #XM: each SIMD exception unmasked where it happens.
@@ -109,6 +130,28 @@ void gen_sse_fault(Rng& rng, size_t n, std::vector<DiffCase>& out) {
       return true;
     });
   }
+  // #MF: an unmasked x87 error pending (ES, from FXRSTOR of the input) at a waiting instruction.
+  for (uint8_t second : {uint8_t{0xe8}, uint8_t{0xee}}) {  // fld1, fldz
+    repeat(rng, n, out, [&](CaseBuilder& b) {
+      random_x87_state(b, 0);
+      FxImage& fx = b.fx();
+      const unsigned e = static_cast<unsigned>(b.rng().below(6));
+      fx[kFxFcw] = static_cast<uint8_t>(fx[kFxFcw] & ~(1u << e));
+      fx[kFxFsw] = static_cast<uint8_t>(fx[kFxFsw] | 1u << e);
+      b.c().label = "x87 with an error pending (#MF)";
+      b.c().code = {0xd9, second};
+      return true;
+    });
+  }
+  repeat(rng, n, out, [&](CaseBuilder& b) {
+    random_x87_state(b, 0);
+    FxImage& fx = b.fx();
+    fx[kFxFcw] = static_cast<uint8_t>(fx[kFxFcw] & ~1u);
+    fx[kFxFsw] = static_cast<uint8_t>(fx[kFxFsw] | 1u);
+    b.c().label = "fwait with an error pending (#MF)";
+    b.c().code = {0x9b};
+    return true;
+  });
 }
 
 }  // namespace densevm::diff

@@ -30,6 +30,10 @@ enum class Lanes { kSingles, kDoubles, kIntegers, kRandom };
 // sometimes a single or double value widened (what FLD of memory would make).
 [[nodiscard]] std::array<uint8_t, 10> edge_extended(Rng& rng);
 
+// A random x87 state in the case's FXSAVE input: TOP, tags, values, condition codes, and
+// the control word (each exception unmasked with `unmask` percent); no error pending.
+void random_x87_state(CaseBuilder& b, unsigned unmask);
+
 inline void put16(FxImage& fx, size_t offset, uint16_t v) { std::memcpy(&fx[offset], &v, 2); }
 inline void put32(FxImage& fx, size_t offset, uint32_t v) { std::memcpy(&fx[offset], &v, 4); }
 

@@ -25,8 +25,8 @@ constexpr uint32_t kMaxExtended = 0x80000008;
 
 }  // namespace
 
-// Every leaf here has a single subleaf (7.0 is all zeros), so ECX does not matter.
-CpuidResult cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
+// Only leaf 7 has subleaves (EAX = 0: subleaf 0 alone); ECX does not matter elsewhere.
+CpuidResult cpuid(uint32_t leaf, uint32_t subleaf) {
   CpuidResult r;
   switch (leaf) {
     case 0:
@@ -39,6 +39,10 @@ CpuidResult cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
       r.eax = 0x00000601;  // family 6, model 0, stepping 1
       r.ecx = bit(23);     // POPCNT
       r.edx = bit(3) | bit(4) | bit(5) | bit(6) | bit(9) | bit(15);  // PSE TSC MSR PAE APIC CMOV
+      r.edx |= bit(0) | bit(24) | bit(25) | bit(26);                 // FPU FXSR SSE SSE2
+      break;
+    case 7:
+      if (subleaf == 0) r.ebx = bit(13);  // FCS/FDS deprecated
       break;
     case 0x80000000:
       r.eax = kMaxExtended;

@@ -7,16 +7,18 @@
 //   0          EAX max basic leaf 7; EBX:EDX:ECX vendor "DenseVM vCPU"
 //   1          EAX 0x00000601 (family 6, model 0, stepping 1); EBX 0 (APIC ID 0)
 //              ECX POPCNT(23)
-//              EDX PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) CMOV(15)
-//   7.0        all 0: no BMI1 (it would also promise ANDN, BEXTR, BLS*), no SMEP/SMAP
+//              EDX FPU(0) PSE(3) TSC(4) MSR(5) PAE(6) APIC(9) CMOV(15) FXSR(24) SSE(25)
+//                  SSE2(26)
+//   7.0        EBX FCS/FDS deprecated(13): FXSAVE and FNSTENV store them as 0. Nothing
+//              else: no BMI1 (it would also promise ANDN, BEXTR, BLS*), no SMEP/SMAP
 //   80000000   EAX max extended leaf 0x80000008
 //   80000001   ECX LAHF-SAHF(0) ABM/LZCNT(5)
 //              EDX SYSCALL(11) NX(20) Page1GB(26) LM(29)
 //   80000002-4 brand string "DenseVM virtual x86-64 CPU"
 //   80000008   EAX physical address bits (kGuestMaxPhysAddrBits) | 48 linear bits << 8
 //
-// Not advertised, because not implemented: x87/FPU, MMX, SSE and SSE2 (x86-64 formally
-// requires SSE2; our guests are built -mgeneral-regs-only), CX8/CX16 (CMPXCHG8B/16B),
+// Not advertised, because not implemented: MMX (and the SSE forms on MMX registers),
+// SSE3 and later, XSAVE and AVX (so glibc picks its SSE2 paths), CX8/CX16 (CMPXCHG8B/16B),
 // PGE (global pages are treated as ordinary ones), SEP (SYSENTER), RDTSCP, PAT, MTRR,
 // MCE/MCA, the hypervisor bit. The bits for POPCNT and LZCNT follow insn_bit.cc.
 //

@@ -25,6 +25,7 @@ const BuilderTable& builders() {
     register_strings();
     register_system();
     register_sse();
+    register_x87();
     return true;
   }();
   (void)filled;

@@ -77,5 +77,6 @@ void register_control_flow();
 void register_strings();
 void register_system();
 void register_sse();  // after register_strings(): see registered_builder()
+void register_x87();
 
 }  // namespace densevm::cpu
