@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "cow-snapshots/snapshot_image.h"
 #include "tests/support/tiny_elf.h"
+#include "vmm/cpu/fpu_snapshot.h"
 #include "vmm/boot.h"
 
 namespace densevm::snapshot {
@@ -221,11 +223,46 @@ TEST_F(VmSnapshot, CraftedIndexesAndLineagesNeverCrashTheRestore) {
   }
 }
 
+// A version-2 file (written before the vCPU had x87/SSE state) restores, with the reset
+// FPU state; a version-3 record claiming to be version 2 is refused (bytes left over).
+TEST_F(VmSnapshot, ReadsVersion2Files) {
+  const std::vector<uint8_t> file = small_file(false);
+  const Container c = decode_container(file);
+  ASSERT_EQ(c.version, 3u);
+  std::vector<Section> sections;
+  for (const SectionView& v : c.sections) sections.push_back({v.id, {v.payload.begin(), v.payload.end()}});
+  StateWriter fpu;
+  cpu::save_fpu(fpu, cpu::FpuState{});  // what a guest that never used x87 or SSE has
+  std::vector<uint8_t>& state = sections[1].payload;
+  const auto at = std::search(state.begin(), state.end(), fpu.bytes().begin(), fpu.bytes().end());
+  ASSERT_NE(at, state.end());
+  ASSERT_EQ(std::search(at + 1, state.end(), fpu.bytes().begin(), fpu.bytes().end()), state.end());
+  state.erase(at, at + static_cast<std::ptrdiff_t>(fpu.bytes().size()));
+  std::vector<uint8_t> v2 = encode_container(0, sections);
+  v2[8] = 2;
+  const Snapshot snap = parse(v2);
+  EXPECT_EQ(snap.version, 2u);
+  Captured restored;
+  std::unique_ptr<Vm> vm = restore(snap, restored);
+  while (vm->run_slice(1000)) {}
+  ASSERT_EQ(vm->state(), Vm::State::kExited) << vm->failure();
+  EXPECT_EQ(vm->exit_status(), 7);
+  EXPECT_EQ(restored.lines, std::vector<std::string>{"AB"});
+
+  std::vector<uint8_t> lying = file;
+  lying[8] = 2;
+  Captured unused;
+  EXPECT_THROW((void)restore(parse(lying), unused), SnapshotError);
+}
+
 TEST_F(VmSnapshot, RefusesWrongMagicVersionAndFlags) {
   const std::vector<uint8_t> file = small_file(false);
   std::vector<uint8_t> magic = file;
   magic[0] = 'X';
   EXPECT_THROW((void)parse(magic), SnapshotError);
+  std::vector<uint8_t> future = file;
+  future[8] = 4;
+  EXPECT_THROW((void)parse(future), SnapshotError);
   std::vector<uint8_t> version = file;
   version[8] = 1;
   try {

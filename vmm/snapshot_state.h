@@ -5,6 +5,10 @@
 // running past the end, or a length that cannot fit, throws StateError (one line) and never
 // reads outside the buffer. Snapshot files and checkpoints are "ask everyone to save".
 //
+// A record is written in the current layout (kStateVersion, the snapshot file format's
+// version); a reader of an older file's record is told its version, and a restore reads the
+// fields that layout had, giving what it lacks its reset value (FORMAT.md, Compatibility).
+//
 //   StateWriter w; vcpu.save(w);                 // w.bytes() holds the record
 //   StateReader r(w.bytes()); vcpu.restore(r);   // throws StateError on short input
 //   r.expect_end("vcpu");
@@ -23,6 +27,10 @@ namespace densevm {
 struct StateError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Layout versions of state records: 3 added the vCPU's x87/SSE state.
+inline constexpr uint32_t kStateVersion = 3;
+inline constexpr uint32_t kOldestStateVersion = 2;
 
 class StateWriter {
  public:
@@ -47,7 +55,10 @@ class StateWriter {
 
 class StateReader {
  public:
-  explicit StateReader(std::span<const uint8_t> data) : data_(data) {}
+  explicit StateReader(std::span<const uint8_t> data, uint32_t version = kStateVersion)
+      : data_(data), version_(version) {}
+  // The layout the record was written in (kOldestStateVersion..kStateVersion).
+  [[nodiscard]] uint32_t version() const { return version_; }
   [[nodiscard]] uint8_t u8() { return static_cast<uint8_t>(get(1)); }
   // Any byte other than 0 or 1 is corruption, not "true".
   [[nodiscard]] bool boolean();
@@ -80,6 +91,7 @@ class StateReader {
   }
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
+  uint32_t version_;
 };
 
 }  // namespace densevm

@@ -18,11 +18,12 @@ void Vm::save(StateWriter& w) const {
   vcpu_.save(w);
   apic_.save(w);
   uart_.save(w);
+  balloon_mmio_.save(w);
+  balloon_.save(w);
+  // Version 3: a Linux guest's platform.
   ioapic_.save(w);
   rtc_.save(w);
   w.boolean(reset_requested_);
-  balloon_mmio_.save(w);
-  balloon_.save(w);
 }
 
 void Vm::restore(StateReader& r, cpu::RestoredMemory memory) {
@@ -37,11 +38,14 @@ void Vm::restore(StateReader& r, cpu::RestoredMemory memory) {
   tlb_flush_pending_ = false;  // the vCPU restore emptied the soft TLB
   apic_.restore(r);
   uart_.restore(r);
-  ioapic_.restore(r);
-  rtc_.restore(r);
-  reset_requested_ = r.boolean();
   balloon_mmio_.restore(r);
   balloon_.restore(r);
+  reset_requested_ = false;
+  if (r.version() >= 3) {
+    ioapic_.restore(r);
+    rtc_.restore(r);
+    reset_requested_ = r.boolean();
+  }
   state_ = static_cast<State>(state);
 }
 

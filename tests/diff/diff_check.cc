@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/diff/disasm.h"
+#include "tests/diff/fx_compare.h"
 #include "tests/support/flat_vm.h"
 #include "vmm/cpu/vcpu.h"
 
@@ -59,12 +60,14 @@ VmResult run_in_vm(const DiffCase& c, VmCache& cache) {
   }
   for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
   vm.set_rflags(c.in.rflags);
+  vm.vcpu().state().fpu = fpu_from_image(c.in.fx);
   vm.set_rip(kCodeBase);
   const uint64_t unimplemented_before = vm.vcpu().counters().unimplemented_ud;
   r.outcome = vm.run_until(kCodeBase + c.code.size(), kMaxInstructions);
   r.unimplemented = vm.vcpu().counters().unimplemented_ud != unimplemented_before;
   for (unsigned i = 0; i < kGprCount; ++i) r.regs.gpr[i] = vm.gpr(i);
   r.regs.rflags = vm.rflags();
+  r.regs.fx = vcpu_fx_image(vm.vcpu().state().fpu);
   r.rip = vm.rip();
   vm.read(kDataBase, r.data.data(), kDataSize);
   if (r.outcome.kind == RunOutcome::Kind::kReachedStop) {
@@ -98,6 +101,7 @@ std::string inputs(const DiffCase& c) {
     s += std::string(i % 4 == 0 ? "\n   " : "") + " " + kGprNames[i] + "=" + hex(c.in.gpr[i]);
   }
   s += "\n    rflags=" + hex(c.in.rflags) + " (" + flag_names(c.in.rflags) + ")";
+  s += fx_inputs(c.in.fx);
   for (size_t i = 0; i < c.data.size(); ++i) {
     if (i == 8) {
       s += "\n    (" + std::to_string(c.data.size() - 8) + " more data patches)";
@@ -131,10 +135,14 @@ std::string state_diff(const DiffCase& c, const NativeOutcome& n, const VmResult
          ")  differ in " + flag_names(flag_diff) + "  [compared: " + flag_names(mask) + "]\n";
   }
   if (exception && n.rip != v.rip) d += "    rip: native " + hex(n.rip) + "  vm " + hex(v.rip) + "\n";
+  d += fx_diff(c, n.regs.fx, v.regs.fx);
   std::vector<uint8_t> expected(kDataSize);
   initial_data(c, std::span<uint8_t, kDataSize>(expected.data(), kDataSize));
   for (const DataChunk& ch : n.changed) {
     std::memcpy(&expected[ch.offset], ch.bytes.data(), kChunkSize);
+  }
+  for (const auto& [offset, length] : c.undefined_data) {  // whatever either side wrote
+    if (offset + length <= kDataSize) std::memcpy(&expected[offset], &v.data[offset], length);
   }
   int shown = 0;
   for (uint32_t off = 0; off < kDataSize; off += 8) {

@@ -1,4 +1,5 @@
-// Architectural state of one x86-64 vCPU: registers, control registers, segments and MSRs.
+// Architectural state of one x86-64 vCPU: registers, control registers, segments, MSRs and
+// the x87/SSE registers.
 //
 // Plain data, so checkpoints can copy it. RFLAGS is kept partly lazy by the interpreter
 // (see flags.h); read it through Vcpu::rflags(), not from here.
@@ -9,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "vmm/cpu/fpu_state.h"
 
 namespace densevm::cpu {
 
@@ -113,6 +116,7 @@ struct CpuState {
   uint64_t pat = 0x0007040600070406;  // IA32_PAT at reset: WB WT UC- UC, twice
   uint64_t mtrr_def_type = 0;         // IA32_MTRR_DEF_TYPE: MTRRs off, default UC
   uint64_t misc_enable = 1;           // IA32_MISC_ENABLE: fast strings (and fixed bits)
+  FpuState fpu;                     // x87, MXCSR, XMM0-15 (last: the hot fields stay put)
 };
 
 }  // namespace densevm::cpu

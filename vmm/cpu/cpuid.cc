@@ -30,8 +30,8 @@ constexpr uint32_t kMaxExtended = 0x80000008;
 
 }  // namespace
 
-// Every leaf here has a single subleaf (7.0 is all zeros), so ECX does not matter.
-CpuidResult cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
+// Only leaf 7 has subleaves (EAX = 0: subleaf 0 alone); ECX does not matter elsewhere.
+CpuidResult cpuid(uint32_t leaf, uint32_t subleaf) {
   CpuidResult r;
   switch (leaf) {
     case 0:
@@ -46,9 +46,13 @@ CpuidResult cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
       r.ecx = bit(23) | bit(24) | bit(31);  // POPCNT TSC-DEADLINE HYPERVISOR
       // DE PSE TSC MSR PAE APIC MTRR PGE CMOV PAT
       r.edx = bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(9) | bit(12) | bit(13) | bit(15) | bit(16);
+      r.edx |= bit(0) | bit(24) | bit(25) | bit(26);  // FPU FXSR SSE SSE2
       break;
     case 6:
       r.eax = bit(2);  // ARAT: the APIC timer runs in every C-state
+      break;
+    case 7:
+      if (subleaf == 0) r.ebx = bit(13);  // FCS/FDS deprecated
       break;
     case 0x15:
       // TSC / crystal = EBX / EAX = 1, crystal (and local APIC bus) = ECX Hz: both count

@@ -24,6 +24,8 @@ const BuilderTable& builders() {
     register_control_flow();
     register_strings();
     register_system();
+    register_sse();
+    register_x87();
     return true;
   }();
   (void)filled;
@@ -69,6 +71,8 @@ uint8_t log2_scale(uint8_t scale) {
 void register_builder(ZydisMnemonic mnemonic, Builder builder) {
   mutable_table()[mnemonic] = builder;
 }
+
+Builder registered_builder(ZydisMnemonic mnemonic) { return mutable_table()[mnemonic]; }
 
 DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedInsn& out) {
   const BuilderTable& table = builders();

@@ -56,6 +56,9 @@ struct DecodeContext {
 using Builder = bool (*)(const DecodeContext& ctx, DecodedInsn& d);
 
 void register_builder(ZydisMnemonic mnemonic, Builder builder);
+// The builder registered for `mnemonic` so far, or nullptr: a later group that shares a
+// mnemonic (SSE2's MOVSD and CMPSD are also string instructions) hands it the other forms.
+[[nodiscard]] Builder registered_builder(ZydisMnemonic mnemonic);
 
 // Chooses Fn<1>, Fn<2>, Fn<4> or Fn<8> by operand size.
 template <template <unsigned> class Fn>
@@ -78,5 +81,7 @@ void register_bit_ops();
 void register_control_flow();
 void register_strings();
 void register_system();
+void register_sse();  // after register_strings(): see registered_builder()
+void register_x87();
 
 }  // namespace densevm::cpu

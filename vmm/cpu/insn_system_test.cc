@@ -44,10 +44,10 @@ TEST_F(SystemInsnTest, MovCr0KeepsLongModeAndHardwiresEt) {
 
 TEST_F(SystemInsnTest, MovCr4AcceptsOnlyAdvertisedBits) {
   make(0);
-  vm().set_gpr(kRax, kCr4Pae | kCr4Tsd);
+  vm().set_gpr(kRax, kCr4Pae | kCr4Tsd | kCr4Osfxsr | kCr4Osxmmexcpt);
   // mov cr4, rax; mov rbx, cr4
   ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
-  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd);
+  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd | kCr4Osfxsr | kCr4Osxmmexcpt);
   vm().set_gpr(kRax, kCr4Pae | kCr4Pge);  // global pages are advertised
   ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
   EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Pge);
@@ -494,6 +494,15 @@ TEST(SystemCpuidTest, DescribesTheVirtualCpu) {
   EXPECT_TRUE(l1.ecx & (1u << 31)) << "hypervisor";
   EXPECT_TRUE(cpuid(6, 0).eax & (1u << 2)) << "ARAT";
   EXPECT_TRUE(cpuid(0x80000007, 0).edx & (1u << 8)) << "invariant TSC";
+  EXPECT_TRUE(l1.edx & (1u << 0)) << "x87";
+  EXPECT_TRUE(l1.edx & (1u << 24)) << "FXSR";
+  EXPECT_TRUE(l1.edx & (1u << 25)) << "SSE";
+  EXPECT_TRUE(l1.edx & (1u << 26)) << "SSE2";
+  EXPECT_FALSE(l1.edx & (1u << 23)) << "no MMX";
+  // glibc must pick its SSE2 paths: nothing newer.
+  for (unsigned bit : {0u, 9u, 12u, 19u, 20u, 26u, 27u, 28u}) {  // SSE3 SSSE3 FMA SSE4.1/2 XSAVE OSXSAVE AVX
+    EXPECT_FALSE(l1.ecx & (1u << bit)) << "leaf 1 ECX bit " << bit;
+  }
   const CpuidResult e1 = cpuid(0x80000001, 0);
   EXPECT_TRUE(e1.edx & (1u << 29)) << "LM";
   EXPECT_TRUE(e1.edx & (1u << 20)) << "NX";
@@ -502,7 +511,8 @@ TEST(SystemCpuidTest, DescribesTheVirtualCpu) {
   EXPECT_EQ(cpuid(0x80000008, 0).eax & 0xff00, 48u << 8);
   const CpuidResult unknown = cpuid(0x40000100, 0);
   EXPECT_EQ(unknown.eax | unknown.ebx | unknown.ecx | unknown.edx, 0u);
-  EXPECT_EQ(cpuid(7, 0).ebx, 0u);
+  EXPECT_EQ(cpuid(7, 0).ebx, 1u << 13) << "only: FCS and FDS are stored as 0";
+  EXPECT_EQ(cpuid(7, 1).ebx, 0u);
 }
 
 // Linux's native_calibrate_tsc: TSC Hz = ECX * EBX / EAX of leaf 0x15, and the local APIC
@@ -555,6 +565,10 @@ TEST(SystemCpuidTest, AdvertisedInstructionsDecode) {
       {"SYSCALL", has(0x80000001, &CpuidResult::edx, 11), {0x0f, 0x05}},
       {"RDTSC", has(1, &CpuidResult::edx, 4), {0x0f, 0x31}},
       {"RDMSR", has(1, &CpuidResult::edx, 5), {0x0f, 0x32}},
+      {"FPU", has(1, &CpuidResult::edx, 0), {0xdb, 0xe3}},                  // fninit
+      {"FXSR", has(1, &CpuidResult::edx, 24), {0x48, 0x0f, 0xae, 0x00}},   // fxsave64 [rax]
+      {"SSE", has(1, &CpuidResult::edx, 25), {0x0f, 0x28, 0xc1}},          // movaps
+      {"SSE2", has(1, &CpuidResult::edx, 26), {0x66, 0x0f, 0xef, 0xc0}},   // pxor
   };
   for (const Case& c : cases) {
     if (!c.advertised) continue;

@@ -173,13 +173,18 @@ bool Vcpu::access_slow(uint64_t va, void* data, unsigned size, Access access) {
     const unsigned n = i == 0 ? first : size - first;
     const uint64_t page_off = (va + done) & kPageMask;
     if (t.kind == Translation::Kind::kMmio) {
-      if (access == Access::kWrite) {
-        uint64_t v = 0;
-        std::memcpy(&v, bytes + done, n);
-        bus_.mmio_write(t.gpa, n, v);
-      } else {
-        const uint64_t v = bus_.mmio_read(t.gpa, n);
-        std::memcpy(bytes + done, &v, n);
+      // Devices take at most 8 bytes at a time: wider accesses (SSE, SGDT) go in pieces.
+      for (unsigned piece = 0; piece < n; piece += 8) {
+        const unsigned m = std::min(n - piece, 8u);
+        const Gpa gpa = t.gpa + piece;
+        if (access == Access::kWrite) {
+          uint64_t v = 0;
+          std::memcpy(&v, bytes + done + piece, m);
+          bus_.mmio_write(gpa, m, v);
+        } else {
+          const uint64_t v = bus_.mmio_read(gpa, m);
+          std::memcpy(bytes + done + piece, &v, m);
+        }
       }
     } else if (access == Access::kWrite) {
       std::memcpy(t.host_page + page_off, bytes + done, n);

@@ -1,6 +1,8 @@
 // Vcpu::save / Vcpu::restore: the vCPU's part of a checkpoint (see vmm/snapshot_state.h).
 #include "vmm/cpu/vcpu.h"
 
+#include "vmm/cpu/fpu_snapshot.h"
+
 namespace densevm::cpu {
 namespace {
 
@@ -39,7 +41,6 @@ void Vcpu::save(StateWriter& w) const {
   }
   for (uint64_t v : {s_.star, s_.lstar, s_.cstar, s_.fmask, s_.apic_base}) w.u64(v);
   w.i64(s_.tsc_offset);
-  for (uint64_t v : {s_.pat, s_.mtrr_def_type, s_.misc_enable}) w.u64(v);
 
   w.boolean(supervisor_override_);
   w.u64(insn_rip_);
@@ -55,7 +56,7 @@ void Vcpu::save(StateWriter& w) const {
                      c.interrupts, c.invlpg, c.cr3_loads}) {
     w.u64(v);
   }
-  // Snapshot format version 3.
+  // Version 3: the ring-3 system state, the platform MSRs, the x87/SSE state.
   w.u32(s_.tss_limit);
   w.u16(s_.ldtr);
   w.u64(s_.ldt_base);
@@ -64,6 +65,8 @@ void Vcpu::save(StateWriter& w) const {
   w.u64(c.unimplemented_ud);
   w.u8(static_cast<uint8_t>(unimplemented_first_.size()));
   for (const std::string& name : unimplemented_first_) w.str(name);
+  for (uint64_t v : {s_.pat, s_.mtrr_def_type, s_.misc_enable}) w.u64(v);
+  save_fpu(w, s_.fpu);
 }
 
 void Vcpu::restore(StateReader& r, RestoredMemory memory) {
@@ -82,7 +85,6 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
   }
   for (uint64_t* v : {&s.star, &s.lstar, &s.cstar, &s.fmask, &s.apic_base}) *v = r.u64();
   s.tsc_offset = r.i64();
-  for (uint64_t* v : {&s.pat, &s.mtrr_def_type, &s.misc_enable}) *v = r.u64();
 
   const bool supervisor_override = r.boolean();
   const uint64_t insn_rip = r.u64();
@@ -97,16 +99,21 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
                       &c.exceptions, &c.interrupts, &c.invlpg, &c.cr3_loads}) {
     *v = r.u64();
   }
-  s.tss_limit = r.u32();
-  s.ldtr = r.u16();
-  s.ldt_base = r.u64();
-  s.ldt_limit = r.u32();
-  for (uint64_t* v : {&s.dr[0], &s.dr[1], &s.dr[2], &s.dr[3], &s.dr6, &s.dr7}) *v = r.u64();
-  c.unimplemented_ud = r.u64();
-  const uint8_t shown = r.u8();
-  if (shown > kUnimplementedShown) throw StateError("vcpu record lists too many mnemonics");
-  std::vector<std::string> unimplemented(shown);
-  for (std::string& name : unimplemented) name = r.str(kMaxMnemonic);
+  std::vector<std::string> unimplemented;
+  if (r.version() >= 3) {
+    s.tss_limit = r.u32();
+    s.ldtr = r.u16();
+    s.ldt_base = r.u64();
+    s.ldt_limit = r.u32();
+    for (uint64_t* v : {&s.dr[0], &s.dr[1], &s.dr[2], &s.dr[3], &s.dr6, &s.dr7}) *v = r.u64();
+    c.unimplemented_ud = r.u64();
+    const uint8_t shown = r.u8();
+    if (shown > kUnimplementedShown) throw StateError("vcpu record lists too many mnemonics");
+    unimplemented.resize(shown);
+    for (std::string& name : unimplemented) name = r.str(kMaxMnemonic);
+    for (uint64_t* v : {&s.pat, &s.mtrr_def_type, &s.misc_enable}) *v = r.u64();
+    s.fpu = restore_fpu(r);
+  }
 
   // Everything parsed: only now change the vCPU, so a corrupt record leaves it as it was.
   s_ = s;
