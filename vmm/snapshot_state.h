@@ -34,6 +34,10 @@ inline constexpr uint32_t kOldestStateVersion = 2;
 
 class StateWriter {
  public:
+  // Records are written in `version`'s layout: the current one, or an older one for tests
+  // of the readers of older files (each save writes only what that version had).
+  explicit StateWriter(uint32_t version = kStateVersion) : version_(version) {}
+  [[nodiscard]] uint32_t version() const { return version_; }
   void u8(uint8_t v) { bytes_.push_back(v); }
   void boolean(bool v) { u8(v ? 1 : 0); }
   void u16(uint16_t v) { put(v, 2); }
@@ -51,6 +55,7 @@ class StateWriter {
     for (unsigned i = 0; i < n; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
   std::vector<uint8_t> bytes_;
+  uint32_t version_;
 };
 
 class StateReader {

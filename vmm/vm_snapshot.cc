@@ -20,6 +20,7 @@ void Vm::save(StateWriter& w) const {
   uart_.save(w);
   balloon_mmio_.save(w);
   balloon_.save(w);
+  if (w.version() < 3) return;
   // Version 3: a Linux guest's platform.
   ioapic_.save(w);
   rtc_.save(w);

@@ -56,6 +56,7 @@ void Vcpu::save(StateWriter& w) const {
                      c.interrupts, c.invlpg, c.cr3_loads}) {
     w.u64(v);
   }
+  if (w.version() < 3) return;
   // Version 3: the ring-3 system state, the platform MSRs, the x87/SSE state.
   w.u32(s_.tss_limit);
   w.u16(s_.ldtr);

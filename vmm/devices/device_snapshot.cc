@@ -14,6 +14,7 @@ void LocalApic::save(StateWriter& w) const {
   w.boolean(deadline_.has_value());
   w.u64(deadline_.value_or(0));
   w.u64(timer_expiries_);
+  if (w.version() < 3) return;
   // Version 3: IOAPIC interrupts (their trigger modes) and self-IPIs.
   w.u32(icr_high_);
   for (uint32_t v : tmr_) w.u32(v);
@@ -43,6 +44,7 @@ void Uart16550::save(StateWriter& w) const {
   for (uint8_t v : {ier_, lcr_, mcr_, scr_, dll_, dlm_}) w.u8(v);
   w.u64(bytes_written_);
   w.str(line_);
+  if (w.version() < 3) return;
   // Version 3: FIFOs and the THR-empty interrupt.
   w.u8(fcr_);
   w.boolean(thre_pending_);
