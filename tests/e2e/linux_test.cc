@@ -139,6 +139,27 @@ TEST(LinuxGuest, APanicStopsTheVmWithThePanicOnTheConsole) {
   EXPECT_EQ(r.err, "densevm: vm0 stopped: the guest reset the machine (ACPI reset register): a reboot, or a panic\n");
 }
 
+// Clones of a booted Linux, taken at /init's marker (the marker port through /dev/port), get
+// generation ids of their own: the ACPI event reaches the kernel's vmgenid driver, which
+// reseeds the random pool, so two clones read different bytes from /dev/urandom. Without
+// it they would read the same: they share every other bit of their state.
+TEST(LinuxGuest, ClonesReseedFromTheirGenerationIds) {
+  REQUIRE_LINUX();
+  const std::string run =
+      "printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null; sleep 1; "
+      "echo urandom $(od -An -tx1 -N16 /dev/urandom)";
+  const CliResult r = boot("vmlinux", run, {"--checkpoint-at", "marker", "--clones", "2", "--threads", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> draws;
+  for (const char* vm : {"[vm0] urandom ", "[vm1] urandom "}) {
+    const size_t at = r.out.find(vm);
+    ASSERT_NE(at, std::string::npos) << vm << "\n" << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
+    draws.push_back(r.out.substr(at + 14, r.out.find('\n', at) - at - 14));
+  }
+  EXPECT_EQ(draws[0].size(), 16u * 3 - 1) << draws[0];
+  EXPECT_NE(draws[0], draws[1]);
+}
+
 // ---- bad input: one line on stderr, a non-zero exit, nothing run ----
 
 CliResult refused(const std::vector<std::string>& args) {
