@@ -151,7 +151,7 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
     throw UsageError("--rollback-every does not combine with --dedup or --host-budget");
   }
   if (c.diff) throw UsageError("--diff saves against the snapshot a VM was restored from: use it with densevm restore");
-  const ElfImage kernel = o.guest ? load_elf_file(*o.guest) : parse_elf(builtin_guest);
+  const GuestImage image = load_guest_image(o, builtin_guest);
   // The VMs, frozen at the checkpoint, and the VMs going on from them: address space for each.
   const unsigned going_on = c.clones ? c.clones : o.vms;
   FrameStore frames(frame_store_capacity(o.mem_bytes * (o.vms + going_on)));
@@ -160,7 +160,7 @@ int run_with_checkpoint(const RunOptions& o, const CheckpointOptions& c,
   ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
   const Vm::ConsoleSink sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
   const Vm::ConsoleSink clone_sink = [&clone_console](int vm, std::string_view line) { clone_console.line(vm, line); };
-  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, kernel, sink);
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, sink);
   // Balloon targets and page sharing between epochs, as `run` has them; after a freeze they
   // serve the VMs going on (declared after the VMs: it goes first).
   RunServices services(o, frames);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "vmm/snapshot_state.h"
+
 namespace densevm::snapshot {
 
 // Bad snapshot input: the message is the one line the CLI shows.
@@ -21,7 +23,10 @@ struct SnapshotError : std::runtime_error {
 };
 
 inline constexpr std::array<uint8_t, 8> kMagic = {'D', 'V', 'M', 'S', 'N', 'A', 'P', 0};
-inline constexpr uint32_t kVersion = 2;
+// Files are written in kVersion; versions kOldestVersion..kVersion are read (a version's
+// state record is its StateReader version).
+inline constexpr uint32_t kVersion = kStateVersion;
+inline constexpr uint32_t kOldestVersion = kOldestStateVersion;
 inline constexpr uint32_t kFlagCompressed = 1u << 0;  // the pages section is one zstd frame
 inline constexpr uint32_t kFlagDiff = 1u << 1;        // pages relative to a parent snapshot
 inline constexpr uint32_t kKnownFlags = kFlagCompressed | kFlagDiff;
@@ -29,7 +34,7 @@ inline constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4;         // magic, version,
 inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH3-64
 
 enum class SectionId : uint32_t { kConfig = 1, kState = 2, kIndex = 3, kPages = 4, kLineage = 5 };
-inline constexpr size_t kSectionCount = 5;  // version 2 has exactly these, in this order
+inline constexpr size_t kSectionCount = 5;  // versions 2 and 3 have exactly these, in this order
 
 [[nodiscard]] const char* section_name(SectionId id);
 

@@ -366,7 +366,7 @@ std::vector<Snapshot> load_snapshot_chain(const std::string& path, bool verify_p
 
 VmImage vm_image(const std::shared_ptr<SnapshotImage>& image) {
   const Snapshot& top = image->top();
-  return {top.config, top.state, image, top.content_checksum, nullptr};
+  return {top.config, top.state, image, top.content_checksum, nullptr, top.version};
 }
 
 std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
@@ -383,7 +383,7 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
     }
   }
   try {
-    StateReader r(image.state);
+    StateReader r(image.state, image.version);
     vm->restore(r);
     r.expect_end("state");
   } catch (const StateError& e) {

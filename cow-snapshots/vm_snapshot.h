@@ -144,6 +144,7 @@ struct VmImage {
   std::shared_ptr<PageSource> pages;   // the new VM's memory source
   uint64_t identity = 0;               // seeds generation ids: what the image holds
   const Vm* frozen = nullptr;          // a template's VM: same_vm continues its counters
+  uint32_t version = kStateVersion;    // the state record's layout (a file's version)
 };
 
 // The top snapshot's config and state, the chain's pages, its content checksum as identity.

@@ -70,7 +70,7 @@ uint64_t VmTemplate::trim(const GuestMemory& successor, Gpa begin, Gpa end) {
 }
 
 VmImage vm_image(const std::shared_ptr<VmTemplate>& frozen) {
-  return {frozen->config(), frozen->state(), frozen, frozen->state_hash(), &frozen->vm()};
+  return {frozen->config(), frozen->state(), frozen, frozen->state_hash(), &frozen->vm(), kStateVersion};
 }
 
 }  // namespace densevm::snapshot

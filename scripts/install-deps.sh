@@ -6,7 +6,7 @@ pkgs=(
   cmake g++ make pkg-config
   libzydis-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-  qemu-system-x86 bc jq python3
+  qemu-system-x86 bc jq python3 acpica-tools
 )
 missing=()
 for p in "${pkgs[@]}"; do

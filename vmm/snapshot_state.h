@@ -5,6 +5,10 @@
 // running past the end, or a length that cannot fit, throws StateError (one line) and never
 // reads outside the buffer. Snapshot files and checkpoints are "ask everyone to save".
 //
+// A record is written in the current layout (kStateVersion, the snapshot file format's
+// version); a reader of an older file's record is told its version, and a restore reads the
+// fields that layout had, giving what it lacks its reset value (FORMAT.md, Compatibility).
+//
 //   StateWriter w; vcpu.save(w);                 // w.bytes() holds the record
 //   StateReader r(w.bytes()); vcpu.restore(r);   // throws StateError on short input
 //   r.expect_end("vcpu");
@@ -24,8 +28,16 @@ struct StateError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Layout versions of state records: 3 added the vCPU's x87/SSE state.
+inline constexpr uint32_t kStateVersion = 3;
+inline constexpr uint32_t kOldestStateVersion = 2;
+
 class StateWriter {
  public:
+  // Records are written in `version`'s layout: the current one, or an older one for tests
+  // of the readers of older files (each save writes only what that version had).
+  explicit StateWriter(uint32_t version = kStateVersion) : version_(version) {}
+  [[nodiscard]] uint32_t version() const { return version_; }
   void u8(uint8_t v) { bytes_.push_back(v); }
   void boolean(bool v) { u8(v ? 1 : 0); }
   void u16(uint16_t v) { put(v, 2); }
@@ -43,11 +55,15 @@ class StateWriter {
     for (unsigned i = 0; i < n; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
   std::vector<uint8_t> bytes_;
+  uint32_t version_;
 };
 
 class StateReader {
  public:
-  explicit StateReader(std::span<const uint8_t> data) : data_(data) {}
+  explicit StateReader(std::span<const uint8_t> data, uint32_t version = kStateVersion)
+      : data_(data), version_(version) {}
+  // The layout the record was written in (kOldestStateVersion..kStateVersion).
+  [[nodiscard]] uint32_t version() const { return version_; }
   [[nodiscard]] uint8_t u8() { return static_cast<uint8_t>(get(1)); }
   // Any byte other than 0 or 1 is corruption, not "true".
   [[nodiscard]] bool boolean();
@@ -80,6 +96,7 @@ class StateReader {
   }
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
+  uint32_t version_;
 };
 
 }  // namespace densevm

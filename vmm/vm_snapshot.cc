@@ -20,6 +20,11 @@ void Vm::save(StateWriter& w) const {
   uart_.save(w);
   balloon_mmio_.save(w);
   balloon_.save(w);
+  if (w.version() < 3) return;
+  // Version 3: a Linux guest's platform.
+  ioapic_.save(w);
+  rtc_.save(w);
+  w.boolean(reset_requested_);
 }
 
 void Vm::restore(StateReader& r, cpu::RestoredMemory memory) {
@@ -36,6 +41,12 @@ void Vm::restore(StateReader& r, cpu::RestoredMemory memory) {
   uart_.restore(r);
   balloon_mmio_.restore(r);
   balloon_.restore(r);
+  reset_requested_ = false;
+  if (r.version() >= 3) {
+    ioapic_.restore(r);
+    rtc_.restore(r);
+    reset_requested_ = r.boolean();
+  }
   state_ = static_cast<State>(state);
 }
 

@@ -16,6 +16,14 @@ uint64_t parse_count(const std::string& flag, const std::string& text, uint64_t 
   return v;
 }
 
+// --kernel boots a Linux guest instead of an ELF guest; --initrd goes with it only.
+void check_linux_options(const RunOptions& o) {
+  if (o.initrd && !o.kernel) throw UsageError("--initrd needs --kernel: only a Linux guest takes an initrd");
+  if (o.kernel && o.guest) {
+    throw UsageError("both --kernel " + *o.kernel + " and a guest '" + *o.guest + "' given: boot one");
+  }
+}
+
 }  // namespace
 
 uint64_t parse_size(const std::string& text) {
@@ -42,7 +50,8 @@ uint64_t parse_size(const std::string& text) {
 bool run_flag_takes_value(std::string_view flag) {
   static constexpr std::string_view kWithValue[] = {
       "--mem",        "--vms",         "--cmdline", "--mmu",          "--stats",      "--threads", "--slice",
-      "--dedup",      "--dedup-rate",  "--dedup-scope", "--groups",   "--balloon-target", "--host-budget"};
+      "--dedup",      "--dedup-rate",  "--dedup-scope", "--groups",   "--balloon-target", "--host-budget",
+      "--kernel",     "--initrd"};
   for (std::string_view f : kWithValue) {
     if (f == flag) return true;
   }
@@ -51,6 +60,7 @@ bool run_flag_takes_value(std::string_view flag) {
 
 RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions o;
+  bool cmdline_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> const std::string& {
@@ -66,6 +76,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       o.vms = static_cast<unsigned>(parse_count(a, value(), 1, 4096));
     } else if (a == "--cmdline") {
       o.cmdline = value();
+      cmdline_given = true;
     } else if (a == "--mmu") {
       const std::string& m = value();
       const std::optional<PagingMode> mode = parse_paging_mode(m);
@@ -99,6 +110,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
     } else if (a == "--host-budget") {
       o.host_budget_bytes = parse_size(value());
       if (o.host_budget_bytes == 0) throw UsageError("--host-budget must be above 0");
+    } else if (a == "--kernel" || a == "--initrd") {
+      (a == "--kernel" ? o.kernel : o.initrd) = value();
     } else if (a.starts_with("-") && a != "-") {
       throw UsageError("unknown option '" + a + "' (see densevm run --help)");
     } else if (!o.guest) {
@@ -110,6 +123,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   if (o.balloon_target_bytes && *o.balloon_target_bytes > o.mem_bytes) {
     throw UsageError("--balloon-target must not exceed --mem");
   }
+  check_linux_options(o);
+  if (o.kernel && !cmdline_given) o.cmdline = "console=ttyS0";  // Linux's console is COM1
   return o;
 }
 
@@ -118,6 +133,7 @@ const char* run_usage() {
          "                   [--mmu ept|shadow|auto] [--check-mmu] [--stats PATH|-] [--threads K]\n"
          "                   [--dedup on|off] [--dedup-rate N|max] [--dedup-scope host|group|vm]\n"
          "                   [--groups G] [--balloon-target SIZE] [--host-budget SIZE]\n"
+         "                   [--kernel vmlinuz|vmlinux [--initrd FILE]]\n"
          "                   [--checkpoint-at INSTRUCTIONS|marker[:K] [--save FILE [--compress]]\n"
          "                    [--clones K | --rollback-every M [--rollbacks K]]]\n"
          "\n"
@@ -125,6 +141,10 @@ const char* run_usage() {
          "  --mem SIZE      RAM per guest, e.g. 256M, 1G (default 256M)\n"
          "  --vms N         number of guests; guest K gets vm=K on its command line\n"
          "  --cmdline STR   guest kernel command line (default: workload=hello)\n"
+         "  --kernel FILE   boot a Linux kernel (a bzImage such as /boot/vmlinuz, or a\n"
+         "                  vmlinux ELF) instead of the built-in guest; --cmdline is then\n"
+         "                  its command line (default console=ttyS0)\n"
+         "  --initrd FILE   the Linux guest's initramfs\n"
          "  --mmu MODE      shadow (shadow page tables), ept (nested paging through the\n"
          "                  EPT-format P2M) or auto (switches by measured cost; default)\n"
          "  --check-mmu     audit the shadow tables against the guest's after every slice\n"

@@ -41,6 +41,10 @@ struct RunOptions {
   unsigned groups = 1;                    // VM K belongs to group K mod groups
   std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
   uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
+  // ---- a Linux guest (issue 14): --kernel FILE [--initrd FILE]; --cmdline is then the
+  // kernel's command line. Kept apart for the CLI rewrite to carry over.
+  std::optional<std::string> kernel;  // bzImage or vmlinux
+  std::optional<std::string> initrd;
 };
 
 // Parses "64M", "1G", "512K", "4096" (bytes); suffixes are binary (KiB, MiB, GiB, TiB).

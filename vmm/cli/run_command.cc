@@ -14,33 +14,18 @@
 #include "vmm/cli/run_services.h"
 #include "vmm/cli/run_support.h"
 #include "vmm/cli/stats_json.h"
-#include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
 #include "vmm/scheduler.h"
 #include "vmm/vm.h"
 
 namespace densevm {
-namespace {
-
-ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
-  if (o.guest) return load_elf_file(*o.guest);
-  if (builtin.empty()) throw std::runtime_error("no guest given and no built-in guest kernel");
-  try {
-    return parse_elf(builtin);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("built-in guest kernel: ") + e.what());
-  }
-}
-
-}  // namespace
-
 int run_command(const RunOptions& o, std::span<const uint8_t> builtin_guest) {
-  const ElfImage kernel = load_guest(o, builtin_guest);
+  const GuestImage image = load_guest_image(o, builtin_guest);
   FrameStore frames(frame_store_capacity(o.mem_bytes * o.vms));
   ConsoleLines console(o.vms > 1);
   auto sink = [&console](int vm, std::string_view line) { console.line(vm, line); };
 
-  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, kernel, sink);
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, sink);
 
   // Balloon targets and page sharing, between epochs. Declared after the VMs so it goes
   // first: it drops only its own frame references.

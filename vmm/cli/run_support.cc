@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <stdexcept>
 #include <thread>
+#include <variant>
+
+#include "vmm/file_bytes.h"
+#include "vmm/linux/linux_kernel.h"
 
 namespace densevm {
 
@@ -33,7 +38,27 @@ int report_endings(std::span<const Vm* const> vms) {
   return status;
 }
 
-std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const ElfImage& kernel,
+GuestImage load_guest_image(const RunOptions& o, std::span<const uint8_t> builtin) {
+  if (o.kernel) {
+    LinuxGuest g{load_linux_kernel(*o.kernel), {}};
+    if (o.initrd) g.initrd = read_file_bytes(*o.initrd);
+    // Refused here, before anything runs, rather than by each VM's boot.
+    if (g.initrd.size() > o.mem_bytes) {
+      throw std::runtime_error("the initrd " + *o.initrd + " (" + std::to_string(g.initrd.size() >> 20) +
+                               " MiB) is larger than guest RAM (--mem " + std::to_string(o.mem_bytes >> 20) + " MiB)");
+    }
+    return g;
+  }
+  if (o.guest) return load_elf_file(*o.guest);
+  if (builtin.empty()) throw std::runtime_error("no guest given and no built-in guest kernel");
+  try {
+    return parse_elf(builtin);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("built-in guest kernel: ") + e.what());
+  }
+}
+
+std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
                                           const Vm::ConsoleSink& sink) {
   std::vector<std::unique_ptr<Vm>> vms;
   for (unsigned k = 0; k < o.vms; ++k) {
@@ -43,7 +68,7 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
-    vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
+    std::visit([&](const auto& guest) { vms.push_back(std::make_unique<Vm>(frames, guest, c, sink)); }, image);
   }
   return vms;
 }

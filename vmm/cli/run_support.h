@@ -18,6 +18,7 @@
 #include "vmm/cli/options.h"
 #include "vmm/elf_loader.h"
 #include "vmm/frame_store.h"
+#include "vmm/guest_image.h"
 #include "vmm/vm.h"
 
 namespace densevm {
@@ -36,10 +37,14 @@ class ConsoleLines {
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
 
-// The VMs of a run: --vms of them, vm0..vmN-1, booted from `kernel` with the run's memory
+// What the run boots: --kernel and --initrd (a Linux guest), the ELF guest given, or the
+// built-in guest kernel. Throws std::runtime_error with one line for a bad file.
+[[nodiscard]] GuestImage load_guest_image(const RunOptions& o, std::span<const uint8_t> builtin);
+
+// The VMs of a run: --vms of them, vm0..vmN-1, booted from `image` with the run's memory
 // size, MMU and command line (plus " vm=K").
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
-                                                        const ElfImage& kernel, const Vm::ConsoleSink& sink);
+                                                        const GuestImage& image, const Vm::ConsoleSink& sink);
 
 // Scheduler workers for --threads N: N, or one per host CPU when not given (0).
 [[nodiscard]] unsigned worker_threads(unsigned requested);

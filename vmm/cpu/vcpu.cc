@@ -1,7 +1,6 @@
 #include "vmm/cpu/vcpu.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "vmm/cpu/decoder.h"
 #include "vmm/internal/hex.h"
@@ -71,6 +70,18 @@ Exec Vcpu::raise(uint8_t vector) {
 Exec Vcpu::raise(uint8_t vector, uint32_t error_code) {
   if (!pending_.valid) pending_ = {true, vector, true, error_code};
   return Exec::kFault;
+}
+
+Exec Vcpu::raise_unimplemented(const DecodedInsn& d) {
+  ++counters_.unimplemented_ud;
+  if (unimplemented_first_.size() < kUnimplementedShown) {
+    const std::string name = mnemonic_name(d.mnemonic);
+    if (std::find(unimplemented_first_.begin(), unimplemented_first_.end(), name) ==
+        unimplemented_first_.end()) {
+      unimplemented_first_.push_back(name);
+    }
+  }
+  return raise(kVecUd);
 }
 
 Exec Vcpu::stop(std::string message) {
@@ -162,13 +173,18 @@ bool Vcpu::access_slow(uint64_t va, void* data, unsigned size, Access access) {
     const unsigned n = i == 0 ? first : size - first;
     const uint64_t page_off = (va + done) & kPageMask;
     if (t.kind == Translation::Kind::kMmio) {
-      if (access == Access::kWrite) {
-        uint64_t v = 0;
-        std::memcpy(&v, bytes + done, n);
-        bus_.mmio_write(t.gpa, n, v);
-      } else {
-        const uint64_t v = bus_.mmio_read(t.gpa, n);
-        std::memcpy(bytes + done, &v, n);
+      // Devices take at most 8 bytes at a time: wider accesses (SSE, SGDT) go in pieces.
+      for (unsigned piece = 0; piece < n; piece += 8) {
+        const unsigned m = std::min(n - piece, 8u);
+        const Gpa gpa = t.gpa + piece;
+        if (access == Access::kWrite) {
+          uint64_t v = 0;
+          std::memcpy(&v, bytes + done + piece, m);
+          bus_.mmio_write(gpa, m, v);
+        } else {
+          const uint64_t v = bus_.mmio_read(gpa, m);
+          std::memcpy(bytes + done + piece, &v, m);
+        }
       }
     } else if (access == Access::kWrite) {
       std::memcpy(t.host_page + page_off, bytes + done, n);
@@ -227,8 +243,6 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   DecodedInsn d;
   DecodeStatus st = decode_instruction(host + off, avail, d);
   uint8_t buf[15];
-  const uint8_t* shown = host + off;
-  unsigned shown_len = std::min(avail, 15u);
   bool crosses = false;
   if (st == DecodeStatus::kNeedMoreBytes && avail < 15) {
     // The instruction continues on the next page: decode it from a copy, never cached.
@@ -236,8 +250,6 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
     insn_rip_ = s_.rip;
     if (!access_slow(page_va + kPageSize, buf + avail, 15 - avail, Access::kExec)) return nullptr;
     st = decode_instruction(buf, 15, d);
-    shown = buf;
-    shown_len = 15;
     crosses = true;
   }
   ++counters_.decodes;
@@ -247,15 +259,8 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
     return nullptr;
   }
   if (st == DecodeStatus::kUnsupported) {
-    std::string bytes;
-    for (unsigned i = 0; i < std::min(shown_len, 15u); ++i) {
-      char b[4];
-      std::snprintf(b, sizeof b, "%s%02x", i ? " " : "", shown[i]);
-      bytes += b;
-    }
-    stop("unsupported instruction '" + disassemble(shown, shown_len, s_.rip) + "' (bytes " +
-         bytes + ") at RIP " + hex(s_.rip));
-    return nullptr;
+    // Cached like any instruction: executing it again raises #UD again without a decode.
+    d.handler = [](Vcpu& v, const DecodedInsn& insn) { return v.raise_unimplemented(insn); };
   }
   if (crosses) {
     scratch_ = d;
@@ -275,6 +280,10 @@ RunResult Vcpu::run(uint64_t budget) {
     if (pause_requested_) {
       pause_requested_ = false;
       return result(StopReason::kPaused);
+    }
+    if (yield_requested_) {
+      yield_requested_ = false;
+      return result(StopReason::kBudget);
     }
     if (pending_.valid) {
       if (!deliver_exceptions_) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "vmm/cpu/cpu_state.h"
 #include "vmm/cpu/decode_cache.h"
@@ -33,11 +34,20 @@ class InterruptSource {
   virtual uint8_t acknowledge_interrupt() = 0;  // returns the vector and marks it in service
 };
 
+// MSRs that belong to the platform rather than the core: IA32_TSC_DEADLINE is the local
+// APIC's. false means the MSR does not exist or the value is refused (#GP).
+class MsrDevice {
+ public:
+  virtual ~MsrDevice() = default;
+  [[nodiscard]] virtual bool read_msr(uint32_t msr, uint64_t& value) = 0;
+  [[nodiscard]] virtual bool write_msr(uint32_t msr, uint64_t value) = 0;
+};
+
 enum class StopReason : uint8_t {
   kBudget,     // retired the requested number of instructions
   kHalted,     // HLT with nothing pending; resume after an interrupt is raised
   kException,  // deliver_exceptions is off and an exception was raised (tests)
-  kStopped,    // fatal for this VM (triple fault, unsupported instruction, bad state)
+  kStopped,    // fatal for this VM (triple fault, the VMM's own failure), never guest code alone
   kExit,       // a device asked the VM to exit (exit port)
   kPaused,     // a device asked for the slice to end here (checkpoint marker)
 };
@@ -63,6 +73,7 @@ struct VcpuCounters {
   uint64_t interrupts = 0;
   uint64_t invlpg = 0;
   uint64_t cr3_loads = 0;
+  uint64_t unimplemented_ud = 0;  // #UD for instructions the interpreter does not implement
 };
 
 // What a restore may assume of guest memory. kReplaced: any page may hold other bytes now,
@@ -82,6 +93,13 @@ class Vcpu {
   // Off in instruction-level tests: an exception stops run() with kException instead.
   void set_deliver_exceptions(bool on) { deliver_exceptions_ = on; }
   void set_interrupt_source(InterruptSource* source) { irq_source_ = source; }
+  void set_msr_device(MsrDevice* device) { msr_device_ = device; }
+  // Ends run() after the current instruction with kBudget, to be called again at once: the
+  // caller's view of the next timer deadline changed (a timer armed, a deadline MSR).
+  void request_yield() {
+    yield_requested_ = true;
+    break_inner_ = true;
+  }
   // Devices call this when they stop the VM (exit port).
   void request_exit() {
     exit_requested_ = true;
@@ -100,6 +118,11 @@ class Vcpu {
   [[nodiscard]] const PendingException& last_exception() const { return last_exception_; }
   [[nodiscard]] const std::string& stop_message() const { return stop_message_; }
   [[nodiscard]] const VcpuCounters& counters() const { return counters_; }
+  // Mnemonics of the first kUnimplementedShown distinct unimplemented instructions met.
+  static constexpr size_t kUnimplementedShown = 4;
+  [[nodiscard]] const std::vector<std::string>& unimplemented_first() const {
+    return unimplemented_first_;
+  }
   [[nodiscard]] uint64_t tsc() const { return counters_.retired + static_cast<uint64_t>(s_.tsc_offset); }
   [[nodiscard]] bool halted() const { return halted_; }
 
@@ -225,7 +248,10 @@ class Vcpu {
   Exec raise(uint8_t vector);
   Exec raise(uint8_t vector, uint32_t error_code);
   Exec raise_gp0() { return raise(kVecGp, 0); }
-  // Stops the VM with a message; the handler returns what this returns.
+  // #UD for an instruction the interpreter does not implement, counted with its mnemonic.
+  Exec raise_unimplemented(const DecodedInsn& d);
+  // Stops the VM with a message; the handler returns what this returns. Only for what no
+  // guest instruction may cause from ring 3: a triple fault, the VMM's own failures.
   Exec stop(std::string message);
 
   // System-instruction support.
@@ -251,8 +277,21 @@ class Vcpu {
   [[nodiscard]] Exec software_interrupt(uint8_t vector);
   // Loads CS/SS for a privilege change (SYSCALL, SYSRET, IRET).
   void set_cpl(uint8_t cpl);
-  // Reads a GDT descriptor for `selector`; false if outside the GDT limit.
+  // Reads the descriptor `selector` names in the GDT, or with TI set in the LDT; false if
+  // outside the table's limit or (TI) with a null LDTR, and false with #PF pending if the
+  // read faulted. `high` (the upper half of a 16-byte system descriptor) is 0 past the limit.
   [[nodiscard]] bool read_descriptor(uint16_t selector, uint64_t& low, uint64_t& high);
+  // Supervisor reads of system structures (TSS, descriptor tables) at any CPL.
+  [[nodiscard]] bool read_system(uint64_t va, void* out, unsigned size);
+  // A supervisor stack write (a far CALL through a gate into an inner ring).
+  [[nodiscard]] bool write_supervisor_stack(uint64_t va, const void* in, unsigned size);
+  // Translates `va` for `access` without touching memory or devices (CLFLUSH); false with
+  // the fault pending.
+  [[nodiscard]] bool probe(uint64_t va, Access access) {
+    Translation t;
+    return translate(va, access, t);
+  }
+  [[nodiscard]] bool exception_pending() const { return pending_.valid; }
   // Runs the current instruction's start (for faults and diagnostics).
   [[nodiscard]] uint64_t instruction_rip() const { return insn_rip_; }
 
@@ -291,6 +330,7 @@ class Vcpu {
   PageTracking& tracking_;
   WriteTracker* tracker_;
   InterruptSource* irq_source_ = nullptr;
+  MsrDevice* msr_device_ = nullptr;
 
   CpuState s_;
   LazyFlags lazy_;
@@ -310,11 +350,13 @@ class Vcpu {
   bool interrupt_shadow_ = false;
   bool exit_requested_ = false;
   bool pause_requested_ = false;  // transient: never set between two run() calls
+  bool yield_requested_ = false;  // transient, as pause_requested_
   bool stopped_ = false;
   bool break_inner_ = false;
   mutable bool stack_access_ = false;  // the current access is SS-relative (see translate)  // leave the fast loop: code page stale, MMIO, mode change
   std::string stop_message_;
   VcpuCounters counters_;
+  std::vector<std::string> unimplemented_first_;
 };
 
 }  // namespace densevm::cpu

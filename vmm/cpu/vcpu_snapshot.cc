@@ -1,10 +1,13 @@
 // Vcpu::save / Vcpu::restore: the vCPU's part of a checkpoint (see vmm/snapshot_state.h).
 #include "vmm/cpu/vcpu.h"
 
+#include "vmm/cpu/fpu_snapshot.h"
+
 namespace densevm::cpu {
 namespace {
 
 constexpr size_t kMaxStopMessage = 4096;
+constexpr size_t kMaxMnemonic = 64;
 
 void save_exception(StateWriter& w, const PendingException& e) {
   w.boolean(e.valid);
@@ -53,6 +56,18 @@ void Vcpu::save(StateWriter& w) const {
                      c.interrupts, c.invlpg, c.cr3_loads}) {
     w.u64(v);
   }
+  if (w.version() < 3) return;
+  // Version 3: the ring-3 system state, the platform MSRs, the x87/SSE state.
+  w.u32(s_.tss_limit);
+  w.u16(s_.ldtr);
+  w.u64(s_.ldt_base);
+  w.u32(s_.ldt_limit);
+  for (uint64_t v : {s_.dr[0], s_.dr[1], s_.dr[2], s_.dr[3], s_.dr6, s_.dr7}) w.u64(v);
+  w.u64(c.unimplemented_ud);
+  w.u8(static_cast<uint8_t>(unimplemented_first_.size()));
+  for (const std::string& name : unimplemented_first_) w.str(name);
+  for (uint64_t v : {s_.pat, s_.mtrr_def_type, s_.misc_enable}) w.u64(v);
+  save_fpu(w, s_.fpu);
 }
 
 void Vcpu::restore(StateReader& r, RestoredMemory memory) {
@@ -85,6 +100,21 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
                       &c.exceptions, &c.interrupts, &c.invlpg, &c.cr3_loads}) {
     *v = r.u64();
   }
+  std::vector<std::string> unimplemented;
+  if (r.version() >= 3) {
+    s.tss_limit = r.u32();
+    s.ldtr = r.u16();
+    s.ldt_base = r.u64();
+    s.ldt_limit = r.u32();
+    for (uint64_t* v : {&s.dr[0], &s.dr[1], &s.dr[2], &s.dr[3], &s.dr6, &s.dr7}) *v = r.u64();
+    c.unimplemented_ud = r.u64();
+    const uint8_t shown = r.u8();
+    if (shown > kUnimplementedShown) throw StateError("vcpu record lists too many mnemonics");
+    unimplemented.resize(shown);
+    for (std::string& name : unimplemented) name = r.str(kMaxMnemonic);
+    for (uint64_t* v : {&s.pat, &s.mtrr_def_type, &s.misc_enable}) *v = r.u64();
+    s.fpu = restore_fpu(r);
+  }
 
   // Everything parsed: only now change the vCPU, so a corrupt record leaves it as it was.
   s_ = s;
@@ -104,6 +134,7 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
   stack_access_ = false;
   stop_message_ = std::move(message);
   counters_ = c;
+  unimplemented_first_ = std::move(unimplemented);
   flush_tlb();
   if (memory == RestoredMemory::kReplaced) code_.clear();
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.

@@ -1,11 +1,19 @@
-// Uart16550: a 16550 UART at ports base..base+7, as much as a polled console driver needs.
+// Uart16550: a 16550A UART at ports base..base+7, as much as a console driver needs.
 //
-// Transmit only: the line is always idle (LSR says THR and transmitter empty) and there is no
-// input or interrupt. Bytes the guest writes are collected into lines and handed to a sink.
+// Transmit only: a byte written is sent at once, so LSR always says THR and transmitter
+// empty, and nothing is ever received. Interrupts (PC16550D datasheet, "Interrupt
+// Identification Register"): with IER's ETBEI set, "THR empty" is pending after every
+// transmitted byte and when ETBEI is enabled, until the guest reads IIR or writes THR; the
+// interrupt line (irq_line) is that pending state gated by MCR OUT2, as PCs wire it, and
+// drops for a moment on each THR write so an edge-triggered IOAPIC pin sees every
+// interrupt. FCR bit 0 turns the FIFOs on (IIR bits 7:6 = 11, so Linux finds a 16550A and
+// sends 16 bytes per interrupt). MCR loopback reflects the modem outputs in MSR.
+// Bytes the guest writes are collected into lines and handed to a sink.
 // The guest is untrusted: bytes other than printable ASCII and '\t' are shown as '?' (no
 // terminal escape sequences reach the host), and lines are cut into 4096-byte pieces.
 //
 //   Uart16550 uart([](std::string_view line) { std::cout << line << '\n'; });
+//   uart.set_irq_sink([&](bool up) { ioapic.set_line(4, up); });
 //   if (uart.handles(port)) uart.write(port, value);
 //   uart.flush();  // at VM exit
 #pragma once
@@ -14,6 +22,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "vmm/snapshot_state.h"
 
@@ -24,8 +33,12 @@ class Uart16550 {
   static constexpr uint16_t kCom1 = 0x3f8;
   static constexpr size_t kMaxLine = 4096;
   using LineSink = std::function<void(std::string_view line)>;  // one console line, without '\n'
+  using IrqSink = std::function<void(bool asserted)>;             // the interrupt line changed
 
   explicit Uart16550(LineSink sink, uint16_t base = kCom1);
+
+  void set_irq_sink(IrqSink sink) { irq_sink_ = std::move(sink); }
+  [[nodiscard]] bool irq_line() const { return irq_line_; }
 
   [[nodiscard]] bool handles(uint16_t port) const;
   [[nodiscard]] uint8_t read(uint16_t port);
@@ -39,6 +52,8 @@ class Uart16550 {
 
  private:
   void transmit(uint8_t byte);
+  // Recomputes the interrupt line and tells the sink when it changed.
+  void update_irq();
   void emit();  // hands line_ to the sink and clears it
   [[nodiscard]] bool dlab() const { return (lcr_ & 0x80) != 0; }
 
@@ -50,6 +65,10 @@ class Uart16550 {
   uint8_t scr_ = 0;
   uint8_t dll_ = 0x01;  // divisor 1: 115200 baud
   uint8_t dlm_ = 0;
+  uint8_t fcr_ = 0;           // bit 0: FIFOs enabled
+  bool thre_pending_ = false;  // "THR empty" interrupt not yet acknowledged
+  bool irq_line_ = false;
+  IrqSink irq_sink_;
   uint64_t bytes_written_ = 0;
   std::string line_;
 };
