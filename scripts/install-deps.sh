@@ -7,6 +7,7 @@ pkgs=(
   libzydis-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   qemu-system-x86 bc jq python3 acpica-tools
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

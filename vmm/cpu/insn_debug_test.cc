@@ -44,7 +44,9 @@ TEST_F(SystemInsnTest, Dr4AndDr5AliasDr6AndDr7UnlessCr4De) {
             RunOutcome::Kind::kReachedStop);
   EXPECT_EQ(vm().gpr(kRbx), kDr6Reset | 1);
   EXPECT_EQ(vm().gpr(kRcx), kDr7Reset);
-  state().cr4 |= kCr4De;
+  vm().set_gpr(kRax, kCr4Pae | kCr4De);  // CPUID advertises DE: CR4.DE may be set
+  ASSERT_EQ(run({0x0f, 0x22, 0xe0}).kind, RunOutcome::Kind::kReachedStop);  // mov cr4, rax
+  EXPECT_EQ(state().cr4, kCr4Pae | kCr4De);
   RunOutcome out = run({0x0f, 0x21, 0xe9});  // mov rcx, dr5
   EXPECT_EQ(out.vector, kVecUd);
   out = run({0x0f, 0x23, 0xe0});  // mov dr4, rax

@@ -1,6 +1,7 @@
 #include "vmm/cpu/vcpu.h"
 
 #include <algorithm>
+#include <string>
 
 #include "vmm/cpu/decoder.h"
 #include "vmm/internal/hex.h"
@@ -173,17 +174,18 @@ bool Vcpu::access_slow(uint64_t va, void* data, unsigned size, Access access) {
     const unsigned n = i == 0 ? first : size - first;
     const uint64_t page_off = (va + done) & kPageMask;
     if (t.kind == Translation::Kind::kMmio) {
-      // Devices take at most 8 bytes at a time: wider accesses (SSE, SGDT) go in pieces.
-      for (unsigned piece = 0; piece < n; piece += 8) {
-        const unsigned m = std::min(n - piece, 8u);
-        const Gpa gpa = t.gpa + piece;
+      // A device access is at most 8 bytes wide: a longer one (SGDT's 10 bytes, an IRETQ
+      // frame on a stack in device space) goes to the bus as 8-byte pieces.
+      for (unsigned at = 0; at < n; at += 8) {
+        const unsigned piece = std::min(8u, n - at);
+        uint8_t* p = bytes + done + at;
         if (access == Access::kWrite) {
           uint64_t v = 0;
-          std::memcpy(&v, bytes + done + piece, m);
-          bus_.mmio_write(gpa, m, v);
+          std::memcpy(&v, p, piece);
+          bus_.mmio_write(t.gpa + at, piece, v);
         } else {
-          const uint64_t v = bus_.mmio_read(gpa, m);
-          std::memcpy(bytes + done + piece, &v, m);
+          const uint64_t v = bus_.mmio_read(t.gpa + at, piece);
+          std::memcpy(p, &v, piece);
         }
       }
     } else if (access == Access::kWrite) {
@@ -269,10 +271,18 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   return page->insert(off, d);
 }
 
+namespace {
+// Deliveries in a row with no instruction retired between them (see run()). A guest that
+// makes progress retires its handler's first instruction after every delivery.
+constexpr unsigned kMaxStalledDeliveries = 1000;
+}  // namespace
+
 RunResult Vcpu::run(uint64_t budget) {
   const uint64_t start = counters_.retired;
   const uint64_t end = start + budget;
   auto result = [&](StopReason why) { return RunResult{why, counters_.retired - start}; };
+  uint64_t retired_at_delivery = ~uint64_t{0};
+  unsigned stalled_deliveries = 0;
   update_tlb_view();
   while (true) {
     if (stopped_) return result(StopReason::kStopped);
@@ -290,6 +300,18 @@ RunResult Vcpu::run(uint64_t budget) {
         last_exception_ = pending_;
         pending_.valid = false;
         return result(StopReason::kException);
+      }
+      // A handler that faults before its first instruction retires (its page unmapped, say)
+      // makes delivery go round for ever, with virtual time (and so every timer) standing
+      // still: the machine can never move again, like a triple fault. Stop it rather than
+      // hang the worker thread.
+      if (counters_.retired != retired_at_delivery) {
+        retired_at_delivery = counters_.retired;
+        stalled_deliveries = 0;
+      } else if (++stalled_deliveries > kMaxStalledDeliveries) {
+        stop("exception delivery makes no progress: vector " + std::to_string(pending_.vector) +
+             " at RIP " + hex(s_.rip) + " again and again, no instruction retiring");
+        continue;
       }
       deliver_pending_exception();
       continue;

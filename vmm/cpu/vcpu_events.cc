@@ -1,5 +1,6 @@
 // Exceptions and interrupts: delivery through the 64-bit IDT, the double-fault rules, and
 // the GDT reads they need (SDM Vol 3A ch. 6).
+#include <cstring>
 #include <string>
 
 #include "vmm/internal/hex.h"
@@ -88,7 +89,14 @@ bool Vcpu::read_system(uint64_t va, void* out, unsigned size) {
   supervisor_override_ = true;
   stack_access_ = false;
   update_tlb_view();
-  const bool ok = read_bytes(va, out, size);
+  bool ok;
+  if (size == 2 || size == 8) {  // descriptors, TSS fields: through the soft TLB
+    uint64_t value;
+    ok = read_sized(va, size, value);
+    if (ok) std::memcpy(out, &value, size);
+  } else {
+    ok = read_bytes(va, out, size);
+  }
   supervisor_override_ = saved_override;
   stack_access_ = saved_stack;
   update_tlb_view();
