@@ -1,7 +1,8 @@
 // x87 instructions on random register stacks (TOP, tags and values biased to the edges of
 // double extended precision, empty registers for stack faults) under random precision and
 // rounding control: every register form of the arithmetic, compares, FCOMI, FXCH, FLD/FST,
-// constants, FRNDINT FSQRT FSCALE FXTRACT FPREM FPREM1 FXAM FTST FCHS FABS, and every memory
+// constants, FRNDINT FSQRT FSCALE FXTRACT FPREM FPREM1 FXAM FTST FCHS FABS, FCMOVcc on random
+// CF PF ZF, and every memory
 // form of loads, stores and arithmetic (m16/m32/m64 integers, m32/m64/m80 reals, BCD).
 // X87Masked masks every exception; X87Unmasked unmasks each with a 40% chance and sometimes
 // follows with FWAIT, where the error is delivered as #MF.
@@ -31,6 +32,8 @@ constexpr RegisterForm kRegisterForms[] = {
     {0xd9, 0xf4, 1}, {0xd9, 0xf5, 1}, {0xd9, 0xf6, 1}, {0xd9, 0xf7, 1},  // fxtract fprem1 fdecstp fincstp
     {0xd9, 0xf8, 1}, {0xd9, 0xfa, 1}, {0xd9, 0xfc, 1}, {0xd9, 0xfd, 1},  // fprem fsqrt frndint fscale
     {0xda, 0xe9, 1},                                                     // fucompp
+    {0xda, 0xc0, 8}, {0xda, 0xc8, 8}, {0xda, 0xd0, 8}, {0xda, 0xd8, 8},  // fcmovb e be u
+    {0xdb, 0xc0, 8}, {0xdb, 0xc8, 8}, {0xdb, 0xd0, 8}, {0xdb, 0xd8, 8},  // fcmovnb ne nbe nu
     {0xdb, 0xe8, 8}, {0xdb, 0xf0, 8},                                    // fucomi fcomi
     {0xdc, 0xc0, 8}, {0xdc, 0xc8, 8}, {0xdc, 0xe0, 8}, {0xdc, 0xe8, 8},  // st(i) = st(i) op st(0)
     {0xdc, 0xf0, 8}, {0xdc, 0xf8, 8},
@@ -169,6 +172,7 @@ void gen_x87(Rng& rng, size_t n, std::vector<DiffCase>& out, unsigned unmask) {
   for (const RegisterForm& f : kRegisterForms) {
     repeat(rng, n, out, [&](CaseBuilder& b) {
       random_x87_state(b, unmask);
+      b.random_status_flags();  // FCMOVcc reads CF PF ZF
       const auto modrm = static_cast<uint8_t>(f.modrm + b.rng().below(f.count));
       b.raw({f.opcode, modrm});
       // FCOMI and friends with an unmasked invalid operation: the SDM leaves RFLAGS alone

@@ -86,7 +86,6 @@ constexpr XmmForms kForms[] = {
                    : [y] "x"(b), [p] "i"(P));                                              \
       return a;                                                                            \
     }                                                                                      \
-    static __m128i lane(__m128i a, __m128i b, uint32_t& csr) { return run(a, b, csr); }   \
     static constexpr ArithOp kOp = ArithOp::kNone;                                         \
     static constexpr bool kSingle = single;                                                \
     static constexpr unsigned kLanes = lanes;                                              \

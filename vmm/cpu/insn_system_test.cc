@@ -569,6 +569,8 @@ TEST(SystemCpuidTest, AdvertisedInstructionsDecode) {
       {"FXSR", has(1, &CpuidResult::edx, 24), {0x48, 0x0f, 0xae, 0x00}},   // fxsave64 [rax]
       {"SSE", has(1, &CpuidResult::edx, 25), {0x0f, 0x28, 0xc1}},          // movaps
       {"SSE2", has(1, &CpuidResult::edx, 26), {0x66, 0x0f, 0xef, 0xc0}},   // pxor
+      {"FPU and CMOV: FCMOVcc", has(1, &CpuidResult::edx, 0) && has(1, &CpuidResult::edx, 15),
+       {0xda, 0xc1}},  // fcmovb st0, st1
   };
   for (const Case& c : cases) {
     if (!c.advertised) continue;

@@ -2,10 +2,11 @@
 // FIST FISTP FISTTP FBLD FBSTP (memory and ST(i)), FADD FSUB FSUBR FMUL FDIV FDIVR and their
 // P and integer forms, FCOM FCOMP FCOMPP FUCOM FUCOMP FUCOMPP FICOM FICOMP FTST FXAM, FCOMI
 // FCOMIP FUCOMI FUCOMIP, FXCH FCHS FABS FLD1 FLDZ and the other constants, FRNDINT FSQRT
-// FSCALE FXTRACT FPREM FPREM1, FFREE FINCSTP FDECSTP FNOP.
+// FSCALE FXTRACT FPREM FPREM1, FFREE FINCSTP FDECSTP FNOP, FCMOVcc (CPUID's FPU and CMOV
+// together promise it).
 //
 // Left out (unsupported, so never replayed): the transcendentals (F2XM1 FYL2X FPTAN FPATAN
-// FSIN FCOS FSINCOS FYL2XP1), whose results the SDM leaves to each implementation, FCMOVcc,
+// FSIN FCOS FSINCOS FYL2XP1), whose results the SDM leaves to each implementation,
 // FSAVE/FRSTOR, and the undocumented aliases. The control and state instructions are in
 // insn_x87_state.cc.
 #include "vmm/cpu/x87.h"
@@ -17,6 +18,7 @@ enum X87Attr : uint8_t {
   kLoad = 1 << 0,    // reads its memory operand (d.size bytes)
   kStore = 1 << 1,   // writes it
   kEflags = 1 << 2,  // FCOMI family: ZF PF CF
+  kReadsFlags = 1 << 3,  // FCMOVcc: CF PF ZF
 };
 
 // Condition codes an instruction leaves undefined or untouched keep their old value, so
@@ -54,9 +56,16 @@ bool register_form(uint8_t op, uint8_t modrm, X87Form& f) {
         default: return false;
       }
     case 0xda:
-      f.keep = kKeepNone;
-      return modrm == 0xe9;  // FUCOMPP
     case 0xdb:
+      if (modrm <= 0xdf) {  // FCMOVB FCMOVE FCMOVBE FCMOVU, and the NB NE NBE NU forms
+        f.attrs = kReadsFlags;
+        return true;
+      }
+      if (op == 0xda) {
+        f.keep = kKeepNone;
+        return modrm == 0xe9;  // FUCOMPP
+      }
+      [[fallthrough]];
     case 0xdf:  // FUCOMI FCOMI (DB E8..F7), FUCOMIP FCOMIP (DF E8..F7): C0 C2 C3 untouched
       if (modrm < 0xe8 || modrm > 0xf7) return false;
       f.attrs = kEflags;
@@ -124,6 +133,10 @@ Exec replay(Vcpu& v, const DecodedInsn& d) {
   if ((d.aux & kLoad) && !v.read_bytes(ea, f.mem, d.size)) return Exec::kFault;
   FpuState& fpu = v.state().fpu;
   load_frame(fpu, f);
+  if (d.aux & kReadsFlags) {  // LAHF's layout: CF bit 0, PF 2, ZF 6 (and bit 1 set)
+    const uint64_t rf = v.rflags();
+    f.flags_in = static_cast<uint8_t>(0x02 | (rf & (kFlagCf | kFlagPf | kFlagZf)));
+  }
   reinterpret_cast<X87Thunk>(d.imm)(f);
 
   FpuState out = fpu;
@@ -195,7 +208,9 @@ constexpr ZydisMnemonic kMnemonics[] = {
     ZYDIS_MNEMONIC_FLDLG2,  ZYDIS_MNEMONIC_FLDLN2,  ZYDIS_MNEMONIC_FLDZ,    ZYDIS_MNEMONIC_FXTRACT,
     ZYDIS_MNEMONIC_FPREM,   ZYDIS_MNEMONIC_FPREM1,  ZYDIS_MNEMONIC_FDECSTP, ZYDIS_MNEMONIC_FINCSTP,
     ZYDIS_MNEMONIC_FSQRT,   ZYDIS_MNEMONIC_FRNDINT, ZYDIS_MNEMONIC_FSCALE,  ZYDIS_MNEMONIC_FFREE,
-    ZYDIS_MNEMONIC_FNOP,
+    ZYDIS_MNEMONIC_FNOP,    ZYDIS_MNEMONIC_FCMOVB,  ZYDIS_MNEMONIC_FCMOVE,  ZYDIS_MNEMONIC_FCMOVBE,
+    ZYDIS_MNEMONIC_FCMOVU,  ZYDIS_MNEMONIC_FCMOVNB, ZYDIS_MNEMONIC_FCMOVNE, ZYDIS_MNEMONIC_FCMOVNBE,
+    ZYDIS_MNEMONIC_FCMOVNU,
 };
 
 }  // namespace

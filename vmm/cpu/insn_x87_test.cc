@@ -141,6 +141,17 @@ TEST_F(X87Test, FcomiSetsRflags) {
   EXPECT_EQ(vm_.rflags() & kFlagsArith, kFlagCf);
 }
 
+TEST_F(X87Test, FcmovReadsRflags) {
+  for (bool carry : {false, true}) {
+    fpu() = FpuState{};
+    vm_.set_rflags(0x2 | (carry ? kFlagCf : 0));
+    ok({0xd9, 0xe8, 0xd9, 0xee, 0xda, 0xc1});  // fld1; fldz; fcmovb st(0), st(1)
+    long double st0 = -1;
+    std::memcpy(&st0, fpu().st[0], 10);
+    EXPECT_EQ(st0, carry ? 1.0L : 0.0L);
+  }
+}
+
 TEST_F(X87Test, FnstenvWritesFullTagsAndMasksEverything) {
   fpu().fcw = kFcwInit & ~kMxcsrPe;
   // fld1; fldz; fnstenv [rbx]

@@ -111,8 +111,8 @@ struct XmmForms {
 // false for any other form (MMX registers, VEX forms are other mnemonics).
 [[nodiscard]] bool build_xmm_forms(const DecodeContext& c, DecodedInsn& d, const XmmForms& f);
 
-// Registers `builder` for every mnemonic of `forms`, which must outlive the program
-// (the builders look their mnemonic up again at decode time).
+// Registers a builder for every mnemonic of `forms` (static storage: the builder looks its
+// mnemonic up there again at decode time).
 void register_xmm_forms(const XmmForms* forms, unsigned count);
 
 // The instruction groups (insn_sse_*.cc, insn_x87.cc); register_sse() calls them.

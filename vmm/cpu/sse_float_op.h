@@ -4,8 +4,9 @@
 //
 // A kernel K is a struct with
 //   static __m128i run(__m128i dst, __m128i src, uint32_t& csr);   // the instruction
-//   static __m128i lane(__m128i dst, __m128i src, uint32_t& csr);  // its lane-0 form
 //   static constexpr ArithOp kOp;  bool kSingle;  unsigned kLanes;   // see unbounded_flags
+//   static __m128i lane(__m128i dst, __m128i src, uint32_t& csr);  // its lane-0 form, when
+//                                                                    // kOp is not kNone
 // made by DENSEVM_FLOAT_KERNEL below.
 //
 //   DENSEVM_FLOAT_KERNEL(Addps, "addps", "addss", ArithOp::kAdd, true, 4)

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "tests/support/flat_vm.h"
+#include "vmm/cpu/cpuid.h"
 
 namespace densevm::testing {
 namespace {
@@ -134,6 +136,70 @@ TEST(Vcpu, NonCanonicalAccessRaisesGp) {
   const RunOutcome out = run_code(vm, {0x48, 0x8b, 0x03});  // mov rax, [rbx]
   ASSERT_EQ(out.kind, RunOutcome::Kind::kException);
   EXPECT_EQ(out.vector, cpu::kVecGp);
+}
+
+// Code in one RAM page at 0, device space at 0x1000: MMIO goes to a bus that records it.
+class MmioMmu final : public Mmu {
+ public:
+  Translation translate(Gva va, Access, const PagingContext&) override {
+    Translation t;
+    if (va.page_number() == 0) {
+      t.kind = Translation::Kind::kRam;
+      t.host_page = code;
+      t.writable = t.executable = true;
+    } else {
+      t.kind = Translation::Kind::kMmio;
+      t.gpa = Gpa{va.value()};
+    }
+    return t;
+  }
+  void invlpg(Gva, const PagingContext&) override {}
+  void cr3_loaded(const PagingContext&) override {}
+  const char* mode_name() const override { return "mmio-test"; }
+  alignas(4096) uint8_t code[kPageSize] = {};
+};
+
+class RecordingBus final : public DeviceBus {
+ public:
+  uint32_t port_read(uint16_t, unsigned) override { return 0; }
+  void port_write(uint16_t, unsigned, uint32_t) override {}
+  uint64_t mmio_read(Gpa gpa, unsigned size) override {
+    reads.push_back({gpa.value(), size});
+    return 0x0101010101010101 * (gpa.value() & 0xff);
+  }
+  void mmio_write(Gpa gpa, unsigned size, uint64_t value) override {
+    writes.push_back({gpa.value(), size, value});
+  }
+  struct Access { uint64_t gpa; unsigned size; uint64_t value = 0; };
+  std::vector<Access> reads, writes;
+};
+
+// Devices take at most 8 bytes at a time: a 16-byte SSE access reaches them in two halves
+// (and the vCPU never copies more than the device returned).
+TEST(Vcpu, SixteenByteMmioAccessGoesInEightBytePieces) {
+  MmioMmu mmu;
+  RecordingBus bus;
+  PageTracking tracking(16);
+  cpu::Vcpu vcpu(mmu, bus, tracking);
+  vcpu.set_deliver_exceptions(false);
+  cpu::CpuState& s = vcpu.state();
+  s.cr0 = cpu::kCr0Pe | cpu::kCr0Pg;
+  s.cr4 = cpu::kCr4Pae | cpu::kCr4Osfxsr;
+  s.gpr[cpu::kRax] = 0x1010;
+  // movdqu xmm0, [rax]; movdqu [rax+0x20], xmm0; hlt
+  const uint8_t code[] = {0xf3, 0x0f, 0x6f, 0x00, 0xf3, 0x0f, 0x7f, 0x40, 0x20, 0xf4};
+  std::memcpy(mmu.code, code, sizeof code);
+  const cpu::RunResult r = vcpu.run(10);
+  EXPECT_EQ(r.reason, cpu::StopReason::kHalted) << vcpu.stop_message();
+  ASSERT_EQ(bus.reads.size(), 2u);
+  EXPECT_EQ(bus.reads[0].gpa, 0x1010u);
+  EXPECT_EQ(bus.reads[0].size, 8u);
+  EXPECT_EQ(bus.reads[1].gpa, 0x1018u);
+  EXPECT_EQ(s.fpu.xmm[0], (cpu::Xmm{0x1010101010101010, 0x1818181818181818}));
+  ASSERT_EQ(bus.writes.size(), 2u);
+  EXPECT_EQ(bus.writes[1].gpa, 0x1038u);
+  EXPECT_EQ(bus.writes[1].size, 8u);
+  EXPECT_EQ(bus.writes[1].value, 0x1818181818181818u);
 }
 
 }  // namespace

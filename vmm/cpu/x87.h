@@ -66,6 +66,7 @@ inline void set_top(FpuState& f, unsigned top) {
 struct X87Frame {
   alignas(16) uint8_t image[512];  // FXSAVE image: in, the guest's x87 with the host's MXCSR
   alignas(16) uint8_t mem[16];     // the memory operand: in for loads, out for stores
+  uint8_t flags_in;                // RFLAGS before, as LAHF lays them out (FCMOVcc reads)
   uint8_t zf, pf, cf;              // RFLAGS after (FCOMI and FUCOMI)
 };
 
