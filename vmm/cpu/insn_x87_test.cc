@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/support/flat_vm.h"
+#include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/vcpu.h"
 
 namespace densevm::cpu {
@@ -199,6 +200,41 @@ TEST_F(X87Test, FxsaveAndFxrstorImages) {
   expect_fault(run({0x48, 0x0f, 0xae, 0x0b}), kVecGp);
   vm_.set_gpr(kRbx, kData + 8);
   expect_fault(run({0x48, 0x0f, 0xae, 0x03}), kVecGp);  // misaligned
+}
+
+// Linux's FPU bring-up (arch/x86/kernel/fpu/init.c) from a boot state with EM and TS set
+// and SSE off: CR0 without EM and TS, with MP; CR4.OSFXSR and OSXMMEXCPT; FNINIT; FXSAVE to
+// learn MXCSR_MASK; then the first SSE and x87 instructions.
+TEST_F(X87Test, LinuxFpuInitSequence) {
+  state().cr0 |= cr0::kEm | cr0::kTs;
+  state().cr4 = kCr4Pae;
+  expect_fault(run({0x66, 0x0f, 0xef, 0xc0}), kVecUd);  // pxor before: #UD
+  FlatVm kernel(0);
+  kernel.map(kCode, 0x1000, FlatVm::kRead | FlatVm::kExec);
+  kernel.map(kData, 0x1000, FlatVm::kRead | FlatVm::kWrite);
+  kernel.vcpu().state().cr0 |= cr0::kEm | cr0::kTs;
+  kernel.vcpu().state().cr4 = kCr4Pae;
+  kernel.set_gpr(kRbx, kData);
+  const Bytes code = {
+      0x0f, 0x20, 0xc0,              // mov rax, cr0
+      0x48, 0x83, 0xe0, 0xf3,        // and rax, ~(EM | TS)
+      0x48, 0x83, 0xc8, 0x02,        // or rax, MP
+      0x0f, 0x22, 0xc0,              // mov cr0, rax
+      0x0f, 0x20, 0xe0,              // mov rax, cr4
+      0x0d, 0x00, 0x06, 0x00, 0x00,  // or eax, OSFXSR | OSXMMEXCPT
+      0x0f, 0x22, 0xe0,              // mov cr4, rax
+      0xdb, 0xe3,                    // fninit
+      0x0f, 0xae, 0x03,              // fxsave [rbx]
+      0x8b, 0x43, 0x1c,              // mov eax, [rbx+28]: MXCSR_MASK
+      0x66, 0x0f, 0xef, 0xc0,        // pxor xmm0, xmm0
+      0xd9, 0xe8, 0xdd, 0xd8,        // fld1; fstp st(0)
+  };
+  kernel.write(kCode, code.data(), code.size());
+  kernel.set_rip(kCode);
+  const RunOutcome out = kernel.run_until(kCode + code.size(), 100);
+  ASSERT_EQ(out.kind, RunOutcome::Kind::kReachedStop) << out.message << " vector " << int(out.vector);
+  EXPECT_EQ(kernel.gpr(kRax), 0xffffu);
+  EXPECT_EQ(kernel.vcpu().state().cr4 & (kCr4Osfxsr | kCr4Osxmmexcpt), kCr4Osfxsr | kCr4Osxmmexcpt);
 }
 
 // The host runs the guest's x87 instructions; its own state must come back unchanged.

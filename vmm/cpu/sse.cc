@@ -65,6 +65,7 @@ void register_xmm_forms(const XmmForms* forms, unsigned count) {
 
 void register_sse() {
   register_sse_moves();
+  register_sse_lanes();
   register_sse_integer();
   register_sse_shuffles();
   register_sse_float();

@@ -115,8 +115,9 @@ struct XmmForms {
 // mnemonic up there again at decode time).
 void register_xmm_forms(const XmmForms* forms, unsigned count);
 
-// The instruction groups (insn_sse_*.cc, insn_x87.cc); register_sse() calls them.
+// The instruction groups (insn_sse_*.cc); register_sse() calls them.
 void register_sse_moves();
+void register_sse_lanes();
 void register_sse_integer();
 void register_sse_shuffles();
 void register_sse_float();

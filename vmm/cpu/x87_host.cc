@@ -9,17 +9,17 @@
 namespace densevm::cpu {
 namespace {
 
-// FXRSTOR, the guest's CF PF ZF (SAHF), the instruction's two bytes, RFLAGS, FXSAVE, FNINIT
-// (no-wait: it clears a pending error without reporting it), and the host's control word
-// back. The memory operand is [RDI] (ModRM mod 00, r/m 111). One asm statement: nothing runs
-// between these.
+// FXRSTOR, the guest's CF PF ZF (SAHF, from AH), the instruction's two bytes, RFLAGS,
+// FXSAVE, FNINIT (no-wait: it clears a pending error without reporting it), and the host's
+// control word back. The memory operand is [RDI] (ModRM mod 00, r/m 111). One asm
+// statement: nothing runs between these.
 template <uint8_t kOpcode, uint8_t kModrm>
 void replay(X87Frame& f) {
   uint16_t host_cw;
   asm volatile(
       "fnstcw %[cw]\n\t"
       "fxrstor64 %[img]\n\t"
-      "movb %[fin], %%ah\n\tsahf\n\t"
+      "sahf\n\t"
       ".byte %c[op], %c[modrm]\n\t"
       "setz %[zf]\n\tsetp %[pf]\n\tsetc %[cf]\n\t"
       "fxsave64 %[img]\n\t"
@@ -27,8 +27,8 @@ void replay(X87Frame& f) {
       "fldcw %[cw]"
       : [img] "+m"(f.image), [cw] "=m"(host_cw), [zf] "=m"(f.zf), [pf] "=m"(f.pf),
         [cf] "=m"(f.cf)
-      : [op] "i"(kOpcode), [modrm] "i"(kModrm), [fin] "m"(f.flags_in), "D"(f.mem)
-      : "memory", "cc", "rax", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",
+      : [op] "i"(kOpcode), [modrm] "i"(kModrm), "a"(uint64_t{f.flags_in} << 8), "D"(f.mem)
+      : "memory", "cc", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",
         "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
