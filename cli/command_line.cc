@@ -75,14 +75,33 @@ void define_run(CLI::App& app, CommandLine& c) {
   CLI::App& run = *app.add_subcommand(
       "run", "Boots guests in one process and runs them to their end; with --checkpoint-at, checkpoints them on the way");
   run.allow_extras();
+  CLI::Option* guest = run.add_option_function<std::string>(
+                              "guest", [&o](const std::string& path) { o.guest = path; },
+                              "guest kernel ELF (default: the built-in guest kernel)")
+                           ->type_name("GUEST.elf");
+  CLI::Option* kernel = run.add_option_function<std::string>(
+                               "--kernel", [&o](const std::string& path) { o.kernel = path; },
+                               "boot a Linux kernel (a bzImage such as /boot/vmlinuz, or a vmlinux ELF) instead of "
+                               "the built-in guest, on Linux's 64-bit boot protocol with ACPI tables")
+                            ->type_name("FILE");
+  kernel->excludes(guest);
   run.add_option_function<std::string>(
-         "guest", [&o](const std::string& path) { o.guest = path; }, "guest kernel ELF (default: the built-in guest kernel)")
-      ->type_name("GUEST.elf");
+         "--initrd", [&o](const std::string& path) { o.initrd = path; }, "the Linux guest's initramfs")
+      ->type_name("FILE")
+      ->needs(kernel);
   add_size(run, "--mem", o.mem_bytes, {kMiB, 128 * kGiB}, "RAM per guest");
   add_count(run, "--vms", o.vms, kVmCount, "number of guests; guest K gets vm=K on its command line");
-  run.add_option("--cmdline", o.cmdline, "guest kernel command line (workloads: guest-tools/README.md)")
-      ->type_name("STR")
-      ->capture_default_str();
+  CLI::Option* cmdline =
+      run.add_option("--cmdline", o.cmdline,
+                     std::string("guest kernel command line (workloads: guest-tools/README.md); with --kernel, "
+                                 "Linux's (default ") +
+                         RunOptions::kLinuxCmdline + ")")
+          ->type_name("STR")
+          ->capture_default_str();
+  // A Linux guest's console is COM1 unless its command line says otherwise.
+  run.callback([&o, cmdline] {
+    if (o.kernel && cmdline->count() == 0) o.cmdline = RunOptions::kLinuxCmdline;
+  });
   add_choice<PagingMode>(run, "--mmu", o.mmu,
                          {{"ept", PagingMode::kEpt}, {"shadow", PagingMode::kShadow}, {"auto", PagingMode::kAuto}},
                          "shadow page tables, nested paging through the EPT-format P2M, or auto: shadow, falling "

@@ -32,6 +32,27 @@ TEST(CommandLine, RunTakesItsOptions) {
   EXPECT_FALSE(c.checkpoint.requested());
 }
 
+// A Linux guest: --kernel instead of an ELF guest, --initrd only with it, and Linux's console
+// (COM1) on its command line unless --cmdline says otherwise.
+TEST(CommandLine, KernelAndInitrdBootALinuxGuest) {
+  const CommandLine c = parse_command_line({"run", "--kernel", "vmlinuz", "--initrd", "initrd.cpio", "--vms", "2"});
+  ASSERT_EQ(c.command, Command::kRun);
+  EXPECT_EQ(c.run.kernel, "vmlinuz");
+  EXPECT_EQ(c.run.initrd, "initrd.cpio");
+  EXPECT_FALSE(c.run.guest);
+  EXPECT_EQ(c.run.cmdline, "console=ttyS0");
+  EXPECT_EQ(parse_command_line({"run", "--kernel", "k", "--cmdline", "quiet"}).run.cmdline, "quiet");
+  EXPECT_EQ(parse_command_line({"run", "--cmdline", "workload=idle", "--kernel", "k"}).run.cmdline, "workload=idle");
+  EXPECT_EQ(parse_command_line({"run"}).run.cmdline, "workload=hello") << "the built-in guest's default";
+  EXPECT_EQ(refusal({"run", "--initrd", "initrd.cpio"}), "--initrd requires --kernel");
+  EXPECT_NE(refusal({"run", "g.elf", "--kernel", "vmlinuz"}), "") << "one guest or the other";
+  EXPECT_NE(refusal({"run", "--kernel"}), "");
+  EXPECT_NE(refusal({"restore", "f.snap", "--kernel", "vmlinuz"}), "") << "a restore boots nothing";
+  const CommandLine help = parse_command_line({"run", "--help"});
+  EXPECT_NE(help.text.find("--kernel FILE"), std::string::npos) << help.text;
+  EXPECT_NE(help.text.find("--initrd FILE Needs: --kernel"), std::string::npos) << help.text;
+}
+
 // A value is taken as the value of the option before it, whatever it says.
 TEST(CommandLine, AValueOfRunsOwnFlagsIsNeverTakenForACheckpointFlag) {
   const CommandLine c = parse_command_line(

@@ -25,10 +25,14 @@ struct LoopOptions {
 
 // `densevm run`: the guests and the run's host services.
 struct RunOptions {
+  static constexpr const char* kGuestCmdline = "workload=hello";  // the built-in guest's default
+  static constexpr const char* kLinuxCmdline = "console=ttyS0";   // a Linux guest's: COM1 is its console
   std::optional<std::string> guest;  // ELF path; the built-in guest kernel when absent
+  std::optional<std::string> kernel;  // a Linux guest instead: bzImage or vmlinux
+  std::optional<std::string> initrd;  // its initramfs
   uint64_t mem_bytes = uint64_t{256} << 20;
   unsigned vms = 1;
-  std::string cmdline = "workload=hello";
+  std::string cmdline = kGuestCmdline;  // kLinuxCmdline with --kernel, unless given
   PagingMode mmu = PagingMode::kAuto;
   bool check_mmu = false;  // --check-mmu: audit shadow tables after every slice
   bool dedup = false;      // content-hash page sharing; off until proven by use

@@ -28,14 +28,14 @@ std::string save_path_of(const std::string& path, unsigned vms, unsigned k) {
 }  // namespace
 
 int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const uint8_t> builtin_guest) {
-  const ElfImage kernel = load_guest(o, builtin_guest);
+  const GuestImage image = load_guest(o, builtin_guest);
   // With a checkpoint, the VMs frozen there and the VMs going on from them: address space for each.
   const unsigned going_on = !c.requested() ? 0 : c.clones != 0 ? c.clones : o.vms;
   FrameStore frames(frame_store_capacity(o.mem_bytes * (o.vms + going_on)));
   // As `run` prints and names them; from the checkpoint on, clones are prefixed like several
   // VMs (never both at once: the VMs they are cloned from stand still).
   ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
-  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, kernel, console.sink());
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, console.sink());
   // Balloon targets and page sharing between epochs; after a freeze they serve the VMs going
   // on (declared after the VMs: it goes first).
   HostServices services(services_config(o), frames);

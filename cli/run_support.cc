@@ -3,6 +3,10 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <variant>
+
+#include "vmm/file_bytes.h"
+#include "vmm/linux/linux_kernel.h"
 
 namespace densevm::cli {
 
@@ -14,7 +18,17 @@ void ConsoleLines::line(int vm, std::string_view text) {
   std::fflush(stdout);
 }
 
-ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
+GuestImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
+  if (o.kernel) {
+    LinuxGuest g{load_linux_kernel(*o.kernel), {}};
+    if (o.initrd) g.initrd = read_file_bytes(*o.initrd);
+    // Refused here, before anything runs, rather than by each VM's boot.
+    if (g.initrd.size() > o.mem_bytes) {
+      throw std::runtime_error("the initrd " + *o.initrd + " (" + std::to_string(g.initrd.size() >> 20) +
+                               " MiB) is larger than guest RAM (--mem " + std::to_string(o.mem_bytes >> 20) + " MiB)");
+    }
+    return g;
+  }
   if (o.guest) return load_elf_file(*o.guest);
   if (builtin.empty()) throw std::runtime_error("no guest given and no built-in guest kernel");
   try {
@@ -53,7 +67,7 @@ HostServicesConfig services_config(const RunOptions& o) {
   return c;
 }
 
-std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const ElfImage& kernel,
+std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
                                           const Vm::ConsoleSink& sink) {
   std::vector<std::unique_ptr<Vm>> vms;
   for (unsigned k = 0; k < o.vms; ++k) {
@@ -63,7 +77,7 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
-    vms.push_back(std::make_unique<Vm>(frames, kernel, c, sink));
+    std::visit([&](const auto& guest) { vms.push_back(std::make_unique<Vm>(frames, guest, c, sink)); }, image);
   }
   return vms;
 }

@@ -18,7 +18,7 @@
 
 #include "cli/options.h"
 #include "core/frame_store.h"
-#include "vmm/elf_loader.h"
+#include "vmm/guest_image.h"
 #include "vmm/host_services.h"
 #include "vmm/vm.h"
 
@@ -39,16 +39,17 @@ class ConsoleLines {
   bool prefix_;
 };
 
-// The guest of a run: --guest's ELF, or the built-in guest kernel. Throws std::runtime_error.
-[[nodiscard]] ElfImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin);
+// What a run boots: --kernel and --initrd (a Linux guest), the ELF guest given, or the
+// built-in guest kernel. Throws std::runtime_error with one line for a bad file.
+[[nodiscard]] GuestImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin);
 
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
 
-// The VMs of a run: --vms of them, vm0..vmN-1, booted from `kernel` with the run's memory
+// The VMs of a run: --vms of them, vm0..vmN-1, booted from `image` with the run's memory
 // size, MMU and command line (plus " vm=K").
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
-                                                        const ElfImage& kernel, const Vm::ConsoleSink& sink);
+                                                        const GuestImage& image, const Vm::ConsoleSink& sink);
 
 // The run's host services as the flags configure them.
 [[nodiscard]] HostServicesConfig services_config(const RunOptions& o);

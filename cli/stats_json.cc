@@ -74,6 +74,8 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
         {"timer_ticks", s.timer_ticks},
         {"decoded_instructions", s.decodes},
         {"code_invalidations", s.code_invalidations},
+        {"unimplemented_ud", s.unimplemented_ud},
+        {"unimplemented_first", s.unimplemented_first},
     };
     list.push_back(std::move(v));
   }

@@ -1,7 +1,19 @@
-// AtomicFile: a file written to a temp name in its directory and renamed over its final name
-// by commit(), after an fsync (and the directory's after the rename): until then (an
-// exception, a crash) nothing new is under the name, and the destructor removes the temp
-// file. Writes are buffered; bytes already written can be overwritten (a length or checksum
+// AtomicFile: the output file of `--save` and `--stats`, written so that no reader ever sees
+// half of it under its name and nothing but a file is ever replaced.
+//
+// What PATH names decides how (checked when the AtomicFile is made):
+// - a regular file, or a name that does not exist: written to a temp name in its directory
+//   and renamed over PATH by commit(), after an fsync (and the directory's after the
+//   rename); until then (an exception, a crash) nothing new is under the name, and the
+//   destructor removes the temp file;
+// - a symlink: followed (to its final target), and the rule applied to the target; the link
+//   itself is never replaced;
+// - a character device or FIFO (/dev/null, a terminal, /dev/stdout, a pipe): written in
+//   place. A seekable one (/dev/null, /dev/full) takes the bytes as they come; a FIFO or
+//   terminal gets them at commit(), staged meanwhile in an unlinked temp file, because
+//   write_at may patch bytes written long before;
+// - anything else (a directory, a block device, a socket): refused.
+// Writes are buffered; bytes already written can be overwritten (a length or checksum
 // known only later). Every failure throws std::runtime_error, one line:
 // "cannot write <label>: <step>: <reason>", the label being the path unless given.
 //
@@ -35,15 +47,21 @@ class AtomicFile {
   void commit();
 
  private:
+  enum class Target : uint8_t { kReplace, kInPlace, kStaged };
+
   void flush();
   void write_through(std::span<const uint8_t> bytes);
+  void copy_stage_to_target();
   void check_open() const;
+  void close_all();
   [[noreturn]] void fail(const std::string& step);
 
-  std::string path_;
+  std::string path_;   // the final target (symlinks resolved)
   std::string label_;  // what error messages say is being written
-  std::string temp_;
-  int fd_ = -1;
+  std::string temp_;   // kReplace: the temp name renamed over path_
+  Target target_ = Target::kReplace;
+  int fd_ = -1;        // what write() goes to: the temp file, the device, or the stage
+  int device_fd_ = -1;  // kStaged: the FIFO or terminal, written at commit()
   uint64_t written_ = 0;
   std::vector<uint8_t> buffer_;
 };

@@ -5,17 +5,28 @@
 //
 // The state of what goes into a snapshot file (the VM and its devices) also lists its fields
 // once, in a static `fields(state, io)`: that one list writes the record (StateWriter) and
-// reads it back (StateReader), so the two cannot drift. Its version is the snapshot format's
-// (FORMAT.md), which the top record carries (VmState::kVersion) and read_record checks. The
-// state of a host service (the dedup scanner, the balloon policy) holds host resources, such
-// as frame references, and stays in memory.
+// reads it back (StateReader), so the two cannot drift. The state of a host service (the
+// dedup scanner, the balloon policy) holds host resources, such as frame references, and
+// stays in memory.
+//
+// Versions. The top record's layout version is the snapshot format's (FORMAT.md), which the
+// top State names (VmState::kVersion, and kOldestVersion, the oldest it still reads). A field
+// list grows by versions: the fields version N added are listed under `if (io.since(N))`, so
+// one list writes and reads every version's layout. A writer or reader made without a version
+// has the newest layout; one made with an older version writes or reads exactly what that
+// version had (a snapshot file of that version; tests make genuine older records so). Fields
+// an older record lacks keep their State's defaults, which are the component's reset state.
 //
 //   struct UartState {
-//     uint8_t lcr = 0; uint64_t bytes = 0; std::string line;
-//     static void fields(auto& s, auto& io) { io(s.lcr, s.bytes); io.str(s.line, 4096); }
+//     uint8_t lcr = 0; uint64_t bytes = 0; std::string line; uint8_t fcr = 0;
+//     static void fields(auto& s, auto& io) {
+//       io(s.lcr, s.bytes); io.str(s.line, 4096);
+//       if (io.since(3)) io(s.fcr);                 // added in version 3
+//     }
 //   };
 //   StateWriter w; write_record(w, uart.save());
 //   StateReader r(w.bytes()); uart.restore(read_record<UartState>(r));
+//   StateReader old(v2_bytes, 2);                  // a version-2 record: fcr stays 0
 //
 // StateWriter and StateReader also serve as the little-endian codec of the snapshot file's
 // other sections: a length or a string beyond its bound, or reading past the end, throws
@@ -27,6 +38,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -51,8 +63,17 @@ template <class T> struct IsOptional : std::false_type {};
 template <class T> struct IsOptional<std::optional<T>> : std::true_type {};
 }  // namespace persist_detail
 
+// The layout of a writer or reader made without a version: every record's newest.
+inline constexpr uint32_t kNewestLayout = std::numeric_limits<uint32_t>::max();
+
 class StateWriter {
  public:
+  StateWriter() = default;
+  // Records in version `version`'s layout: only the fields that version had.
+  explicit StateWriter(uint32_t version) : version_(version) {}
+  [[nodiscard]] uint32_t version() const { return version_; }
+  // The layout has the fields version v added.
+  [[nodiscard]] bool since(uint32_t v) const { return version_ >= v; }
   void u8(uint8_t v) { bytes_.push_back(v); }
   void boolean(bool v) { u8(v ? 1 : 0); }
   void u16(uint16_t v) { put(v, 2); }
@@ -88,6 +109,12 @@ class StateWriter {
     field(static_cast<Count>(items.size()));
     for (const T& item : items) field(item);
   }
+  // A count of type Count, then each string.
+  template <class Count>
+  void strings(const std::vector<std::string>& items, uint64_t /*max*/, uint64_t /*max_length*/) {
+    field(static_cast<Count>(items.size()));
+    for (const std::string& item : items) str(item);
+  }
 
  private:
   template <class T>
@@ -111,11 +138,16 @@ class StateWriter {
     for (unsigned i = 0; i < n; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
   std::vector<uint8_t> bytes_;
+  uint32_t version_ = kNewestLayout;
 };
 
 class StateReader {
  public:
-  explicit StateReader(std::span<const uint8_t> data) : data_(data) {}
+  // `version`: the layout the bytes were written in (a snapshot file's format version).
+  explicit StateReader(std::span<const uint8_t> data, uint32_t version = kNewestLayout)
+      : data_(data), version_(version) {}
+  [[nodiscard]] uint32_t version() const { return version_; }
+  [[nodiscard]] bool since(uint32_t v) const { return version_ >= v; }
   [[nodiscard]] uint8_t u8() { return static_cast<uint8_t>(get(1)); }
   // Any byte other than 0 or 1 is corruption, not "true".
   [[nodiscard]] bool boolean();
@@ -156,6 +188,14 @@ class StateReader {
     items.assign(n, T{});
     for (T& item : items) field(item);
   }
+  template <class Count>
+  void strings(std::vector<std::string>& items, uint64_t max, uint64_t max_length) {
+    Count n{};
+    field(n);
+    if (n > max) throw StateError("state record has an oversized list");
+    items.assign(n, std::string{});
+    for (std::string& item : items) item = str(max_length);
+  }
 
  private:
   template <class T>
@@ -195,23 +235,32 @@ class StateReader {
   }
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
+  uint32_t version_;
 };
 
-// The record of a State with a field list.
+namespace persist_detail {
+// A top State (one with kVersion) is written and read only in the versions it knows.
 template <class State>
-void write_record(StateWriter& w, const State& s) {
-  w(s);
-}
-// Reads what write_record wrote; `version` is the version the record was written at (a
-// snapshot file's format version), which must be the one this build reads when State has one.
-template <class State>
-[[nodiscard]] State read_record(StateReader& r, uint32_t version = 0) {
+void check_version(uint32_t version) {
   if constexpr (requires { State::kVersion; }) {
-    if (version != 0 && version != State::kVersion) {
+    if (version != kNewestLayout && (version < State::kOldestVersion || version > State::kVersion)) {
       throw StateError("state record of version " + std::to_string(version) + ", this build reads " +
-                       std::to_string(State::kVersion));
+                       std::to_string(State::kOldestVersion) + " to " + std::to_string(State::kVersion));
     }
   }
+}
+}  // namespace persist_detail
+
+// The record of a State with a field list, in the writer's layout.
+template <class State>
+void write_record(StateWriter& w, const State& s) {
+  persist_detail::check_version<State>(w.version());
+  w(s);
+}
+// Reads what write_record wrote, in the reader's layout (the version it was made with).
+template <class State>
+[[nodiscard]] State read_record(StateReader& r) {
+  persist_detail::check_version<State>(r.version());
   State s{};
   r(s);
   return s;

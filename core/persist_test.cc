@@ -71,6 +71,7 @@ enum class Colour : uint8_t { kRed = 1, kBlue = 2 };
 
 struct Record {
   static constexpr uint32_t kVersion = 3;
+  static constexpr uint32_t kOldestVersion = 2;
   bool flag = false;
   Colour colour = Colour::kRed;
   int64_t delta = 0;
@@ -79,17 +80,22 @@ struct Record {
   std::string name;
   std::vector<uint64_t> words;
   std::vector<Inner> inners;
+  std::vector<std::string> names;  // since version 3
+  uint16_t later = 0x5555;         // since version 3; its default is its reset value
   static void fields(auto& s, auto& io) {
     io(s.flag, s.colour, s.delta, s.regs);
     io.blob(s.blob);
     io.str(s.name, 16);
     io.words(s.words, 8);
     io.template list<uint32_t>(s.inners, 4);
+    if (io.since(3)) {
+      io.template strings<uint8_t>(s.names, 2, 8);
+      io(s.later);
+    }
   }
 };
 
-// One field list writes a record and reads it back, field by field, little-endian.
-TEST(Persist, AFieldListWritesAndReadsTheSameRecord) {
+Record filled() {
   Record r;
   r.flag = true;
   r.colour = Colour::kBlue;
@@ -99,11 +105,21 @@ TEST(Persist, AFieldListWritesAndReadsTheSameRecord) {
   r.name = "vcpu";
   r.words = {1, 2, 3};
   r.inners = {{5, std::nullopt}, {6, 77}};
+  r.names = {"fld", "movaps"};
+  r.later = 0x1234;
+  return r;
+}
+
+constexpr size_t kVersion2Bytes = 1 + 1 + 8 + 12 + (8 + 4) + (8 + 4) + (8 + 24) + 4 + 2 * (2 + 1 + 8);
+
+// One field list writes a record and reads it back, field by field, little-endian.
+TEST(Persist, AFieldListWritesAndReadsTheSameRecord) {
+  const Record r = filled();
   StateWriter w;
   write_record(w, r);
-  EXPECT_EQ(w.bytes().size(), 1 + 1 + 8 + 12 + (8 + 4) + (8 + 4) + (8 + 24) + 4 + 2 * (2 + 1 + 8));
-  StateReader in(w.bytes());
-  const Record back = read_record<Record>(in, Record::kVersion);
+  EXPECT_EQ(w.bytes().size(), kVersion2Bytes + 1 + (8 + 3) + (8 + 6) + 2);
+  StateReader in(w.bytes(), Record::kVersion);
+  const Record back = read_record<Record>(in);
   in.expect_end("record");
   EXPECT_TRUE(back.flag);
   EXPECT_EQ(back.colour, Colour::kBlue);
@@ -115,9 +131,32 @@ TEST(Persist, AFieldListWritesAndReadsTheSameRecord) {
   ASSERT_EQ(back.inners.size(), 2u);
   EXPECT_FALSE(back.inners[0].b.has_value());
   EXPECT_EQ(back.inners[1].b, 77u);
+  EXPECT_EQ(back.names, r.names);
+  EXPECT_EQ(back.later, 0x1234);
 
-  StateReader other(w.bytes());
-  EXPECT_THROW((void)read_record<Record>(other, 2), StateError) << "a version this build does not read";
+  for (const uint32_t version : {1u, 4u}) {
+    StateReader other(w.bytes(), version);
+    EXPECT_THROW((void)read_record<Record>(other), StateError) << "version " << version << " is not read";
+    StateWriter wrong(version);
+    EXPECT_THROW(write_record(wrong, r), StateError) << "nor written";
+  }
+}
+
+// An older version's layout has only the fields it had: a writer of that version leaves out
+// what came later, and a reader of it gives those fields their defaults.
+TEST(Persist, OlderVersionsWriteAndReadTheirOwnLayout) {
+  StateWriter w(2);
+  write_record(w, filled());
+  EXPECT_EQ(w.bytes().size(), kVersion2Bytes);
+  StateReader in(w.bytes(), 2);
+  const Record back = read_record<Record>(in);
+  in.expect_end("record");
+  EXPECT_EQ(back.name, "vcpu");
+  EXPECT_TRUE(back.names.empty());
+  EXPECT_EQ(back.later, 0x5555);
+
+  StateReader as_newest(w.bytes());
+  EXPECT_THROW((void)read_record<Record>(as_newest), StateError) << "a version-2 record read as version 3 ends early";
 }
 
 TEST(Persist, BoundsAreCheckedAsTheRecordIsRead) {
@@ -127,6 +166,16 @@ TEST(Persist, BoundsAreCheckedAsTheRecordIsRead) {
   write_record(w, r);
   StateReader in(w.bytes());
   EXPECT_THROW((void)read_record<Record>(in), StateError);
+
+  for (const std::vector<std::string>& names :
+       {std::vector<std::string>{"a", "b", "c"}, std::vector<std::string>{"ninechars"}}) {
+    Record n;
+    n.names = names;  // three names, or a name longer than 8
+    StateWriter wn;
+    write_record(wn, n);
+    StateReader rn(wn.bytes());
+    EXPECT_THROW((void)read_record<Record>(rn), StateError) << names.size();
+  }
 }
 
 }  // namespace

@@ -112,10 +112,10 @@ Container decode_container(std::span<const uint8_t> file, bool verify_pages) {
     StateReader r(file);
     (void)r.take(kMagic.size());
     c.version = r.u32();
-    if (c.version != kVersion) {
+    if (c.version < kOldestVersion || c.version > kVersion) {
       throw SnapshotError("snapshot version " + std::to_string(c.version) +
-                          " is not supported (this densevm reads version " +
-                          std::to_string(kVersion) + ")");
+                          " is not supported (this densevm reads versions " +
+                          std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) + ")");
     }
     c.flags = r.u32();
     if (c.flags & ~kKnownFlags) throw SnapshotError("snapshot has unknown flags");

@@ -7,6 +7,9 @@
 
 namespace densevm {
 
+// A snapshot file's version is its VmState record's layout.
+static_assert(VmState::kVersion == snapshot::kVersion && VmState::kOldestVersion == snapshot::kOldestVersion);
+
 SnapshotConfig snapshot_config(const VmConfig& c) { return {c.mem_bytes, c.cmdline, c.paging, c.check_mmu}; }
 
 VmConfig vm_config(const SnapshotConfig& c, int id) {
@@ -47,8 +50,8 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
     }
   }
   try {
-    StateReader r(image.state);
-    vm->restore(read_record<VmState>(r, image.version));
+    StateReader r(image.state, image.version);
+    vm->restore(read_record<VmState>(r));
     r.expect_end("state");
   } catch (const StateError& e) {
     throw snapshot::SnapshotError(std::string("snapshot state is corrupt: ") + e.what());
@@ -74,6 +77,5 @@ std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore
   }
   return vms;
 }
-
 
 }  // namespace densevm

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -223,11 +224,46 @@ TEST_F(VmSnapshot, CraftedIndexesAndLineagesNeverCrashTheRestore) {
   }
 }
 
+// A version-2 file (written before the vCPU had x87/SSE state) restores, with the reset
+// FPU state; a version-3 record claiming to be version 2 is refused (bytes left over).
+TEST_F(VmSnapshot, ReadsVersion2Files) {
+  auto vm_a = booted_after_a();
+  SaveStats stats;
+  const std::vector<uint8_t> file = encode(*vm_a, stats);
+  const Container c = decode_container(file);
+  ASSERT_EQ(c.version, 3u);
+  std::vector<Section> sections;
+  for (const SectionView& v : c.sections) sections.push_back({v.id, {v.payload.begin(), v.payload.end()}});
+  // The same VM's state record as version 2 wrote it: no x87/SSE, ring-3 or Linux platform.
+  StateWriter v2_state(2);
+  write_record(v2_state, vm_a->save());
+  ASSERT_LT(v2_state.bytes().size(), sections[1].payload.size());
+  sections[1].payload = v2_state.bytes();
+  std::vector<uint8_t> v2 = encode_container(0, sections);
+  v2[8] = 2;
+  const Snapshot snap = parse(v2);
+  EXPECT_EQ(snap.version, 2u);
+  Captured restored;
+  std::unique_ptr<Vm> vm = restore(snap, restored);
+  while (vm->run_slice(1000)) {}
+  ASSERT_EQ(vm->state(), Vm::State::kExited) << vm->failure();
+  EXPECT_EQ(vm->exit_status(), 7);
+  EXPECT_EQ(restored.lines, std::vector<std::string>{"AB"});
+
+  std::vector<uint8_t> lying = file;
+  lying[8] = 2;
+  Captured unused;
+  EXPECT_THROW((void)restore(parse(lying), unused), SnapshotError);
+}
+
 TEST_F(VmSnapshot, RefusesWrongMagicVersionAndFlags) {
   const std::vector<uint8_t> file = small_file(false);
   std::vector<uint8_t> magic = file;
   magic[0] = 'X';
   EXPECT_THROW((void)parse(magic), SnapshotError);
+  std::vector<uint8_t> future = file;
+  future[8] = 4;
+  EXPECT_THROW((void)parse(future), SnapshotError);
   std::vector<uint8_t> version = file;
   version[8] = 1;
   try {

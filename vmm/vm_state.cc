@@ -4,11 +4,23 @@
 namespace densevm {
 
 static_assert(Persistent<Vm> && Persistent<cpu::Vcpu> && Persistent<LocalApic> && Persistent<Uart16550> &&
-              Persistent<VirtioMmio> && Persistent<BalloonDevice>);
+              Persistent<VirtioMmio> && Persistent<BalloonDevice> && Persistent<IoApic> && Persistent<CmosRtc>);
 
 VmState Vm::save() const {
-  return {static_cast<uint8_t>(state()), static_cast<uint32_t>(exit_status_), failure_, idle_skipped_, mmu_checks_,
-          markers_,  vcpu_.save(), apic_.save(), uart_.save(), balloon_mmio_.save(), balloon_.save()};
+  return {static_cast<uint8_t>(state()),
+          static_cast<uint32_t>(exit_status_),
+          failure_,
+          idle_skipped_,
+          mmu_checks_,
+          markers_,
+          vcpu_.save(),
+          apic_.save(),
+          uart_.save(),
+          balloon_mmio_.save(),
+          balloon_.save(),
+          ioapic_.save(),
+          rtc_.save(),
+          reset_requested_};
 }
 
 void Vm::restore(const VmState& s, cpu::RestoredMemory memory) {
@@ -19,6 +31,9 @@ void Vm::restore(const VmState& s, cpu::RestoredMemory memory) {
   uart_.restore(s.uart);
   balloon_mmio_.restore(s.balloon_transport);
   balloon_.restore(s.balloon);
+  ioapic_.restore(s.ioapic);
+  rtc_.restore(s.rtc);
+  reset_requested_ = s.reset_requested;
   exit_status_ = static_cast<int>(s.exit_status);
   failure_ = s.failure;
   idle_skipped_ = s.idle_skipped;

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "tests/diff/disasm.h"
+#include "tests/diff/fx_compare.h"
 #include "tests/support/flat_vm.h"
+#include "vmm/cpu/vcpu.h"
 
 namespace densevm::diff {
 namespace {
@@ -20,12 +22,6 @@ constexpr const char* kGprNames[kGprCount] = {"rax", "rcx", "rdx", "rbx", "rsp",
                                               "rsi", "rdi", "r8",  "r9",  "r10", "r11",
                                               "r12", "r13", "r14", "r15"};
 
-struct VmResult {
-  RunOutcome outcome;
-  CpuRegs regs;
-  uint64_t rip = 0;
-  std::vector<uint8_t> data = std::vector<uint8_t>(kDataSize);
-};
 
 // A FlatVm kept across the cases of a group while they end normally: a new VM per case
 // would spend most of the time building the machine. `data` mirrors the VM's data region,
@@ -36,7 +32,16 @@ struct VmCache {
   std::vector<uint8_t> data;
 };
 
-VmResult run_in_vm(const DiffCase& c, VmCache& cache) {
+CpuRegs registers_of(FlatVm& vm) {
+  CpuRegs r;
+  for (unsigned i = 0; i < kGprCount; ++i) r.gpr[i] = vm.gpr(i);
+  r.rflags = vm.rflags();
+  r.fx = vcpu_fx_image(vm.vcpu().state().fpu);
+  return r;
+}
+
+// Runs the case one instruction at a time, following the taint of undefined values.
+VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache) {
   if (!cache.vm) {
     cache.vm = std::make_unique<FlatVm>(3);
     cache.vm->map(kCodeBase, kCodeSize, FlatVm::kRead | FlatVm::kWrite | FlatVm::kExec);
@@ -57,10 +62,37 @@ VmResult run_in_vm(const DiffCase& c, VmCache& cache) {
   }
   for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
   vm.set_rflags(c.in.rflags);
+  vm.vcpu().state().fpu = fpu_from_image(c.in.fx);
   vm.set_rip(kCodeBase);
-  r.outcome = vm.run_until(kCodeBase + c.code.size(), kMaxInstructions);
-  for (unsigned i = 0; i < kGprCount; ++i) r.regs.gpr[i] = vm.gpr(i);
-  r.regs.rflags = vm.rflags();
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  const uint64_t stop = kCodeBase + c.code.size();
+  uint64_t retired = 0;
+  const uint64_t unimplemented_before = vm.vcpu().counters().unimplemented_ud;
+  while (true) {
+    const CpuRegs before = registers_of(vm);
+    const uint64_t rip = vm.rip();
+    r.outcome = vm.run_until(stop, 1);
+    retired += r.outcome.instructions;
+    if (r.outcome.instructions == 1) {
+      ZydisDecodedInstruction insn;
+      ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+      const bool inside = rip >= kCodeBase && rip < stop;
+      if (!inside || !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, &c.code[rip - kCodeBase],
+                                                          stop - rip, &insn, ops))) {
+        if (r.taint.control.empty() && r.taint.any()) {
+          r.taint.control = "an undefined value reached code outside the snippet";
+        }
+      } else {
+        propagate(r.taint, insn, ops, before, registers_of(vm), rip);
+      }
+    }
+    if (r.outcome.kind != RunOutcome::Kind::kInstructionLimit) break;
+    if (retired >= kMaxInstructions) break;
+  }
+  r.outcome.instructions = retired;
+  r.unimplemented = vm.vcpu().counters().unimplemented_ud != unimplemented_before;
+  r.regs = registers_of(vm);
   r.rip = vm.rip();
   vm.read(kDataBase, r.data.data(), kDataSize);
   if (r.outcome.kind == RunOutcome::Kind::kReachedStop) {
@@ -94,6 +126,7 @@ std::string inputs(const DiffCase& c) {
     s += std::string(i % 4 == 0 ? "\n   " : "") + " " + kGprNames[i] + "=" + hex(c.in.gpr[i]);
   }
   s += "\n    rflags=" + hex(c.in.rflags) + " (" + flag_names(c.in.rflags) + ")";
+  s += fx_inputs(c.in.fx);
   for (size_t i = 0; i < c.data.size(); ++i) {
     if (i == 8) {
       s += "\n    (" + std::to_string(c.data.size() - 8) + " more data patches)";
@@ -114,12 +147,13 @@ std::string state_diff(const DiffCase& c, const NativeOutcome& n, const VmResult
   std::string d;
   for (unsigned i = 0; i < kGprCount; ++i) {
     if (c.undefined_gprs >> i & 1) continue;
-    if (n.regs.gpr[i] != v.regs.gpr[i]) {
+    const uint64_t defined = ~v.taint.gpr[i];
+    if ((n.regs.gpr[i] ^ v.regs.gpr[i]) & defined) {
       d += std::string("    ") + kGprNames[i] + ": native " + hex(n.regs.gpr[i]) + "  vm " +
-           hex(v.regs.gpr[i]) + "\n";
+           hex(v.regs.gpr[i]) + (defined == ~uint64_t{0} ? "" : "  [compared bits " + hex(defined) + "]") + "\n";
     }
   }
-  const uint64_t mask = compared_flags(c);
+  const uint64_t mask = compared_flags(c, v.taint);
   const uint64_t flag_diff = (n.regs.rflags ^ v.regs.rflags) & mask;
   if (flag_diff) {
     d += "    rflags: native " + hex(n.regs.rflags) + " (" + flag_names(n.regs.rflags & mask) +
@@ -127,14 +161,22 @@ std::string state_diff(const DiffCase& c, const NativeOutcome& n, const VmResult
          ")  differ in " + flag_names(flag_diff) + "  [compared: " + flag_names(mask) + "]\n";
   }
   if (exception && n.rip != v.rip) d += "    rip: native " + hex(n.rip) + "  vm " + hex(v.rip) + "\n";
+  d += fx_diff(c, n.regs.fx, v.regs.fx);
   std::vector<uint8_t> expected(kDataSize);
   initial_data(c, std::span<uint8_t, kDataSize>(expected.data(), kDataSize));
   for (const DataChunk& ch : n.changed) {
     std::memcpy(&expected[ch.offset], ch.bytes.data(), kChunkSize);
   }
+  for (const auto& [offset, length] : c.undefined_data) {  // whatever either side wrote
+    if (offset + length <= kDataSize) std::memcpy(&expected[offset], &v.data[offset], length);
+  }
   int shown = 0;
   for (uint32_t off = 0; off < kDataSize; off += 8) {
-    if (std::memcmp(&expected[off], &v.data[off], 8) == 0) continue;
+    bool same = true;
+    for (uint32_t i = off; i < off + 8; ++i) {
+      same = same && ((expected[i] ^ v.data[i]) & ~v.taint.data[i]) == 0;
+    }
+    if (same) continue;
     if (++shown > 6) {
       d += "    (more data differences)\n";
       break;
@@ -157,6 +199,13 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
     return "    vm " + describe(v.outcome) + " at " + instruction_at(c, v.rip) + " (rip " +
            hex(v.rip) + ")\n";
   }
+  if (v.unimplemented) {
+    return "    vm unimplemented instruction (#UD) at " + instruction_at(c, v.rip) + " (rip " +
+           hex(v.rip) + ")\n";
+  }
+  if (!v.taint.control.empty()) {
+    return "    not comparable: " + v.taint.control + ": test generator problem\n";
+  }
   const bool native_exception = n.kind == NK::kException;
   if (native_exception != (v.outcome.kind == VK::kException)) return "    outcome differs\n";
   if (!native_exception) return state_diff(c, n, v, false);
@@ -164,6 +213,9 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
   if (n.vector != v.outcome.vector) {
     return "    vector: native " + std::to_string(n.vector) + "  vm " +
            std::to_string(v.outcome.vector) + "\n";
+  }
+  if (n.vector >= 10 && n.vector <= 13 && n.error_code != v.outcome.error_code) {
+    d += "    error code: native " + hex(n.error_code) + "  vm " + hex(v.outcome.error_code) + "\n";
   }
   if (n.vector == 14) {
     if (n.fault_address != v.outcome.cr2) {
@@ -178,7 +230,7 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
 }
 
 std::string check_case_in(const DiffCase& c, const NativeOutcome& native, VmCache& cache) {
-  const VmResult vm = run_in_vm(c, cache);
+  const VmResult vm = run_in_vm_cached(c, cache);
   const std::string diff = outcome_diff(c, native, vm);
   if (diff.empty()) return {};
   return "[" + c.label + "]\n  code:\n" + disassemble(c.code) + inputs(c) +
@@ -187,6 +239,16 @@ std::string check_case_in(const DiffCase& c, const NativeOutcome& native, VmCach
 }
 
 }  // namespace
+
+uint64_t compared_flags(const DiffCase& c, const TaintState& t) {
+  const uint64_t undefined = (t.flags & ~c.defined_flags) | c.undefined_flags;
+  return kComparedFlags & ~undefined;
+}
+
+VmResult run_in_vm(const DiffCase& c) {
+  VmCache fresh;
+  return run_in_vm_cached(c, fresh);
+}
 
 std::string check_case(const DiffCase& c, const NativeOutcome& native) {
   VmCache fresh;
@@ -204,25 +266,24 @@ std::string failure_reason(const std::string& report) {
     pos = end == std::string::npos ? report.size() : end + 1;
     line.erase(0, line.find_first_not_of(' '));
     std::string item;
-    if (line.rfind("vm vCPU stopped: ", 0) == 0) {
-      item = line.substr(17, line.find(" (bytes") - 17);
-      // "unsupported instruction 'lock btc word ptr [..], 0x00'" -> "unsupported 'lock btc'"
-      const size_t quote = item.find('\'');
-      if (quote != std::string::npos) {
-        size_t stop = item.find_first_of(" '", quote + 1);
-        const std::string first = item.substr(quote + 1, stop - quote - 1);
-        if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
-          stop = item.find_first_of(" '", stop + 1);
-        }
-        item = item.substr(0, item.find(' ')) + " '" + item.substr(quote + 1, stop - quote - 1) + "'";
+    if (line.rfind("vm unimplemented instruction (#UD) at ", 0) == 0) {
+      // "vm unimplemented instruction (#UD) at lock btc word ptr [..], 0x00 (rip ...)"
+      // -> "unimplemented 'lock btc'"
+      std::string text = line.substr(38, line.rfind(" (rip") - 38);
+      size_t stop = text.find(' ');
+      const std::string first = text.substr(0, stop);
+      if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
+        stop = text.find(' ', stop + 1);
       }
+      item = "unimplemented '" + text.substr(0, stop) + "'";
     } else if (line.rfind("rflags:", 0) == 0) {
       const size_t from = line.find("differ in ") + 10;
       item = line.substr(from, line.find("  [") - from);
     } else if (line.rfind("data[", 0) == 0) {
       item = "data";
     } else if (line.rfind("vector:", 0) == 0 || line.rfind("outcome", 0) == 0 ||
-               line.rfind("native side", 0) == 0 || line.rfind("vm ", 0) == 0) {
+               line.rfind("native side", 0) == 0 || line.rfind("vm ", 0) == 0 ||
+               line.rfind("not comparable", 0) == 0) {
       item = line;
     } else {
       item = line.substr(0, line.find(':'));

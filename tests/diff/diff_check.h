@@ -1,5 +1,6 @@
 // Runs DiffCases natively and in FlatVm and compares registers, defined flags, data memory
-// and exception outcomes.
+// and exception outcomes: only the bits the SDM defines (see taint.h for how undefined
+// flags and results, and whatever is computed from them, are masked).
 //
 //   GroupReport r = run_group(cases);
 //   EXPECT_EQ(r.failed, 0u) << r.summary();
@@ -9,18 +10,37 @@
 #include <map>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "tests/diff/diff_case.h"
 #include "tests/diff/native_runner.h"
+#include "tests/diff/taint.h"
+#include "tests/support/flat_vm.h"
 
 namespace densevm::diff {
+
+// One case run in FlatVm, instruction by instruction, with the taint of undefined values.
+struct VmResult {
+  testing::RunOutcome outcome;
+  CpuRegs regs;
+  uint64_t rip = 0;
+  std::vector<uint8_t> data = std::vector<uint8_t>(kDataSize);
+  TaintState taint;
+  bool unimplemented = false;  // the #UD was the vCPU's: an instruction it does not implement
+};
+
+[[nodiscard]] VmResult run_in_vm(const DiffCase& c);
+
+// kComparedFlags minus the flags left undefined at the end (by the taint, adjusted by the
+// case's own undefined/defined masks).
+[[nodiscard]] uint64_t compared_flags(const DiffCase& c, const TaintState& t);
 
 // Empty if FlatVm agrees with the native outcome; otherwise a report with the disassembly,
 // the inputs and both results.
 [[nodiscard]] std::string check_case(const DiffCase& c, const NativeOutcome& native);
 
-// A one-line digest of a check_case() report: what differed ("rax OF data", "unsupported
-// instruction 'xlat'", "vector native 0 vm 13").
+// A one-line digest of a check_case() report: what differed ("rax OF data", "unimplemented
+// 'xlat'", "vector native 0 vm 13").
 [[nodiscard]] std::string failure_reason(const std::string& report);
 
 struct GroupReport {

@@ -1,8 +1,7 @@
-// Zydis-based views of a DiffCase's code: listing for failure messages and the status flags
-// whose final value the SDM defines.
+// Zydis-based views of a DiffCase's code, for failure messages.
 //
 //   std::string text = disassemble(c.code);   // one "address: insn  (bytes)" per line
-//   uint64_t mask = compared_flags(c);          // kComparedFlags minus undefined ones
+//   std::string names = flag_names(kFlagCf | kFlagOf);  // "CF OF"
 #pragma once
 
 #include <cstdint>
@@ -17,10 +16,10 @@ namespace densevm::diff {
 // The instruction at `address` inside the case's code, or a note why there is none.
 [[nodiscard]] std::string instruction_at(const DiffCase& c, uint64_t address);
 
-// kComparedFlags minus the flags left undefined by their last writer in the (linear)
-// sequence, adjusted by the case's own undefined/defined masks.
-[[nodiscard]] uint64_t compared_flags(const DiffCase& c);
-
 [[nodiscard]] std::string flag_names(uint64_t flags);
+
+// The x87 condition codes (as FSW bits C0 C1 C2 C3) that the last x87 instruction writing
+// each leaves undefined, by Zydis's tables.
+[[nodiscard]] uint16_t undefined_conditions(const DiffCase& c);
 
 }  // namespace densevm::diff

@@ -1,9 +1,11 @@
 // Snapshot files end to end: checkpoint a running guest, restore it (twice), and compare
 // with the uninterrupted run; and every kind of bad snapshot input is refused in one line.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -125,7 +127,7 @@ TEST_F(SnapshotFile, CompressedFilesAreSmallerAndRestoreTheSame) {
 TEST_F(SnapshotFile, InspectShowsWhatTheFileHolds) {
   const CliResult r = run_densevm({"snapshot", "inspect", *file_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* needle : {"version 2", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
+  for (const char* needle : {"version 3", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
   }
 }
@@ -301,6 +303,39 @@ TEST(SnapshotCli, CheckpointFlagsAreCheckedAndAnUnwritableSavePathFails) {
   const CliResult r = run_densevm({"run", "--checkpoint-at", "1000", "--save", "/nonexistent/dir/f.snap"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("/nonexistent/dir/f.snap"), std::string::npos) << r.err;
+}
+
+// Issue 15: --save and --stats never replace a device node, FIFO or symlink. A copy of
+// /dev/full made with mknod is written in place: the disk-full error is one line, the exit
+// status non-zero, and the node is still the same device.
+TEST(SnapshotCli, SaveAndStatsWriteDevicesInPlace) {
+  struct stat full;
+  ASSERT_EQ(::stat("/dev/full", &full), 0);
+  const std::string dir = temp_path("devices");
+  std::filesystem::create_directories(dir);
+  const std::string copy = dir + "/full";
+  if (::mknod(copy.c_str(), S_IFCHR | 0600, full.st_rdev) != 0) {
+    GTEST_SKIP() << "mknod needs CAP_MKNOD";
+  }
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", "--checkpoint-at", "10000", "--save", copy},
+        std::vector<std::string>{"run", "--stats", copy}, std::vector<std::string>{"run", "--stats", "/dev/full"}}) {
+    SCOPED_TRACE(args.back());
+    const CliResult r = run_densevm(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  struct stat after;
+  ASSERT_EQ(::stat(copy.c_str(), &after), 0);
+  EXPECT_TRUE(S_ISCHR(after.st_mode));
+  EXPECT_EQ(after.st_rdev, full.st_rdev);
+
+  const std::string link = dir + "/null";
+  std::filesystem::create_symlink("/dev/null", link);
+  EXPECT_EQ(run_densevm({"run", "--stats", link}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

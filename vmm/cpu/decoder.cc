@@ -24,6 +24,8 @@ const BuilderTable& builders() {
     register_control_flow();
     register_strings();
     register_system();
+    register_sse();
+    register_x87();
     return true;
   }();
   (void)filled;
@@ -34,6 +36,8 @@ const ZydisDecoder& decoder() {
   static const ZydisDecoder d = [] {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    // CPUID reports no BMI1, so F3 0F BC must be REP BSF, as on a CPU without TZCNT.
+    ZydisDecoderEnableMode(&dec, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
     return dec;
   }();
   return d;
@@ -69,6 +73,8 @@ uint8_t log2_scale(uint8_t scale) {
 void register_builder(ZydisMnemonic mnemonic, Builder builder) {
   mutable_table()[mnemonic] = builder;
 }
+
+Builder registered_builder(ZydisMnemonic mnemonic) { return mutable_table()[mnemonic]; }
 
 DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedInsn& out) {
   const BuilderTable& table = builders();
@@ -113,14 +119,23 @@ DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedI
         break;
       default:
         ctx.kind[i] = OpKind::kNone;
+        out = {.len = d.len, .mnemonic = d.mnemonic};
         return DecodeStatus::kUnsupported;  // far pointers
     }
   }
 
   const Builder b = table[insn.mnemonic];
-  if (b == nullptr || !b(ctx, d) || d.handler == nullptr) return DecodeStatus::kUnsupported;
+  if (b == nullptr || !b(ctx, d) || d.handler == nullptr) {
+    out = {.len = d.len, .mnemonic = d.mnemonic};
+    return DecodeStatus::kUnsupported;
+  }
   out = d;
   return DecodeStatus::kOk;
+}
+
+const char* mnemonic_name(uint16_t mnemonic) {
+  const char* name = ZydisMnemonicGetString(static_cast<ZydisMnemonic>(mnemonic));
+  return name != nullptr ? name : "?";
 }
 
 std::string disassemble(const uint8_t* bytes, size_t available, uint64_t rip) {

@@ -1,11 +1,12 @@
-// Bit instructions: BT BTS BTR BTC, BSF BSR, TZCNT LZCNT POPCNT, and XLAT.
+// Bit instructions: BT BTS BTR BTC, BSF BSR, LZCNT POPCNT, and XLAT.
 //
 // SDM Vol 2A "BT": with a memory operand and a register bit offset, the offset is signed
 // and may select a bit outside the addressed operand; the access then goes to
 // address + (offset >> log2(width)) * (width / 8). An immediate offset is taken modulo the
 // width. Flags the SDM leaves undefined are set as a current Intel core (a Xeon) sets them:
 // BT* leave OF SF AF PF unchanged; BSF/BSR clear CF AF OF and take SF PF from the index;
-// TZCNT/LZCNT clear OF SF AF PF. BSF/BSR of 0 leave the destination unchanged, as Intel
+// LZCNT clears OF SF AF PF. There is no TZCNT: CPUID does not report BMI1, so F3 0F BC is
+// REP BSF, as on a CPU without BMI1 (see UNDEFINED.md). BSF/BSR of 0 leave the destination unchanged, as Intel
 // and AMD hardware do.
 #include "vmm/cpu/insn_common.h"
 
@@ -75,7 +76,7 @@ struct BitTest {
   }
 };
 
-enum class Scan : uint8_t { kBsf, kBsr, kTzcnt, kLzcnt, kPopcnt };
+enum class Scan : uint8_t { kBsf, kBsr, kLzcnt, kPopcnt };
 
 template <Scan K>
 struct BitScan {
@@ -107,13 +108,7 @@ struct BitScan {
         v.set_arith_flags(kFlagsArith, src == 0 ? kFlagZf : 0);
         return Exec::kNext;
       } else {
-        if (src == 0) {
-          res = kW;
-        } else if constexpr (K == Scan::kTzcnt) {
-          res = static_cast<uint64_t>(__builtin_ctzll(src));
-        } else {
-          res = static_cast<uint64_t>(__builtin_clzll(src)) - (64 - kW);
-        }
+        res = src == 0 ? kW : static_cast<uint64_t>(__builtin_clzll(src)) - (64 - kW);
         v.set_reg<S>(d.reg, res);
         // The undefined OF SF AF PF are clear on Intel.
         v.set_arith_flags(kFlagsArith, (src == 0 ? kFlagCf : 0) | (res == 0 ? kFlagZf : 0));
@@ -157,7 +152,6 @@ void register_bit_ops() {
   register_builder(ZYDIS_MNEMONIC_BTC, &BitTest<BitOp::kComplement>::build);
   register_builder(ZYDIS_MNEMONIC_BSF, &BitScan<Scan::kBsf>::build);
   register_builder(ZYDIS_MNEMONIC_BSR, &BitScan<Scan::kBsr>::build);
-  register_builder(ZYDIS_MNEMONIC_TZCNT, &BitScan<Scan::kTzcnt>::build);
   register_builder(ZYDIS_MNEMONIC_LZCNT, &BitScan<Scan::kLzcnt>::build);
   register_builder(ZYDIS_MNEMONIC_POPCNT, &BitScan<Scan::kPopcnt>::build);
   register_builder(ZYDIS_MNEMONIC_XLAT, &build_xlat);

@@ -1,5 +1,5 @@
 // Bit instructions in FlatVm: BT* register and memory forms (including signed register
-// offsets that address outside the operand), BSF/BSR of zero, TZCNT/LZCNT/POPCNT, XLAT.
+// offsets that address outside the operand), BSF/BSR of zero, the TZCNT encoding (REP BSF), LZCNT/POPCNT, XLAT.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -113,9 +113,22 @@ TEST_F(InsnBit, BsfOfZeroSetsZfAndKeepsTheDestination) {
   EXPECT_EQ(vm_.gpr(0), 63u);
 }
 
-TEST_F(InsnBit, TzcntAndLzcntOfZeroGiveTheWidth) {
+// CPUID reports no BMI1: the TZCNT encoding is REP BSF, whose REP prefix is ignored.
+TEST_F(InsnBit, TzcntEncodingIsBsfWithoutBmi1) {
+  vm_.set_gpr(0, 0xdead'beef'1234'5678);
   vm_.set_gpr(3, 0);
-  ASSERT_EQ(run({0xf3, 0x0f, 0xbc, 0xc3}).kind, RunOutcome::Kind::kReachedStop);  // tzcnt eax, ebx
+  ASSERT_EQ(run({0xf3, 0x0f, 0xbc, 0xc3}).kind, RunOutcome::Kind::kReachedStop);  // rep bsf eax, ebx
+  EXPECT_EQ(vm_.gpr(0), 0xdead'beef'1234'5678u);  // destination unchanged, as BSF of 0
+  EXPECT_TRUE(zf());
+  vm_.set_gpr(3, 0x40);
+  ASSERT_EQ(run({0xf3, 0x0f, 0xbc, 0xc3}).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(vm_.gpr(0), 6u);
+  EXPECT_FALSE(zf());
+}
+
+TEST_F(InsnBit, LzcntOfZeroGivesTheWidth) {
+  vm_.set_gpr(3, 0);
+  ASSERT_EQ(run({0xf3, 0x0f, 0xbd, 0xc3}).kind, RunOutcome::Kind::kReachedStop);  // lzcnt eax, ebx
   EXPECT_EQ(vm_.gpr(0), 32u);
   EXPECT_TRUE(cf());
   EXPECT_FALSE(zf());

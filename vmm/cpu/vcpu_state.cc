@@ -19,11 +19,22 @@ VcpuState Vcpu::save() const {
   s.stopped = stopped_;
   s.stop_message = stop_message_;
   s.counters = counters_;
+  s.unimplemented_first = unimplemented_first_;
   return s;
 }
 
 void Vcpu::restore(const VcpuState& s, RestoredMemory memory) {
+  // Checked before anything changes, so a corrupt record leaves the vCPU as it was.
   if (s.cpu.cpl != 0 && s.cpu.cpl != 3) throw StateError("vcpu record has a bad CPL");
+  if (s.unimplemented_first.size() > kUnimplementedShown) {
+    throw StateError("vcpu record lists too many mnemonics");
+  }
+  // What FLDCW, FXRSTOR and LDMXCSR would have refused or normalized is corruption.
+  const FpuState& f = s.cpu.fpu;
+  if ((f.fcw & ~kFcwWritable) != kFcwFixed1) throw StateError("vcpu record has a bad x87 control word");
+  if (f.fop > 0x7ff) throw StateError("vcpu record has a bad x87 opcode");
+  if (f.mxcsr & ~kMxcsrWritable) throw StateError("vcpu record has a bad MXCSR");
+
   s_ = s.cpu;
   lazy_.op = FlagOp::kNone;
   supervisor_override_ = s.supervisor_override;
@@ -41,6 +52,7 @@ void Vcpu::restore(const VcpuState& s, RestoredMemory memory) {
   stack_access_ = false;
   stop_message_ = s.stop_message;
   counters_ = s.counters;
+  unimplemented_first_ = s.unimplemented_first;
   flush_tlb();
   if (memory == RestoredMemory::kReplaced) code_.clear();
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.

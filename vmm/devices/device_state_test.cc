@@ -3,19 +3,21 @@
 #include <string>
 #include <vector>
 
+#include "vmm/devices/cmos_rtc.h"
+#include "vmm/devices/io_apic.h"
 #include "vmm/devices/local_apic.h"
 #include "vmm/devices/uart16550.h"
 
 namespace densevm {
 namespace {
 
-// A device's state through its file record and back, as a snapshot takes it.
+// A device's state through its file record and back, as a snapshot of `version` takes it.
 template <Persistent Device>
-auto through_record(const Device& d, size_t* record_bytes = nullptr) {
-  StateWriter w;
+auto through_record(const Device& d, size_t* record_bytes = nullptr, uint32_t version = kNewestLayout) {
+  StateWriter w(version);
   write_record(w, d.save());
   if (record_bytes != nullptr) *record_bytes = w.bytes().size();
-  StateReader r(w.bytes());
+  StateReader r(w.bytes(), version);
   auto s = read_record<decltype(d.save())>(r);
   r.expect_end("record");
   return s;
@@ -28,7 +30,9 @@ TEST(DeviceState, UartRestoresItsPendingPartialLine) {
   a.write(Uart16550::kCom1 + 3, 0x83);  // LCR with DLAB
   size_t bytes = 0;
   const UartState state = through_record(a, &bytes);
-  EXPECT_EQ(bytes, 6 + 8 + 8 + 3u) << "FORMAT.md: six registers, bytes written, the line";
+  EXPECT_EQ(bytes, 6 + 8 + 8 + 3 + 3u) << "FORMAT.md: six registers, bytes written, the line, FCR, THRE, line";
+  (void)through_record(a, &bytes, 2);
+  EXPECT_EQ(bytes, 6 + 8 + 8 + 3u) << "version 2: no FCR or interrupt";
 
   Uart16550 b([&](std::string_view l) { lines.emplace_back(l); });
   b.restore(state);
@@ -48,7 +52,9 @@ TEST(DeviceState, ApicTimerFiresAtTheSameVirtualTimeAfterRestore) {
   a.advance(2500);
   size_t bytes = 0;
   const ApicState state = through_record(a, &bytes);
-  EXPECT_EQ(bytes, 10 * 4 + 2 * 32 + 1 + 8 + 8u) << "FORMAT.md: registers, ISR, IRR, timer, expiries";
+  EXPECT_EQ(bytes, 10 * 4 + 2 * 32 + 1 + 8 + 8 + 4 + 32u) << "FORMAT.md: registers, ISR, IRR, timer, expiries, ICR high, TMR";
+  (void)through_record(a, &bytes, 2);
+  EXPECT_EQ(bytes, 10 * 4 + 2 * 32 + 1 + 8 + 8u) << "version 2: no ICR high, no TMR";
   LocalApic b;
   b.restore(state);
   EXPECT_EQ(b.next_deadline(), a.next_deadline());
@@ -66,6 +72,25 @@ TEST(DeviceState, ShortRecordsThrowInsteadOfReadingPastTheEnd) {
     StateReader r(std::span(w.bytes()).first(n));
     EXPECT_THROW((void)read_record<ApicState>(r), StateError) << n;
   }
+}
+
+// A record older than a device's (version 2 has no IOAPIC or clock) leaves the State's
+// defaults, which must be the device's reset state: a fresh device's save.
+TEST(DeviceState, DefaultStatesAreTheResetStates) {
+  struct NoSink final : IoApic::Sink {
+    void accept_interrupt(uint8_t, bool) override {}
+  } sink;
+  const IoApic ioapic(sink);
+  const IoApicState fresh_ioapic = ioapic.save(), default_ioapic{};
+  EXPECT_EQ(fresh_ioapic.redirection, default_ioapic.redirection);
+  EXPECT_EQ(fresh_ioapic.redirection[0] & (uint64_t{1} << 16), uint64_t{1} << 16) << "masked";
+  EXPECT_EQ(fresh_ioapic.select, default_ioapic.select);
+  EXPECT_EQ(fresh_ioapic.lines, default_ioapic.lines);
+  const CmosRtc rtc;
+  const RtcState fresh_rtc = rtc.save(), default_rtc{};
+  EXPECT_EQ(fresh_rtc.epoch, default_rtc.epoch);
+  EXPECT_EQ(fresh_rtc.ram, default_rtc.ram);
+  EXPECT_EQ(fresh_rtc.offset, default_rtc.offset);
 }
 
 }  // namespace

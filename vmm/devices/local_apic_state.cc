@@ -4,8 +4,8 @@
 namespace densevm {
 
 ApicState LocalApic::save() const {
-  return {tpr_,        ldr_,           dfr_,           svr_, lvt_timer_, lvt_lint0_, lvt_lint1_,
-          lvt_error_,  initial_count_, divide_config_, isr_, irr_,       deadline_,  timer_expiries_};
+  return {tpr_,      ldr_,           dfr_,           svr_, lvt_timer_, lvt_lint0_, lvt_lint1_,      lvt_error_,
+          initial_count_, divide_config_, isr_, irr_,       deadline_,  timer_expiries_, icr_high_, tmr_};
 }
 
 void LocalApic::restore(const ApicState& s) {
@@ -23,6 +23,8 @@ void LocalApic::restore(const ApicState& s) {
   irr_ = s.irr;
   deadline_ = s.deadline;
   timer_expiries_ = s.timer_expiries;
+  icr_high_ = s.icr_high;
+  tmr_ = s.tmr;
 }
 
 }  // namespace densevm

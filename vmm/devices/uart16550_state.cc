@@ -3,7 +3,9 @@
 
 namespace densevm {
 
-UartState Uart16550::save() const { return {ier_, lcr_, mcr_, scr_, dll_, dlm_, bytes_written_, line_}; }
+UartState Uart16550::save() const {
+  return {ier_, lcr_, mcr_, scr_, dll_, dlm_, bytes_written_, line_, fcr_, thre_pending_, irq_line_};
+}
 
 void Uart16550::restore(const UartState& s) {
   ier_ = s.ier;
@@ -14,6 +16,9 @@ void Uart16550::restore(const UartState& s) {
   dlm_ = s.dlm;
   bytes_written_ = s.bytes_written;
   line_ = s.line;
+  fcr_ = s.fcr;
+  thre_pending_ = s.thre_pending;
+  irq_line_ = s.irq_line;
 }
 
 }  // namespace densevm
