@@ -2,6 +2,7 @@
 #include "vmm/cpu/vcpu.h"
 
 #include "vmm/cpu/fpu_snapshot.h"
+#include "vmm/cpu/jit/jit.h"
 
 namespace densevm::cpu {
 namespace {
@@ -136,7 +137,10 @@ void Vcpu::restore(StateReader& r, RestoredMemory memory) {
   counters_ = c;
   unimplemented_first_ = std::move(unimplemented);
   flush_tlb();
-  if (memory == RestoredMemory::kReplaced) code_.clear();
+  if (memory == RestoredMemory::kReplaced) {
+    code_.clear();
+    if (jit_ != nullptr) jit_->flush();
+  }
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.
   if (s_.cr0 & kCr0Pg) mmu_.cr3_loaded(paging_context());
 }
