@@ -51,6 +51,10 @@ struct VmConfig {
   // Audit the shadow tables against a fresh 2D walk after every slice; a difference stops
   // the VM with the checker's first finding (tests, debugging).
   bool check_mmu = false;
+  // Run hot guest code translated to host code (vmm/cpu/jit) instead of interpreted; the
+  // guest sees no difference. A host choice: snapshots do not record it.
+  bool translate = false;
+  cpu::jit::Config jit = {};
 };
 
 struct VmStats {
@@ -67,6 +71,7 @@ struct VmStats {
   uint64_t timer_ticks = 0;
   uint64_t decodes = 0;
   uint64_t code_invalidations = 0;
+  cpu::jit::Stats translation;                  // zero unless translating
   uint64_t unimplemented_ud = 0;                // #UD for instructions the vCPU lacks
   std::vector<std::string> unimplemented_first;  // their first distinct mnemonics
   uint64_t demand_faults = 0;

@@ -20,6 +20,7 @@
 #include "vmm/cpu/decode_cache.h"
 #include "vmm/cpu/decoded_insn.h"
 #include "vmm/cpu/flags.h"
+#include "vmm/cpu/jit/jit_config.h"
 #include "vmm/device_bus.h"
 #include "vmm/mmu.h"
 #include "vmm/page_tracking.h"
@@ -29,8 +30,6 @@ namespace densevm::cpu {
 
 namespace jit {
 class Jit;
-struct Config;
-struct Stats;
 struct VcpuAccess;
 }  // namespace jit
 

@@ -46,12 +46,16 @@ class Twins {
     EXPECT_EQ(a.retired, b.retired);
     return same() && a.reason == b.reason && a.retired == b.retired;
   }
-  // Runs in slices of `budget` until the interpreter reaches `stop_rip` or stops.
-  void run_to(uint64_t stop_rip, uint64_t budget, uint64_t max_slices = 100000) {
-    for (uint64_t i = 0; i < max_slices && interp_.rip() != stop_rip; ++i) {
-      if (!run(budget)) return;
-      if (interp_.vcpu().counters().retired == 0 && interp_.rip() != stop_rip) continue;
+  // Runs in slices of `budget` until the run ends otherwise (the test code ends in UD2).
+  void run_to_end(uint64_t budget) {
+    for (int slices = 0; slices < 100000; ++slices) {
+      const cpu::RunResult r = interp_.vcpu().run(budget);
+      const cpu::RunResult j = jit_.vcpu().run(budget);
+      EXPECT_EQ(r.reason, j.reason);
+      EXPECT_EQ(r.retired, j.retired);
+      if (!same() || r.reason != cpu::StopReason::kBudget) return;
     }
+    ADD_FAILURE() << "the code did not end";
   }
   FlatVm& interp() { return interp_; }
   FlatVm& jit() { return jit_; }
@@ -106,6 +110,139 @@ TEST(Translator, LoopIsChainedAndMatches) {
   EXPECT_EQ(t.jit().rip(), kCode + 20);
   EXPECT_GT(t.stats().retired_translated, 3000u);
   EXPECT_GE(t.stats().chained, 1u);
+}
+
+// A block runs whole or not at all against the budget: every budget stops at the same
+// instruction as the interpreter, in one run() or in a sequence of them.
+TEST(Translator, StopsAtEveryBudgetExactly) {
+  // l: add rax,rcx; xor rdx,rax; dec ecx; jnz l (from ecx = 40)
+  const std::vector<uint8_t> loop = {0xb9, 40, 0, 0, 0, 0x48, 0x01, 0xc8, 0x48, 0x31,
+                                     0xc2, 0xff, 0xc9, 0x75, 0xf6, 0x90};
+  for (uint64_t budget = 1; budget <= 40; ++budget) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.write(kCode, loop);
+    t.set_rip(kCode);
+    ASSERT_TRUE(t.run(budget)) << "budget " << budget;
+    for (uint64_t next : {1u, 2u, 3u, 7u}) ASSERT_TRUE(t.run(next)) << "budget " << budget;
+  }
+}
+
+// A fault in the middle of a block retires exactly the instructions before it; the guest
+// sees RIP, CR2 and the registers as after those.
+TEST(Translator, FaultInTheMiddleOfABlockRetiresWhatCameBefore) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  t.map(kData, 0x1000, kRw);
+  // mov eax,1; mov ebx,2; mov rcx,[rsi]; mov edx,3 — rsi points past the data page
+  t.write(kCode, {0xb8, 1, 0, 0, 0, 0xbb, 2, 0, 0, 0, 0x48, 0x8b, 0x0e, 0xba, 3, 0, 0, 0, 0x90});
+  t.set_gpr(6, kData + 0x1000);
+  t.set_rip(kCode);
+  ASSERT_TRUE(t.run(100));
+  EXPECT_EQ(t.jit().vcpu().counters().retired, 2u);
+  EXPECT_EQ(t.jit().rip(), kCode + 10);
+  EXPECT_EQ(t.jit().vcpu().last_exception().vector, 14);
+  EXPECT_EQ(t.jit().vcpu().state().cr2, kData + 0x1000);
+  EXPECT_EQ(t.jit().gpr(3), 2u);
+  EXPECT_EQ(t.jit().gpr(2), 0u);
+  EXPECT_GE(t.stats().entries, 1u);
+}
+
+// Code that rewrites the next instruction of its own block: the store traps (the page
+// holds translated code), the block is dropped and left right after the store, and the
+// new bytes run.
+TEST(Translator, CodeRewritingTheNextInstruction) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  // l: mov byte [rip+2], 0x07 (the imm8 of the add below); add eax, 0x01; dec ecx; jnz l
+  t.write(kCode, {0xb9, 3, 0, 0, 0, 0xc6, 0x05, 0x02, 0, 0, 0, 0x07, 0x83, 0xc0, 0x01,
+                  0xff, 0xc9, 0x75, 0xf2, 0x90});
+  t.set_rip(kCode);
+  ASSERT_TRUE(t.run(1000));
+  EXPECT_EQ(t.jit().gpr(0), 21u) << "three times add eax, 7";
+  EXPECT_GE(t.stats().blocks_invalidated, 1u);
+}
+
+// A block jumping into the middle of one of its own instructions: the bytes decode as
+// something else there.
+TEST(Translator, JumpIntoTheMiddleOfAnInstruction) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  // mov ecx,6; mov eax, 0x02ebc9ff (inside: "dec ecx; jmp +2" at +6); l: dec ecx;
+  // m: test ecx,ecx; jnz +6 (into the immediate, whose jmp goes to m); ud2
+  t.write(kCode, {0xb9, 6, 0, 0, 0, 0xb8, 0xff, 0xc9, 0xeb, 0x02, 0xff, 0xc9, 0x85, 0xc9, 0x75,
+                  0xf6, 0x0f, 0x0b});
+  t.set_rip(kCode);
+  t.run_to_end(5);
+  EXPECT_EQ(t.jit().rip(), kCode + 16);
+  EXPECT_EQ(t.jit().vcpu().last_exception().vector, 6);
+  EXPECT_EQ(t.jit().vcpu().counters().retired, 2u + 3 + 5 * 4);
+}
+
+// Running off the end of the code into a page that is not mapped faults at the fetch of
+// the next page, after the last instruction of the first retired.
+TEST(Translator, BlockRunningIntoAnUnmappedPage) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  std::vector<uint8_t> nops(16, 0x90);
+  t.write(kCode + 0x1000 - 16, nops);
+  t.set_rip(kCode + 0x1000 - 16);
+  ASSERT_TRUE(t.run(100));
+  EXPECT_EQ(t.jit().vcpu().counters().retired, 16u);
+  EXPECT_EQ(t.jit().vcpu().last_exception().vector, 14);
+  EXPECT_EQ(t.jit().vcpu().state().cr2, kCode + 0x1000);
+}
+
+// A 15-byte instruction across a page boundary is the interpreter's (the block before it
+// ends there); when the second page cannot be fetched, its fetch faults at the boundary.
+TEST(Translator, FifteenByteInstructionAcrossAPageBoundary) {
+  // Five NOPs, then cs cs cs cs mov qword [rax+0], 0x55667788 (15 bytes, 7 of them on the
+  // next page), then a NOP.
+  const std::vector<uint8_t> code = {0x90, 0x90, 0x90, 0x90, 0x90, 0x2e, 0x2e, 0x2e, 0x2e, 0x48,
+                                     0xc7, 0x80, 0x00, 0x00, 0x00, 0x00, 0x88, 0x77, 0x66, 0x55,
+                                     0x90};
+  for (const bool second_page_executable : {true, false}) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.map(kCode + 0x1000, 0x1000, second_page_executable ? kRwx : kRw);
+    t.map(kData, 0x1000, kRw);
+    t.write(kCode + 0x1000 - 13, code);
+    t.set_gpr(0, kData);
+    t.set_rip(kCode + 0x1000 - 13);
+    ASSERT_TRUE(t.run(7));
+    if (second_page_executable) {
+      EXPECT_EQ(t.jit().vcpu().counters().retired, 7u);
+      uint64_t stored = 0;
+      t.jit().read(kData, &stored, 8);
+      EXPECT_EQ(stored, 0x55667788u);
+    } else {
+      EXPECT_EQ(t.jit().vcpu().counters().retired, 5u);
+      EXPECT_EQ(t.jit().vcpu().last_exception().vector, 14);
+      EXPECT_EQ(t.jit().vcpu().state().cr2, kCode + 0x1000);
+    }
+  }
+}
+
+// A program loaded over code that ran before (one page writes the other, then calls it):
+// every time, the new bytes run, not the old translation.
+TEST(Translator, LoadingAProgramOverTranslatedCode) {
+  Twins t;
+  t.map(kCode, 0x2000, kRwx);
+  t.map(kData, 0x1000, kRw);
+  // The loader, at kCode: for ecx = 1..8: write "mov eax, ecx-value; ret" (b8 imm32 c3) at
+  // kCode+0x1000, call it, add the result to rbx.
+  //   mov ecx,1
+  // l: mov byte [rdi], 0xb8; mov [rdi+1], ecx; mov byte [rdi+5], 0xc3; call rdi;
+  //   add rbx, rax; inc ecx; cmp ecx, 9; jne l
+  t.write(kCode, {0xb9, 1, 0, 0, 0, 0xc6, 0x07, 0xb8, 0x89, 0x4f, 0x01, 0xc6, 0x47, 0x05, 0xc3,
+                  0xff, 0xd7, 0x48, 0x01, 0xc3, 0xff, 0xc1, 0x83, 0xf9, 0x09, 0x75, 0xea, 0x0f,
+                  0x0b});
+  t.set_gpr(7, kCode + 0x1000);
+  t.set_gpr(4, kData + 0x800);
+  t.set_rip(kCode);
+  t.run_to_end(7);
+  EXPECT_EQ(t.jit().gpr(3), 36u) << "1 + 2 + ... + 8: each call ran the bytes just written";
+  EXPECT_GE(t.stats().blocks_invalidated, 7u);
 }
 
 }  // namespace
