@@ -51,7 +51,7 @@ bool run_flag_takes_value(std::string_view flag) {
   static constexpr std::string_view kWithValue[] = {
       "--mem",        "--vms",         "--cmdline", "--mmu",          "--stats",      "--threads", "--slice",
       "--dedup",      "--dedup-rate",  "--dedup-scope", "--groups",   "--balloon-target", "--host-budget",
-      "--kernel",     "--initrd"};
+      "--kernel",     "--initrd",      "--cpu"};
   for (std::string_view f : kWithValue) {
     if (f == flag) return true;
   }
@@ -84,6 +84,12 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       o.mmu = *mode;
     } else if (a == "--check-mmu") {
       o.check_mmu = true;
+    } else if (a == "--cpu") {
+      const std::string& m = value();
+      if (m != "interp" && m != "translate" && m != "auto") {
+        throw UsageError("--cpu takes interp, translate or auto, not '" + m + "'");
+      }
+      o.translate = m != "interp";
     } else if (a == "--stats") {
       o.stats_path = value();
     } else if (a == "--threads") {

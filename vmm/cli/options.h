@@ -32,6 +32,7 @@ struct RunOptions {
   std::string cmdline = "workload=hello";
   PagingMode mmu = PagingMode::kAuto;
   bool check_mmu = false;  // --check-mmu: audit shadow tables after every slice
+  bool translate = false;  // --cpu translate|auto
   std::optional<std::string> stats_path;  // "-" for stdout
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice

@@ -67,6 +67,7 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.mem_bytes = o.mem_bytes;
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
+    c.translate = o.translate;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
     std::visit([&](const auto& guest) { vms.push_back(std::make_unique<Vm>(frames, guest, c, sink)); }, image);
   }

@@ -76,6 +76,16 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
         {"code_invalidations", s.code_invalidations},
         {"unimplemented_ud", s.unimplemented_ud},
         {"unimplemented_first", s.unimplemented_first},
+        {"translation", {{"blocks", s.translation.blocks_translated},
+                         {"instructions_translated", s.translation.instructions_translated},
+                         {"retired_translated", s.translation.retired_translated},
+                         {"entries", s.translation.entries},
+                         {"chained", s.translation.chained},
+                         {"linked", s.translation.linked},
+                         {"cache_bytes", s.translation.cache_bytes},
+                         {"flushes", s.translation.flushes},
+                         {"blocks_invalidated", s.translation.blocks_invalidated},
+                         {"translate_ns", s.translation.translate_ns}}},
     };
     list.push_back(std::move(v));
   }

@@ -389,6 +389,7 @@ class Vcpu {
 
   friend struct jit::VcpuAccess;  // translated code reads and writes this state
   std::unique_ptr<jit::Jit> jit_;
+  bool irq_pending_ = false;  // an interrupt was pending when this page run began
 };
 
 }  // namespace densevm::cpu

@@ -36,6 +36,15 @@ class BlockCache {
     if (r.gpa == gpa && r.entry != nullptr) return *r.entry;
     return miss(gpa, r);
   }
+  // The entry for a block head if there is one.
+  [[nodiscard]] const Entry* find(uint64_t gpa) {
+    Recent& r = recent_[slot_of(gpa)];
+    if (r.gpa == gpa && r.entry != nullptr) return r.entry;
+    auto it = entries_.find(gpa);
+    if (it == entries_.end()) return nullptr;
+    r = {gpa, &it->second};
+    return &it->second;
+  }
   // Storage that lives until clear(): a block, and records for its instructions.
   [[nodiscard]] Block* new_block(uint64_t gpa);
   [[nodiscard]] DecodedInsn* new_insns(size_t n);

@@ -36,6 +36,17 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block) {
   block.count = static_cast<uint16_t>(insns.size());
   slots_used_ = 0;
   flags_ = {};
+  // Backwards: flags are live out of the block; a killer makes them dead above it.
+  flags_needed_.assign(insns.size(), true);
+  bool live = true;
+  for (size_t i = insns.size(); i-- > 0;) {
+    flags_needed_[i] = live;
+    switch (flag_role(insns[i])) {
+      case FlagRole::kKills: live = false; break;
+      case FlagRole::kTransparent: break;
+      case FlagRole::kOther: live = true; break;
+    }
+  }
 
   // The run loop checked the budget before entering; a chained jump did not.
   Label over_budget = a_.newLabel();
@@ -228,13 +239,43 @@ void BlockEmitter::check_canonical(const Site& s, const Gp& target) {
   flags_.host_live = false;
 }
 
+// ---- flags ----
+
+void BlockEmitter::set_arith_flags(const Gp& bits) {
+  a_.mov(r8, qword_ptr(rbx, l_.rflags));
+  a_.and_(r8, ~static_cast<int32_t>(kFlagsArith));
+  a_.or_(r8, bits.r64());
+  a_.mov(qword_ptr(rbx, l_.rflags), r8);
+  a_.mov(byte_ptr(rbx, l_.lazy_op), static_cast<unsigned>(FlagOp::kNone));
+  flags_ = {false, true, FlagOp::kNone, 0};
+}
+
+void BlockEmitter::result_flags(const Gp& dst, const Gp& value, unsigned size, uint32_t keep) {
+  a_.test(sized(value, size), sized(value, size));
+  a_.pushfq();
+  a_.pop(dst.r64());
+  a_.and_(dst.r32(), keep);
+  flags_.host_live = false;
+}
+
 // ---- conditions ----
 
 CondCode BlockEmitter::condition(unsigned cc) {
   const auto host = static_cast<CondCode>(cc);
   const bool inc_dec = flags_.op == FlagOp::kInc || flags_.op == FlagOp::kDec;
   if (flags_.host_live && !(inc_dec && reads_cf(cc))) return host;
-  if (flags_.recorded && !(inc_dec && reads_cf(cc))) {
+  if (flags_.recorded && flags_.op == FlagOp::kNone) {
+    // RFLAGS holds them: one test of the bits the condition reads, where one suffices.
+    static constexpr uint32_t kBits[8] = {kFlagOf, kFlagCf, kFlagZf, kFlagCf | kFlagZf,
+                                          kFlagSf, kFlagPf, 0, 0};
+    const uint32_t bits = kBits[cc >> 1];
+    if (bits != 0) {
+      a_.test(dword_ptr(rbx, l_.rflags), bits);
+      flags_.host_live = false;
+      return (cc & 1) ? CondCode::kZ : CondCode::kNZ;
+    }
+  }
+  if (flags_.recorded && flags_.op != FlagOp::kNone && !(inc_dec && reads_cf(cc))) {
     // Replays the recorded operation on the host: the same operands at the same size set
     // the same flags (a, b and res are stored masked to size).
     const unsigned size = flags_.size;
@@ -277,8 +318,7 @@ helper:
 
 void BlockEmitter::carry_into(const Gp& dst) {
   const unsigned size = flags_.size;
-  if (flags_.host_live &&
-      (flags_.op == FlagOp::kAdd || flags_.op == FlagOp::kSub || flags_.op == FlagOp::kLogic)) {
+  if (flags_.host_live && flags_.op != FlagOp::kInc && flags_.op != FlagOp::kDec) {
     a_.setc(dst.r8());
     a_.movzx(dst.r32(), dst.r8());
     return;
@@ -306,6 +346,11 @@ void BlockEmitter::carry_into(const Gp& dst) {
       case FlagOp::kDec:
         a_.movzx(dst.r32(), byte_ptr(rbx, l_.lazy_carry));
         return;
+      case FlagOp::kNone:
+        a_.mov(dst.r32(), dword_ptr(rbx, l_.rflags));
+        a_.and_(dst.r32(), 1);
+        flags_.host_live = false;
+        return;
       default:
         break;
     }
@@ -318,6 +363,7 @@ void BlockEmitter::carry_into(const Gp& dst) {
 
 // ---- exits ----
 
+// Clobbers rax.
 void BlockEmitter::store_insn_rip(int last_off) {
   if (last_off < 0) return;
   a_.lea(rax, ptr(r12, last_off));
@@ -333,12 +379,24 @@ void BlockEmitter::exit_to(unsigned retired, uint16_t rip_off, int last_off) {
   a_.jmp(imm(g_.epilogue));
 }
 
-void BlockEmitter::exit_to_reg(unsigned retired, const Gp& rip, int last_off) {
+// After a branch whose target is known only at run time (or lies on another page): the
+// target's block straight away when VcpuAccess::next_block finds it — what the run loop
+// would run next, with nothing for it to do in between — else back to the run loop.
+void BlockEmitter::continue_at(unsigned retired, const Gp& target, int last_off) {
   if (retired != 0) a_.lea(r13, ptr(r13, static_cast<int32_t>(retired)));
-  a_.mov(qword_ptr(rbx, l_.rip), rip);
-  store_insn_rip(last_off);
-  a_.xor_(eax, eax);
-  a_.jmp(imm(g_.epilogue));
+  a_.mov(rsi, target);
+  a_.mov(qword_ptr(rbx, l_.rip), rsi);
+  store_insn_rip(last_off);  // uses rax
+  Label leave = a_.newLabel();
+  a_.mov(rdi, rbx);
+  a_.mov(rdx, r12);
+  a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::next_block)));
+  a_.test(rax, rax);
+  a_.jz(leave);
+  a_.mov(r12, rdx);
+  a_.jmp(rax);
+  a_.bind(leave);
+  a_.jmp(imm(g_.epilogue));  // rax is 0: go on from RIP
 }
 
 void BlockEmitter::goto_offset(const Site& s, unsigned retired, int64_t target, bool branch) {
@@ -354,7 +412,7 @@ void BlockEmitter::goto_offset(const Site& s, unsigned retired, int64_t target, 
       a_.add(rax, r12);
     }
     if (branch) check_canonical(s, rax);
-    exit_to_reg(retired, rax, s.off);
+    continue_at(retired, rax, s.off);
     return;
   }
   if (slots_used_ == Block::kMaxSlots) {

@@ -95,10 +95,12 @@ class BlockEmitter {
   // What translation time knows of the guest flags.
   struct FlagsKnown {
     bool host_live = false;  // host flags are the guest's, from op/size, right now
-    bool recorded = false;   // the lazy record holds op/size, written in this block
+    bool recorded = false;   // the lazy record holds op/size (kNone: RFLAGS holds them)
     FlagOp op = FlagOp::kNone;
     uint8_t size = 0;
   };
+  // How an instruction's inline form touches the flags, for flag liveness.
+  enum class FlagRole : uint8_t { kKills, kTransparent, kOther };
   enum class Done : uint8_t { kNo, kNext, kEndsBlock };
 
   // Per-instruction forms (block_emitter_*.cc); kNo: not inlined, use the handler.
@@ -108,6 +110,9 @@ class BlockEmitter {
   Done emit_lea(const Site& s);
   Done emit_alu(const Site& s, FlagOp op, int kind);
   Done emit_unary(const Site& s, int kind);
+  Done emit_carry_alu(const Site& s, FlagOp op);
+  Done emit_shift(const Site& s, int kind);
+  Done emit_imul(const Site& s);
   Done emit_setcc(const Site& s);
   Done emit_cmov(const Site& s);
   Done emit_push(const Site& s);
@@ -135,13 +140,23 @@ class BlockEmitter {
   // A non-canonical `target` raises #GP(0) at `s`.
   void check_canonical(const Site& s, const Gp& target);
 
+  // Writes all six arithmetic flags from `bits` (no other bits set) as
+  // Vcpu::set_arith_flags(kFlagsArith, bits) does; clobbers r8.
+  void set_arith_flags(const Gp& bits);
+  // ZF, SF and PF of `value` at `size` into `dst` (as flags bits); clobbers host flags.
+  void result_flags(const Gp& dst, const Gp& value, unsigned size, uint32_t keep);
+  // Whether the flags the instruction at `s` writes can be seen by anything (flag
+  // liveness over the block: a later instruction that writes all of them with nothing
+  // that reads or leaves in between makes them dead).
+  [[nodiscard]] bool flags_needed(const Site& s) const { return flags_needed_[s.index]; }
+  static FlagRole flag_role(const GuestInsn& g);
   // Host condition equal to guest condition `cc`, with host flags set up to test it.
   asmjit::x86::CondCode condition(unsigned cc);
   void carry_into(const Gp& dst);  // CF (0 or 1) into dst
 
   // Block exits: `retired` instructions of this block done, RIP = page offset / register.
   void exit_to(unsigned retired, uint16_t rip_off, int last_off);
-  void exit_to_reg(unsigned retired, const Gp& rip, int last_off);
+  void continue_at(unsigned retired, const Gp& target, int last_off);
   // A direct jump to page offset `target` after `retired` instructions: chained (patchable)
   // inside the page, an exit otherwise. `branch`: the instruction at `s` jumps there (and
   // raises #GP if the target is not canonical), else it is the fall-through.
@@ -161,6 +176,7 @@ class BlockEmitter {
   unsigned slots_used_ = 0;
   FlagsKnown flags_;
   bool needs_break_check_ = false;
+  std::vector<bool> flags_needed_;
 };
 
 }  // namespace densevm::cpu::jit

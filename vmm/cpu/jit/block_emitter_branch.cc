@@ -44,6 +44,12 @@ BlockEmitter::Done BlockEmitter::emit_inline(const Site& s) {
     case ZYDIS_MNEMONIC_LEA: return emit_lea(s);
     case ZYDIS_MNEMONIC_ADD: return emit_alu(s, FlagOp::kAdd, 0);
     case ZYDIS_MNEMONIC_SUB: return emit_alu(s, FlagOp::kSub, 1);
+    case ZYDIS_MNEMONIC_ADC: return emit_carry_alu(s, FlagOp::kAdc);
+    case ZYDIS_MNEMONIC_SBB: return emit_carry_alu(s, FlagOp::kSbb);
+    case ZYDIS_MNEMONIC_SHL: return emit_shift(s, 0);
+    case ZYDIS_MNEMONIC_SHR: return emit_shift(s, 1);
+    case ZYDIS_MNEMONIC_SAR: return emit_shift(s, 2);
+    case ZYDIS_MNEMONIC_IMUL: return emit_imul(s);
     case ZYDIS_MNEMONIC_CMP: return emit_alu(s, FlagOp::kSub, 2);
     case ZYDIS_MNEMONIC_AND: return emit_alu(s, FlagOp::kLogic, 3);
     case ZYDIS_MNEMONIC_OR: return emit_alu(s, FlagOp::kLogic, 4);
@@ -93,7 +99,7 @@ BlockEmitter::Done BlockEmitter::emit_jmp(const Site& s) {
     return Done::kNo;
   }
   check_canonical(s, rax);
-  exit_to_reg(s.index + 1, rax, s.off);  // the run loop finds the target's block
+  continue_at(s.index + 1, rax, s.off);
   return Done::kEndsBlock;
 }
 
@@ -137,7 +143,7 @@ BlockEmitter::Done BlockEmitter::emit_call(const Site& s) {
   store_mem(s, rsi, 8, rax, true);
   a_.mov(gpr(kRsp, 8), rsi);
   if (target != Operand::kImm || rel < 0 || rel >= 4096) {
-    exit_to_reg(s.index + 1, r15, s.off);
+    continue_at(s.index + 1, r15, s.off);
     return Done::kEndsBlock;
   }
   // A slow push may have asked the run loop to look again: leave at the target then.
@@ -160,7 +166,7 @@ BlockEmitter::Done BlockEmitter::emit_ret(const Site& s) {
   check_canonical(s, rax);
   a_.lea(rsi, ptr(rsi, static_cast<int32_t>(8 + (g.d.imm & 0xffff))));
   a_.mov(gpr(kRsp, 8), rsi);
-  exit_to_reg(s.index + 1, rax, s.off);
+  continue_at(s.index + 1, rax, s.off);
   return Done::kEndsBlock;
 }
 

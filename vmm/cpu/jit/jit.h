@@ -38,6 +38,13 @@ class Jit {
   // or must stop; true if the page run must end (a fault, a stop, HLT).
   [[nodiscard]] bool run(Vcpu& vcpu, const Block& block, uint64_t page_va, uint64_t limit);
   void note_retired(uint64_t n) { stats_.retired_translated += n; }
+  // A live translated block at `gpa`, or nullptr (no heat counted: the run loop does that).
+  [[nodiscard]] const Block* linked_block(uint64_t gpa) {
+    const BlockCache::Entry* e = cache_.find(gpa);
+    if (e == nullptr || e->block == nullptr || e->block->code == nullptr) return nullptr;
+    ++stats_.linked;
+    return e->block;
+  }
 
   void invalidate_page(uint64_t gpa_page);
   // Drops every translation (not while translated code runs: the run loop and restore call it).

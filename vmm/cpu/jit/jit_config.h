@@ -24,6 +24,7 @@ struct Stats {
   uint64_t flushes = 0;                  // the cache filled up and was emptied
   uint64_t blocks_invalidated = 0;       // dropped because their page was written
   uint64_t chained = 0;                  // direct jumps patched block to block
+  uint64_t linked = 0;                   // other branches that found their block in code
   uint64_t translate_ns = 0;             // host time spent translating (not deterministic)
 };
 

@@ -245,5 +245,50 @@ TEST(Translator, LoadingAProgramOverTranslatedCode) {
   EXPECT_GE(t.stats().blocks_invalidated, 7u);
 }
 
+// Inline shifts, IMUL, ADC and SBB, with flags that flag liveness leaves unwritten (SHL's
+// before ADD, IMUL's before SAR) and flags read by ADC, SBB and SETC: the same registers,
+// flags and stops as the interpreter at every slice size.
+TEST(Translator, ShiftsMultipliesAndCarriesWithDeadFlags) {
+  // mov ecx,200; l: mov rax,rcx; shl rax,3; add rax,rdx; adc rdx,rax; imul rbx,rax,7;
+  // sar rbx,1; sbb rsi,rbx; shr rsi,cl; setc dil; dec ecx; jnz l; ud2
+  const std::vector<uint8_t> code = {
+      0xb9, 200, 0, 0, 0, 0x48, 0x89, 0xc8, 0x48, 0xc1, 0xe0, 0x03, 0x48, 0x01, 0xd0,
+      0x48, 0x11, 0xc2, 0x48, 0x6b, 0xd8, 0x07, 0x48, 0xd1, 0xfb, 0x48, 0x19, 0xde,
+      0x48, 0xd3, 0xee, 0x40, 0x0f, 0x92, 0xc7, 0xff, 0xc9, 0x75, 0xde, 0x0f, 0x0b};
+  for (uint64_t budget : {1u, 3u, 7u, 11u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.write(kCode, code);
+    t.set_gpr(2, 0x8000000000000001u);
+    t.set_gpr(6, 0x123456789abcdefu);
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    if (budget == 100000u) {
+      EXPECT_GT(t.stats().retired_translated, 1500u);
+    }
+  }
+}
+
+// A loop whose body spans two pages: the jumps between them go block to block in
+// translated code (no interrupt is pending), and every slice still stops where the
+// interpreter does.
+TEST(Translator, JumpsToAnotherPageGoOnInTranslatedCode) {
+  for (uint64_t budget : {1u, 2u, 5u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x2000, kRwx);
+    // mov ecx,100; l: add rax,rcx; jmp kCode+0x1000
+    t.write(kCode, {0xb9, 100, 0, 0, 0, 0x48, 0x01, 0xc8, 0xe9, 0xf3, 0x0f, 0, 0});
+    // xor rdx,rax; dec ecx; jnz l; ud2
+    t.write(kCode + 0x1000, {0x48, 0x31, 0xc2, 0xff, 0xc9, 0x0f, 0x85, 0xfa, 0xef, 0xff, 0xff,
+                             0x0f, 0x0b});
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    EXPECT_EQ(t.jit().gpr(0), 5050u);
+    if (budget == 100000u) {
+      EXPECT_GT(t.stats().linked, 100u);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace densevm::testing

@@ -10,6 +10,9 @@ namespace densevm::cpu {
 
 void Vcpu::run_translated(DecodedPage* page, uint64_t page_va, const uint8_t* host,
                           uint64_t gpa_page, uint64_t limit) {
+  // Translated code goes on into another page itself only if this is false (no interrupt
+  // can become pending without something asking the run loop to look again).
+  irq_pending_ = irq_source_ != nullptr && irq_source_->has_pending_interrupt();
   bool head = true;
   while (s_.rip - page_va < kPageSize) {
     if (head) {

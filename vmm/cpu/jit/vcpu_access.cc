@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "vmm/cpu/jit/jit.h"
+
 namespace densevm::cpu::jit {
 namespace {
 
@@ -26,6 +28,7 @@ VcpuAccess::Layout VcpuAccess::layout(const Vcpu& v) {
   Layout l;
   l.gpr = offset_of(v, &v.s_.gpr[0]);
   l.rip = offset_of(v, &v.s_.rip);
+  l.rflags = offset_of(v, &v.s_.rflags);
   l.fs_base = offset_of(v, &v.s_.fs_base);
   l.gs_base = offset_of(v, &v.s_.gs_base);
   l.lazy_op = offset_of(v, &v.lazy_.op);
@@ -102,6 +105,17 @@ uint64_t VcpuAccess::condition(Vcpu* v, uint64_t cc) {
 }
 
 uint64_t VcpuAccess::carry(Vcpu* v) { return v->flag(kFlagCf) ? 1 : 0; }
+
+NextBlock VcpuAccess::next_block(Vcpu* v, uint64_t target, uint64_t page_va) {
+  const uint64_t target_page = target & ~kPageMask;
+  // Another page: the run loop's outer iteration would look for an interrupt first.
+  if (target_page != page_va && v->irq_pending_) return {nullptr, 0};
+  const Vcpu::TlbEntry& e = v->tlb_entry(target);
+  if (e.exec_tag != target_page) return {nullptr, 0};
+  const Block* b = v->jit_->linked_block((e.gpa_page << kPageShift) | (target & kPageMask));
+  if (b == nullptr) return {nullptr, 0};
+  return {b->code, target_page};
+}
 
 void VcpuAccess::raise_gp0(Vcpu* v, uint64_t insn_va, uint64_t retired) {
   v->counters_.retired = retired;

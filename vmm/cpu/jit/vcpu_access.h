@@ -34,9 +34,14 @@ struct LoadResult {
   uint64_t ok;  // 0: an exception (or stop) is pending, RIP is back at the instruction
 };
 
+struct NextBlock {
+  const uint8_t* code;  // nullptr: return to the run loop
+  uint64_t page_va;
+};
+
 struct VcpuAccess {
   struct Layout {
-    int32_t gpr = 0, rip = 0, fs_base = 0, gs_base = 0;
+    int32_t gpr = 0, rip = 0, rflags = 0, fs_base = 0, gs_base = 0;
     int32_t lazy_op = 0, lazy_carry = 0, lazy_a = 0, lazy_b = 0, lazy_res = 0;
     int32_t retired = 0, insn_rip = 0, break_inner = 0, tlb_view = 0;
   };
@@ -59,6 +64,11 @@ struct VcpuAccess {
   // Condition `cc` (flags.h Cond) and CF from the lazy flags.
   static uint64_t condition(Vcpu* v, uint64_t cc);
   static uint64_t carry(Vcpu* v);
+  // The translated block to go on with at `target` (RIP), leaving the page at `page_va` or
+  // not, when the run loop would go straight there: no interrupt waiting (checked when the
+  // page run began; nothing since asked to look again), the target's page executable in
+  // the soft TLB, a live block for that guest-physical address. Else code is nullptr.
+  static NextBlock next_block(Vcpu* v, uint64_t target, uint64_t page_va);
   // Raises #GP(0) at the instruction at `insn_va`, which does not retire (a jump to a
   // non-canonical address).
   static void raise_gp0(Vcpu* v, uint64_t insn_va, uint64_t retired);
