@@ -6,7 +6,7 @@
 #include <new>
 #include <cstring>
 
-#include "vmm/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm::snapshot {
 
@@ -26,6 +26,13 @@ uint64_t checksum(std::span<const uint8_t> bytes) { return XXH3_64bits(bytes.dat
 std::span<const uint8_t> Container::section(SectionId id) const {
   for (const SectionView& s : sections) {
     if (s.id == id) return s.payload;
+  }
+  throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
+}
+
+uint64_t Container::checksum_of(SectionId id) const {
+  for (const SectionView& s : sections) {
+    if (s.id == id) return s.checksum;
   }
   throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
 }

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::snapshot {
 
@@ -20,7 +20,7 @@ SnapshotImage::SnapshotImage(std::vector<Snapshot> chain, FrameStore& frames, bo
     stored += s.stored_pages();
     if (stored >= kNone) throw SnapshotError("snapshot chain holds too many pages");
     for (uint64_t i = 0; i < s.page_count; ++i) {
-      const PageRef ref = s.page(i);
+      const IndexEntry ref = s.page(i);
       const uint64_t index = index_of(Gpa{ref.gpa});
       if (index >= slots_.size()) throw SnapshotError("snapshot has a page outside guest RAM");
       slots_[index] = ref.stored == kDroppedPage ? kNone : base + ref.stored;

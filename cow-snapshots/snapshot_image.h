@@ -18,9 +18,9 @@
 #include <span>
 #include <vector>
 
-#include "cow-snapshots/vm_snapshot.h"
-#include "vmm/frame_store.h"
-#include "vmm/page_source.h"
+#include "core/frame_store.h"
+#include "core/page_source.h"
+#include "cow-snapshots/snapshot_file.h"
 
 namespace densevm::snapshot {
 

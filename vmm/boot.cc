@@ -4,8 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
-
-#include "guest-tools/include/pvh_start_info.h"
+#include "vmm/pvh_start_info.h"
 
 namespace densevm {
 namespace {
@@ -32,17 +31,17 @@ void write_start_info(GuestMemory& m, const std::string& cmdline) {
   if (cmdline.size() >= kBootCmdlineMax) throw std::runtime_error("guest command line too long");
   must_write(m, kBootCmdline, cmdline.c_str(), cmdline.size() + 1);
 
-  std::vector<hvm_memmap_table_entry> map;
-  map.push_back({0, 0xa0000, HVM_MEMMAP_TYPE_RAM, 0});
-  map.push_back({0xa0000, kKernelMinPaddr - 0xa0000, HVM_MEMMAP_TYPE_RESERVED, 0});
+  std::vector<PvhMemoryMapEntry> map;
+  map.push_back({0, 0xa0000, PvhMemoryType::kRam, 0});
+  map.push_back({0xa0000, kKernelMinPaddr - 0xa0000, PvhMemoryType::kReserved, 0});
   for (const GuestMemory::Range& r : m.ram_ranges()) {
     const uint64_t begin = std::max(r.begin.value(), kKernelMinPaddr);
-    map.push_back({begin, r.begin.value() + r.size - begin, HVM_MEMMAP_TYPE_RAM, 0});
+    map.push_back({begin, r.begin.value() + r.size - begin, PvhMemoryType::kRam, 0});
   }
   must_write(m, kBootMemmap, map.data(), map.size() * sizeof(map[0]));
 
-  hvm_start_info si{};
-  si.magic = HVM_START_MAGIC_VALUE;
+  PvhStartInfo si;
+  si.magic = kPvhStartMagic;
   si.version = 1;
   si.cmdline_paddr = kBootCmdline;
   si.memmap_paddr = kBootMemmap;

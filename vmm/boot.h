@@ -12,9 +12,9 @@
 
 #include <string>
 
+#include "mmu/guest_memory.h"
 #include "vmm/cpu/cpu_state.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_memory.h"
 #include "vmm/long_mode.h"
 #include "vmm/platform_layout.h"
 

@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
+#include "mmu/guest_memory.h"
 #include "vmm/cpu/cpu_state.h"
-#include "vmm/guest_memory.h"
 
 namespace densevm {
 

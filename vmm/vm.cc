@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "shadow-pt/shadow_checker.h"
+#include "mmu/shadow_checker.h"
 #include "vmm/acpi/acpi_tables.h"
 #include "vmm/boot.h"
 #include "vmm/devices/acpi_power.h"
@@ -81,9 +81,9 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
-  if (config.translate) {
+  if (config.cpu.translate) {
     std::string error;
-    if (!vcpu_.enable_translation(config.jit, &error)) {
+    if (!vcpu_.enable_translation(config.cpu.jit, &error)) {
       throw std::runtime_error("cannot translate guest code: " + error);
     }
   }
@@ -101,7 +101,7 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       tlb_flush_pending_ = true;  // no guest code running: one flush before it runs again
     }
   });
-  memory_.p2m().add_listener(this);
+  memory_.add_listener(this);
 }
 
 void Vm::on_p2m_change(Gpa begin, Gpa end, P2mChange change) {

@@ -26,7 +26,10 @@
 #include <vector>
 
 #include "balloon/balloon_device.h"
-#include "shadow-pt/hybrid_mmu.h"
+#include "core/page_tracking.h"
+#include "mmu/guest_memory.h"
+#include "mmu/hybrid_mmu.h"
+#include "virtio/virtio_mmio.h"
 #include "vmm/cpu/vcpu.h"
 #include "vmm/device_bus.h"
 #include "vmm/devices/cmos_rtc.h"
@@ -36,12 +39,16 @@
 #include "vmm/elf_loader.h"
 #include "vmm/guest_image.h"
 #include "vmm/platform_layout.h"
-#include "vmm/guest_memory.h"
-#include "vmm/page_tracking.h"
-#include "vmm/snapshot_state.h"
-#include "vmm/virtio/virtio_mmio.h"
+#include "vmm/vm_state.h"
 
 namespace densevm {
+
+// How the vCPU runs guest code: interpreted, or hot blocks translated to host code
+// (vmm/cpu/jit); the guest sees no difference. A host choice: snapshots do not record it.
+struct CpuConfig {
+  bool translate = false;
+  cpu::jit::Config jit = {};
+};
 
 struct VmConfig {
   int id = 0;
@@ -51,10 +58,7 @@ struct VmConfig {
   // Audit the shadow tables against a fresh 2D walk after every slice; a difference stops
   // the VM with the checker's first finding (tests, debugging).
   bool check_mmu = false;
-  // Run hot guest code translated to host code (vmm/cpu/jit) instead of interpreted; the
-  // guest sees no difference. A host choice: snapshots do not record it.
-  bool translate = false;
-  cpu::jit::Config jit = {};
+  CpuConfig cpu = {};
 };
 
 struct VmStats {
@@ -159,13 +163,13 @@ class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
   [[nodiscard]] const BalloonDevice& balloon() const { return balloon_; }
   [[nodiscard]] const VirtioMmio& balloon_transport() const { return balloon_mmio_; }
 
-  // Checkpoint contract (vmm/snapshot_state.h): run state and every device, in a fixed
-  // order; guest RAM is the snapshot's business (memory()). Call between slices only.
-  // restore throws StateError and then leaves the VM unfit to run. `memory` says what it may
-  // assume of guest RAM: kReported when every page that differs from before was changed
-  // through the P2M since (a checkpoint rollback), so decoded instructions stay cached.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
+  // Checkpoint contract (vmm/vm_state.h): run state and every device; guest RAM is the
+  // snapshot's or the checkpoint's business (memory()). Call between slices only. restore
+  // throws StateError and then leaves the VM unfit to run. `memory` says what it may assume of
+  // guest RAM: kReported when every page that differs from before was changed through the P2M
+  // since (a checkpoint rollback), so decoded instructions stay cached.
+  [[nodiscard]] VmState save() const;
+  void restore(const VmState& s, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
 
  private:
   void fail(std::string why);

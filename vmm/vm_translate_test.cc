@@ -26,7 +26,7 @@ constexpr uint64_t kCallee = 0x300000;
 TEST(VmTranslate, APageGivenAnotherFrameIsTranslatedAgain) {
   FrameStore frames(uint64_t{1} << 30);
   Vm vm(frames, parse_elf(tiny_elf(kCallMany)),
-        {.id = 0, .mem_bytes = 16 << 20, .cmdline = "", .translate = true, .jit = {.hot_threshold = 2}},
+        {.id = 0, .mem_bytes = 16 << 20, .cmdline = "", .cpu = {.translate = true, .jit = {.hot_threshold = 2}}},
         [](int, std::string_view) {});
   const uint8_t return5[] = {0xb0, 0x05, 0xc3};  // mov al,5; ret
   const uint8_t return9[] = {0xb0, 0x09, 0xc3};
@@ -34,7 +34,7 @@ TEST(VmTranslate, APageGivenAnotherFrameIsTranslatedAgain) {
   ASSERT_TRUE(vm.run_slice(100000));  // to the marker
   ASSERT_GT(vm.stats().translation.retired_translated, 200u);
   const uint64_t invalidated = vm.stats().translation.blocks_invalidated;
-  ASSERT_TRUE(vm.memory().p2m().unmap(Gpa{kCallee}).has_value());
+  ASSERT_TRUE(vm.memory().drop(Gpa{kCallee}).has_value());
   EXPECT_GT(vm.stats().translation.blocks_invalidated, invalidated);
   ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return9, sizeof return9));
   while (vm.run_slice(1000)) {

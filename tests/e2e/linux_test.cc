@@ -160,6 +160,39 @@ TEST(LinuxGuest, ClonesReseedFromTheirGenerationIds) {
   EXPECT_NE(draws[0], draws[1]);
 }
 
+// A booted Linux checkpointed at /init's marker, saved to a file and rolled back twice in
+// memory, then restored from the file twice: its whole platform (the IOAPIC's entries and
+// lines, the clock, the UART's FIFO and interrupt, the local APIC's TSC deadline and TMR, the
+// x87/SSE state) is in the one VmState, so the run goes on to its poweroff through the
+// rollbacks, and the two restores go on from the marker to the same poweroff, byte for byte.
+TEST(LinuxGuest, SavedRolledBackAndRestoredGoesOnToItsPoweroff) {
+  REQUIRE_LINUX();
+  const std::string snap = temp_path("linux.snap");
+  const std::string run =
+      "printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null; sleep 1; date +%Y; echo after-the-marker";
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem", "256M", "--cmdline",
+       "console=ttyS0 cryptomgr.notests densevm.run=\"" + run + "\"", "--checkpoint-at", "marker", "--save", snap,
+       "--rollback-every", "20000000", "--rollbacks", "2"},
+      &r);
+  expect_booted_to_init(r);
+  EXPECT_NE(r.out.find("after-the-marker"), std::string::npos);
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc["snapshot"]["saved"], true);
+  EXPECT_EQ(doc["snapshot"]["rollbacks"]["rounds"].size(), 2u);
+
+  const CliResult first = run_densevm({"restore", snap});
+  const CliResult second = run_densevm({"restore", snap, "--lazy"});
+  std::remove(snap.c_str());
+  EXPECT_EQ(first.exit_code, 0) << first.err << "\n" << first.out;
+  EXPECT_EQ(first.out.find("Linux version"), std::string::npos) << "goes on from the marker, no new boot";
+  EXPECT_NE(first.out.find("2025\nafter-the-marker"), std::string::npos) << "the clock runs on virtual time";
+  EXPECT_NE(first.out.find("reboot: Power down"), std::string::npos) << first.out;
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, first.out);
+}
+
 // ---- bad input: one line on stderr, a non-zero exit, nothing run ----
 
 CliResult refused(const std::vector<std::string>& args) {
@@ -214,7 +247,7 @@ TEST(LinuxGuestInput, RefusesAnInitrdLargerThanRam) {
 
 TEST(LinuxGuestInput, RefusesAnInitrdForAGuestThatIsNotLinux) {
   const CliResult r = refused({"run", "--initrd", "/dev/null"});
-  EXPECT_NE(r.err.find("--initrd needs --kernel"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--initrd requires --kernel"), std::string::npos) << r.err;
 }
 
 }  // namespace

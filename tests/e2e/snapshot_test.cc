@@ -219,6 +219,40 @@ TEST_F(SnapshotFile, DiffSnapshotsChainToTheirParent) {
 
 // Clones of one snapshot: each continues the same run but sees a generation id of its own
 // (and so draws differently); repeating the restore repeats everything.
+// A file of format version 2, written by densevm as it was before version 3 (commit dc14f8f):
+//   densevm run --mem 16M --cmdline "workload=memfill size=16K mark=1 hold=20"
+//               --checkpoint-at marker --save memfill-v2.snap --compress
+// That build's own restore of it printed "memfill ok 742f2ba29a00ec41" and ended after
+// 114462 instructions at virtual time 200061453; so does this one's, and a diff saved against
+// it (version 3, its parent version 2) restores to the same end.
+TEST(SnapshotVersions, AVersion2FileFromBeforeVersion3StillRestores) {
+  const std::string v2 = std::string(DENSEVM_SOURCE_DIR) + "/tests/e2e/data/memfill-v2.snap";
+  const CliResult inspect = run_densevm({"snapshot", "inspect", v2});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("version 2"), std::string::npos) << inspect.out;
+
+  for (const char* mode : {"--eager", "--lazy"}) {
+    const Outcome r = run_with_stats({"restore", v2, mode}, "v2");
+    EXPECT_EQ(r.result.exit_code, 0) << mode << ": " << r.result.err;
+    EXPECT_EQ(r.result.out, "memfill ok 742f2ba29a00ec41\n") << mode;
+    ASSERT_TRUE(r.stats.is_object()) << mode;
+    EXPECT_EQ(r.stats["vms"][0]["instructions"], 114462) << mode;
+    EXPECT_EQ(r.stats["vms"][0]["virtual_time"], 200061453) << mode;
+  }
+
+  const std::string child = temp_path("v3-child.snap");
+  const CliResult saved = run_densevm({"restore", v2, "--checkpoint-at", "114000", "--save", child, "--diff"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_NE(run_densevm({"snapshot", "inspect", child}).out.find("version 3"), std::string::npos);
+  const Outcome restored = run_with_stats({"restore", child, "--parent", v2}, "v3-child");
+  std::remove(child.c_str());
+  EXPECT_EQ(restored.result.exit_code, 0) << restored.result.err;
+  EXPECT_EQ(restored.result.out, "memfill ok 742f2ba29a00ec41\n");
+  ASSERT_TRUE(restored.stats.is_object());
+  EXPECT_EQ(restored.stats["snapshot"]["chain_depth"], 2);
+  EXPECT_EQ(restored.stats["vms"][0]["instructions"], 114462);
+}
+
 TEST(SnapshotClones, EachCloneGetsItsOwnGenerationIdAndSharesMemory) {
   const std::string file = temp_path("genid.snap");
   const std::vector<std::string> genid = {"--mem", "64M", "--cmdline", "workload=genid ticks=30"};

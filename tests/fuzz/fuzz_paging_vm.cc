@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "shadow-pt/hybrid_mmu.h"
-#include "shadow-pt/shadow_checker.h"
-#include "shadow-pt/testing/test_guest.h"
+#include "mmu/hybrid_mmu.h"
+#include "mmu/shadow_checker.h"
+#include "mmu/testing/test_guest.h"
 #include "tests/fuzz/fuzz_stats.h"
 #include "tests/fuzz/skipping_kernel.h"
 #include "vmm/cpu/vcpu.h"

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "vmm/x86_pte.h"
+#include "core/x86_pte.h"
 
 namespace densevm::cpu {
 namespace {

@@ -84,6 +84,16 @@ struct alignas(16) FpuState {
   Xmm xmm[16];
 
   bool operator==(const FpuState&) const = default;
+
+  // Its part of the vCPU's checkpoint record (core/persist.h, FORMAT.md): each ST(i) is its
+  // 10 bytes, which is the u64 significand and u16 sign and exponent little-endian.
+  static void fields(auto& s, auto& io) {
+    io(s.fcw, s.fsw, s.ftw, s.fop, s.fip, s.fdp, s.mxcsr);
+    for (auto& st : s.st) {
+      for (size_t b = 0; b < 10; ++b) io(st[b]);
+    }
+    for (auto& x : s.xmm) io(x.lo, x.hi);
+  }
 };
 
 inline constexpr size_t kFxsaveImageBytes = 416;  // FXSAVE writes bytes 0..415 of 512

@@ -35,7 +35,7 @@ Exec resolve(Vcpu& v, unsigned n, unsigned& reg) {
 }
 
 Exec mov_to_dr(Vcpu& v, const DecodedInsn& d) {
-  unsigned n;
+  unsigned n = 0;  // set by resolve when it returns kNext; GCC 12 -O3 cannot see that
   if (const Exec e = resolve(v, d.aux, n); e != Exec::kNext) return e;
   const uint64_t value = v.gpr(d.reg);
   CpuState& s = v.state();
@@ -50,7 +50,7 @@ Exec mov_to_dr(Vcpu& v, const DecodedInsn& d) {
 }
 
 Exec mov_from_dr(Vcpu& v, const DecodedInsn& d) {
-  unsigned n;
+  unsigned n = 0;  // set by resolve when it returns kNext; GCC 12 -O3 cannot see that
   if (const Exec e = resolve(v, d.aux, n); e != Exec::kNext) return e;
   const CpuState& s = v.state();
   v.gpr(d.reg) = n < 4 ? s.dr[n] : n == 6 ? s.dr6 : s.dr7;

@@ -1,7 +1,7 @@
 // MOV to and from DR0-DR7 (insn_debug.cc).
 #include <gtest/gtest.h>
 
-#include "vmm/cpu/system_insn_fixture.h"
+#include "tests/support/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {

@@ -1,7 +1,7 @@
 // LLDT, SLDT, VERR, VERW and selectors into the LDT (insn_descriptor.cc).
 #include <gtest/gtest.h>
 
-#include "vmm/cpu/system_insn_fixture.h"
+#include "tests/support/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {

@@ -1,7 +1,7 @@
 // Far JMP, CALL and RET (insn_far.cc) and the IRETQ checks around them.
 #include <gtest/gtest.h>
 
-#include "vmm/cpu/system_insn_fixture.h"
+#include "tests/support/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {

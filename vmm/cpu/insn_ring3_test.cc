@@ -3,8 +3,8 @@
 // the ring-0 forms of the cache, fence and prefetch instructions.
 #include <gtest/gtest.h>
 
+#include "tests/support/system_insn_fixture.h"
 #include "vmm/cpu/decoder.h"
-#include "vmm/cpu/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {

@@ -1,7 +1,7 @@
 // INS and OUTS (insn_string_io.cc) and the TSS I/O permission bitmap (io_permission.cc).
 #include <gtest/gtest.h>
 
-#include "vmm/cpu/system_insn_fixture.h"
+#include "tests/support/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {

@@ -9,11 +9,11 @@
 #include <cstring>
 #include <iterator>
 
+#include "core/x86_pte.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/insn_common.h"
 #include "vmm/cpu/io_permission.h"
 #include "vmm/cpu/segments.h"
-#include "vmm/x86_pte.h"
 
 namespace densevm::cpu {
 namespace {

@@ -4,9 +4,9 @@
 #include <cstring>
 #include <vector>
 
+#include "tests/support/system_insn_fixture.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/decoder.h"
-#include "vmm/cpu/system_insn_fixture.h"
 
 namespace densevm::cpu {
 namespace {

@@ -16,15 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "core/page_tracking.h"
+#include "core/persist.h"
+#include "mmu/mmu.h"
 #include "vmm/cpu/cpu_state.h"
 #include "vmm/cpu/decode_cache.h"
 #include "vmm/cpu/decoded_insn.h"
 #include "vmm/cpu/flags.h"
 #include "vmm/cpu/jit/jit_config.h"
 #include "vmm/device_bus.h"
-#include "vmm/mmu.h"
-#include "vmm/page_tracking.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm::cpu {
 
@@ -83,6 +83,44 @@ struct VcpuCounters {
   uint64_t unimplemented_ud = 0;  // #UD for instructions the interpreter does not implement
 };
 
+// Mnemonics of the first this many distinct unimplemented instructions met are kept.
+inline constexpr size_t kUnimplementedShown = 4;
+
+// The vCPU's part of a checkpoint (core/persist.h): architectural state with RFLAGS
+// materialized, the exception and run-loop state, and the counters; since version 3 the
+// ring-3 system state (TSS limit, LDTR, debug registers), the unimplemented-instruction #UDs,
+// the platform MSRs and the x87/SSE state, each at its reset value in an older record.
+struct VcpuState {
+  static constexpr uint64_t kMaxStopMessage = 4096;
+  static constexpr uint64_t kMaxMnemonic = 64;
+  CpuState cpu;
+  bool supervisor_override = false;
+  uint64_t insn_rip = 0;
+  PendingException pending, last_exception;
+  uint8_t delivery_depth = 0;
+  bool deliver_exceptions = false, halted = false, interrupt_shadow = false, exit_requested = false, stopped = false;
+  std::string stop_message;
+  VcpuCounters counters;
+  std::vector<std::string> unimplemented_first;  // at most kUnimplementedShown
+  static void fields(auto& s, auto& io) {
+    auto& c = s.cpu;
+    io(c.gpr, c.rip, c.rflags, c.cr0, c.cr2, c.cr3, c.cr4, c.efer, c.cpl, c.cs, c.ss, c.ds, c.es, c.fs, c.gs, c.tr,
+       c.fs_base, c.gs_base, c.kernel_gs_base, c.tss_base, c.gdtr.base, c.gdtr.limit, c.idtr.base, c.idtr.limit,
+       c.star, c.lstar, c.cstar, c.fmask, c.apic_base, c.tsc_offset);
+    io(s.supervisor_override, s.insn_rip);
+    for (auto* e : {&s.pending, &s.last_exception}) io(e->valid, e->vector, e->has_error, e->error_code);
+    io(s.delivery_depth, s.deliver_exceptions, s.halted, s.interrupt_shadow, s.exit_requested, s.stopped);
+    io.str(s.stop_message, kMaxStopMessage);
+    auto& n = s.counters;
+    io(n.retired, n.tlb_misses, n.decodes, n.code_invalidations, n.exceptions, n.interrupts, n.invlpg, n.cr3_loads);
+    if (io.since(3)) {
+      io(c.tss_limit, c.ldtr, c.ldt_base, c.ldt_limit, c.dr, c.dr6, c.dr7, n.unimplemented_ud);
+      io.template strings<uint8_t>(s.unimplemented_first, kUnimplementedShown, kMaxMnemonic);
+      io(c.pat, c.mtrr_def_type, c.misc_enable, c.fpu);
+    }
+  }
+};
+
 // What a restore may assume of guest memory. kReplaced: any page may hold other bytes now,
 // so every decoded page goes. kReported: every page that changed was reported through
 // invalidate_code (the VM does so for each P2M frame change, which is how a checkpoint
@@ -135,19 +173,16 @@ class Vcpu {
   [[nodiscard]] const std::string& stop_message() const { return stop_message_; }
   [[nodiscard]] const VcpuCounters& counters() const { return counters_; }
   // Mnemonics of the first kUnimplementedShown distinct unimplemented instructions met.
-  static constexpr size_t kUnimplementedShown = 4;
   [[nodiscard]] const std::vector<std::string>& unimplemented_first() const {
     return unimplemented_first_;
   }
   [[nodiscard]] uint64_t tsc() const { return counters_.retired + static_cast<uint64_t>(s_.tsc_offset); }
   [[nodiscard]] bool halted() const { return halted_; }
 
-  // Checkpoint contract (vmm/snapshot_state.h): architectural state with RFLAGS materialized,
-  // counters and run-loop flags. restore() drops the soft TLB (CR3 and CPL change under it)
-  // and, unless memory is kReported, every decoded page; it throws StateError on a short or
-  // corrupt record.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r, RestoredMemory memory = RestoredMemory::kReplaced);
+  // restore() drops the soft TLB (CR3 and CPL change under it) and, unless memory is
+  // kReported, every decoded page; it throws StateError for a state no vCPU can be in.
+  [[nodiscard]] VcpuState save() const;
+  void restore(const VcpuState& s, RestoredMemory memory = RestoredMemory::kReplaced);
 
   // Drops every soft-TLB entry.
   void flush_tlb();

@@ -3,8 +3,8 @@
 #include <cstring>
 #include <string>
 
-#include "vmm/internal/hex.h"
 #include "vmm/cpu/vcpu.h"
+#include "vmm/internal/hex.h"
 
 namespace densevm::cpu {
 namespace {

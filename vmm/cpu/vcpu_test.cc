@@ -222,11 +222,11 @@ TEST(Vcpu, SnapshotKeepsDebugAndDescriptorState) {
   s.tss_limit = 0x2067;
   ASSERT_EQ(run_code(a, {0xc5, 0xf8, 0x28, 0xc1}).vector, cpu::kVecUd);  // vmovaps
   StateWriter w;
-  a.vcpu().save(w);
+  write_record(w, a.vcpu().save());
 
   FlatVm b(3);
   StateReader r(w.bytes());
-  b.vcpu().restore(r);
+  b.vcpu().restore(read_record<cpu::VcpuState>(r));
   r.expect_end("vcpu");
   const cpu::CpuState& t = b.vcpu().state();
   EXPECT_EQ(t.dr[2], s.dr[2]);
@@ -242,7 +242,7 @@ TEST(Vcpu, SnapshotKeepsDebugAndDescriptorState) {
   std::vector<uint8_t> cut = w.bytes();
   cut.pop_back();
   StateReader short_reader(cut);
-  EXPECT_THROW(b.vcpu().restore(short_reader), StateError);
+  EXPECT_THROW((void)read_record<cpu::VcpuState>(short_reader), StateError);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ constexpr uint8_t kBinary = 0x04;      // B: DM, binary instead of BCD
 constexpr uint8_t kTwentyFour = 0x02;  // B: 24-hour mode
 constexpr uint8_t kValid = 0x80;       // D: VRT, RAM and time valid
 constexpr uint64_t kUpdateCycle = 244'000;  // UIP is up this long before each tick
+static_assert(RtcState::kResetRam[kRegB] == kTwentyFour && RtcState::kResetRam[kRegD] == kValid);
 
 struct Civil {
   unsigned second, minute, hour, weekday, day, month, year;
@@ -41,13 +42,6 @@ int64_t unix_of(const Civil& c) {
 }
 
 }  // namespace
-
-void CmosRtc::reset() {
-  ram_.fill(0);
-  ram_[kRegA] = 0x26;  // 32.768 kHz time base, 1024 Hz rate: what firmware leaves
-  ram_[kRegB] = kTwentyFour;
-  ram_[kRegD] = kValid;
-}
 
 int64_t CmosRtc::unix_time(uint64_t now) const {
   return static_cast<int64_t>(epoch_ + now / kTicksPerSecond) + offset_;
@@ -127,22 +121,6 @@ void CmosRtc::write_register(uint8_t index, uint8_t value, uint64_t now) {
   }
   if (c.day == 0 || c.month == 0 || c.month > 12) return;  // not a date: the clock keeps going
   offset_ += unix_of(c) - unix_time(now);
-}
-
-void CmosRtc::save(StateWriter& w) const {
-  w.u64(epoch_);
-  w.i64(offset_);
-  w.u8(index_);
-  w.boolean(nmi_masked_);
-  for (uint8_t b : ram_) w.u8(b);
-}
-
-void CmosRtc::restore(StateReader& r) {
-  epoch_ = r.u64();
-  offset_ = r.i64();
-  index_ = r.u8() & 0x7f;
-  nmi_masked_ = r.boolean();
-  for (uint8_t& b : ram_) b = r.u8();
 }
 
 }  // namespace densevm

@@ -18,16 +18,37 @@
 #include <array>
 #include <cstdint>
 
-#include "vmm/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm {
 
+// The clock's part of a checkpoint (core/persist.h; records of version 3 on). The default is
+// a VM's clock at reset, CmosRtc(): what a VM restored from an older record has.
+struct RtcState {
+  static constexpr uint64_t kDefaultEpoch = 1735689600;  // 2025-01-01T00:00:00Z
+  // CMOS RAM at reset: register A 0x26 (32.768 kHz time base, 1024 Hz rate: what firmware
+  // leaves), B 0x02 (24-hour, BCD), D 0x80 (RAM and time valid); the rest 0.
+  static constexpr std::array<uint8_t, 128> kResetRam = [] {
+    std::array<uint8_t, 128> ram{};
+    ram[0x0a] = 0x26;
+    ram[0x0b] = 0x02;
+    ram[0x0d] = 0x80;
+    return ram;
+  }();
+  uint64_t epoch = kDefaultEpoch;
+  int64_t offset = 0;
+  uint8_t index = 0;
+  bool nmi_masked = false;
+  std::array<uint8_t, 128> ram = kResetRam;
+  static void fields(auto& s, auto& io) { io(s.epoch, s.offset, s.index, s.nmi_masked, s.ram); }
+};
+
 class CmosRtc {
  public:
-  static constexpr uint64_t kDefaultEpoch = 1735689600;  // 2025-01-01T00:00:00Z
+  static constexpr uint64_t kDefaultEpoch = RtcState::kDefaultEpoch;
   static constexpr uint64_t kTicksPerSecond = 1'000'000'000;
 
-  explicit CmosRtc(uint64_t epoch = kDefaultEpoch) : epoch_(epoch) { reset(); }
+  explicit CmosRtc(uint64_t epoch = kDefaultEpoch) : epoch_(epoch) {}
 
   [[nodiscard]] static bool handles(uint16_t port) { return port == 0x70 || port == 0x71; }
   [[nodiscard]] uint8_t read(uint16_t port, uint64_t now);
@@ -35,12 +56,10 @@ class CmosRtc {
   // Seconds since the Unix epoch the clock shows at `now`.
   [[nodiscard]] int64_t unix_time(uint64_t now) const;
 
-  // Checkpoint contract (vmm/snapshot_state.h); restore throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] RtcState save() const;
+  void restore(const RtcState& s);
 
  private:
-  void reset();
   [[nodiscard]] uint8_t read_register(uint8_t index, uint64_t now) const;
   void write_register(uint8_t index, uint8_t value, uint64_t now);
   [[nodiscard]] uint8_t encode(unsigned value) const;  // BCD unless register B says binary
@@ -50,7 +69,7 @@ class CmosRtc {
   int64_t offset_ = 0;  // seconds the guest moved the clock by
   uint8_t index_ = 0;
   bool nmi_masked_ = false;
-  std::array<uint8_t, 128> ram_{};  // registers A-D live here too; the time does not
+  std::array<uint8_t, 128> ram_ = RtcState::kResetRam;  // registers A-D live here too; the time does not
 };
 
 }  // namespace densevm

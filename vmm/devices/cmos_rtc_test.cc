@@ -72,10 +72,10 @@ TEST(CmosRtc, RamBytesAndSaveRestore) {
   set(a, 0x40, 0x5a, 0);
   set(a, 0x00, 0x30, 0);
   StateWriter w;
-  a.save(w);
+  write_record(w, a.save());
   CmosRtc b(0);
   StateReader r(w.bytes());
-  b.restore(r);
+  b.restore(read_record<RtcState>(r));
   r.expect_end("rtc");
   EXPECT_EQ(reg(b, 0x40, 10 * kSecond), 0x5a);
   EXPECT_EQ(reg(b, 0x00, 10 * kSecond), 0x40) << "30 s set + 10 s of virtual time";

@@ -96,20 +96,4 @@ void IoApic::service(unsigned pin) {
   sink_.accept_interrupt(vector, level);
 }
 
-void IoApic::save(StateWriter& w) const {
-  w.u8(select_);
-  w.u32(id_);
-  for (uint64_t e : redirection_) w.u64(e);
-  w.u32(lines_);
-  w.u64(delivered_);
-}
-
-void IoApic::restore(StateReader& r) {
-  select_ = r.u8();
-  id_ = r.u32();
-  for (uint64_t& e : redirection_) e = r.u64();
-  lines_ = r.u32();
-  delivered_ = r.u64();
-}
-
 }  // namespace densevm

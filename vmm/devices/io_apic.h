@@ -20,13 +20,30 @@
 #include <array>
 #include <cstdint>
 
-#include "vmm/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm {
 
+// The IOAPIC's part of a checkpoint (core/persist.h; records of version 3 on). The default is
+// the reset state, every entry masked: what a VM restored from an older record has.
+struct IoApicState {
+  static constexpr unsigned kPins = 24;
+  static constexpr std::array<uint64_t, kPins> kResetEntries = [] {
+    std::array<uint64_t, kPins> entries{};
+    entries.fill(uint64_t{1} << 16);  // masked
+    return entries;
+  }();
+  uint8_t select = 0;
+  uint32_t id = 0;
+  std::array<uint64_t, kPins> redirection = kResetEntries;
+  uint32_t lines = 0;  // bit per pin: asserted
+  uint64_t delivered = 0;
+  static void fields(auto& s, auto& io) { io(s.select, s.id, s.redirection, s.lines, s.delivered); }
+};
+
 class IoApic {
  public:
-  static constexpr unsigned kPins = 24;
+  static constexpr unsigned kPins = IoApicState::kPins;
   static constexpr uint32_t kVersion = 0x00170011;  // max redirection entry 23, version 0x11
 
   // Where interrupts go: the local APIC accepts a vector, level-triggered or not (its TMR).
@@ -36,7 +53,7 @@ class IoApic {
     virtual void accept_interrupt(uint8_t vector, bool level) = 0;
   };
 
-  explicit IoApic(Sink& sink) : sink_(sink) { redirection_.fill(uint64_t{1} << 16); }  // reset: all masked
+  explicit IoApic(Sink& sink) : sink_(sink) {}
 
   // `offset` from the base; 32-bit accesses to IOREGSEL (0x00) and IOWIN (0x10); anything
   // else reads 0 and is ignored.
@@ -50,9 +67,8 @@ class IoApic {
   [[nodiscard]] uint64_t entry(unsigned pin) const { return redirection_[pin]; }
   [[nodiscard]] uint64_t delivered() const { return delivered_; }
 
-  // Checkpoint contract (vmm/snapshot_state.h); restore throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] IoApicState save() const;
+  void restore(const IoApicState& s);
 
  private:
   [[nodiscard]] uint32_t read_register(uint8_t index) const;
@@ -63,7 +79,7 @@ class IoApic {
   Sink& sink_;
   uint8_t select_ = 0;
   uint32_t id_ = 0;
-  std::array<uint64_t, kPins> redirection_{};
+  std::array<uint64_t, kPins> redirection_ = IoApicState::kResetEntries;
   uint32_t lines_ = 0;  // bit per pin: asserted
   uint64_t delivered_ = 0;
 };

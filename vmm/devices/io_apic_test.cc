@@ -110,11 +110,11 @@ TEST(IoApic, SaveRestoreKeepsEntriesAndLines) {
   program(a, 5, 0x41 | kLevel);
   a.set_line(5, true);
   StateWriter w;
-  a.save(w);
+  write_record(w, a.save());
   Recorder r2;
   IoApic b(r2);
   StateReader rd(w.bytes());
-  b.restore(rd);
+  b.restore(read_record<IoApicState>(rd));
   rd.expect_end("ioapic");
   EXPECT_EQ(b.entry(5), a.entry(5));
   b.end_of_interrupt(0x41);

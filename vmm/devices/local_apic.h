@@ -21,11 +21,30 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/persist.h"
 #include "vmm/cpu/vcpu.h"
 #include "vmm/devices/io_apic.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm {
+
+// The local APIC's part of a checkpoint (core/persist.h): registers, the in-service and
+// requested vectors, and the timer (its deadline is in virtual time, the TSC deadline's too);
+// since version 3 the ICR's destination half and the trigger mode of accepted vectors.
+struct ApicState {
+  uint32_t tpr = 0, ldr = 0, dfr = 0, svr = 0;
+  uint32_t lvt_timer = 0, lvt_lint0 = 0, lvt_lint1 = 0, lvt_error = 0;
+  uint32_t initial_count = 0, divide_config = 0;
+  std::array<uint32_t, 8> isr{}, irr{};
+  std::optional<uint64_t> deadline;
+  uint64_t timer_expiries = 0;
+  uint32_t icr_high = 0;
+  std::array<uint32_t, 8> tmr{};
+  static void fields(auto& s, auto& io) {
+    io(s.tpr, s.ldr, s.dfr, s.svr, s.lvt_timer, s.lvt_lint0, s.lvt_lint1, s.lvt_error, s.initial_count,
+       s.divide_config, s.isr, s.irr, s.deadline, s.timer_expiries);
+    if (io.since(3)) io(s.icr_high, s.tmr);
+  }
+};
 
 class LocalApic final : public cpu::InterruptSource, public IoApic::Sink {
  public:
@@ -63,9 +82,8 @@ class LocalApic final : public cpu::InterruptSource, public IoApic::Sink {
   // Moves the highest IRR vector to ISR and returns it; the spurious vector (SVR 7:0) if none.
   uint8_t acknowledge_interrupt() override;
   [[nodiscard]] uint64_t timer_expiries() const { return timer_expiries_; }
-  // Checkpoint contract (vmm/snapshot_state.h); restore throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] ApicState save() const;
+  void restore(const ApicState& s);
 
  private:
   using VectorSet = std::array<uint32_t, 8>;  // 256 bits, as the ISR/IRR registers lay them out

@@ -24,14 +24,31 @@
 #include <string_view>
 #include <utility>
 
-#include "vmm/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm {
+
+// The UART's part of a checkpoint (core/persist.h): its registers and the pending partial
+// line, so that a restored console finishes the line it was in; since version 3 the FIFO
+// control and the THR-empty interrupt (the IOAPIC restores its own view of the line).
+struct UartState {
+  static constexpr uint64_t kMaxLine = 4096;
+  uint8_t ier = 0, lcr = 0, mcr = 0, scr = 0, dll = 0, dlm = 0;
+  uint64_t bytes_written = 0;
+  std::string line;
+  uint8_t fcr = 0;
+  bool thre_pending = false, irq_line = false;
+  static void fields(auto& s, auto& io) {
+    io(s.ier, s.lcr, s.mcr, s.scr, s.dll, s.dlm, s.bytes_written);
+    io.str(s.line, kMaxLine);
+    if (io.since(3)) io(s.fcr, s.thre_pending, s.irq_line);
+  }
+};
 
 class Uart16550 {
  public:
   static constexpr uint16_t kCom1 = 0x3f8;
-  static constexpr size_t kMaxLine = 4096;
+  static constexpr size_t kMaxLine = UartState::kMaxLine;
   using LineSink = std::function<void(std::string_view line)>;  // one console line, without '\n'
   using IrqSink = std::function<void(bool asserted)>;             // the interrupt line changed
 
@@ -45,10 +62,8 @@ class Uart16550 {
   void write(uint16_t port, uint8_t value);
   void flush();  // emits a pending partial line, if any
   [[nodiscard]] uint64_t bytes_written() const { return bytes_written_; }
-  // Checkpoint contract (vmm/snapshot_state.h): registers and the pending partial line, so
-  // a restored console finishes the line it was in. restore throws StateError.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] UartState save() const;
+  void restore(const UartState& s);
 
  private:
   void transmit(uint8_t byte);

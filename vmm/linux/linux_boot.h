@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "mmu/guest_memory.h"
 #include "vmm/cpu/cpu_state.h"
-#include "vmm/guest_memory.h"
 #include "vmm/linux/linux_kernel.h"
 
 namespace densevm {

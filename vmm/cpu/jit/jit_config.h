@@ -1,7 +1,7 @@
 // The translator's settings and counters (vmm/cpu/jit/jit.h), on their own so the VM's
 // configuration can name them without the code generator's headers.
 //
-//   VmConfig c{.translate = true, .jit = {.hot_threshold = 16}};
+//   VmConfig c{.cpu = {.translate = true, .jit = {.hot_threshold = 16}}};
 //   jit::Stats s = vcpu.translation_stats();
 #pragma once
 
