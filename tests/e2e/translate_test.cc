@@ -61,7 +61,8 @@ TEST_P(TranslateE2e, EveryCpuModeGivesTheGuestTheSameRun) {
 INSTANTIATE_TEST_SUITE_P(Workloads, TranslateE2e,
                          ::testing::Values("workload=hello", "workload=memfill size=8M hold=2 free=1",
                                            "workload=ptchurn rounds=16", "workload=ptrandom steps=1500",
-                                           "workload=tlbwalk size=4M steps=200000", "workload=idle ticks=20"));
+                                           "workload=tlbwalk size=4M steps=200000", "workload=idle ticks=20",
+                                           "workload=compute size=256K rounds=2"));
 
 // A checkpoint, rollbacks and clones with the translator on: the same console lines as the
 // interpreter's.
@@ -77,6 +78,28 @@ TEST(TranslateE2eSnapshots, RollbacksAndClonesSeeTheSame) {
     EXPECT_EQ(b.exit_code, 0) << b.err;
     EXPECT_EQ(sorted_lines(b.out), sorted_lines(a.out));
   }
+}
+
+// A rollback keeps the translations: it puts back only pages that changed, and only those
+// drop theirs (memfill writes data, never its code), so four rounds translate no block the
+// first did not, while translated code runs every round.
+TEST(TranslateE2eSnapshots, RollbacksKeepTheTranslations) {
+  nlohmann::json rounds[2];
+  int k = 0;
+  for (const char* n : {"1", "4"}) {
+    CliResult r;
+    rounds[k] = run_stats({"run", "--mem", "64M", "--cpu", "translate", "--cmdline", "workload=memfill size=8M seed=5",
+                           "--checkpoint-at", "3000000", "--rollback-every", "500000", "--rollbacks", n},
+                          &r);
+    ASSERT_TRUE(rounds[k].contains("vms")) << r.err;
+    ++k;
+  }
+  const nlohmann::json& one = rounds[0]["vms"][0]["cpu"]["translate"];
+  const nlohmann::json& four = rounds[1]["vms"][0]["cpu"]["translate"];
+  EXPECT_GT(one["blocks_translated"].get<uint64_t>(), 100u);
+  EXPECT_EQ(four["blocks_translated"], one["blocks_translated"]);
+  EXPECT_EQ(four["blocks_invalidated"], one["blocks_invalidated"]);
+  EXPECT_GE(four["retired_translated"].get<uint64_t>(), one["retired_translated"].get<uint64_t>() + 3 * 400000);
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ namespace densevm::cpu::jit {
 
 class BlockCache {
  public:
+  static constexpr size_t kInsnChunk = 256;  // records per chunk (more than a block holds)
+  static constexpr size_t kInsnChunkBytes = kInsnChunk * sizeof(DecodedInsn);
+
   struct Entry {
     Block* block = nullptr;  // live, or nullptr while the code is interpreted
     uint32_t heat = 0;       // visits of this block head in the interpreter
@@ -54,6 +57,9 @@ class BlockCache {
   void clear();
   // Host bytes the index and the records take (besides the code itself).
   [[nodiscard]] size_t metadata_bytes() const;
+  // The most metadata_bytes() can grow by translating one block (a new chunk of records).
+  static constexpr size_t kMaxBlockGrowth =
+      sizeof(Block) + kInsnChunkBytes + sizeof(Entry) + 4 * sizeof(void*) + sizeof(uint64_t);
 
  private:
   struct Recent {
@@ -61,7 +67,6 @@ class BlockCache {
     Entry* entry = nullptr;
   };
   static constexpr size_t kRecent = 4096;
-  static constexpr size_t kInsnChunk = 256;
 
   static size_t slot_of(uint64_t gpa) { return (gpa ^ (gpa >> 12)) & (kRecent - 1); }
   Entry& miss(uint64_t gpa, Recent& r);

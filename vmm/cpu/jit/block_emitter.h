@@ -1,10 +1,13 @@
 // BlockEmitter: host code for one guest basic block, instruction by instruction.
 //
-// Every instruction is either inlined (moves, LEA, integer ALU and compares, INC/DEC/NEG/NOT,
-// SETcc/CMOVcc, PUSH/POP, JMP/Jcc/CALL/RET: block_emitter_*.cc) or run through its
-// interpreter handler (VcpuAccess::exec_insn), so anything the interpreter runs a block may
-// hold. Inlined forms keep the handlers' semantics exactly: the same lazy-flags record, the
-// same order of loads and stores, the soft TLB inline and the same slow path behind it.
+// Every instruction is either inlined (moves, LEA, integer ALU and compares, ADC/SBB,
+// INC/DEC/NEG/NOT, SHL/SHR/SAR, IMUL, SETcc/CMOVcc, PUSH/POP, JMP/Jcc/CALL/RET:
+// block_emitter_*.cc) or run through its interpreter handler (VcpuAccess::exec_insn), so
+// anything the interpreter runs a block may hold. Inlined forms keep the handlers' semantics
+// exactly: the same lazy-flags record (or RFLAGS bits), the same order of loads and stores,
+// the soft TLB inline and the same slow path behind it. Flags a later register-only
+// instruction of the block overwrites before anything can read them or leave are not
+// written (flag liveness: no fault, exit or handler lies in between).
 //
 // Registers while translated code runs (the trampoline, translator.cc, sets them up):
 //   rbx  the Vcpu             r12  guest VA of the code page (blocks are VA-independent)

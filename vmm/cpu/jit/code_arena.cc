@@ -29,8 +29,9 @@ void* map_executable(int fd, size_t bytes) {
 
 }  // namespace
 
-std::unique_ptr<CodeArena> CodeArena::create(size_t bytes, std::string* error) {
-  bytes = (bytes + kHugeAlign - 1) & ~(kHugeAlign - 1);
+std::unique_ptr<CodeArena> CodeArena::create(size_t capacity, std::string* error) {
+  // Mapped whole huge pages at a time; only `capacity` bytes of it are ever handed out.
+  const size_t bytes = (capacity + kHugeAlign - 1) & ~(kHugeAlign - 1);
   const int fd = memfd_create("densevm-jit", MFD_CLOEXEC);
   if (fd < 0) {
     *error = std::string("memfd_create: ") + std::strerror(errno);
@@ -51,12 +52,12 @@ std::unique_ptr<CodeArena> CodeArena::create(size_t bytes, std::string* error) {
     return nullptr;
   }
   return std::unique_ptr<CodeArena>(
-      new CodeArena(static_cast<uint8_t*>(rx), static_cast<uint8_t*>(rw), bytes));
+      new CodeArena(static_cast<uint8_t*>(rx), static_cast<uint8_t*>(rw), bytes, capacity & ~(kAlign - 1)));
 }
 
 CodeArena::~CodeArena() {
-  munmap(rx_, capacity_);
-  munmap(rw_, capacity_);
+  munmap(rx_, mapped_);
+  munmap(rw_, mapped_);
 }
 
 uint8_t* CodeArena::allocate(size_t n) {

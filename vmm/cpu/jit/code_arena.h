@@ -50,11 +50,13 @@ class CodeArena {
   [[nodiscard]] size_t capacity() const { return capacity_; }
 
  private:
-  CodeArena(uint8_t* rx, uint8_t* rw, size_t capacity) : rx_(rx), rw_(rw), capacity_(capacity) {}
+  CodeArena(uint8_t* rx, uint8_t* rw, size_t mapped, size_t capacity)
+      : rx_(rx), rw_(rw), mapped_(mapped), capacity_(capacity) {}
 
   uint8_t* rx_;
   uint8_t* rw_;
-  size_t capacity_;
+  size_t mapped_;    // both views' length
+  size_t capacity_;  // what allocate hands out, at most mapped_
   size_t used_ = 0;
 };
 

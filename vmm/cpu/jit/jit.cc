@@ -8,6 +8,10 @@ namespace densevm::cpu::jit {
 std::unique_ptr<Jit> Jit::create(const Vcpu& vcpu, const Config& config, std::string* error) {
   // A quarter for the records (blocks, instruction copies, index), the rest for code.
   std::unique_ptr<CodeArena> arena = CodeArena::create(config.cache_bytes / 4 * 3, error);
+  if (arena != nullptr && config.cache_bytes - arena->capacity() < 2 * BlockCache::kMaxBlockGrowth + (64 << 10)) {
+    *error = "a translation cache of " + std::to_string(config.cache_bytes) + " bytes is too small";
+    return nullptr;
+  }
   if (arena == nullptr) return nullptr;
   std::unique_ptr<Jit> jit(new Jit(vcpu, config, std::move(arena)));
   if (!jit->translator_.emit_stubs(*jit->arena_)) {
@@ -43,7 +47,8 @@ const Block* Jit::block_at(uint64_t gpa_page, unsigned offset, const uint8_t* ho
 
 Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
   const auto start = std::chrono::steady_clock::now();
-  if (arena_->capacity() / 3 < cache_.metadata_bytes()) {
+  // Code and records stay within cache_bytes: the arena holds the code, the rest the records.
+  if (cache_.metadata_bytes() + BlockCache::kMaxBlockGrowth > config_.cache_bytes - arena_->capacity()) {
     flush();
     ++stats_.flushes;
   }

@@ -18,9 +18,9 @@ constexpr uint64_t kCode = 0x10000000, kData = 0x20000000;
 
 class Twins {
  public:
-  explicit Twins(unsigned cpl = 3) : interp_(cpl), jit_(cpl) {
+  explicit Twins(unsigned cpl = 3, cpu::jit::Config config = {.hot_threshold = 0}) : interp_(cpl), jit_(cpl) {
     std::string error;
-    if (!jit_.vcpu().enable_translation({.hot_threshold = 0}, &error)) ADD_FAILURE() << error;
+    if (!jit_.vcpu().enable_translation(config, &error)) ADD_FAILURE() << error;
   }
   void map(uint64_t va, uint64_t size, unsigned perms) {
     interp_.map(va, size, perms);
@@ -288,6 +288,35 @@ TEST(Translator, JumpsToAnotherPageGoOnInTranslatedCode) {
       EXPECT_GT(t.stats().linked, 100u);
     }
   }
+}
+
+// The cache is bounded: 2300 blocks (an ADD and a JZ each, over four pages) run three times
+// in a 1 MiB cache fill it again and again; each time it is emptied and counted, it never
+// holds more than its bound, and the guest sees what the interpreter gives.
+TEST(Translator, AFullCacheIsFlushedAndStaysBounded) {
+  constexpr size_t kBound = 1 << 20;
+  Twins t(3, {.hot_threshold = 0, .cache_bytes = kBound});
+  t.map(kCode, 0x5000, kRwx);
+  std::vector<uint8_t> code = {0xb9, 3, 0, 0, 0};  // mov ecx,3
+  const size_t loop = code.size();
+  for (uint32_t i = 1; code.size() < 0x4000; ++i) {
+    code.insert(code.end(), {0x05, static_cast<uint8_t>(i), static_cast<uint8_t>(i >> 8), 0, 0});  // add eax,i
+    code.insert(code.end(), {0x74, 0x00});                                                          // jz +0
+  }
+  const auto back = static_cast<int32_t>(loop) - static_cast<int32_t>(code.size() + 8);
+  code.insert(code.end(), {0xff, 0xc9, 0x0f, 0x85});  // dec ecx; jnz loop
+  for (int k = 0; k < 4; ++k) code.push_back(static_cast<uint8_t>(static_cast<uint32_t>(back) >> (8 * k)));
+  code.insert(code.end(), {0x0f, 0x0b});  // ud2
+  t.write(kCode, code);
+  t.set_rip(kCode);
+  for (int slices = 0; slices < 1000; ++slices) {
+    ASSERT_TRUE(t.run(997));
+    EXPECT_LE(t.stats().cache_bytes, kBound);
+    if (t.jit().rip() == kCode + code.size() - 2) break;
+  }
+  EXPECT_EQ(t.jit().rip(), kCode + code.size() - 2) << "the code did not end";
+  EXPECT_GE(t.stats().flushes, 2u);
+  EXPECT_GT(t.stats().blocks_translated, 3 * 2000u);
 }
 
 }  // namespace
