@@ -4,7 +4,9 @@
 // A block head is translated once the interpreter has reached it `hot_threshold` times;
 // the arena and the block records together stay under `cache_bytes`, and filling it drops
 // every translation at once (a flush). A guest write to a page (or a new frame behind it)
-// drops that page's blocks, as it drops its decoded instructions.
+// drops that page's blocks, as it drops its decoded instructions. Why asmjit, what a
+// threaded interpreter would have given, how exactness is kept and why clones do not share
+// translations yet: DESIGN.md beside this file.
 //
 //   std::unique_ptr<Jit> jit = Jit::create(vcpu, Config{}, &error);
 //   if (const Block* b = jit->block_at(gpa_page, offset, host))
