@@ -10,6 +10,10 @@ constexpr Range kVmCount{1, 4096};
 constexpr Range kInstructions{0, uint64_t{1} << 62};
 
 void add_loop_options(CLI::App& app, LoopOptions& o) {
+  add_choice<CpuMode>(app, "--cpu", o.cpu,
+                      {{"interp", CpuMode::kInterp}, {"translate", CpuMode::kTranslate}, {"auto", CpuMode::kAuto}},
+                      "run guest code in the interpreter, translated to host code from each block's first run, or "
+                      "auto: translated once a block is hot; the guest sees the same in every mode");
   app.add_option_function<std::string>(
          "--stats", [&o](const std::string& path) { o.stats_path = path; },
          "write the run's statistics as JSON to PATH, or - for stdout (README.md lists the fields)")

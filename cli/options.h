@@ -16,8 +16,13 @@
 
 namespace densevm::cli {
 
+// --cpu: how guest code runs. kTranslate translates every block at its first execution
+// (the translator's widest test); kAuto once a block has run 16 times (hot code only).
+enum class CpuMode { kInterp, kTranslate, kAuto };
+
 // How the VMs of any command are run (RunLoop) and reported.
 struct LoopOptions {
+  CpuMode cpu = CpuMode::kAuto;
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice
   std::optional<std::string> stats_path;  // "-" for stdout

@@ -57,7 +57,8 @@ int restore_command(const RestoreOptions& o) {
   auto image = std::make_shared<SnapshotImage>(std::move(chain), frames, /*shared=*/o.clones > 1);
   ConsoleLines console(o.clones > 1);
   std::vector<std::unique_ptr<Vm>> vms =
-      restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0, o.lazy);
+      restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
+                     {.lazy = o.lazy, .cpu = cpu_config(o.loop.cpu)});
   const double ready = RunLoop::seconds_since(start);
   const Snapshot& top = image->top();
   nlohmann::ordered_json snap = {{"restored_from", o.file},
@@ -88,7 +89,7 @@ int restore_command(const RestoreOptions& o) {
     const auto pause_start = RunLoop::Clock::now();
     frozen = freeze(std::move(vms.front()), c.save_path, options);
     vms.front() = restore_vm(vm_image(frozen), frames, console.sink(),
-                             {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
+                             {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop.cpu)});
     pause = RunLoop::seconds_since(pause_start);
     snap["checkpoint"] = nullptr;  // filled once the save has ended
   }

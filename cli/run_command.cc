@@ -83,7 +83,11 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     // pages once its save has ended.
     for (unsigned k = 0; k < frozen.size(); ++k) {
       vms.push_back(restore_vm(vm_image(frozen[k]), frames, console.sink(),
-                               {.lazy = true, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = true}));
+                               {.lazy = true,
+                                .vm_id = static_cast<int>(k),
+                                .clone = 0,
+                                .same_vm = true,
+                                .cpu = cpu_config(o.loop.cpu)}));
     }
     services.go_on(list_of(vms));
     const double pause = RunLoop::seconds_since(pause_start);
@@ -103,7 +107,8 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
 
   // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
   const auto clones_start = RunLoop::Clock::now();
-  vms = restore_clones(vm_image(frozen.front()), frames, clone_console.sink(), c.clones, /*first_clone=*/1);
+  vms = restore_clones(vm_image(frozen.front()), frames, clone_console.sink(), c.clones, /*first_clone=*/1,
+                       {.lazy = true, .cpu = cpu_config(o.loop.cpu)});
   const double clone_seconds = RunLoop::seconds_since(clones_start);
   services.attach(list_of(vms));
   const double pause = RunLoop::seconds_since(pause_start);

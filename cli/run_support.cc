@@ -67,6 +67,15 @@ HostServicesConfig services_config(const RunOptions& o) {
   return c;
 }
 
+CpuConfig cpu_config(CpuMode mode) {
+  switch (mode) {
+    case CpuMode::kInterp: return {};
+    case CpuMode::kTranslate: return {.translate = true, .jit = {.hot_threshold = 0}};
+    case CpuMode::kAuto: return {.translate = true, .jit = {}};
+  }
+  return {};
+}
+
 std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
                                           const Vm::ConsoleSink& sink) {
   std::vector<std::unique_ptr<Vm>> vms;
@@ -76,6 +85,7 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.mem_bytes = o.mem_bytes;
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
+    c.cpu = cpu_config(o.loop.cpu);
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
     std::visit([&](const auto& guest) { vms.push_back(std::make_unique<Vm>(frames, guest, c, sink)); }, image);
   }

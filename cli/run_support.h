@@ -46,8 +46,11 @@ class ConsoleLines {
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
 
+// How a VM's vCPU runs guest code under --cpu.
+[[nodiscard]] CpuConfig cpu_config(CpuMode mode);
+
 // The VMs of a run: --vms of them, vm0..vmN-1, booted from `image` with the run's memory
-// size, MMU and command line (plus " vm=K").
+// size, MMU, CPU mode and command line (plus " vm=K").
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
                                                         const GuestImage& image, const Vm::ConsoleSink& sink);
 

@@ -81,6 +81,12 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
+  if (config.cpu.translate) {
+    std::string error;
+    if (!vcpu_.enable_translation(config.cpu.jit, &error)) {
+      throw std::runtime_error("cannot translate guest code: " + error);
+    }
+  }
   vcpu_.set_interrupt_source(&apic_);
   vcpu_.set_msr_device(this);
   apic_.set_eoi_listener(&ioapic_);
@@ -306,6 +312,7 @@ VmStats Vm::stats() const {
   s.timer_ticks = apic_.timer_expiries();
   s.decodes = c.decodes;
   s.code_invalidations = c.code_invalidations;
+  s.translation = vcpu_.translation_stats();
   s.unimplemented_ud = c.unimplemented_ud;
   s.unimplemented_first = vcpu_.unimplemented_first();
   s.demand_faults = h.demand_faults;

@@ -43,6 +43,13 @@
 
 namespace densevm {
 
+// How the vCPU runs guest code: interpreted, or hot blocks translated to host code
+// (vmm/cpu/jit); the guest sees no difference. A host choice: snapshots do not record it.
+struct CpuConfig {
+  bool translate = false;
+  cpu::jit::Config jit = {};
+};
+
 struct VmConfig {
   int id = 0;
   uint64_t mem_bytes = uint64_t{256} << 20;
@@ -51,6 +58,7 @@ struct VmConfig {
   // Audit the shadow tables against a fresh 2D walk after every slice; a difference stops
   // the VM with the checker's first finding (tests, debugging).
   bool check_mmu = false;
+  CpuConfig cpu = {};
 };
 
 struct VmStats {
@@ -67,6 +75,7 @@ struct VmStats {
   uint64_t timer_ticks = 0;
   uint64_t decodes = 0;
   uint64_t code_invalidations = 0;
+  cpu::jit::Stats translation;                  // zero unless translating
   uint64_t unimplemented_ud = 0;                // #UD for instructions the vCPU lacks
   std::vector<std::string> unimplemented_first;  // their first distinct mnemonics
   uint64_t demand_faults = 0;

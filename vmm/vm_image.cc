@@ -12,8 +12,9 @@ static_assert(VmState::kVersion == snapshot::kVersion && VmState::kOldestVersion
 
 SnapshotConfig snapshot_config(const VmConfig& c) { return {c.mem_bytes, c.cmdline, c.paging, c.check_mmu}; }
 
-VmConfig vm_config(const SnapshotConfig& c, int id) {
-  return {.id = id, .mem_bytes = c.mem_bytes, .cmdline = c.cmdline, .paging = c.paging, .check_mmu = c.check_mmu};
+VmConfig vm_config(const SnapshotConfig& c, int id, const CpuConfig& cpu) {
+  return {.id = id, .mem_bytes = c.mem_bytes, .cmdline = c.cmdline, .paging = c.paging, .check_mmu = c.check_mmu,
+          .cpu = cpu};
 }
 
 VmRecords records_of(const Vm& vm) {
@@ -40,7 +41,7 @@ VmImage vm_image(const std::shared_ptr<snapshot::SnapshotImage>& image) {
 
 std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
                                const RestoreOptions& o) {
-  auto vm = std::make_unique<Vm>(frames, vm_config(image.config, o.vm_id), std::move(sink));
+  auto vm = std::make_unique<Vm>(frames, vm_config(image.config, o.vm_id, o.cpu), std::move(sink));
   vm->memory().set_source(image.pages);
   if (!o.lazy) {
     switch (vm->memory().materialize()) {
@@ -69,11 +70,15 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
 }
 
 std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames, const Vm::ConsoleSink& sink,
-                                                unsigned count, uint64_t first_clone, bool lazy) {
+                                                unsigned count, uint64_t first_clone, const RestoreOptions& options) {
   std::vector<std::unique_ptr<Vm>> vms;
   for (unsigned k = 0; k < count; ++k) {
     vms.push_back(restore_vm(image, frames, sink,
-                             {.lazy = lazy, .vm_id = static_cast<int>(k), .clone = first_clone + k, .same_vm = false}));
+                             {.lazy = options.lazy,
+                              .vm_id = static_cast<int>(k),
+                              .clone = first_clone + k,
+                              .same_vm = false,
+                              .cpu = options.cpu}));
   }
   return vms;
 }

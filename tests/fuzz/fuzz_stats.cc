@@ -32,6 +32,11 @@ void print_fuzz_stats(std::FILE* out) {
                static_cast<unsigned long long>(s.ring3_stops),
                static_cast<unsigned long long>(s.ring3_table_stops),
                static_cast<unsigned long long>(s.ring0_stops));
+  if (s.translated_instructions != 0) {
+    std::fprintf(out, "of the instructions, %llu retired by translated code (%llu blocks)\n",
+                 static_cast<unsigned long long>(s.translated_instructions),
+                 static_cast<unsigned long long>(s.translated_blocks));
+  }
 }
 
 }  // namespace densevm::testing

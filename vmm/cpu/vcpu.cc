@@ -4,12 +4,16 @@
 #include <string>
 
 #include "vmm/cpu/decoder.h"
+#include "vmm/cpu/jit/jit.h"
+#include "vmm/cpu/vcpu_step.h"
 #include "vmm/internal/hex.h"
 
 namespace densevm::cpu {
 
 Vcpu::Vcpu(Mmu& mmu, DeviceBus& bus, PageTracking& tracking, WriteTracker* tracker)
     : mmu_(mmu), bus_(bus), tracking_(tracking), tracker_(tracker) {}
+
+Vcpu::~Vcpu() = default;
 
 uint64_t Vcpu::rflags() const {
   if (lazy_.op == FlagOp::kNone) return s_.rflags;
@@ -121,6 +125,7 @@ void Vcpu::flush_tlb_gpa(Gpa begin, Gpa end) {
 
 void Vcpu::invalidate_code(Gpa page) {
   if (code_.invalidate(page.page_number())) ++counters_.code_invalidations;
+  if (jit_ != nullptr) jit_->invalidate_page(page.page_number());
   tracking_.clear(page, PageTracking::kCode);
   break_inner_ = true;
 }
@@ -334,33 +339,12 @@ RunResult Vcpu::run(uint64_t budget) {
     const uint64_t limit = interrupt_shadow_ ? counters_.retired + 1 : end;
     interrupt_shadow_ = false;
     break_inner_ = false;
-    while (true) {
-      const uint64_t off = s_.rip - page_va;
-      if (off >= kPageSize) break;
-      const DecodedInsn* d = page->slot(static_cast<unsigned>(off));
-      if (d == nullptr) {
-        d = decode_at(page, page_va, code_host);
-        if (d == nullptr) break;
-      }
-      insn_rip_ = s_.rip;
-      s_.rip += d->len;
-      stack_access_ = false;
-      const Exec ex = d->handler(*this, *d);
-      if (ex == Exec::kFault) {
-        s_.rip = insn_rip_;
-        break;
-      }
-      if (ex == Exec::kStop) {
-        s_.rip = insn_rip_;
-        break;
-      }
-      ++counters_.retired;
-      if (ex == Exec::kHalt) {
-        halted_ = true;
-        break;
-      }
-      if (counters_.retired >= limit || break_inner_) break;
-      if (ex != Exec::kNext && ex != Exec::kJump) break;
+    if (jit_ != nullptr) {
+      run_translated(page, page_va, code_host, tlb_entry(s_.rip).gpa_page, limit);
+      continue;
+    }
+    while (s_.rip - page_va < kPageSize &&
+           step(page, page_va, code_host, limit) != Step::kEndPage) {
     }
   }
 }
