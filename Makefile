@@ -29,7 +29,8 @@ test-release: build
 # ASan + UBSan over the code that reads guest input: unit, differential and fuzz tests.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DDENSEVM_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_paging_vm densevm_fuzz_translator
+	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_paging_vm \
+	  densevm_fuzz_translator densevm_fuzz_snapshot densevm_fuzz_balloon
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
 
 # Every other CMake build type compiles too (RelWithDebInfo and the sanitizer build are made
@@ -42,8 +43,8 @@ build-types: deps
 	  echo "build-types: $$type builds"; \
 	done
 
-# Coverage-guided fuzzing (clang, libFuzzer, ASan+UBSan) of every tests/fuzz target for
-# FUZZ_SECONDS each, from the corpus in tests/fuzz/corpus; then the ring-3 instruction count
+# Coverage-guided fuzzing (clang, libFuzzer, ASan+UBSan) of every tests/fuzz target (the vCPU,
+# the MMU, snapshot files, the balloon's virtqueues) for FUZZ_SECONDS each, from the corpus in tests/fuzz/corpus; then the ring-3 instruction count
 # with the release build's driver. See tests/fuzz/README.md.
 fuzz: build
 	@bash scripts/fuzz.sh $(BUILD) $(FUZZ_BUILD) $(FUZZ_SECONDS)

@@ -160,8 +160,13 @@ void define_restore(CLI::App& app, CommandLine& c) {
 void define_snapshot(CLI::App& app, CommandLine& c) {
   CLI::App& snapshot = *app.add_subcommand("snapshot", "Snapshot files");
   snapshot.require_subcommand(1);
-  CLI::App& inspect = *snapshot.add_subcommand("inspect", "Verifies a snapshot file and prints what it holds");
+  CLI::App& inspect = *snapshot.add_subcommand(
+      "inspect", "Checks a snapshot file (and a diff's parents) as a restore does, and prints what it holds");
   inspect.add_option("file", c.snapshot_file, "snapshot file")->required()->type_name("FILE");
+  inspect.add_option_function<std::string>(
+             "--parent", [&c](const std::string& path) { c.snapshot_parent = path; },
+             "the parent of a diff snapshot, when it is not where the diff names it")
+      ->type_name("FILE");
 }
 
 // What a subcommand did not recognize: an unknown option, or a positional too many.

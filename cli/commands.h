@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -21,7 +22,8 @@ namespace densevm::cli {
 [[nodiscard]] int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const uint8_t> builtin_guest);
 // `densevm restore FILE`: VMs from a snapshot chain, and a checkpoint taken from one.
 [[nodiscard]] int restore_command(const RestoreOptions& o);
-// `densevm snapshot inspect FILE`: verifies every checksum and prints what the file holds.
-[[nodiscard]] int inspect_command(const std::string& file);
+// `densevm snapshot inspect FILE [--parent P]`: checks the file and its chain as a restore
+// does before the first instruction, and prints what the file holds.
+[[nodiscard]] int inspect_command(const std::string& file, const std::optional<std::string>& parent);
 
 }  // namespace densevm::cli

@@ -1,7 +1,5 @@
 #include "cow-snapshots/snapshot_image.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -90,7 +88,7 @@ std::optional<Hpa> SnapshotImage::load(uint32_t s, Fetch* failure) {
   uint8_t* dst = frames_.host_ptr(*frame);
   std::memcpy(dst, data_of(s), kPageSize);
   // Checked in the frame, after the copy: the file cannot change under the check.
-  if (XXH3_64bits(dst, kPageSize) != hash_of(s)) {
+  if (!page_intact(dst, hash_of(s))) {
     frames_.release(*frame);
     *failure = Fetch::kCorrupt;
     return std::nullopt;

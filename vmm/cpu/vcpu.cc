@@ -178,7 +178,11 @@ bool Vcpu::access_slow(uint64_t va, void* data, unsigned size, Access access) {
     const Translation& t = parts[i];
     const unsigned n = i == 0 ? first : size - first;
     const uint64_t page_off = (va + done) & kPageMask;
-    if (t.kind == Translation::Kind::kMmio) {
+    if (t.kind == Translation::Kind::kMmio && access == Access::kExec) {
+      // The tail of an instruction that runs on into a page outside RAM: all-ones, as a
+      // fetch there reads (see fetch_page).
+      std::memset(bytes + done, 0xff, n);
+    } else if (t.kind == Translation::Kind::kMmio) {
       // A device access is at most 8 bytes wide: a longer one (SGDT's 10 bytes, an IRETQ
       // frame on a stack in device space) goes to the bus as 8-byte pieces.
       for (unsigned at = 0; at < n; at += 8) {
@@ -225,7 +229,11 @@ bool Vcpu::fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& hos
     Translation t;
     if (!translate(rip, Access::kExec, t)) return false;
     if (t.kind != Translation::Kind::kRam) {
-      stop("instruction fetch from device memory at RIP " + hex(rip));
+      // No memory answers a fetch outside RAM: it reads all-ones, and FF FF is FF /7, which
+      // is undefined (SDM Vol 2 Table A-6, group 5): #UD at RIP, as a machine executing
+      // those bytes raises. Fetches never reach a device (UNDEFINED.md, "Memory outside RAM").
+      insn_rip_ = rip;
+      raise(kVecUd);
       return false;
     }
   }
