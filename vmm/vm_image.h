@@ -17,6 +17,7 @@
 #include "core/page_source.h"
 #include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/snapshot_image.h"
+#include "numa/placement.h"
 #include "vmm/vm.h"
 
 namespace densevm {
@@ -51,6 +52,11 @@ struct RestoreOptions {
   // The VM that was frozen goes on from its template (a checkpoint taken while it runs): the
   // same VM, so it keeps its generation id (`clone` is not used) and its counters go on.
   bool same_vm = false;
+  // Where the VM lives on a NUMA host (its home node and frame pool): placed by `numa` when
+  // given, preferring `home` (where it was, or a per-VM choice); a same_vm keeps the frozen
+  // VM's.
+  NumaPlacement* numa = nullptr;
+  std::optional<uint32_t> home{};
 };
 
 // What a VM is restored from: a snapshot chain (SnapshotImage) or a VM frozen in memory
@@ -76,6 +82,7 @@ struct VmImage {
 // generation ids).
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,
                                                               const Vm::ConsoleSink& sink, unsigned count,
-                                                              uint64_t first_clone, bool lazy = true);
+                                                              uint64_t first_clone, bool lazy = true,
+                                                              NumaPlacement* numa = nullptr);
 
 }  // namespace densevm
