@@ -76,16 +76,21 @@ bool NumaPlacement::holds(uint32_t index, uint64_t mem_bytes) const {
   return committed_[index] <= free && free - committed_[index] >= mem_bytes;
 }
 
-std::optional<uint32_t> NumaPlacement::place(uint64_t mem_bytes, std::optional<uint32_t> wanted) {
-  if (wanted && *wanted >= topology_.size()) {
-    throw std::invalid_argument("NUMA node index " + std::to_string(*wanted) + " is no node of this host");
+std::optional<uint32_t> NumaPlacement::place(uint64_t mem_bytes, std::optional<uint32_t> wanted,
+                                             std::optional<uint32_t> was) {
+  for (const std::optional<uint32_t>& index : {wanted, was}) {
+    if (index && *index >= topology_.size()) {
+      throw std::invalid_argument("NUMA node index " + std::to_string(*index) + " is no node of this host");
+    }
   }
   std::optional<uint32_t> home;
   if (setting_.mode == NumaMode::kOff || setting_.mode == NumaMode::kInterleave) {
     return std::nullopt;  // no pools by node: a home would be a word, not a place
   }
-  if (wanted && (holds(*wanted, mem_bytes) || setting_.mode == NumaMode::kNode)) {
+  if (wanted) {
     home = wanted;
+  } else if (was && setting_.mode == NumaMode::kAuto && holds(*was, mem_bytes)) {
+    home = was;
   } else if (setting_.mode == NumaMode::kNode) {
     home = static_cast<uint32_t>(*topology_.index_of(setting_.node));
   } else {

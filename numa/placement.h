@@ -54,11 +54,12 @@ class NumaPlacement {
   // mbind each pool to its node (or interleave the one pool); false if the kernel refused.
   [[nodiscard]] bool bind(FrameStore& frames) const;
 
-  // The home node (index into topology().nodes) of the next VM, of mem_bytes of RAM:
-  // `wanted` (an index: a per-VM choice, or where a snapshot was) if given and its node
-  // still holds the VM, else the setting's choice; nullopt with off and interleave.
-  // Throws std::invalid_argument when `wanted` is no node of this host.
-  [[nodiscard]] std::optional<uint32_t> place(uint64_t mem_bytes, std::optional<uint32_t> wanted = std::nullopt);
+  // The home node (index into topology().nodes) of the next VM, of mem_bytes of RAM: `wanted`
+  // (an index: a per-VM choice) if given; else with auto `was` (where a snapshot was) if its
+  // node still holds the VM; else the setting's choice. nullopt with off and interleave.
+  // Throws std::invalid_argument when `wanted` or `was` is no node of this host.
+  [[nodiscard]] std::optional<uint32_t> place(uint64_t mem_bytes, std::optional<uint32_t> wanted = std::nullopt,
+                                              std::optional<uint32_t> was = std::nullopt);
   // The frame pool for a VM of this home.
   [[nodiscard]] uint32_t pool_for(std::optional<uint32_t> home) const { return by_node_ && home ? *home : 0; }
   [[nodiscard]] unsigned vms_on(uint32_t index) const { return vms_[index]; }

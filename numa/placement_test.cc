@@ -65,6 +65,17 @@ TEST(NumaPlacement, NodeSettingHomesEveryVmThereAndWantedOverridesAuto) {
   EXPECT_EQ(*automatic.place(kGiB, 3), 3u);
   EXPECT_EQ(*automatic.place(kGiB), 0u);
   EXPECT_THROW((void)automatic.place(kGiB, 4), std::invalid_argument);
+  EXPECT_THROW((void)automatic.place(kGiB, std::nullopt, 4), std::invalid_argument);
+}
+
+TEST(NumaPlacement, WhereASnapshotWasCountsWithAutoWhileItHasRoomOnly) {
+  NumaPlacement automatic(Topology::uniform(2, 2 * kGiB, 1), *NumaSetting::parse("auto"));
+  EXPECT_EQ(*automatic.place(kGiB, std::nullopt, 1), 1u);
+  EXPECT_EQ(*automatic.place(kGiB, std::nullopt, 1), 1u);
+  EXPECT_EQ(*automatic.place(kGiB, std::nullopt, 1), 0u) << "node 1 is full";
+  NumaPlacement pinned(Topology::uniform(2, 2 * kGiB, 1), *NumaSetting::parse("node:0"));
+  EXPECT_EQ(*pinned.place(kGiB, std::nullopt, 1), 0u) << "node:N wins over where it was";
+  EXPECT_EQ(*pinned.place(kGiB, 1, 0), 1u) << "a per-VM choice wins over both";
 }
 
 TEST(NumaPlacement, OffAndInterleaveGiveNoHomeAndOnePool) {

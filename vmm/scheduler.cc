@@ -27,8 +27,16 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
   bool quit = false;
 
   const unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(vms_.size())));
-  // Worker w serves node w mod nodes (and queue 0); without nodes, queue 0 alone.
-  auto queue_of_worker = [&](unsigned w) -> size_t { return node_cpus_.empty() ? 0 : 1 + w % node_cpus_.size(); };
+  // The workers are shared out round-robin over the nodes VMs are homed on (ascending), and
+  // serve queue 0 too; without homes, queue 0 alone.
+  std::vector<size_t> homed;  // queue indices of the nodes with VMs
+  for (const Vm* vm : vms_) {
+    const std::optional<uint32_t> home = vm->config().numa_home;
+    if (home && 1 + *home < queues.size()) homed.push_back(1 + *home);
+  }
+  std::sort(homed.begin(), homed.end());
+  homed.erase(std::unique(homed.begin(), homed.end()), homed.end());
+  auto queue_of_worker = [&](unsigned w) -> size_t { return homed.empty() ? 0 : homed[w % homed.size()]; };
   std::vector<bool> node_has_worker(queues.size(), false);
   for (unsigned w = 0; w < n; ++w) node_has_worker[queue_of_worker(w)] = true;
 

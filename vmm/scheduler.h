@@ -5,9 +5,10 @@
 // services (the dedup scanner, balloon policy) may change any VM's memory. Guests never
 // see which worker ran them or when, so a run is deterministic (DESIGN.md).
 //
-// On a NUMA host (set_nodes) the workers are shared out over the nodes round-robin, each
-// pinned to its node's CPUs, and a VM with a home node runs only on its node's workers while
-// that node has any; VMs without a home (or whose node got no worker) go to any worker.
+// On a NUMA host (set_nodes) the workers are shared out round-robin over the nodes VMs are
+// homed on, each pinned to its node's CPUs, and a VM with a home node runs only on its node's
+// workers while that node has any (fewer workers than such nodes); VMs without a home (or
+// whose node got no worker) go to any worker.
 //
 //   Scheduler sched(vms, /*threads=*/2, /*slice=*/2'000'000);
 //   sched.run([](size_t finished) { show_progress(finished); }, [] { dedup.step(); });

@@ -49,5 +49,30 @@ TEST(Scheduler, VmsRunOnlyOnTheWorkersOfTheirHomeNode) {
   EXPECT_TRUE(CPU_EQUAL(&allowed, &after));
 }
 
+// Every VM on the second node: both workers go there, none idles pinned to the first.
+TEST(Scheduler, WorkersGoToTheNodesVmsAreHomedOn) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  FrameStore frames(uint64_t{1} << 30);
+  std::vector<std::unique_ptr<Vm>> vms;
+  std::vector<Vm*> list;
+  for (int k = 0; k < 2; ++k) {
+    VmConfig c{.id = k, .mem_bytes = 16 << 20, .cmdline = ""};
+    c.numa_home = 1;
+    vms.push_back(std::make_unique<Vm>(frames, parse_elf(testing::tiny_elf(kSpin)), c, [](int, std::string_view) {}));
+    list.push_back(vms.back().get());
+  }
+  Scheduler sched(list, /*threads=*/2, /*slice=*/1000);
+  sched.set_nodes({{cpus[0]}, {cpus[1]}});
+  sched.run([](size_t) {});
+  for (const auto& vm : vms) EXPECT_EQ(vm->cpus_seen(), std::vector<int>{cpus[1]}) << "vm" << vm->id();
+}
+
 }  // namespace
 }  // namespace densevm

@@ -49,14 +49,14 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
     config.numa_node = was.numa_node;
     config.saved_numa_node = was.saved_numa_node;
   } else if (o.numa != nullptr) {
-    // Where it was, if this host has that node (and it still has room, with auto).
-    std::optional<uint32_t> wanted = o.home;
-    if (!wanted && config.saved_numa_node) {
+    // Where it was, if this host has that node (with auto, while it has room).
+    std::optional<uint32_t> was;
+    if (config.saved_numa_node) {
       if (const std::optional<size_t> i = o.numa->topology().index_of(*config.saved_numa_node)) {
-        wanted = static_cast<uint32_t>(*i);
+        was = static_cast<uint32_t>(*i);
       }
     }
-    config.numa_home = o.numa->place(config.mem_bytes, wanted);
+    config.numa_home = o.numa->place(config.mem_bytes, o.home, was);
     config.frame_pool = o.numa->pool_for(config.numa_home);
     if (config.numa_home) config.numa_node = o.numa->topology().nodes[*config.numa_home].id;
     image.pages->prefer_pool(config.frame_pool);

@@ -53,8 +53,9 @@ struct RestoreOptions {
   // same VM, so it keeps its generation id (`clone` is not used) and its counters go on.
   bool same_vm = false;
   // Where the VM lives on a NUMA host (its home node and frame pool): placed by `numa` when
-  // given, preferring `home` (where it was, or a per-VM choice); a same_vm keeps the frozen
-  // VM's.
+  // given: on `home` if given (a per-VM choice), else where its snapshot says it was (with
+  // --numa auto, while that node has room), else as the setting says; a same_vm keeps the
+  // frozen VM's.
   NumaPlacement* numa = nullptr;
   std::optional<uint32_t> home{};
 };
