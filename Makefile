@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-release test-asan build-types bench fuzz clean
+.PHONY: all deps build run test test-release test-asan test-numa build-types bench fuzz clean
 
 all: build
 
@@ -32,6 +32,13 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_paging_vm \
 	  densevm_fuzz_translator densevm_fuzz_snapshot densevm_fuzz_balloon
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
+
+# NUMA placement on real multi-node machines: densevm inside QEMU (TCG) machines of 2 and 4
+# nodes booting Debian's kernel (tests/numa/run.sh; about 4 minutes on 2 cores).
+test-numa: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target densevm
+	@bash tests/numa/run.sh $(BUILD)
 
 # Every other CMake build type compiles too (RelWithDebInfo and the sanitizer build are made
 # by `make test`): Release is what packagers build, and -O3 finds warnings -O2 does not.

@@ -20,6 +20,27 @@ void add_loop_options(CLI::App& app, LoopOptions& o) {
       ->type_name("PATH|-");
   add_count(app, "--threads", o.threads, {1, 1024}, "host worker threads, one per host core when not given")->default_str("");
   add_count(app, "--slice", o.slice, {1000, uint64_t{1} << 40}, "retired instructions a VM runs between two epochs");
+  app.add_option_function<std::string>(
+         "--numa",
+         [&o](const std::string& v) {
+           const std::optional<NumaSetting> s = NumaSetting::parse(v);
+           if (!s) throw UsageError("--numa: '" + v + "' is not auto, off, interleave or node:N");
+           o.numa = *s;
+         },
+         "on a NUMA host: auto (each VM a home node, balancing free memory and VMs, its frames and worker "
+         "threads there), node:N (every VM on node N), interleave (frames spread page by page) or off (where "
+         "the kernel pleases)")
+      ->type_name("auto|off|interleave|node:N")
+      ->default_str("auto");
+}
+
+// K:N, a VM number and a node.
+std::pair<unsigned, int> parse_vm_numa(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) throw UsageError("--vm-numa: '" + text + "' is not K:N (VM K on node N)");
+  const auto vm = static_cast<unsigned>(parse_count("--vm-numa K", text.substr(0, colon), {0, kVmCount.max - 1}));
+  const auto node = static_cast<int>(parse_count("--vm-numa N", text.substr(colon + 1), {0, 1023}));
+  return {vm, node};
 }
 
 // INSTRUCTIONS or marker[:K].
@@ -128,6 +149,17 @@ void define_run(CLI::App& app, CommandLine& c) {
                          "who may share a page: any guests, guests of one group, or pages of one guest; zero pages "
                          "are shared in every scope");
   add_count(run, "--groups", o.groups, kVmCount, "VM K belongs to group K mod G")->type_name("G");
+  add_choice<bool>(run, "--dedup-numa", o.dedup_numa_local, {{"global", false}, {"local", true}},
+                   "on a NUMA host, local shares a frame only among VMs of one home node (no remote user of a "
+                   "shared frame; KSM's merge_across_nodes=0), global among any (the frame stays where it was)");
+  run.add_option_function<std::vector<std::string>>(
+         "--vm-numa",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) o.vm_numa.push_back(parse_vm_numa(v));
+         },
+         "VM K's home node is N, whatever --numa auto or node:N would choose (repeatable)")
+      ->type_name("K:N")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_size(run, "--balloon-target", o.balloon_target_bytes, {0, 128 * kGiB},
            "guest memory each VM keeps: its balloon takes the rest from boot on; at most --mem");
   add_size(run, "--host-budget", o.host_budget_bytes, {4 * kKiB, uint64_t{1} << 50},
@@ -186,6 +218,17 @@ void check_run(const CommandLine& c) {
   const CheckpointOptions& k = c.checkpoint;
   if (o.balloon_target_bytes && *o.balloon_target_bytes > o.mem_bytes) {
     throw UsageError("--balloon-target must not exceed --mem");
+  }
+  for (size_t i = 0; i < o.vm_numa.size(); ++i) {
+    if (o.vm_numa[i].first >= o.vms) {
+      throw UsageError("--vm-numa " + std::to_string(o.vm_numa[i].first) + ":" + std::to_string(o.vm_numa[i].second) +
+                       ": there is no vm" + std::to_string(o.vm_numa[i].first) + " (--vms " + std::to_string(o.vms) + ")");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (o.vm_numa[j].first == o.vm_numa[i].first) {
+        throw UsageError("--vm-numa names vm" + std::to_string(o.vm_numa[i].first) + " twice");
+      }
+    }
   }
   if (!k.requested()) return;
   if (!k.save_path && !k.rollback_every && k.clones == 0) {

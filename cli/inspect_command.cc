@@ -33,6 +33,7 @@ int inspect_command(const std::string& file, const std::optional<std::string>& p
               (s.flags & kFlagCompressed) ? " (pages zstd-compressed)" : "", s.file_bytes);
   std::printf("  config: mem %" PRIu64 " bytes, mmu %s, cmdline \"%s\"\n", s.config.mem_bytes,
               paging_mode_name(s.config.paging), s.config.cmdline.c_str());
+  if (s.config.numa_node) std::printf("  saved on NUMA node %d\n", *s.config.numa_node);
   std::printf("  id %016" PRIx64 ", content checksum %016" PRIx64 "\n", s.lineage.id, s.content_checksum);
   if (s.is_diff()) {
     std::printf("  diff of %s (id %016" PRIx64 ", checksum %016" PRIx64 "): %" PRIu64 " pages changed, %" PRIu64

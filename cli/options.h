@@ -9,10 +9,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dedup/dedup_scope.h"
 #include "dedup/scan_rate.h"
 #include "mmu/mmu_policy.h"
+#include "numa/placement.h"
 
 namespace densevm::cli {
 
@@ -26,6 +29,7 @@ struct LoopOptions {
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice
   std::optional<std::string> stats_path;  // "-" for stdout
+  NumaSetting numa;                       // --numa: where VMs live on a NUMA host
 };
 
 // `densevm run`: the guests and the run's host services.
@@ -44,6 +48,8 @@ struct RunOptions {
   uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // per VM per virtual second; 0: max
   DedupScope dedup_scope = DedupScope::kHost;
   unsigned groups = 1;                           // VM K belongs to group K mod groups
+  bool dedup_numa_local = false;  // --dedup-numa local: share frames only among VMs of one home node
+  std::vector<std::pair<unsigned, int>> vm_numa;  // --vm-numa K:N: VM K's home is node N
   std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
   uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
   LoopOptions loop;

@@ -1,4 +1,5 @@
 // `densevm restore FILE`: VMs from a snapshot chain, and checkpoints taken from them.
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -40,6 +41,18 @@ void check_checkpoint_is_ahead(const CheckpointOptions& c, const Vm& vm) {
   }
 }
 
+// A restored VM placed on another node than the one its snapshot names says so (the stats
+// have both: vms[].numa.home_node and saved_home_node).
+void say_where_placed(const std::vector<std::unique_ptr<Vm>>& vms) {
+  for (const auto& vm : vms) {
+    const VmConfig& c = vm->config();
+    if (!c.saved_numa_node || c.numa_node == c.saved_numa_node) continue;
+    const std::string now = c.numa_node ? "node " + std::to_string(*c.numa_node) : "no home node";
+    std::fprintf(stderr, "densevm: vm%d was on NUMA node %d when saved; restored on %s\n", vm->id(), *c.saved_numa_node,
+                 now.c_str());
+  }
+}
+
 }  // namespace
 
 int restore_command(const RestoreOptions& o) {
@@ -52,14 +65,17 @@ int restore_command(const RestoreOptions& o) {
   std::vector<Snapshot> chain = load_snapshot_chain(o.file, /*verify_pages=*/!o.lazy, o.parent);
   const uint64_t mem = chain.back().config.mem_bytes;
   // A checkpoint's VM goes on from a template of itself: room for both.
-  FrameStore frames(frame_store_capacity(mem * (o.clones + (c.requested() ? 1 : 0))));
+  const std::unique_ptr<FrameStore> frames_owner =
+      loop.make_frames(frame_store_capacity(mem * (o.clones + (c.requested() ? 1 : 0))));
+  FrameStore& frames = *frames_owner;
   // Clones share one frame per stored page until they write it; one VM copies its own.
   auto image = std::make_shared<SnapshotImage>(std::move(chain), frames, /*shared=*/o.clones > 1);
   ConsoleLines console(o.clones > 1);
   std::vector<std::unique_ptr<Vm>> vms =
       restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
-                     {.lazy = o.lazy, .cpu = cpu_config(o.loop.cpu)});
+                     {.lazy = o.lazy, .cpu = cpu_config(o.loop.cpu), .numa = &loop.numa()});
   const double ready = RunLoop::seconds_since(start);
+  say_where_placed(vms);
   const Snapshot& top = image->top();
   nlohmann::ordered_json snap = {{"restored_from", o.file},
                                  {"mode", o.lazy ? "lazy" : "eager"},

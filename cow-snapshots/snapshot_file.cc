@@ -21,6 +21,8 @@ namespace {
 
 constexpr uint64_t kMaxMemBytes = uint64_t{1} << 40;  // refuse absurd sizes before allocating
 constexpr uint64_t kMaxCmdline = 4096;
+constexpr uint32_t kNoNode = 0xffffffffu;  // config: the VM had no home node
+constexpr uint32_t kMaxNode = 1023;        // libnuma's MAX_NUMNODES is at most 1024
 constexpr int kZstdLevel = 3;
 
 std::string hex(uint64_t v) {
@@ -40,16 +42,23 @@ std::vector<uint8_t> encode_config(const SnapshotConfig& c) {
   w.str(c.cmdline);
   w.u8(static_cast<uint8_t>(c.paging));
   w.boolean(c.check_mmu);
+  w.u32(c.numa_node ? static_cast<uint32_t>(*c.numa_node) : kNoNode);
   return std::move(w.bytes());
 }
 
-SnapshotConfig decode_config(std::span<const uint8_t> bytes) {
+// `version`: the file's (version 4 added the NUMA node).
+SnapshotConfig decode_config(std::span<const uint8_t> bytes, uint32_t version) {
   StateReader r(bytes);
   SnapshotConfig c;
   c.mem_bytes = r.u64();
   c.cmdline = r.str(kMaxCmdline);
   const uint8_t paging = r.u8();
   c.check_mmu = r.boolean();
+  if (version >= 4) {
+    const uint32_t node = r.u32();
+    if (node != kNoNode && node > kMaxNode) throw SnapshotError("snapshot config has an impossible NUMA node");
+    if (node != kNoNode) c.numa_node = static_cast<int>(node);
+  }
   r.expect_end("config");
   if (c.mem_bytes == 0 || c.mem_bytes % kPageSize || c.mem_bytes > kMaxMemBytes) {
     throw SnapshotError("snapshot config has an impossible memory size");
@@ -332,7 +341,7 @@ Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const voi
   s.content_checksum = c.content_checksum();
   for (const SectionView& v : c.sections) s.sections.push_back({v.id, v.payload.size(), v.checksum});
   try {
-    s.config = decode_config(c.section(SectionId::kConfig));
+    s.config = decode_config(c.section(SectionId::kConfig), c.version);
     const std::span<const uint8_t> state = c.section(SectionId::kState);
     s.state.assign(state.begin(), state.end());
     s.lineage = decode_lineage(c.section(SectionId::kLineage), s.is_diff());

@@ -50,6 +50,7 @@ struct SnapshotConfig {
   std::string cmdline;     // as the guest saw it, minus what the VMM adds
   PagingMode paging = PagingMode::kAuto;
   bool check_mmu = false;
+  std::optional<int> numa_node{};  // (version 4) the VM's home NUMA node when saved, if it had one
 };
 
 // What a snapshot is made of besides guest RAM: the config, and the state record its owner

@@ -80,7 +80,7 @@ void SnapshotImage::for_each_held_page(const std::function<void(Gpa)>& visit) co
 }
 
 std::optional<Hpa> SnapshotImage::load(uint32_t s, Fetch* failure) {
-  const std::optional<Hpa> frame = frames_.allocate();
+  const std::optional<Hpa> frame = frames_.allocate(pool_);
   if (!frame) {
     *failure = Fetch::kOutOfFrames;
     return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
@@ -59,6 +60,11 @@ Vm::Vm(FrameStore& frames, const LinuxGuest& guest, const VmConfig& config, Cons
   }
 }
 
+void Vm::note_cpu(int cpu) {
+  const auto at = std::lower_bound(cpus_seen_.begin(), cpus_seen_.end(), cpu);
+  if (at == cpus_seen_.end() || *at != cpu) cpus_seen_.insert(at, cpu);
+}
+
 Vm::GenerationId Vm::generation_id() {
   GenerationId id;
   uint64_t words[2] = {};
@@ -81,6 +87,7 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
+  memory_.set_frame_pool(config.frame_pool);  // before a boot path writes the first page
   if (config.cpu.translate) {
     std::string error;
     if (!vcpu_.enable_translation(config.cpu.jit, &error)) {

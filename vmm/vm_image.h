@@ -17,6 +17,7 @@
 #include "core/page_source.h"
 #include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/snapshot_image.h"
+#include "numa/placement.h"
 #include "vmm/vm.h"
 
 namespace densevm {
@@ -52,6 +53,12 @@ struct RestoreOptions {
   // same VM, so it keeps its generation id (`clone` is not used) and its counters go on.
   bool same_vm = false;
   CpuConfig cpu = {};  // how the restored VM runs guest code
+  // Where the VM lives on a NUMA host (its home node and frame pool): placed by `numa` when
+  // given: on `home` if given (a per-VM choice), else where its snapshot says it was (with
+  // --numa auto, while that node has room), else as the setting says; a same_vm keeps the
+  // frozen VM's.
+  NumaPlacement* numa = nullptr;
+  std::optional<uint32_t> home{};
 };
 
 // What a VM is restored from: a snapshot chain (SnapshotImage) or a VM frozen in memory

@@ -129,7 +129,7 @@ TEST_F(SnapshotFile, CompressedFilesAreSmallerAndRestoreTheSame) {
 TEST_F(SnapshotFile, InspectShowsWhatTheFileHolds) {
   const CliResult r = run_densevm({"snapshot", "inspect", *file_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* needle : {"version 3", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
+  for (const char* needle : {"version 4", "mem 67108864", "saved on NUMA node", "zero elided", "section pages", "section index", "checksums OK"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
   }
 }
@@ -348,7 +348,7 @@ TEST_F(SnapshotFile, DiffSnapshotsChainToTheirParent) {
 //               --checkpoint-at marker --save memfill-v2.snap --compress
 // That build's own restore of it printed "memfill ok 742f2ba29a00ec41" and ended after
 // 114462 instructions at virtual time 200061453; so does this one's, and a diff saved against
-// it (version 3, its parent version 2) restores to the same end.
+// it (version 4, its parent version 2) restores to the same end.
 TEST(SnapshotVersions, AVersion2FileFromBeforeVersion3StillRestores) {
   const std::string v2 = std::string(DENSEVM_SOURCE_DIR) + "/tests/e2e/data/memfill-v2.snap";
   const CliResult inspect = run_densevm({"snapshot", "inspect", v2});
@@ -364,11 +364,11 @@ TEST(SnapshotVersions, AVersion2FileFromBeforeVersion3StillRestores) {
     EXPECT_EQ(r.stats["vms"][0]["virtual_time"], 200061453) << mode;
   }
 
-  const std::string child = temp_path("v3-child.snap");
+  const std::string child = temp_path("v4-child.snap");
   const CliResult saved = run_densevm({"restore", v2, "--checkpoint-at", "114000", "--save", child, "--diff"});
   ASSERT_EQ(saved.exit_code, 0) << saved.err;
-  EXPECT_NE(run_densevm({"snapshot", "inspect", child}).out.find("version 3"), std::string::npos);
-  const Outcome restored = run_with_stats({"restore", child, "--parent", v2}, "v3-child");
+  EXPECT_NE(run_densevm({"snapshot", "inspect", child}).out.find("version 4"), std::string::npos);
+  const Outcome restored = run_with_stats({"restore", child, "--parent", v2}, "v4-child");
   std::remove(child.c_str());
   EXPECT_EQ(restored.result.exit_code, 0) << restored.result.err;
   EXPECT_EQ(restored.result.out, "memfill ok 742f2ba29a00ec41\n");
