@@ -18,7 +18,7 @@ namespace {
 // translator's own counters and the decoded-instruction cache's (which translated code
 // bypasses).
 nlohmann::json guest_visible(const nlohmann::json& vm) {
-  nlohmann::json v = vm;
+  nlohmann::json v = without_host_facts(vm);
   v["cpu"].erase("translate");
   v["cpu"].erase("decoded_instructions");
   return v;
