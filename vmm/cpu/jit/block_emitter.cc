@@ -12,15 +12,6 @@ using namespace asmjit::x86;
 
 namespace {
 
-Gp sized(const Gp& r, unsigned size) {
-  switch (size) {
-    case 1: return r.r8();
-    case 2: return r.r16();
-    case 4: return r.r32();
-    default: return r.r64();
-  }
-}
-
 bool fits_i32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
 
 // Guest conditions that read CF, which INC and DEC leave alone.

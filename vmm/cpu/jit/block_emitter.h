@@ -35,6 +35,19 @@
 
 namespace densevm::cpu::jit {
 
+// The host register `r` at a guest operand's size in bytes (1, 2, 4, else 8).
+[[nodiscard]] inline asmjit::x86::Gp sized(const asmjit::x86::Gp& r, unsigned size) {
+  switch (size) {
+    case 1: return r.r8();
+    case 2: return r.r16();
+    case 4: return r.r32();
+    default: return r.r64();
+  }
+}
+
+// Whether an operand of `size` bytes is one a general register can hold.
+[[nodiscard]] inline bool gpr_size(unsigned size) { return size == 1 || size == 2 || size == 4 || size == 8; }
+
 // One guest instruction as the translator sees it.
 struct GuestInsn {
   DecodedInsn d;              // handler and digested operands (what helpers run)

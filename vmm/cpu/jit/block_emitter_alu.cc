@@ -9,19 +9,6 @@ namespace densevm::cpu::jit {
 using namespace asmjit;
 using namespace asmjit::x86;
 
-namespace {
-
-Gp sized(const Gp& r, unsigned size) {
-  switch (size) {
-    case 1: return r.r8();
-    case 2: return r.r16();
-    case 4: return r.r32();
-    default: return r.r64();
-  }
-}
-
-}  // namespace
-
 // kind: 0 add, 1 sub, 2 cmp, 3 and, 4 or, 5 xor, 6 test.
 BlockEmitter::Done BlockEmitter::emit_alu(const Site& s, FlagOp op, int kind) {
   const GuestInsn& g = *s.g;

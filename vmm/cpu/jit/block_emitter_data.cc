@@ -7,12 +7,6 @@ namespace densevm::cpu::jit {
 using namespace asmjit;
 using namespace asmjit::x86;
 
-namespace {
-
-bool gpr_size(unsigned size) { return size == 1 || size == 2 || size == 4 || size == 8; }
-
-}  // namespace
-
 BlockEmitter::Done BlockEmitter::emit_move(const Site& s) {
   const GuestInsn& g = *s.g;
   const DecodedInsn& d = g.d;

@@ -12,17 +12,6 @@ using namespace asmjit::x86;
 
 namespace {
 
-Gp sized(const Gp& r, unsigned size) {
-  switch (size) {
-    case 1: return r.r8();
-    case 2: return r.r16();
-    case 4: return r.r32();
-    default: return r.r64();
-  }
-}
-
-bool gpr_size(unsigned size) { return size == 1 || size == 2 || size == 4 || size == 8; }
-
 constexpr uint32_t kZfSfPf = kFlagZf | kFlagSf | kFlagPf;
 
 }  // namespace
