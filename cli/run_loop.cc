@@ -50,6 +50,7 @@ void RunLoop::run(const std::vector<std::unique_ptr<Vm>>& vms, const Between& be
   }
   if (budget) scheduler.set_budget(budget);
   bool shown = false;
+  samples_.start(vms);
   scheduler.run(
       [&](size_t finished) {
         const double secs = seconds();
@@ -58,7 +59,8 @@ void RunLoop::run(const std::vector<std::unique_ptr<Vm>>& vms, const Between& be
                      vms.size(), secs, static_cast<unsigned long long>(host_rss_bytes() >> 20));
         shown = true;
       },
-      [&between] {
+      [this, &vms, &between] {
+        samples_.take(vms);  // before the services step: memory as the marker found it
         if (between) between();
       });
   if (shown) std::fprintf(stderr, "\r\033[K");

@@ -5,6 +5,7 @@
 // two seconds shows a progress line on stderr (VMs running, seconds, host RSS). The loop holds
 // the run's NUMA placement (--numa, on the host topology read once): the FrameStore's pools
 // come from it, each VM's home is placed by it, and the scheduler's workers are pinned by it.
+// At every guest marker it samples host RSS (MarkerSamples: `host.marker_samples`).
 //
 //   RunLoop loop(o.loop);
 //   if (!loop.run_to_checkpoint(vms, checkpoint, [&] { services.step(); })) return 1;
@@ -18,6 +19,7 @@
 #include <span>
 #include <vector>
 
+#include "cli/marker_samples.h"
 #include "cli/options.h"
 #include "numa/placement.h"
 #include "numa/topology.h"
@@ -55,6 +57,9 @@ class RunLoop {
   [[nodiscard]] bool run_to_checkpoint(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c,
                                        const Between& between = nullptr);
 
+  // Host RSS and the VMs' memory at every marker the guests wrote in this loop's runs.
+  [[nodiscard]] const MarkerSamples& marker_samples() const { return samples_; }
+
   [[nodiscard]] unsigned threads() const { return threads_; }
   [[nodiscard]] uint64_t slice() const { return slice_; }
   // Host time since the loop was made: the command's wall time.
@@ -69,6 +74,7 @@ class RunLoop {
   NumaPlacement numa_;
   Clock::time_point start_;
   bool terminal_;
+  MarkerSamples samples_;
 };
 
 }  // namespace densevm::cli

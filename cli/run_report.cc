@@ -23,6 +23,7 @@ int finish_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& fr
   }
   if (o.stats_path) {
     nlohmann::ordered_json doc = stats_document(vms, frames, loop.seconds(), loop.threads());
+    doc["host"]["marker_samples"] = loop.marker_samples().json();
     add_dedup_stats(doc, dedup ? &*dedup : nullptr);
     add_numa_stats(doc, vms, frames, loop.numa());
     if (!snapshot.is_null()) doc["snapshot"] = snapshot;

@@ -47,6 +47,26 @@ TEST(Balloon, TakesBackMemoryTheGuestFreed) {
   EXPECT_GE(rss_drop(doc), 300 * kMiB) << doc.dump(2);
 }
 
+// host.marker_samples: memory while the guest runs, at its marker (memfill marks once
+// filled), where the end-of-run figures come after the guest exited.
+TEST(Balloon, AMarkerSamplesHostMemoryWhileTheGuestRuns) {
+  CliResult r;
+  const nlohmann::json doc =
+      run_stats({"run", "--mem", "256M", "--cmdline", "workload=memfill size=128M mark=1"}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(doc.is_object());
+  const nlohmann::json& samples = doc["host"]["marker_samples"];
+  ASSERT_EQ(samples.size(), 1u) << doc["host"].dump(2);
+  EXPECT_EQ(samples[0]["vm"], 0);
+  EXPECT_EQ(samples[0]["marker"], 1);
+  EXPECT_GE(samples[0]["resident_pages"].get<uint64_t>(), 128 * kMiB / kPage);
+  EXPECT_GE(samples[0]["rss_bytes"].get<uint64_t>(), 128 * kMiB);
+  EXPECT_EQ(samples[0]["ballooned_pages"], 0);
+  const nlohmann::json none = run_stats({"run", "--cmdline", "workload=memfill size=1M"}, &r);
+  ASSERT_TRUE(none.is_object());
+  EXPECT_EQ(none["host"]["marker_samples"], nlohmann::json::array()) << "no marker, no sample";
+}
+
 TEST(Balloon, WithoutTheDriverNothingComesBack) {
   CliResult r;
   const nlohmann::json doc =

@@ -113,6 +113,87 @@ TEST(LinuxGuest, BalloonTargetTakesMemoryFromLinux) {
   EXPECT_LT(free_kb, 100 * 1024) << "128 MiB of 256 MiB are in the balloon";
 }
 
+// /init's way to write a marker (port 0xf6): `--checkpoint-at marker` and host.marker_samples.
+const std::string kMark = "printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null";
+// Fills 160 MiB of a 256 MiB guest's page cache (tmpfs), marks, frees it, waits `secs`, marks.
+std::string fill_free_and_wait(int secs) {
+  return "dd if=/dev/zero of=/tmp/fill bs=1M count=160 2>/dev/null; " + kMark + "; rm /tmp/fill; sleep " +
+         std::to_string(secs) + "; " + kMark;
+}
+
+// host.marker_samples of VM `vm`'s marker `marker`.
+nlohmann::json sample_of(const nlohmann::json& doc, int vm, int marker) {
+  for (const nlohmann::json& s : doc["host"]["marker_samples"]) {
+    if (s["vm"] == vm && s["marker"] == marker) return s;
+  }
+  return nullptr;
+}
+
+// How much `key` fell from one sample to a later one (0 if it rose).
+uint64_t fall(const nlohmann::json& full, const nlohmann::json& after, const char* key) {
+  const uint64_t a = full[key], b = after[key];
+  return a > b ? a - b : 0;
+}
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// --host-budget takes from Linux guests what they allocated and freed, through their own
+// balloon drivers, and host RSS falls by it while they run (sampled at /init's markers: at the
+// end of the run the VMs have given everything back). Two guests of 256 MiB in a 256 MiB
+// budget: the policy's targets hold 128 MiB of each; the guests' statistics reach it.
+TEST(LinuxGuest, HostBudgetTakesWhatLinuxFreedAndRssFallsWhileItRuns) {
+  REQUIRE_LINUX();
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem", "256M", "--vms", "2",
+       "--host-budget", "256M", "--cmdline",
+       "console=ttyS0 cryptomgr.notests densevm.run=\"" + fill_free_and_wait(3) + "\""},
+      &r);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(doc.is_object()) << r.err;
+  ASSERT_EQ(doc["host"]["marker_samples"].size(), 4u) << doc["host"].dump(2);
+  // Both guests full (the later of their first markers), then both freed and ballooned.
+  const nlohmann::json& last_full = doc["host"]["marker_samples"][1];
+  const nlohmann::json& last_after = doc["host"]["marker_samples"][3];
+  ASSERT_EQ(last_full["marker"], 1) << doc["host"].dump(2);
+  ASSERT_EQ(last_after["marker"], 2) << doc["host"].dump(2);
+  EXPECT_EQ(last_full["ballooned_pages"], 0) << "a guest still growing keeps what it holds";
+  EXPECT_EQ(last_after["ballooned_pages"], 2 * 128 * kMiB / 4096) << "512 MiB of guests in a 256 MiB budget";
+  const uint64_t ballooned = last_after["ballooned_pages"].get<uint64_t>() * 4096;
+  const uint64_t frames_freed = fall(last_full, last_after, "resident_pages") * 4096;
+  // Most of what the balloon took had been touched (the freed page cache); the host's RSS
+  // falls by the frames the VMs gave back, less what else the process grew meanwhile.
+  EXPECT_GE(frames_freed, ballooned * 2 / 3) << doc["host"].dump(2);
+  EXPECT_GE(fall(last_full, last_after, "rss_bytes") + 16 * kMiB, frames_freed) << doc["host"].dump(2);
+  for (const nlohmann::json& vm : doc["vms"]) {
+    EXPECT_EQ(vm["balloon"]["device_failures"], 0);
+    EXPECT_GT(vm["balloon"]["stats_updates"].get<uint64_t>(), 1u) << "the driver sends its statistics";
+    EXPECT_GT(vm["balloon"]["guest_free_bytes"].get<uint64_t>(), 0u);
+  }
+}
+
+// With no balloon target, Linux's free page reporting alone gives back what the guest freed:
+// it reports 2 MiB blocks once a zone has over 64 MiB of them free, 2 seconds after a free.
+TEST(LinuxGuest, FreePageReportingGivesBackWhatLinuxFreed) {
+  REQUIRE_LINUX();
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem", "256M", "--cmdline",
+       "console=ttyS0 cryptomgr.notests densevm.run=\"" + fill_free_and_wait(5) + "\""},
+      &r);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(doc.is_object()) << r.err;
+  const nlohmann::json full = sample_of(doc, 0, 1), after = sample_of(doc, 0, 2);
+  ASSERT_FALSE(full.is_null() || after.is_null()) << doc["host"].dump(2);
+  const nlohmann::json& b = doc["vms"][0]["balloon"];
+  EXPECT_EQ(b["inflated_total"], 0);
+  EXPECT_GE(b["reported_free_pages"].get<uint64_t>(), 64 * kMiB / 4096) << b.dump(2);
+  EXPECT_GE(b["discarded_pages"].get<uint64_t>(), 64 * kMiB / 4096) << b.dump(2);
+  const uint64_t frames_freed = fall(full, after, "resident_pages") * 4096;
+  EXPECT_GE(frames_freed, 64 * kMiB) << doc["host"].dump(2);
+  EXPECT_GE(fall(full, after, "rss_bytes") + 16 * kMiB, frames_freed) << doc["host"].dump(2);
+}
+
 // The boot is deterministic and the MMU invisible to the guest: the same console, byte for
 // byte (the kernel's timestamps included: they count virtual time), in every MMU mode.
 TEST(LinuxGuest, SameConsoleInEveryMmuMode) {
