@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -51,10 +52,19 @@ Vm::Vm(FrameStore& frames, const LinuxGuest& guest, const VmConfig& config, Cons
   // reboot=acpi: Linux 6.1 reboots a hardware-reduced ACPI machine through EFI, then the
   // BIOS (real mode); there is neither, so it is told to use the FADT's reset register.
   // Either is overridden by the same parameter later on the command line.
-  setup_linux_boot(memory_, guest.kernel, guest.initrd, "reboot=acpi panic=-1 " + config.cmdline,
-                   kAcpiTablesBase, vcpu_.state());
   const XXH128_hash_t h = XXH3_128bits_withSeed(config.cmdline.data(), config.cmdline.size(),
                                                 static_cast<uint64_t>(config.id));
+  // The RNG seed too: a fixed function of the command line and VM id, so runs repeat exactly.
+  // densevm gives a guest no entropy of its own (its clock is virtual time): without a seed
+  // Linux would make one from the jitter of that clock, just as predictable, after spinning
+  // a second; clones tell themselves apart by their generation ids.
+  const XXH128_hash_t s0 = XXH3_128bits_withSeed(config.cmdline.data(), config.cmdline.size(), h.low64);
+  const XXH128_hash_t s1 = XXH3_128bits_withSeed(config.cmdline.data(), config.cmdline.size(), h.high64);
+  const uint64_t seed_words[4] = {s0.low64, s0.high64, s1.low64, s1.high64};
+  uint8_t seed[sizeof seed_words] = {};
+  std::memcpy(seed, seed_words, sizeof seed);
+  setup_linux_boot(memory_, guest.kernel, guest.initrd, "reboot=acpi panic=-1 " + config.cmdline,
+                   kAcpiTablesBase, vcpu_.state(), seed);
   if (!set_generation_id({h.low64 | 1, h.high64})) {
     throw std::runtime_error("guest RAM too small for the boot structures");
   }

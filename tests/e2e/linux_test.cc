@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "tests/e2e/run_densevm.h"
@@ -249,25 +250,44 @@ TEST(LinuxGuest, APanicStopsTheVmWithThePanicOnTheConsole) {
   EXPECT_EQ(r.err, "densevm: vm0 stopped: the guest reset the machine (ACPI reset register): a reboot, or a panic\n");
 }
 
-// Clones of a booted Linux, taken at /init's marker (the marker port through /dev/port), get
-// generation ids of their own: the ACPI event reaches the kernel's vmgenid driver, which
-// reseeds the random pool, so two clones read different bytes from /dev/urandom. Without
-// it they would read the same: they share every other bit of their state.
-TEST(LinuxGuest, ClonesReseedFromTheirGenerationIds) {
+// Clones of a booted Linux, taken at /init's marker (the marker port through /dev/port), 8 of
+// them in memory, run on with generation ids of their own (each reads its own through
+// /dev/mem, at VMGENID's address): the ACPI event reaches the kernel's vmgenid driver, which
+// reseeds the random pool, so the clones read different bytes from /dev/urandom. Without it
+// they would read the same: they share every other bit of their state.
+TEST(LinuxGuest, EightClonesReseedFromTheirGenerationIds) {
   REQUIRE_LINUX();
-  const std::string run =
-      "printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null; sleep 1; "
-      "echo urandom $(od -An -tx1 -N16 /dev/urandom)";
-  const CliResult r = boot("vmlinux", run, {"--checkpoint-at", "marker", "--clones", "2", "--threads", "1"});
+  const std::string run = kMark +
+                          "; echo genid $(devmem 0x6080 64) $(devmem 0x6088 64); "
+                          "echo urandom $(od -An -tx1 -N16 /dev/urandom)";
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem", "128M", "--cmdline",
+       "console=ttyS0 cryptomgr.notests densevm.run=\"" + run + "\"", "--checkpoint-at", "marker", "--clones", "8"},
+      &r);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> draws;
-  for (const char* vm : {"[vm0] urandom ", "[vm1] urandom "}) {
-    const size_t at = r.out.find(vm);
-    ASSERT_NE(at, std::string::npos) << vm << "\n" << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
-    draws.push_back(r.out.substr(at + 14, r.out.find('\n', at) - at - 14));
+  ASSERT_TRUE(doc.is_object()) << r.err;
+  EXPECT_EQ(doc["snapshot"]["clones"], 8);
+  ASSERT_EQ(doc["vms"].size(), 8u);
+  std::set<std::string> genids, draws;
+  for (int vm = 0; vm < 8; ++vm) {
+    EXPECT_EQ(doc["vms"][vm]["exit_code"], 0) << vm;
+    for (const char* what : {"genid ", "urandom "}) {
+      const std::string tag = "[vm" + std::to_string(vm) + "] " + what;
+      const size_t at = r.out.find(tag);
+      ASSERT_NE(at, std::string::npos) << tag << "\n" << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
+      const std::string value = r.out.substr(at + tag.size(), r.out.find('\n', at) - at - tag.size());
+      if (what[0] == 'g') {
+        EXPECT_EQ(value.size(), 2 * 18u + 1) << value;  // "0x<16 digits> 0x<16 digits>"
+        genids.insert(value);
+      } else {
+        EXPECT_EQ(value.size(), 16u * 3 - 1) << value;
+        draws.insert(value);
+      }
+    }
   }
-  EXPECT_EQ(draws[0].size(), 16u * 3 - 1) << draws[0];
-  EXPECT_NE(draws[0], draws[1]);
+  EXPECT_EQ(genids.size(), 8u) << "a generation id each";
+  EXPECT_EQ(draws.size(), 8u) << "eight different draws";
 }
 
 // A booted Linux checkpointed at /init's marker, saved to a file and rolled back twice in

@@ -29,6 +29,8 @@ constexpr uint64_t kRamdiskSize = 0x21c;
 constexpr uint64_t kCmdLinePtr = 0x228;
 constexpr uint64_t kKernelAlignment = 0x230;
 constexpr uint64_t kCmdlineSize = 0x238;
+constexpr uint64_t kSetupDataPtr = 0x250;
+constexpr uint32_t kSetupRngSeed = 9;  // SETUP_RNG_SEED (arch/x86/include/uapi/asm/bootparam.h)
 constexpr uint64_t kE820Table = 0x2d0;
 constexpr unsigned kE820MaxEntries = 128;  // E820_MAX_ENTRIES_ZEROPAGE
 
@@ -100,7 +102,9 @@ uint64_t linux_initrd_address(const GuestMemory& m, const LinuxKernel& k, uint64
 }
 
 void setup_linux_boot(GuestMemory& m, const LinuxKernel& k, std::span<const uint8_t> initrd,
-                      const std::string& cmdline, uint64_t acpi_rsdp, cpu::CpuState& cpu) {
+                      const std::string& cmdline, uint64_t acpi_rsdp, cpu::CpuState& cpu,
+                      std::span<const uint8_t> rng_seed) {
+  if (rng_seed.size() > kLinuxRngSeedMax) throw std::logic_error("RNG seed too long");
   if (cmdline.size() > k.cmdline_size || cmdline.size() >= kLinuxCmdlineMax) {
     throw std::runtime_error("the kernel command line is " + std::to_string(cmdline.size()) +
                              " bytes; this kernel takes at most " +
@@ -131,6 +135,16 @@ void setup_linux_boot(GuestMemory& m, const LinuxKernel& k, std::span<const uint
     put<uint64_t>(zp, kE820Table + i * 20, map[i].addr);
     put<uint64_t>(zp, kE820Table + i * 20 + 8, map[i].size);
     put<uint32_t>(zp, kE820Table + i * 20 + 16, map[i].type);
+  }
+  if (!rng_seed.empty()) {
+    // struct setup_data: u64 next, u32 type, u32 len, then the data. The kernel zeroes the
+    // seed once it has taken it (parse_setup_data).
+    uint8_t entry[16 + kLinuxRngSeedMax] = {};
+    put<uint32_t>(entry, 8, kSetupRngSeed);
+    put<uint32_t>(entry, 12, static_cast<uint32_t>(rng_seed.size()));
+    std::memcpy(entry + 16, rng_seed.data(), rng_seed.size());
+    must_write(m, kLinuxSetupData, entry, 16 + rng_seed.size());
+    put<uint64_t>(zp, kSetupDataPtr, kLinuxSetupData);
   }
   must_write(m, kLinuxZeroPage, zp, sizeof zp);
 

@@ -6,7 +6,9 @@
 // initrd_addr_max, and the command line; fills the zero page (struct boot_params): the
 // setup header, type_of_loader 0xff, cmd_line_ptr, ramdisk_image/size (and the ext_ high
 // halves), the e820 map (RAM, the reserved legacy hole with the ACPI tables, and the MMIO
-// windows of platform_layout.h) and acpi_rsdp_addr; then starts the vCPU in long mode on
+// windows of platform_layout.h) and acpi_rsdp_addr, and a SETUP_RNG_SEED setup_data entry
+// with `rng_seed` when one is given (the kernel credits it to its random pool at once, so
+// reading /dev/urandom does not first spin a second on timer jitter to seed it); then starts the vCPU in long mode on
 // identity-mapped page tables covering all of it, with the GDT's __BOOT_CS (0x10) and
 // __BOOT_DS (0x18), interrupts off, RSI = the zero page, at startup_64.
 // Throws std::runtime_error with one line if the kernel, initrd or command line do not fit.
@@ -29,6 +31,8 @@ namespace densevm {
 inline constexpr uint64_t kLinuxZeroPage = 0x3000;
 inline constexpr uint64_t kLinuxCmdline = 0x4000;
 inline constexpr uint64_t kLinuxCmdlineMax = 0x1000;  // including the NUL
+inline constexpr uint64_t kLinuxSetupData = 0x5000;   // the setup_data list: the RNG seed
+inline constexpr size_t kLinuxRngSeedMax = 256;
 inline constexpr uint16_t kLinuxBootCs = 0x10;
 inline constexpr uint16_t kLinuxBootDs = 0x18;
 
@@ -49,6 +53,7 @@ inline constexpr uint32_t kE820Ram = 1, kE820Reserved = 2;
                                             uint64_t initrd_size);
 
 void setup_linux_boot(GuestMemory& memory, const LinuxKernel& kernel, std::span<const uint8_t> initrd,
-                      const std::string& cmdline, uint64_t acpi_rsdp, cpu::CpuState& cpu);
+                      const std::string& cmdline, uint64_t acpi_rsdp, cpu::CpuState& cpu,
+                      std::span<const uint8_t> rng_seed = {});
 
 }  // namespace densevm

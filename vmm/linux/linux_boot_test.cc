@@ -40,6 +40,31 @@ TEST(LinuxBoot, E820MapsRamAndReservesTheLegacyHoleAndMmio) {
   EXPECT_EQ(high.back(), (E820Entry{uint64_t{4} << 30, 512 * kMiB, kE820Ram})) << "RAM above 4 GiB";
 }
 
+// A seed goes in as the one setup_data entry, SETUP_RNG_SEED (type 9); without one the list
+// is empty.
+TEST(LinuxBoot, PassesTheRngSeedAsSetupData) {
+  FrameStore frames(uint64_t{1} << 30);
+  GuestMemory m(frames, 128 * kMiB);
+  cpu::CpuState cpu;
+  setup_linux_boot(m, vmlinux(), {}, "", kAcpiTablesBase, cpu);
+  EXPECT_EQ(zero_page_field<uint64_t>(m, 0x250), 0u) << "no seed, no setup_data";
+  std::vector<uint8_t> seed(32);
+  for (size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<uint8_t>(i + 1);
+  setup_linux_boot(m, vmlinux(), {}, "", kAcpiTablesBase, cpu, seed);
+  ASSERT_EQ(zero_page_field<uint64_t>(m, 0x250), kLinuxSetupData);
+  uint8_t entry[16 + 32] = {};
+  ASSERT_TRUE(m.read(Gpa{kLinuxSetupData}, entry, sizeof entry));
+  uint64_t next = 1;
+  uint32_t type = 0, len = 0;
+  std::memcpy(&next, entry, 8);
+  std::memcpy(&type, entry + 8, 4);
+  std::memcpy(&len, entry + 12, 4);
+  EXPECT_EQ(next, 0u);
+  EXPECT_EQ(type, 9u) << "SETUP_RNG_SEED";
+  EXPECT_EQ(len, 32u);
+  EXPECT_EQ(std::vector<uint8_t>(entry + 16, entry + 48), seed);
+}
+
 TEST(LinuxBoot, FillsTheZeroPageAndStartsAtStartup64) {
   FrameStore frames(uint64_t{1} << 30);
   GuestMemory m(frames, 128 * kMiB);
