@@ -28,7 +28,6 @@ std::string save_path_of(const std::string& path, unsigned vms, unsigned k) {
 }  // namespace
 
 int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const uint8_t> builtin_guest) {
-  const GuestImage image = load_guest(o, builtin_guest);
   RunLoop loop(o.loop);
   // With a checkpoint, the VMs frozen there and the VMs going on from them: address space for each.
   const unsigned going_on = !c.requested() ? 0 : c.clones != 0 ? c.clones : o.vms;
@@ -37,7 +36,8 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
   // As `run` prints and names them; from the checkpoint on, clones are prefixed like several
   // VMs (never both at once: the VMs they are cloned from stand still).
   ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
-  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, console.sink(), loop.numa());
+  // The kernel image (a vmlinux is 60 MiB of segments) is freed once the VMs are booted.
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, load_guest(o, builtin_guest), console.sink(), loop.numa());
   // Balloon targets and page sharing between epochs; after a freeze they serve the VMs going
   // on (declared after the VMs: it goes first).
   HostServices services(services_config(o), frames);
