@@ -6,7 +6,8 @@ pkgs=(
   cmake g++ make pkg-config
   libzydis-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-  qemu-system-x86 bc jq python3
+  coinor-libcbc-dev
+  qemu-system-x86 bc jq python3 chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do
