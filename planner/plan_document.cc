@@ -142,7 +142,10 @@ std::string fit_text(const ordered_json& doc) {
   out += line("%-14s %12s %12s %13s %8s\n", "technique", "host memory", "per VM", "VMs that fit", "ratio");
   for (const auto& [name, t] : doc["techniques"].items()) {
     std::string note;
-    if (name == "dedup_scoped") note = "  scope " + t["scope"].get<std::string>() + ", " + std::to_string(t["groups"].get<size_t>()) + " group(s)";
+    if (name == "dedup_scoped") {
+      note = "  scope " + t["scope"].get<std::string>();
+      if (t["scope"] == "group") note += ", " + std::to_string(t["groups"].get<size_t>()) + " groups";
+    }
     if (name == "clones") note = "  template " + t["template"].get<std::string>() + (t["estimated_from_samples"].get<bool>() ? ", from position samples" : "");
     if (name == "balloon") note = "  working set known for " + std::to_string(t["working_sets_known"].get<unsigned>()) + " of " + std::to_string(doc["vms"].size()) + " VMs";
     out += line("%-14s %12s %12s %13" PRIu64 " %7.2fx%s\n", name.c_str(), format_bytes(t["host_bytes"].get<uint64_t>()).c_str(),

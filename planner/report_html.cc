@@ -108,15 +108,17 @@ std::string sharing_svg(const ordered_json& doc) {
   const size_t n = s["vms"].get<size_t>();
   if (n == 0) return "";
   const bool labels = n <= 24;
-  const double label = labels ? 110 : 10;
-  const double cell = std::clamp(480.0 / static_cast<double>(n), 3.0, 28.0);
-  const double side = label + cell * static_cast<double>(n) + 60;
+  const double label = labels ? 110 : 10;  // left, for the names
+  constexpr double kTop = 10;
+  const double cell = std::clamp(480.0 / static_cast<double>(n), 3.0, 40.0);
+  const double side = cell * static_cast<double>(n);
+  const double height = std::max(side, 100.0) + 2 * kTop;
   std::string out = fmt("<svg id=\"sharing\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
-                        "aria-label=\"pairwise sharing\">", side + 80, side, side + 80, side);
+                        "aria-label=\"pairwise sharing\">", label + side + 100, height, label + side + 100, height);
   for (size_t a = 0; a < n; ++a) {
     const auto da = doc["vms"][a]["distinct_bytes"].get<uint64_t>();
     if (labels) {
-      out += fmt("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>", label - 4, label + cell * (static_cast<double>(a) + 0.5) + 4,
+      out += fmt("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>", label - 4, kTop + cell * (static_cast<double>(a) + 0.5) + 4,
                  escape(doc["vms"][a]["name"].get<std::string>().substr(0, 16)).c_str());
     }
     for (size_t b = 0; b < n; ++b) {
@@ -125,16 +127,16 @@ std::string sharing_svg(const ordered_json& doc) {
       const double f = std::min(da, db) == 0 ? 0 : static_cast<double>(shared) / static_cast<double>(std::min(da, db));
       const int shade = static_cast<int>(std::lround(255 - 205 * std::clamp(f, 0.0, 1.0)));
       out += fmt("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,255)\"><title>%s</title></rect>",
-                 label + cell * static_cast<double>(b), label + cell * static_cast<double>(a), cell, cell, shade, shade,
+                 label + cell * static_cast<double>(b), kTop + cell * static_cast<double>(a), cell, cell, shade, shade,
                  escape(doc["vms"][a]["name"].get<std::string>() + " / " + doc["vms"][b]["name"].get<std::string>() + ": " +
                         format_bytes(shared) + " shared (" + format_percent(f) + ")").c_str());
     }
   }
-  const double kx = label + cell * static_cast<double>(n) + 20;
+  const double kx = label + side + 20;
   for (int i = 0; i <= 4; ++i) {
     const int shade = 255 - 205 * i / 4;
     out += fmt("<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"16\" fill=\"rgb(%d,%d,255)\" stroke=\"#ccc\"/>"
-               "<text x=\"%.1f\" y=\"%.1f\">%d%%</text>", kx, label + 20.0 * i, shade, shade, kx + 22, label + 20.0 * i + 12, 25 * i);
+               "<text x=\"%.1f\" y=\"%.1f\">%d%%</text>", kx, kTop + 20.0 * i, shade, shade, kx + 22, kTop + 20.0 * i + 12, 25 * i);
   }
   return out + "</svg>";
 }
@@ -152,8 +154,10 @@ std::string placement_svg(const ordered_json& doc) {
   for (const char* which : {"baseline", "sharing_aware"}) {
     const ordered_json& q = p[which];
     const double base = 20 + kRow * row + kRow - 30;
-    out += fmt("<text x=\"4\" y=\"%.1f\">%s</text><text x=\"4\" y=\"%.1f\">%zu hosts</text>", base - 60,
-               row == 0 ? "first-fit decr." : "sharing-aware", base - 44, q["hosts_needed"].get<size_t>());
+    out += fmt("<text x=\"4\" y=\"%.1f\">%s</text><text x=\"4\" y=\"%.1f\">%zu hosts</text>", base - (kRow - 40) + 12,
+               row == 0 ? "first-fit decreasing" : "sharing-aware", base - (kRow - 40) + 28, q["hosts_needed"].get<size_t>());
+    out += fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>", kLeft,
+               kLeft + bar * static_cast<double>(most), base, base);
     out += fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>", kLeft,
                kLeft + bar * static_cast<double>(most), base - (kRow - 40), base - (kRow - 40));
     size_t h = 0;

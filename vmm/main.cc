@@ -7,6 +7,7 @@
 #include "cow-snapshots/snapshot_command.h"
 #include "vmm/cli/builtin_guest.h"
 #include "vmm/cli/options.h"
+#include "vmm/cli/plan_command.h"
 #include "vmm/cli/run_command.h"
 
 namespace {
@@ -20,7 +21,8 @@ void usage(std::FILE* out) {
                "       densevm run ... --checkpoint-at INSTRUCTIONS|marker[:K] [--save FILE] --rollback-every M [--rollbacks K]\n"
                "       densevm restore FILE [--lazy|--eager] [--clones N] [--threads N] [--parent FILE]\n"
                "                       [--stats PATH|-] [--checkpoint-at ... --save NEW [--diff] [--compress]]\n"
-               "       densevm snapshot inspect FILE\n");
+               "       densevm snapshot inspect FILE\n"
+               "       densevm plan fingerprint|fit|place|report ...   (densevm plan --help)\n");
 }
 
 }  // namespace
@@ -50,6 +52,13 @@ int main(int argc, char** argv) {
     }
     if (command == "restore") return densevm::snapshot::restore_command(args);
     if (command == "snapshot") return densevm::snapshot::snapshot_command(args);
+    if (command == "plan") {
+      if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+        std::fputs(densevm::plan_usage(), args.empty() ? stderr : stdout);
+        return args.empty() ? 2 : 0;
+      }
+      return densevm::plan_command(densevm::parse_plan_options(args));
+    }
     std::fprintf(stderr, "densevm: unknown command '%s' (try densevm --help)\n", command.c_str());
     return 2;
   } catch (const densevm::UsageError& e) {
