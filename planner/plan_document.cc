@@ -101,6 +101,21 @@ ordered_json sharing_json(const Fleet& fleet, size_t max_vms) {
   return {{"vms", n}, {"of", fleet.size()}, {"shared_bytes", shared}};
 }
 
+ordered_json references_json(const Fleet& fleet, const std::vector<Reference>& refs) {
+  ordered_json out = ordered_json::array();
+  for (const Reference& r : refs) {
+    const ReferenceMatch m = match_reference(fleet, r);
+    out.push_back({{"label", r.label},
+                   {"path", r.path},
+                   {"layout", r.layout},
+                   {"reference_bytes", m.reference_pages * kPageBytes},
+                   {"found_bytes", m.found_pages * kPageBytes},
+                   {"in_every_vm_bytes", m.in_every_vm * kPageBytes},
+                   {"fleet_bytes", m.fleet_pages * kPageBytes}});
+  }
+  return out;
+}
+
 std::string line(const char* format, auto... args) {
   char buf[512];
   std::snprintf(buf, sizeof buf, format, args...);
@@ -120,8 +135,22 @@ ordered_json plan_document(const Fleet& fleet, const FitOptions& fit_options, co
   if (parts.fit) doc["techniques"] = techniques_json(fleet, fit_options, fit(fleet, fit_options));
   if (parts.curves) doc["curves"] = curves_json(fleet, fit_options);
   if (parts.sharing) doc["sharing"] = sharing_json(fleet, parts.sharing_max_vms);
+  if (parts.references && !parts.references->empty()) doc["references"] = references_json(fleet, *parts.references);
   if (place) doc["placement"] = placement_json(planner::place(fleet, *place));
   return doc;
+}
+
+std::string references_text(const ordered_json& doc) {
+  if (!doc.contains("references")) return "";
+  std::string out;
+  const size_t n = doc["vms"].size();
+  for (const auto& r : doc["references"]) {
+    out += line("%s (%s, %s of distinct pages): %s of it in the VMs, %s in all %zu; %s of the VMs' memory is it\n",
+                r["label"].get<std::string>().c_str(), r["layout"].get<std::string>().c_str(),
+                format_bytes(r["reference_bytes"].get<uint64_t>()).c_str(), format_bytes(r["found_bytes"].get<uint64_t>()).c_str(),
+                format_bytes(r["in_every_vm_bytes"].get<uint64_t>()).c_str(), n, format_bytes(r["fleet_bytes"].get<uint64_t>()).c_str());
+  }
+  return out;
 }
 
 std::string estimate_text(const ordered_json& doc) {
@@ -136,7 +165,7 @@ std::string estimate_text(const ordered_json& doc) {
 
 std::string fit_text(const ordered_json& doc) {
   const ordered_json& host = doc["host"];
-  std::string out = line("%zu VMs on a host of %s (%s usable after %u%% headroom)\n", doc["vms"].size(),
+  std::string out = line("%zu VM%s on a host of %s (%s usable after %u%% headroom)\n", doc["vms"].size(), doc["vms"].size() == 1 ? "" : "s",
                          format_bytes(host["memory_bytes"].get<uint64_t>()).c_str(),
                          format_bytes(host["usable_bytes"].get<uint64_t>()).c_str(), host["headroom_percent"].get<unsigned>());
   out += line("%-14s %12s %12s %13s %8s\n", "technique", "host memory", "per VM", "VMs that fit", "ratio");
@@ -152,7 +181,7 @@ std::string fit_text(const ordered_json& doc) {
                 format_bytes(t["per_vm_bytes"].get<uint64_t>()).c_str(), t["vms_that_fit"].get<uint64_t>(),
                 t["consolidation_ratio"].get<double>(), note.c_str());
   }
-  return out + estimate_text(doc);
+  return out + references_text(doc) + estimate_text(doc);
 }
 
 std::string placement_text(const ordered_json& doc) {

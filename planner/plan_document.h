@@ -16,6 +16,7 @@
 #include "planner/fit.h"
 #include "planner/fleet.h"
 #include "planner/placement.h"
+#include "planner/reference_pages.h"
 
 namespace densevm::planner {
 
@@ -24,6 +25,7 @@ struct PlanParts {
   bool curves = false;    // host memory for the first m VMs, per technique
   bool sharing = false;   // pairwise sharing, first `sharing_max_vms` VMs
   size_t sharing_max_vms = 64;
+  const std::vector<Reference>* references = nullptr;  // "references": how much of the fleet each is
 };
 
 // Throws PlanError (a host too small for any VM, no hosts). `place` adds "placement".
@@ -33,6 +35,8 @@ struct PlanParts {
 // The document's text for a terminal: the fit table, the placement summary.
 [[nodiscard]] std::string fit_text(const nlohmann::ordered_json& doc);
 [[nodiscard]] std::string placement_text(const nlohmann::ordered_json& doc);
+// Each --reference: how much of it the VMs hold, one line each ("" without references).
+[[nodiscard]] std::string references_text(const nlohmann::ordered_json& doc);
 // The sketch's measured error, one line ("" for exact sets): printed with every result.
 [[nodiscard]] std::string estimate_text(const nlohmann::ordered_json& doc);
 

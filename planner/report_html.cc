@@ -201,6 +201,7 @@ std::string report_html(const ordered_json& doc) {
              format_bytes(host["usable_bytes"].get<uint64_t>()).c_str(), host["headroom_percent"].get<unsigned>(),
              doc["estimate"]["method"] == "exact" ? "exact" : escape(estimate_text(doc)).c_str());
   if (doc.contains("techniques")) out += "<h2>Host memory by technique</h2>" + fit_table(doc) + "\n";
+  if (doc.contains("references")) out += "<h2>Known files in the VMs' memory</h2><pre>" + escape(references_text(doc)) + "</pre>\n";
   if (doc.contains("curves")) out += "<h2>Host memory against VM count</h2>" + curves_svg(doc) + "\n";
   if (doc.contains("sharing")) {
     out += fmt("<h2>Pairwise sharing</h2><p class=\"note\">Pages two VMs hold alike, as a share of the smaller VM's distinct "

@@ -22,9 +22,11 @@ using namespace planner;
 
 constexpr const char* kUsage =
     "usage: densevm plan fingerprint IMAGE... [-o DIR]\n"
-    "       densevm plan fit --host-mem SIZE [--headroom P] [--dedup-scope host|group|vm] [--groups G] FP... [--json]\n"
+    "       densevm plan fit --host-mem SIZE [--headroom P] [--dedup-scope host|group|vm] [--groups G]\n"
+    "                        [--reference LABEL=FILE]... FP... [--json]\n"
     "       densevm plan place --hosts N --host-mem SIZE [--headroom P] [--exact-max-vms N] FP... [--json]\n"
-    "       densevm plan report --host-mem SIZE [--hosts N] [--headroom P] FP... -o REPORT.html\n"
+    "       densevm plan report --host-mem SIZE [--hosts N] [--headroom P] [--reference LABEL=FILE]... FP...\n"
+    "                           -o REPORT.html\n"
     "  IMAGE: a densevm snapshot (diff chains too), a QEMU dump-guest-memory ELF core, or raw:FILE\n"
     "  fit, place and report also take --exact | --sketch (page sets; default: exact while they fit\n"
     "  in --exact-limit SIZE, 4G) and --check-sample N (VMs that check a sketch, default 8)\n";
@@ -122,6 +124,11 @@ PlanOptions parse_plan_options(const std::vector<std::string>& args) {
       o.fleet.check_sample = static_cast<unsigned>(count(a, value(), 2, 1024));
     } else if (a == "--exact-max-vms") {
       o.exact_max_vms = count(a, value(), 0, 63);
+    } else if (a == "--reference") {
+      const std::string& v = value();
+      const size_t eq = v.find('=');
+      if (eq == 0 || eq == std::string::npos || eq + 1 == v.size()) throw UsageError("--reference takes LABEL=FILE, not '" + v + "'");
+      o.references.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     } else if (a == "--json") {
       o.json = true;
     } else {
@@ -135,6 +142,7 @@ PlanOptions parse_plan_options(const std::vector<std::string>& args) {
   if (o.command == PlanOptions::Command::kPlace && !hosts_given) throw UsageError("plan place needs --hosts N");
   if (o.command == PlanOptions::Command::kReport && !o.output) throw UsageError("plan report needs -o REPORT.html");
   if (o.command != PlanOptions::Command::kReport && o.output) throw UsageError("plan " + sub + ": -o is for plan report");
+  if (o.command == PlanOptions::Command::kPlace && !o.references.empty()) throw UsageError("--reference is for plan fit and plan report");
   return o;
 }
 
@@ -149,10 +157,12 @@ int plan_command(const PlanOptions& o) {
   if (o.command == PlanOptions::Command::kPlace && o.hosts == 0) {
     throw PlanError("no hosts to place VMs on (--hosts must be at least 1)");
   }
+  std::vector<Reference> references;
+  for (const auto& [label, path] : o.references) references.push_back(read_reference(label, path));
   const Fleet fleet = load(o);
   switch (o.command) {
     case PlanOptions::Command::kFit: {
-      const auto doc = plan_document(fleet, fit, std::nullopt, {.fit = true});
+      const auto doc = plan_document(fleet, fit, std::nullopt, {.fit = true, .references = &references});
       std::fputs(o.json ? (doc.dump(2) + "\n").c_str() : fit_text(doc).c_str(), stdout);
       return 0;
     }
@@ -164,7 +174,7 @@ int plan_command(const PlanOptions& o) {
     default:
       break;
   }
-  const auto doc = plan_document(fleet, fit, place, {.fit = true, .curves = true, .sharing = true});
+  const auto doc = plan_document(fleet, fit, place, {.fit = true, .curves = true, .sharing = true, .references = &references});
   // Both files whole or neither: written to temp names, renamed only once both are written.
   const std::string html_path = *o.output;
   const std::string json_path = std::filesystem::path(html_path).replace_extension(".json").string();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "planner/fit.h"
@@ -28,6 +29,7 @@ struct PlanOptions {
   unsigned groups = 1;
   planner::FleetOptions fleet;
   size_t exact_max_vms = 16;
+  std::vector<std::pair<std::string, std::string>> references;  // --reference LABEL=FILE
   bool json = false;
 };
 
