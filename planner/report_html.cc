@@ -29,6 +29,16 @@ const char* colour_of(const std::string& technique) {
   return "#d55e00";  // balloon
 }
 
+// And dash patterns, so that techniques with the same figures (a mix without zero pages, say)
+// still show as two lines.
+const char* dashes_of(const std::string& technique) {
+  if (technique == "zero") return "9 3";
+  if (technique == "dedup_scoped") return "2 3";
+  if (technique == "clones") return "12 4 2 4";
+  if (technique == "balloon") return "5 5";
+  return "none";
+}
+
 std::string escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
@@ -88,12 +98,13 @@ std::string curves_svg(const ordered_json& doc) {
   out += fmt("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">VMs on the host</text>", kLeft + pw / 2, kH - 4);
   out += fmt("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"6 4\"/>", kLeft,
              kLeft + pw, y(usable), y(usable));
-  out += fmt("<text x=\"%.1f\" y=\"%.1f\">host, usable</text>", kLeft + pw + 8, y(usable) + 4);
-  double legend = kTop + 40;
+  out += fmt("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">host memory, usable</text>", kLeft + pw - 4, y(usable) - 4);
+  double legend = kTop;
   for (const auto& [name, c] : curves.items()) {
     std::string points;
     for (size_t m = 1; m <= c.size(); ++m) points += fmt("%.1f,%.1f ", x(m), y(c[m - 1].get<uint64_t>()));
-    out += fmt("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>", colour_of(name), points.c_str());
+    out += fmt("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"%s\" points=\"%s\"/>",
+               colour_of(name), dashes_of(name), points.c_str());
     if (n == 1) out += fmt("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>", x(1), y(c[0].get<uint64_t>()), colour_of(name));
     out += fmt("<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>",
                kLeft + pw + 8, legend + 14, colour_of(name), kLeft + pw + 26, legend + 18, name.c_str());
