@@ -1,5 +1,7 @@
 #include "cow-snapshots/snapshot_image.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <cstring>
@@ -37,6 +39,18 @@ void SnapshotImage::for_each_page(const std::function<void(Gpa, const uint8_t*)>
 void SnapshotImage::for_each_held_page(const std::function<void(Gpa)>& visit) const {
   for (uint64_t i = 0; i < layout_.ram_pages(); ++i) {
     if (layout_.slot(i) != ChainPages::kNone) visit(layout_.gpa_of(i));
+  }
+}
+
+void SnapshotImage::release_file_pages() const {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (const Snapshot& snap : layout_.chain()) {
+    if (snap.page_owner || snap.page_data.empty()) continue;  // not file pages
+    // Whole host pages inside the stored pages only: the mapping's other sections stay.
+    const auto begin = (reinterpret_cast<uintptr_t>(snap.page_data.data()) + page - 1) & ~(page - 1);
+    const auto end = (reinterpret_cast<uintptr_t>(snap.page_data.data()) + snap.page_data.size()) & ~(page - 1);
+    // A clean private file mapping: MADV_DONTNEED only unmaps, the file's bytes stay.
+    if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
   }
 }
 

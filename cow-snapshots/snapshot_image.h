@@ -44,6 +44,11 @@ class SnapshotImage final : public PageSource {
   // Every page with contents, ascending.
   void for_each_page(const std::function<void(Gpa, const uint8_t*)>& visit) const;
   [[nodiscard]] uint64_t pages() const { return layout_.pages(); }
+  // After an eager restore every page is in a frame: the file's pages that were read to copy
+  // them need not stay in the process's RSS. Drops them from this process's mapping (they are
+  // read again, from the page cache, if anything touches them later: a diff's save). Pages
+  // decompressed into memory (a compressed file) are kept.
+  void release_file_pages() const;
   [[nodiscard]] uint64_t fetches() const { return fetches_.load(std::memory_order_relaxed); }
   [[nodiscard]] uint64_t frames_loaded() const { return loaded_count_.load(std::memory_order_relaxed); }
 

@@ -116,10 +116,13 @@ ordered_json references_json(const Fleet& fleet, const std::vector<Reference>& r
   return out;
 }
 
+// printf into a string of whatever length it takes (names and point lists can be long).
 std::string line(const char* format, auto... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, format, args...);
-  return buf;
+  const int n = std::snprintf(nullptr, 0, format, args...);
+  std::string out(static_cast<size_t>(std::max(n, 0)) + 1, '\0');
+  std::snprintf(out.data(), out.size(), format, args...);
+  out.pop_back();
+  return out;
 }
 
 }  // namespace

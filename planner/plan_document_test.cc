@@ -74,3 +74,24 @@ TEST(PlanDocument, TheEmbeddedJsonCannotCloseItsScriptElement) {
 
 }  // namespace
 }  // namespace densevm::planner
+
+namespace densevm::planner {
+namespace {
+
+TEST(PlanDocument, LongCurvesAndNamesAreDrawnWhole) {
+  std::vector<Fingerprint> vms;
+  for (uint64_t v = 0; v < 300; ++v) {
+    vms.push_back(testing::mixed_vm("a-rather-long-image-name-" + std::string(100, 'x') + std::to_string(v), 1, 2, 3, 0, 1000 * v + 100));
+  }
+  const auto doc = plan_document(fleet_of(std::move(vms)), {.host_bytes = 1 << 30}, std::nullopt,
+                                 {.fit = true, .curves = true, .sharing = true, .sharing_max_vms = 4});
+  const std::string html = report_html(doc);
+  const size_t at = html.find("<polyline");
+  ASSERT_NE(at, std::string::npos);
+  const std::string polyline = html.substr(at, html.find("/>", at) - at);
+  EXPECT_EQ(std::count(polyline.begin(), polyline.end(), ','), 300) << "one point per VM count";
+  EXPECT_NE(html.find(std::string(100, 'x') + "3 / a-rather"), std::string::npos) << "heat map titles are not cut";
+}
+
+}  // namespace
+}  // namespace densevm::planner

@@ -54,10 +54,13 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+// printf into a string of whatever length it takes (names and point lists can be long).
 std::string fmt(const char* format, auto... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, format, args...);
-  return buf;
+  const int n = std::snprintf(nullptr, 0, format, args...);
+  std::string out(static_cast<size_t>(std::max(n, 0)) + 1, '\0');
+  std::snprintf(out.data(), out.size(), format, args...);
+  out.pop_back();
+  return out;
 }
 
 std::string fit_table(const ordered_json& doc) {
@@ -210,7 +213,7 @@ std::string report_html(const ordered_json& doc) {
              format_bytes(host["memory_bytes"].get<uint64_t>()).c_str());
   out += fmt("<p class=\"note\">%s usable after %u%% headroom. Page sets: %s.</p>\n",
              format_bytes(host["usable_bytes"].get<uint64_t>()).c_str(), host["headroom_percent"].get<unsigned>(),
-             doc["estimate"]["method"] == "exact" ? "exact" : escape(estimate_text(doc)).c_str());
+             doc["estimate"]["method"] == "exact" ? "exact" : escape(estimate_text(doc).substr(0, estimate_text(doc).size() - 1)).c_str());
   if (doc.contains("techniques")) out += "<h2>Host memory by technique</h2>" + fit_table(doc) + "\n";
   if (doc.contains("references")) out += "<h2>Known files in the VMs' memory</h2><pre>" + escape(references_text(doc)) + "</pre>\n";
   if (doc.contains("curves")) out += "<h2>Host memory against VM count</h2>" + curves_svg(doc) + "\n";

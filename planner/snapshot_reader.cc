@@ -11,7 +11,13 @@ namespace densevm::planner {
 MemoryImage read_snapshot_image(const std::string& path, const Progress& progress) {
   // The pages section's checksum is not read up front: every stored page is checked against
   // its own hash from the index below, in the same single pass that fingerprints it.
-  const snapshot::ChainPages chain(snapshot::load_snapshot_chain(path, /*verify_pages=*/false));
+  const snapshot::ChainPages chain = [&path] {
+    try {
+      return snapshot::ChainPages(snapshot::load_snapshot_chain(path, /*verify_pages=*/false));
+    } catch (const snapshot::SnapshotError& e) {
+      throw ImageError(path + ": " + e.what());  // which of the images it was
+    }
+  }();
   MemoryImage m;
   m.kind = ImageKind::kSnapshot;
   for (const snapshot::Snapshot& s : chain.chain()) m.image_bytes += s.file_bytes;

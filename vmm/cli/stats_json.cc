@@ -14,6 +14,7 @@ nlohmann::ordered_json stats_document(const std::vector<const Vm*>& vms, const F
   doc["host"] = {
       {"rss_bytes", host_rss_bytes()},
       {"peak_rss_bytes", host_peak_rss_bytes()},
+      {"rss_anon_bytes", host_rss_anon_bytes()},
       {"frames_resident", fs.frames_resident},
       {"frames_shared", fs.frames_shared},
       {"wall_seconds", wall_seconds},
