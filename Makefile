@@ -27,7 +27,7 @@ test-release: build
 # ASan + UBSan over the code that reads guest input: unit, differential and fuzz tests.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DDENSEVM_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm
+	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_images
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
 
 # Every other CMake build type compiles too (RelWithDebInfo and the sanitizer build are made
