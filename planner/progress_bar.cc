@@ -6,8 +6,8 @@
 
 namespace densevm::planner {
 
-ProgressBar::ProgressBar(std::string label, std::FILE* out)
-    : label_(std::move(label)), out_(out), terminal_(::isatty(::fileno(out)) != 0) {}
+ProgressBar::ProgressBar(std::string label, Unit unit, std::FILE* out)
+    : label_(std::move(label)), unit_(unit), out_(out), terminal_(::isatty(::fileno(out)) != 0) {}
 
 void ProgressBar::update(uint64_t done, uint64_t total) {
   if (!terminal_ || total == 0) return;
@@ -20,8 +20,14 @@ void ProgressBar::update(uint64_t done, uint64_t total) {
   const double seconds = std::chrono::duration<double>(now - start_).count();
   std::string bar(static_cast<size_t>(filled), '#');
   bar.append(static_cast<size_t>(kWidth - filled), '.');
-  std::fprintf(out_, "\r\033[K%s [%s] %3.0f%% %s/%s %.0f MB/s", label_.c_str(), bar.c_str(), f * 100,
-               format_bytes(done).c_str(), format_bytes(total).c_str(), seconds > 0 ? static_cast<double>(done) / seconds / 1e6 : 0.0);
+  if (unit_ == Unit::kItems) {
+    std::fprintf(out_, "\r\033[K%s [%s] %3.0f%% %llu/%llu", label_.c_str(), bar.c_str(), f * 100,
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+  } else {
+    std::fprintf(out_, "\r\033[K%s [%s] %3.0f%% %s/%s %.0f MB/s", label_.c_str(), bar.c_str(), f * 100,
+                 format_bytes(done).c_str(), format_bytes(total).c_str(),
+                 seconds > 0 ? static_cast<double>(done) / seconds / 1e6 : 0.0);
+  }
   std::fflush(out_);
   drawn_ = true;
 }

@@ -1,6 +1,7 @@
 // ProgressBar: one line on stderr for long planner work — "vm0.snap [#####.....] 52%
-// 1.1 GiB/2.0 GiB 840 MB/s" — redrawn at most ten times a second, and only on a terminal:
-// in a pipe, a log or a test nothing is written.
+// 1.1 GiB/2.0 GiB 840 MB/s", or "fingerprints [###.......] 31% 312/1000" for a count of
+// items — redrawn at most ten times a second, and only on a terminal: in a pipe, a log or a
+// test nothing is written.
 //
 //   ProgressBar bar("vm0.snap");
 //   read_memory_image(path, [&](uint64_t done, uint64_t total) { bar.update(done, total); });
@@ -16,12 +17,13 @@ namespace densevm::planner {
 
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string label, std::FILE* out = stderr);
+  enum class Unit { kBytes, kItems };
+  explicit ProgressBar(std::string label, Unit unit = Unit::kBytes, std::FILE* out = stderr);
   ~ProgressBar() { done(); }
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
 
-  // `done` of `total` bytes.
+  // `done` of `total` bytes or items.
   void update(uint64_t done, uint64_t total);
   void done();
   [[nodiscard]] bool shown() const { return terminal_; }
@@ -29,6 +31,7 @@ class ProgressBar {
  private:
   using Clock = std::chrono::steady_clock;
   std::string label_;
+  Unit unit_;
   std::FILE* out_;
   bool terminal_;
   bool drawn_ = false;

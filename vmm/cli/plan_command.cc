@@ -69,7 +69,7 @@ int fingerprint(const PlanOptions& o) {
 }
 
 Fleet load(const PlanOptions& o) {
-  ProgressBar bar("fingerprints");
+  ProgressBar bar("fingerprints", ProgressBar::Unit::kItems);
   return load_fleet(o.inputs, o.fleet, [&bar](uint64_t done, uint64_t total) { bar.update(done, total); });
 }
 
