@@ -54,7 +54,12 @@ inline std::vector<uint8_t> elf_core(const std::vector<Load>& loads, const std::
     eh.e_shnum = 1;
   }
   std::vector<uint8_t> out(reinterpret_cast<uint8_t*>(&eh), reinterpret_cast<uint8_t*>(&eh) + sizeof eh);
-  auto put = [&out](const auto& v) { out.insert(out.end(), reinterpret_cast<const uint8_t*>(&v), reinterpret_cast<const uint8_t*>(&v) + sizeof v); };
+  // resize and memcpy: GCC 12 at -O3 sees a false array-bounds overflow in vector::insert here.
+  auto put = [&out](const auto& v) {
+    const size_t at = out.size();
+    out.resize(at + sizeof v);
+    std::memcpy(out.data() + at, &v, sizeof v);
+  };
   Elf64_Phdr note{};
   note.p_type = PT_NOTE;
   note.p_offset = notes_at;
