@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
 #include "dedup/page_hash.h"
 
@@ -49,21 +49,24 @@ void PageReader::fail(const std::string& why) const { throw ImageError(std::stri
 
 void PageReader::hash_pages(uint64_t offset, uint64_t bytes, uint64_t* out, const Progress& progress, uint64_t total) {
   if (offset > size_ || bytes > size_ - offset) fail("truncated (data runs past the end of the file)");
-  std::unique_ptr<uint8_t[]> buffer(new (std::align_val_t{64}) uint8_t[kChunk]);
+  // As large as the data, up to one chunk: a small file gets a small buffer.
+  const uint64_t need = std::min(kChunk, (bytes + kPageBytes - 1) / kPageBytes * kPageBytes);
+  if (buffer_.size() < need) buffer_.resize(need);
+  uint8_t* const buffer = buffer_.data();
   uint64_t at = 0;
   while (at < bytes) {
-    const uint64_t want = std::min(kChunk, bytes - at);
+    const uint64_t want = std::min<uint64_t>(buffer_.size(), bytes - at);
     uint64_t got = 0;
     while (got < want) {
-      const ssize_t r = ::pread(fd_, buffer.get() + got, want - got, static_cast<off_t>(offset + at + got));
+      const ssize_t r = ::pread(fd_, buffer + got, want - got, static_cast<off_t>(offset + at + got));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) fail(std::string("read failed: ") + std::strerror(errno));
       if (r == 0) fail("truncated (the file shrank while being read)");
       got += static_cast<uint64_t>(r);
     }
-    if (want % kPageBytes != 0) std::memset(buffer.get() + want, 0, kPageBytes - want % kPageBytes);
+    if (want % kPageBytes != 0) std::memset(buffer + want, 0, kPageBytes - want % kPageBytes);
     const uint64_t pages = (want + kPageBytes - 1) / kPageBytes;
-    for (uint64_t p = 0; p < pages; ++p) *out++ = xxh3_page(buffer.get() + p * kPageBytes);
+    for (uint64_t p = 0; p < pages; ++p) *out++ = xxh3_page(buffer + p * kPageBytes);
     at += want;
     done_ += want;
     if (progress) progress(done_, total);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "planner/memory_image.h"
 
@@ -38,6 +39,7 @@ class PageReader {
   uint64_t size_ = 0;
   uint64_t done_ = 0;
   void* map_ = nullptr;
+  std::vector<uint8_t> buffer_;  // one chunk of the file, reused
 };
 
 }  // namespace densevm::planner::internal
