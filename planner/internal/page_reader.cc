@@ -56,6 +56,11 @@ void PageReader::hash_pages(uint64_t offset, uint64_t bytes, uint64_t* out, cons
   uint64_t at = 0;
   while (at < bytes) {
     const uint64_t want = std::min<uint64_t>(buffer_.size(), bytes - at);
+    // The next chunk is read by the kernel while this one is hashed.
+    if (at + want < bytes) {
+      (void)::posix_fadvise(fd_, static_cast<off_t>(offset + at + want),
+                            static_cast<off_t>(std::min<uint64_t>(buffer_.size(), bytes - at - want)), POSIX_FADV_WILLNEED);
+    }
     uint64_t got = 0;
     while (got < want) {
       const ssize_t r = ::pread(fd_, buffer + got, want - got, static_cast<off_t>(offset + at + got));
