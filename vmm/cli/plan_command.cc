@@ -141,6 +141,9 @@ PlanOptions parse_plan_options(const std::vector<std::string>& args) {
   if (o.host_bytes == 0) throw UsageError("--host-mem must be more than 0");
   if (o.command == PlanOptions::Command::kPlace && !hosts_given) throw UsageError("plan place needs --hosts N");
   if (o.command == PlanOptions::Command::kReport && !o.output) throw UsageError("plan report needs -o REPORT.html");
+  if (o.output && std::filesystem::path(*o.output).extension() == ".json") {
+    throw UsageError("plan report -o names the HTML page; the JSON goes beside it (REPORT.json)");
+  }
   if (o.command != PlanOptions::Command::kReport && o.output) throw UsageError("plan " + sub + ": -o is for plan report");
   if (o.command == PlanOptions::Command::kPlace && !o.references.empty()) throw UsageError("--reference is for plan fit and plan report");
   return o;
