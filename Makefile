@@ -3,9 +3,11 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-release test-asan build-types bench clean
+.PHONY: all deps build run test test-release test-asan build-types bench fuzz clean
 
 all: build
 
@@ -27,7 +29,7 @@ test-release: build
 # ASan + UBSan over the code that reads guest input: unit, differential and fuzz tests.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DDENSEVM_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_images
+	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_paging_vm densevm_fuzz_images
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
 
 # Every other CMake build type compiles too (RelWithDebInfo and the sanitizer build are made
@@ -40,9 +42,15 @@ build-types: deps
 	  echo "build-types: $$type builds"; \
 	done
 
+# Coverage-guided fuzzing (clang, libFuzzer, ASan+UBSan) of every tests/fuzz target for
+# FUZZ_SECONDS each, from the corpus in tests/fuzz/corpus; then the ring-3 instruction count
+# with the release build's driver. See tests/fuzz/README.md.
+fuzz: build
+	@bash scripts/fuzz.sh $(BUILD) $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 bench: build
 	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks
 	@bash scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-debug build-release
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-debug build-release

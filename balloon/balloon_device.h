@@ -22,9 +22,9 @@
 #include <span>
 #include <vector>
 
-#include "vmm/guest_memory.h"
-#include "vmm/snapshot_state.h"
-#include "vmm/virtio/virtio_device.h"
+#include "core/persist.h"
+#include "mmu/guest_memory.h"
+#include "virtio/virtio_device.h"
 
 namespace densevm {
 
@@ -53,6 +53,29 @@ struct GuestMemoryReport {
   uint64_t balloon_pages = 0;    // config `actual` at that moment
 };
 
+// The balloon's part of a checkpoint (core/persist.h): features, config space, the ballooned
+// bitmap, the statistics buffer it holds, the guest's last report and the counters. Ballooned
+// pages are simply unmapped, so memory needs nothing more.
+struct BalloonState {
+  static constexpr uint64_t kMaxBitmapWords = (uint64_t{1} << 40) / 4096 / 64;  // 1 TiB of RAM
+  uint64_t features = 0;
+  std::vector<uint64_t> ballooned;  // one bit per guest page frame
+  std::array<uint8_t, 16> config{};
+  std::optional<uint16_t> held_stats;
+  bool report_valid = false;
+  uint64_t report_free_bytes = 0, report_total_bytes = 0, report_available_bytes = 0;
+  BalloonStats stats;
+  static void fields(auto& s, auto& io) {
+    io(s.features);
+    io.words(s.ballooned, kMaxBitmapWords);
+    io.blob(s.config);
+    io(s.held_stats, s.report_valid, s.report_free_bytes, s.report_total_bytes, s.report_available_bytes);
+    auto& t = s.stats;
+    io(t.target_pages, t.actual_pages, t.ballooned_pages, t.inflated_total, t.deflated_total, t.reported_free_pages,
+       t.discarded_pages, t.rejected_pfns, t.duplicate_inflates, t.stray_deflates, t.stats_updates);
+  }
+};
+
 class BalloonDevice final : public VirtioDevice {
  public:
   static constexpr uint32_t kDeviceId = 5;
@@ -71,10 +94,8 @@ class BalloonDevice final : public VirtioDevice {
   [[nodiscard]] BalloonStats stats() const;
   [[nodiscard]] const GuestMemoryReport& guest_report() const { return report_; }
   [[nodiscard]] bool in_balloon(Gpa gpa) const;
-  // Checkpoint contract (vmm/snapshot_state.h): features, config, the ballooned bitmap and
-  // the counters. Ballooned pages are simply unmapped, so memory needs nothing more.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r);
+  [[nodiscard]] BalloonState save() const;
+  void restore(const BalloonState& s);
 
   // VirtioDevice
   [[nodiscard]] uint32_t device_id() const override { return kDeviceId; }

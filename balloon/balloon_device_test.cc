@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "vmm/virtio/virtio_mmio.h"
+#include "virtio/virtio_mmio.h"
 
 namespace densevm {
 namespace {
@@ -80,7 +80,7 @@ class HostileDriver : public ::testing::Test {
     offer(q, 0);
   }
   void touch(uint64_t gpa, uint8_t value) { ASSERT_TRUE(memory_.write(Gpa{gpa}, &value, 1)); }
-  bool mapped(uint64_t gpa) { return memory_.p2m().inspect(Gpa{gpa}).has_value(); }
+  bool mapped(uint64_t gpa) { return memory_.mapping(Gpa{gpa}).has_value(); }
   bool broken() { return (mmio_.status() & VirtioMmio::kStatusNeedsReset) != 0; }
 
   FrameStore frames_;

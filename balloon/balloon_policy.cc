@@ -64,12 +64,9 @@ void BalloonPolicy::rebind(size_t vm, GuestMemory& memory, BalloonDevice& device
   e.device = &device;
 }
 
-BalloonPolicy::Saved BalloonPolicy::save() const {
-  Saved s;
-  for (const Entry& e : vms_) {
-    s.vms.emplace_back(e.sampler, e.growth);
-    s.retired.push_back(e.retired);
-  }
+BalloonPolicyState BalloonPolicy::save() const {
+  BalloonPolicyState s;
+  for (const Entry& e : vms_) s.vms.push_back({e.sampler.save(*e.memory), e.growth.save(), e.retired});
   s.epochs = epochs_;
   s.rounds = rounds_;
   s.growth_holds = growth_holds_;
@@ -77,11 +74,12 @@ BalloonPolicy::Saved BalloonPolicy::save() const {
   return s;
 }
 
-void BalloonPolicy::restore(const Saved& s) {
-  for (size_t i = 0; i < vms_.size() && i < s.vms.size(); ++i) {
-    vms_[i].sampler = s.vms[i].first;
-    vms_[i].growth = s.vms[i].second;
-    vms_[i].retired = s.retired[i];
+void BalloonPolicy::restore(const BalloonPolicyState& s) {
+  if (s.vms.size() != vms_.size()) throw StateError("balloon policy state is for another number of VMs");
+  for (size_t i = 0; i < vms_.size(); ++i) {
+    vms_[i].sampler.restore(s.vms[i].sampler, *vms_[i].memory);
+    vms_[i].growth.restore(s.vms[i].growth);
+    vms_[i].retired = s.vms[i].retired;
   }
   epochs_ = s.epochs;
   rounds_ = s.rounds;
@@ -141,11 +139,7 @@ void BalloonPolicy::retire(size_t vm) {
   Entry& e = vms_.at(vm);
   if (e.retired) return;
   e.retired = true;
-  for (const GuestMemory::Range& r : e.memory->ram_ranges()) {
-    for (uint64_t off = 0; off < r.size; off += kPageSize) {
-      if (e.memory->p2m().unmap(r.begin + off)) ++released_pages_;
-    }
-  }
+  released_pages_ += e.memory->drop_all();
   e.memory->frames().flush_released();
 }
 

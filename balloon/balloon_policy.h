@@ -22,13 +22,12 @@
 
 #include <cstdint>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "balloon/balloon_device.h"
 #include "balloon/growth_tracker.h"
 #include "balloon/idle_sampler.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 
@@ -52,6 +51,19 @@ struct BalloonVmView {
 [[nodiscard]] std::vector<uint64_t> allocate_memory(const BalloonPolicyConfig& config,
                                                     const std::vector<BalloonVmView>& vms);
 
+// The policy's part of a checkpoint (core/persist.h): a checkpoint of the VMs takes it, each
+// rollback puts it back, so every round sees the same policy (the same rounds, the same
+// statistics requests at the same epochs, the same samples armed in guest memory).
+struct BalloonPolicyState {
+  struct Vm {
+    IdleSamplerState sampler;
+    GrowthTrackerState growth;
+    bool retired = false;
+  };
+  std::vector<Vm> vms;
+  uint64_t epochs = 0, rounds = 0, growth_holds = 0, released_pages = 0;
+};
+
 class BalloonPolicy {
  public:
   static constexpr uint64_t kPeriodEpochs = 8;
@@ -70,17 +82,10 @@ class BalloonPolicy {
   // checkpoint): the policy serves it with everything it learnt about the old one.
   void rebind(size_t vm, GuestMemory& memory, BalloonDevice& device);
 
-  // The policy's own state, for a rollback loop: a checkpoint of the VMs takes it, each
-  // rollback puts it back, so every round sees the same policy (the same rounds, the same
-  // statistics requests at the same epochs).
-  class Saved {
-    friend class BalloonPolicy;
-    std::vector<std::pair<IdleSampler, GrowthTracker>> vms;
-    std::vector<bool> retired;
-    uint64_t epochs = 0, rounds = 0, growth_holds = 0, released_pages = 0;
-  };
-  [[nodiscard]] Saved save() const;
-  void restore(const Saved& saved);
+  // Between slices, with the VMs' memory as it is then (the samplers' bits are in it). A
+  // state for other VMs (another count) throws StateError.
+  [[nodiscard]] BalloonPolicyState save() const;
+  void restore(const BalloonPolicyState& s);
 
   [[nodiscard]] uint64_t rounds() const { return rounds_; }
   // VM-rounds in which a guest was held at its allocation because it was growing.

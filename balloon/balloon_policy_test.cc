@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "vmm/virtio/virtio_mmio.h"
+#include "virtio/virtio_mmio.h"
 
 namespace densevm {
 namespace {

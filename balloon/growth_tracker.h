@@ -28,6 +28,13 @@ struct GuestSample {
   uint64_t deflated_total = 0;  // pages that ever left the balloon
 };
 
+// A tracker's part of a checkpoint (core/persist.h): what it saw last and how long it holds.
+struct GrowthTrackerState {
+  std::optional<GuestSample> last;
+  uint64_t hold = 0;
+  uint64_t growth_rounds = 0;
+};
+
 class GrowthTracker {
  public:
   struct Verdict {
@@ -41,6 +48,13 @@ class GrowthTracker {
   [[nodiscard]] Verdict observe(const GuestSample& now);
   // Rounds in which growth (or a first sample) was seen.
   [[nodiscard]] uint64_t growth_rounds() const { return growth_rounds_; }
+
+  [[nodiscard]] GrowthTrackerState save() const { return {last_, hold_, growth_rounds_}; }
+  void restore(const GrowthTrackerState& s) {
+    last_ = s.last;
+    hold_ = s.hold;
+    growth_rounds_ = s.growth_rounds;
+  }
 
  private:
   uint64_t hold_rounds_;

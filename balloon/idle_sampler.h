@@ -15,9 +15,20 @@
 #include <cstdint>
 #include <vector>
 
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
+
+// A sampler's part of a checkpoint (core/persist.h): its random generator, the sample it
+// armed and what it found so far — and, since arming clears the sample's accessed bits in
+// guest memory, those bits as they were then (a rollback puts them back).
+struct IdleSamplerState {
+  uint64_t random = 0;
+  std::vector<Gpa> sample;
+  std::vector<bool> sample_accessed;
+  uint64_t slow_average = 0;
+  uint64_t active = 0;
+};
 
 class IdleSampler {
  public:
@@ -28,6 +39,10 @@ class IdleSampler {
   // Counts the previous sample's accessed pages, then draws and arms a new sample.
   void step(GuestMemory& memory);
   [[nodiscard]] uint64_t active_pages() const { return active_; }
+
+  // Reads the sample's accessed bits from `memory`; restore sets them back there.
+  [[nodiscard]] IdleSamplerState save(const GuestMemory& memory) const;
+  void restore(const IdleSamplerState& s, GuestMemory& memory);
 
  private:
   [[nodiscard]] uint64_t next_random();

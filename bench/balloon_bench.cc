@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "balloon/balloon_device.h"
-#include "vmm/virtio/virtio_mmio.h"
+#include "virtio/virtio_mmio.h"
 
 namespace densevm {
 namespace {

@@ -14,11 +14,11 @@
 #include <string>
 #include <string_view>
 
-#include "vmm/cli/host_stats.h"
-#include "vmm/cli/options.h"
-#include "vmm/cli/run_support.h"
+#include "cli/flags.h"
+#include "cli/host_stats.h"
+#include "cli/run_support.h"
+#include "core/frame_store.h"
 #include "vmm/elf_loader.h"
-#include "vmm/frame_store.h"
 #include "vmm/vm.h"
 
 namespace densevm {
@@ -40,14 +40,13 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--size" && i + 1 < argc) {
-      o.size = parse_size(argv[i + 1]);
+      o.size = cli::parse_size("--size", argv[i + 1], {cli::kMiB, uint64_t{1} << 40});
     } else if (flag == "--guest" && i + 1 < argc) {
       o.guest = argv[i + 1];
     } else {
       throw std::runtime_error("usage: balloon_reclaim [--size SIZE] [--guest ELF]");
     }
   }
-  if (o.size < kMiB) throw std::runtime_error("--size: at least 1M");
   return o;
 }
 
@@ -64,7 +63,7 @@ bool run_until(Vm& vm, Done done) {
 int run(const Options& o) {
   const ElfImage kernel = load_elf_file(o.guest);
   const uint64_t ram = o.size + kKeep;
-  FrameStore frames(frame_store_capacity(ram));
+  FrameStore frames(cli::frame_store_capacity(ram));
   std::string console;
   bool filled = false;
   auto sink = [&](int, std::string_view line) {
@@ -97,12 +96,12 @@ int run(const Options& o) {
   const uint64_t target = o.size >> kPageShift;
   const BalloonStats before = balloon.stats();
   const VmStats vm_before = vm.stats();
-  const uint64_t rss_before = host_rss_bytes();
+  const uint64_t rss_before = cli::host_rss_bytes();
   const auto start = std::chrono::steady_clock::now();
   balloon.set_target_pages(target);
   const bool reached = run_until(vm, [&] { return balloon.stats().actual_pages >= target; });
   const auto end = std::chrono::steady_clock::now();
-  const uint64_t rss_after = host_rss_bytes();
+  const uint64_t rss_after = cli::host_rss_bytes();
   const BalloonStats after = balloon.stats();
   const VmStats vm_after = vm.stats();
   if (!reached) {

@@ -29,7 +29,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 struct Guest {
   Guest() : frames(uint64_t{4} << 30), vm(frames, config(), [](int, std::string_view) {}) {
     for (uint64_t p = 0; p < kTouchedPages; ++p) write(p, p + 1);
-    vm.save(state);
+    state = vm.save();
   }
   static VmConfig config() {
     VmConfig c;
@@ -40,11 +40,11 @@ struct Guest {
     if (!vm.memory().write(Gpa::from_page(page), &value, sizeof value)) std::abort();
   }
   // Back to no checkpoint: the top-level restriction goes too, so the next one starts anew.
-  void unrestrict() { (void)vm.memory().p2m().unrestrict_subtree(Gpa{0}, EptEntry::kLevels); }
+  void unrestrict() { (void)vm.memory().p2m_for_testing().unrestrict_subtree(Gpa{0}, EptEntry::kLevels); }
 
   FrameStore frames;
   Vm vm;
-  StateWriter state;
+  VmState state;
 };
 
 Guest& guest() {
@@ -55,32 +55,32 @@ Guest& guest() {
 // The memory part of the pause: restricting the top-level EPT entry, whatever the size.
 void BM_CheckpointPause(benchmark::State& state) {
   Guest& g = guest();
-  P2m& p2m = g.vm.memory().p2m();
+  const GuestMemory& memory = g.vm.memory();
   uint64_t writes = 0;
   for (auto _ : state) {
-    const uint64_t before = p2m.stats().entry_writes;
+    const uint64_t before = memory.ept_stats().entry_writes;
     const auto t0 = std::chrono::steady_clock::now();
     MemoryCheckpoint cp(g.vm.memory());
     state.SetIterationTime(seconds_since(t0));
-    writes = p2m.stats().entry_writes - before;
+    writes = memory.ept_stats().entry_writes - before;
     benchmark::DoNotOptimize(cp.pages());
     g.unrestrict();
   }
   state.counters["entry_writes"] = static_cast<double>(writes);
-  state.counters["pages_covered"] = static_cast<double>(p2m.stats().mapped_pages);
+  state.counters["pages_covered"] = static_cast<double>(memory.ept_stats().mapped_pages);
 }
 BENCHMARK(BM_CheckpointPause)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
-// The whole pause of `--rollback-every`: the VM's state bytes, then the memory checkpoint.
+// The whole pause of `--rollback-every`: the VM's state, then the memory checkpoint.
 void BM_CheckpointPauseWithVmState(benchmark::State& state) {
   Guest& g = guest();
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    StateWriter w;
-    g.vm.save(w);
+    const VmState saved = g.vm.save();
     MemoryCheckpoint cp(g.vm.memory());
     state.SetIterationTime(seconds_since(t0));
     benchmark::DoNotOptimize(cp.pages());
+    benchmark::DoNotOptimize(saved.markers);
     g.unrestrict();
   }
 }
@@ -103,8 +103,7 @@ void BM_RollbackDirtyPages(benchmark::State& state) {
     writing += seconds_since(w0);
     const auto t0 = std::chrono::steady_clock::now();
     restored = cp.rollback();
-    StateReader r(g.state.bytes());
-    g.vm.restore(r, cpu::RestoredMemory::kReported);
+    g.vm.restore(g.state, cpu::RestoredMemory::kReported);
     state.SetIterationTime(seconds_since(t0));
   }
   if (restored != dirty) state.SkipWithError("rollback restored another number of pages");
@@ -136,8 +135,7 @@ void BM_RollbackFreshPages(benchmark::State& state) {
     for (uint64_t i = 0; i < fresh; ++i) g.write(kTouchedPages + i, i + 1);
     const auto t0 = std::chrono::steady_clock::now();
     restored = cp.rollback();
-    StateReader r(g.state.bytes());
-    g.vm.restore(r, cpu::RestoredMemory::kReported);
+    g.vm.restore(g.state, cpu::RestoredMemory::kReported);
     state.SetIterationTime(seconds_since(t0));
   }
   if (restored != fresh) state.SkipWithError("rollback restored another number of pages");

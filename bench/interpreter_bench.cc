@@ -1,5 +1,6 @@
 // Interpreter speed in guest instructions per second, on small loops run by the vCPU with
-// the soft TLB warm (FlatVm's identity mapping): ALU, memory and call-heavy code.
+// the soft TLB warm (FlatVm's identity mapping): ALU, memory and call-heavy code, and SSE2
+// integer and floating-point loops.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -54,6 +55,20 @@ void BM_CallLoop(benchmark::State& state) {
   run_loop(state, {0xe8, 0x02, 0x00, 0x00, 0x00, 0xeb, 0xf9, 0x48, 0xff, 0xc0, 0xc3});
 }
 BENCHMARK(BM_CallLoop)->Unit(benchmark::kMillisecond);
+
+// The inner loop of glibc's SSE2 string functions:
+// l: movdqa xmm1,[rdi]; pcmpeqb xmm1,xmm0; pminub xmm1,xmm2; pmovmskb eax,xmm1; test eax,eax; jmp l
+void BM_Sse2ScanLoop(benchmark::State& state) {
+  run_loop(state, {0x66, 0x0f, 0x6f, 0x0f, 0x66, 0x0f, 0x74, 0xc8, 0x66, 0x0f, 0xda, 0xca, 0x66,
+                   0x0f, 0xd7, 0xc1, 0x85, 0xc0, 0xeb, 0xec});
+}
+BENCHMARK(BM_Sse2ScanLoop)->Unit(benchmark::kMillisecond);
+
+// Scalar double arithmetic, each under the guest's MXCSR: l: mulsd xmm0,xmm1; addsd xmm0,xmm2; jmp l
+void BM_SseFloatLoop(benchmark::State& state) {
+  run_loop(state, {0xf2, 0x0f, 0x59, 0xc1, 0xf2, 0x0f, 0x58, 0xc2, 0xeb, 0xf6});
+}
+BENCHMARK(BM_SseFloatLoop)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

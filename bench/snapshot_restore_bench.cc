@@ -11,8 +11,8 @@
 #include <memory>
 
 #include "cow-snapshots/snapshot_image.h"
-#include "cow-snapshots/vm_snapshot.h"
 #include "tests/support/tiny_elf.h"
+#include "vmm/vm_image.h"
 
 namespace densevm::snapshot {
 namespace {
@@ -60,7 +60,7 @@ void BM_RestoreVmLazy(benchmark::State& state) {
   uint64_t clone = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(
-        restore_vm(image, frames, [](int, std::string_view) {}, {.lazy = true, .vm_id = 0, .clone = ++clone}));
+        restore_vm(vm_image(image), frames, [](int, std::string_view) {}, {.lazy = true, .vm_id = 0, .clone = ++clone}));
   }
 }
 BENCHMARK(BM_RestoreVmLazy)->Unit(benchmark::kMillisecond);
@@ -70,7 +70,7 @@ void BM_RestoreToFirstInstruction(benchmark::State& state) {
   FrameStore frames(uint64_t{2} << 30);
   for (auto _ : state) {
     auto image = std::make_shared<SnapshotImage>(load_snapshot_chain(snapshot_file(), false), frames, false);
-    benchmark::DoNotOptimize(restore_vm(image, frames, [](int, std::string_view) {}, {.lazy = true, .vm_id = 0, .clone = 0}));
+    benchmark::DoNotOptimize(restore_vm(vm_image(image), frames, [](int, std::string_view) {}, {.lazy = true, .vm_id = 0, .clone = 0}));
   }
 }
 BENCHMARK(BM_RestoreToFirstInstruction)->Unit(benchmark::kMillisecond);

@@ -9,13 +9,13 @@ namespace densevm::snapshot {
 
 BackgroundSave::BackgroundSave(std::shared_ptr<VmTemplate> frozen, std::string path, SaveOptions options)
     : frozen_(std::move(frozen)), path_(std::move(path)), options_(std::move(options)) {
-  if (options_.parent == nullptr && frozen_->vm().memory().has_source()) {
+  if (options_.parent == nullptr && frozen_->memory().has_source()) {
     throw std::logic_error("a full save of a template needs its pages materialized before it was frozen");
   }
   thread_ = std::thread([this] {
     const auto start = std::chrono::steady_clock::now();
     try {
-      result_.stats = save_vm_file(frozen_->vm(), path_, options_);
+      result_.stats = save_snapshot_file(frozen_->contents(), frozen_->memory(), path_, options_);
     } catch (const std::exception& e) {
       result_.error = e.what();
     }

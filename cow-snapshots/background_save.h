@@ -2,8 +2,8 @@
 // VMs restored from the template run on, so the guest stands still only while it is frozen,
 // not for the encode, the compression and the synced write.
 //
-//   auto frozen = std::make_shared<VmTemplate>(std::move(vm));
-//   BackgroundSave save(frozen, "vm.snap", {.compress = true, .parent = nullptr, .parent_name = {}});
+//   auto tmpl = std::make_shared<VmTemplate>(owner, memory, config, state);
+//   BackgroundSave save(tmpl, "vm.snap", {.compress = true, .parent = nullptr, .parent_name = {}});
 //   ... run the VM that goes on ...
 //   const BackgroundSave::Result& r = save.finish();   // r.error: empty, or why there is no file
 #pragma once
@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "cow-snapshots/vm_snapshot.h"
+#include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/vm_template.h"
 
 namespace densevm::snapshot {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::snapshot {
 
@@ -15,7 +15,7 @@ ChainPages::ChainPages(std::vector<Snapshot> chain) : chain_(std::move(chain)) {
     stored_ += s.stored_pages();
     if (stored_ >= kNone) throw SnapshotError("snapshot chain holds too many pages");
     for (uint64_t i = 0; i < s.page_count; ++i) {
-      const PageRef ref = s.page(i);
+      const IndexEntry ref = s.page(i);
       const uint64_t index = index_of(Gpa{ref.gpa});
       if (index >= slots_.size()) throw SnapshotError("snapshot has a page outside guest RAM");
       slots_[index] = ref.stored == kDroppedPage ? kNone : base + ref.stored;

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "cow-snapshots/vm_snapshot.h"
-#include "vmm/types.h"
+#include "core/types.h"
+#include "cow-snapshots/snapshot_file.h"
 
 namespace densevm::snapshot {
 

@@ -3,9 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "cow-snapshots/snapshot_image.h"
+#include "mmu/guest_memory.h"
 #include "tests/support/tiny_elf.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_memory.h"
+#include "vmm/vm_image.h"
 
 namespace densevm::snapshot {
 namespace {
@@ -34,7 +35,7 @@ TEST_F(ChainPagesTest, ADiffsEntriesOverrideItsParentsAndItsDropsZeroThem) {
   const std::vector<uint8_t> base_file = encode_vm(*base_vm, {}, s);
   const Snapshot base = parse_snapshot(base_file, nullptr);
   auto parent = std::make_shared<SnapshotImage>(std::vector<Snapshot>{base}, frames_, false);
-  auto child = restore_vm(parent, frames_, [](int, std::string_view) {}, {});
+  auto child = restore_vm(vm_image(parent), frames_, [](int, std::string_view) {}, {});
   fill(*child, kData + kPageSize, 9);  // changed
   fill(*child, kData + 2 * kPageSize, 0);  // now zero: dropped
   const std::vector<uint8_t> diff_file = encode_vm(*child, {.compress = false, .parent = parent.get(), .parent_name = "b"}, s);

@@ -1,36 +1,24 @@
 #include "cow-snapshots/memory_checkpoint.h"
 
-#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
 namespace densevm::snapshot {
 
 MemoryCheckpoint::MemoryCheckpoint(GuestMemory& memory) : memory_(memory) {
-  P2m& p2m = memory_.p2m();
-  if (p2m.keeper() != nullptr) throw std::logic_error("MemoryCheckpoint: the P2M already has one");
+  if (memory_.keeper() != nullptr) throw std::logic_error("MemoryCheckpoint: the P2M already has one");
   // A VM restored lazily still owes pages from its snapshot, and which of them the guest gave
   // up is not part of the P2M a rollback puts back: fetch them all first.
   if (memory_.materialize() != GuestMemory::Populate::kMapped) {
     throw std::runtime_error("checkpoint: the VM's snapshot pages could not all be read");
   }
-  pages_ = p2m.stats().mapped_pages;
-  // One entry per 512 GiB of guest-physical space holding RAM; an entry with no table
-  // below has no page to protect (pages mapped there later are new: before_leaf_change).
-  constexpr uint64_t kTop = P2m::Walker::span(EptEntry::kLevels);
-  uint64_t next = 0;  // first top-level span not restricted yet
-  for (const GuestMemory::Range& r : memory_.ram_ranges()) {
-    for (uint64_t top = std::max(next, r.begin.value() & ~(kTop - 1));
-         top < r.begin.value() + r.size; top += kTop) {
-      (void)p2m.restrict_subtree(Gpa{top}, EptEntry::kLevels, kEptRx);
-      next = top + kTop;
-    }
-  }
-  p2m.set_keeper(this);
+  pages_ = memory_.resident_pages();
+  memory_.write_protect_all();
+  memory_.set_keeper(this);
 }
 
 MemoryCheckpoint::~MemoryCheckpoint() {
-  memory_.p2m().set_keeper(nullptr);
+  memory_.set_keeper(nullptr);
   FrameStore& frames = memory_.frames();
   for (const auto& [pfn, kept] : kept_) {
     if (kept.then.holds_frame()) frames.release(kept.then.frame());
@@ -56,6 +44,12 @@ void MemoryCheckpoint::before_leaf_change(Gpa page, EptEntry old) {
   changed_.emplace_back(page, kept.then);
 }
 
+std::optional<EptEntry> MemoryCheckpoint::kept(Gpa page) const {
+  const auto it = kept_.find(page.page_number());
+  if (it == kept_.end() || !it->second.then.holds_frame()) return std::nullopt;
+  return it->second.then;
+}
+
 std::optional<Hpa> MemoryCheckpoint::take_spare_frame() {
   if (spares_.empty()) return std::nullopt;
   const Hpa spare = spares_.back();
@@ -64,9 +58,8 @@ std::optional<Hpa> MemoryCheckpoint::take_spare_frame() {
 }
 
 uint64_t MemoryCheckpoint::rollback() {
-  P2m& p2m = memory_.p2m();
   FrameStore& frames = memory_.frames();
-  p2m.set_keeper(nullptr);  // our own remapping is not a change to keep
+  memory_.set_keeper(nullptr);  // our own remapping is not a change to keep
   // Spares the round did not need are surplus: only this rollback's are kept.
   for (const Hpa spare : spares_) frames.release(spare);
   spares_.clear();
@@ -78,11 +71,11 @@ uint64_t MemoryCheckpoint::rollback() {
   };
   uint64_t restored = 0;
   for (const auto& [page, then] : changed_) {
-    const std::optional<P2mLeaf> now = p2m.inspect(page);
+    const std::optional<P2mLeaf> now = memory_.mapping(page);
     if (!then.holds_frame()) {
       if (now) {
         take_back(now);
-        (void)p2m.unmap(page);  // first touched after the checkpoint: untouched again
+        (void)memory_.drop(page);  // first touched after the checkpoint: untouched again
         ++restored;
       }
       continue;
@@ -92,16 +85,16 @@ uint64_t MemoryCheckpoint::rollback() {
     if (now && now->hpa == then.frame() && now->perms == perms) continue;  // copy had failed
     if (now && now->hpa != then.frame()) take_back(now);
     frames.retain(then.frame());
-    if (p2m.map(page, then.frame(), perms, then.memtype()) != P2mStatus::kOk) {
+    if (!memory_.put_back(page, then.frame(), perms, then.memtype())) {
       frames.release(then.frame());
-      p2m.set_keeper(this);
+      memory_.set_keeper(this);
       throw std::runtime_error("rollback: no host frame for a page table");
     }
     ++restored;
   }
   changed_.clear();
   ++round_;
-  p2m.set_keeper(this);
+  memory_.set_keeper(this);
   return restored;
 }
 

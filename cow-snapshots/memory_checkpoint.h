@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "ept/p2m.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::snapshot {
 
@@ -57,6 +57,7 @@ class MemoryCheckpoint final : public P2mKeeper {
   [[nodiscard]] uint64_t changed_pages() const { return changed_.size(); }
 
   void before_leaf_change(Gpa page, EptEntry old) override;
+  [[nodiscard]] std::optional<EptEntry> kept(Gpa page) const override;
   [[nodiscard]] std::optional<Hpa> take_spare_frame() override;
 
  private:

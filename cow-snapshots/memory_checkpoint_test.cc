@@ -30,7 +30,7 @@ std::vector<uint64_t> first_words(GuestMemory& m, uint64_t pages) {
 }
 
 bool writable(GuestMemory& m, uint64_t gpa) {
-  const std::optional<P2mLeaf> leaf = m.p2m().inspect(Gpa{gpa});
+  const std::optional<P2mLeaf> leaf = m.mapping(Gpa{gpa});
   return leaf && (leaf->effective_perms & kEptWrite) != 0;
 }
 
@@ -52,7 +52,7 @@ TEST(MemoryCheckpoint, RollbackRestoresExactlyThePagesChanged) {
   EXPECT_EQ(cp.rollback(), 3u);
   EXPECT_EQ(read64(mem, 0x100000 + 3 * kPageSize), 3u);
   EXPECT_EQ(read64(mem, 0x100000 + 7 * kPageSize), 7u);
-  EXPECT_FALSE(mem.p2m().inspect(Gpa{0x900000})) << "untouched again";
+  EXPECT_FALSE(mem.mapping(Gpa{0x900000})) << "untouched again";
   EXPECT_EQ(mem.resident_pages(), 100u);
 
   // The checkpoint survives a rollback: the next round starts from the same memory.
@@ -69,10 +69,10 @@ TEST(MemoryCheckpoint, TakingItWritesOneEntryWhateverTheGuestSize) {
     FrameStore frames(uint64_t{1} << 30);
     GuestMemory mem(frames, 128 * kMiB);
     for (uint64_t p = 0; p < pages; ++p) write64(mem, p * kPageSize, p);
-    const P2mStats before = mem.p2m().stats();
+    const P2mStats before = mem.ept_stats();
     const FrameStoreStats frames_before = frames.stats();
     MemoryCheckpoint cp(mem);
-    const P2mStats after = mem.p2m().stats();
+    const P2mStats after = mem.ept_stats();
     EXPECT_EQ(after.entry_writes - before.entry_writes, 1u) << pages;
     EXPECT_EQ(after.notifications - before.notifications, 1u) << pages;
     EXPECT_EQ(frames.stats().frames_shared, frames_before.frames_shared) << "nothing retained";
@@ -90,9 +90,9 @@ TEST(MemoryCheckpoint, HighRamIsCoveredByTheSameEntry) {
   const uint64_t high = GuestMemory::kHighRamBase + 5 * kPageSize;
   write64(mem, 0, 1);
   write64(mem, high, 2);
-  const uint64_t before = mem.p2m().stats().entry_writes;
+  const uint64_t before = mem.ept_stats().entry_writes;
   MemoryCheckpoint cp(mem);
-  EXPECT_EQ(mem.p2m().stats().entry_writes - before, 1u);
+  EXPECT_EQ(mem.ept_stats().entry_writes - before, 1u);
   EXPECT_FALSE(writable(mem, high));
   write64(mem, high, 3);
   EXPECT_EQ(cp.rollback(), 1u);
@@ -108,10 +108,10 @@ TEST(MemoryCheckpoint, FirstWritePushesTheRestrictionDownToThatPageOnly) {
   const uint64_t pages[] = {0x10'0000, 0x10'1000, 0x20'0000, kGiB + 0x5000};
   for (uint64_t gpa : pages) write64(mem, gpa, gpa);
   MemoryCheckpoint cp(mem);
-  const P2mStats before = mem.p2m().stats();
+  const P2mStats before = mem.ept_stats();
 
   write64(mem, 0x10'0000, 1);
-  const P2mStats after = mem.p2m().stats();
+  const P2mStats after = mem.ept_stats();
   EXPECT_EQ(after.push_downs - before.push_downs, 3u) << "levels 4, 3 and 2";
   EXPECT_LE(after.entry_writes - before.entry_writes, 3u * 512 + 3);
   EXPECT_EQ(after.notifications - before.notifications, 1u) << "only the copy's remap";
@@ -119,11 +119,11 @@ TEST(MemoryCheckpoint, FirstWritePushesTheRestrictionDownToThatPageOnly) {
   for (uint64_t gpa : {uint64_t{0x10'1000}, uint64_t{0x20'0000}, kGiB + 0x5000}) {
     EXPECT_FALSE(writable(mem, gpa)) << std::hex << gpa;
   }
-  EXPECT_EQ(mem.p2m().inspect(Gpa{0x10'1000})->perms, kEptRx) << "the leaf holds it now";
-  EXPECT_EQ(mem.p2m().inspect(Gpa{0x20'0000})->perms, kEptRwx) << "its 2 MiB entry holds it";
+  EXPECT_EQ(mem.mapping(Gpa{0x10'1000})->perms, kEptRx) << "the leaf holds it now";
+  EXPECT_EQ(mem.mapping(Gpa{0x20'0000})->perms, kEptRwx) << "its 2 MiB entry holds it";
 
   write64(mem, 0x10'1000, 2);
-  EXPECT_EQ(mem.p2m().stats().push_downs, after.push_downs) << "already at the leaf";
+  EXPECT_EQ(mem.ept_stats().push_downs, after.push_downs) << "already at the leaf";
   EXPECT_EQ(mem.cow_breaks(), 2u);
   EXPECT_EQ(cp.kept_frames(), 2u);
 
@@ -142,22 +142,22 @@ TEST(MemoryCheckpoint, RepeatedRollbacksRestoreTheSameMemory) {
   MemoryCheckpoint cp(mem);
   for (uint64_t round = 0; round < 6; ++round) {
     for (uint64_t p = round % 3; p < kPages; p += 5) write64(mem, p * kPageSize, round);
-    for (uint64_t p = 1 + round % 2; p < 64; p += 8) (void)mem.p2m().unmap(Gpa::from_page(p));
+    for (uint64_t p = 1 + round % 2; p < 64; p += 8) (void)mem.drop(Gpa::from_page(p));
     EXPECT_GT(cp.rollback(), 0u);
     EXPECT_EQ(first_words(mem, kPages), at_checkpoint) << "round " << round;
     EXPECT_EQ(mem.resident_pages(), kPages / 2) << "round " << round;
     for (uint64_t p = 1; p < kPages; p += 2) {
-      ASSERT_FALSE(mem.p2m().inspect(Gpa::from_page(p))) << "round " << round << " page " << p;
+      ASSERT_FALSE(mem.mapping(Gpa::from_page(p))) << "round " << round << " page " << p;
     }
     // Armed again without another pass: no page is writable, so every first write of the
     // next round comes back to the checkpoint.
-    mem.p2m().for_each_mapping([&](Gpa gpa, Hpa, EptPerms) {
+    mem.for_each_mapping([&](Gpa gpa, Hpa, EptPerms) {
       EXPECT_FALSE(writable(mem, gpa.value())) << "round " << round << " gpa " << gpa.value();
     });
     // Every frame in use is accounted for: mapped (kept ones too, after a rollback), a
     // table, or spare.
     EXPECT_EQ(frames.stats().frames_resident,
-              mem.resident_pages() + mem.p2m().stats().table_frames + cp.spare_frames())
+              mem.resident_pages() + mem.ept_stats().table_frames + cp.spare_frames())
         << "round " << round;
   }
 }
@@ -175,8 +175,8 @@ TEST(MemoryCheckpoint, PagesFirstTouchedAfterItBecomeNotPresent) {
   write64(mem, 0x40'1000, 10);  // populated by the host write itself
   EXPECT_EQ(cp.kept_frames(), 0u);
   EXPECT_EQ(cp.rollback(), 2u);
-  EXPECT_FALSE(mem.p2m().inspect(Gpa{0x40'0000}));
-  EXPECT_FALSE(mem.p2m().inspect(Gpa{0x40'1000}));
+  EXPECT_FALSE(mem.mapping(Gpa{0x40'0000}));
+  EXPECT_FALSE(mem.mapping(Gpa{0x40'1000}));
   EXPECT_EQ(read64(mem, 0x40'0000), 0u);
   EXPECT_EQ(read64(mem, 0), 5u);
 }
@@ -188,10 +188,10 @@ TEST(MemoryCheckpoint, PagesUnmappedDuringItAreRolledBack) {
   GuestMemory mem(frames, 16 * kMiB);
   for (uint64_t p = 0; p < 8; ++p) write64(mem, p * kPageSize, p + 100);
   MemoryCheckpoint cp(mem);
-  EXPECT_TRUE(mem.p2m().unmap(Gpa{1 * kPageSize}));  // untouched since: its own frame kept
+  EXPECT_TRUE(mem.drop(Gpa{1 * kPageSize}));  // untouched since: its own frame kept
   write64(mem, 2 * kPageSize, 7);                     // copied, then the copy unmapped
-  EXPECT_TRUE(mem.p2m().unmap(Gpa{2 * kPageSize}));
-  EXPECT_TRUE(mem.p2m().unmap(Gpa{3 * kPageSize}));   // unmapped, then touched again: zero
+  EXPECT_TRUE(mem.drop(Gpa{2 * kPageSize}));
+  EXPECT_TRUE(mem.drop(Gpa{3 * kPageSize}));   // unmapped, then touched again: zero
   EXPECT_EQ(read64(mem, 3 * kPageSize), 0u);
   write64(mem, 3 * kPageSize, 8);
   EXPECT_EQ(cp.kept_frames(), 3u);
@@ -202,7 +202,7 @@ TEST(MemoryCheckpoint, PagesUnmappedDuringItAreRolledBack) {
   // Rolled back pages are read-only and shared with the checkpoint: a write copies again.
   EXPECT_FALSE(writable(mem, 1 * kPageSize));
   write64(mem, 1 * kPageSize, 1);
-  EXPECT_TRUE(mem.p2m().unmap(Gpa{1 * kPageSize}));
+  EXPECT_TRUE(mem.drop(Gpa{1 * kPageSize}));
   EXPECT_EQ(cp.rollback(), 1u);
   EXPECT_EQ(read64(mem, 1 * kPageSize), 101u);
 }
@@ -269,8 +269,7 @@ TEST(MemoryCheckpoint, RollbackLoopOfAVmRedecodesOnlyChangedCode) {
   const uint8_t return9[] = {0xb0, 0x09, 0xc3};
   ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return5, sizeof return5));
   ASSERT_TRUE(vm.run_slice(5));  // through the first call's ret
-  StateWriter state;
-  vm.save(state);
+  const VmState state = vm.save();
   const uint64_t decodes_at_checkpoint = vm.stats().decodes;
   MemoryCheckpoint cp(vm.memory());
   for (int round = 0; round < 3; ++round) {
@@ -285,8 +284,7 @@ TEST(MemoryCheckpoint, RollbackLoopOfAVmRedecodesOnlyChangedCode) {
       EXPECT_EQ(vm.stats().decodes, decodes_at_checkpoint + 2) << round;
     }
     EXPECT_GT(cp.rollback(), 0u);
-    StateReader r(state.bytes());
-    vm.restore(r, cpu::RestoredMemory::kReported);
+    vm.restore(state, cpu::RestoredMemory::kReported);
   }
   while (vm.run_slice(1000)) {
   }

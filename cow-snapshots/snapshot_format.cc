@@ -6,7 +6,7 @@
 #include <new>
 #include <cstring>
 
-#include "vmm/snapshot_state.h"
+#include "core/persist.h"
 
 namespace densevm::snapshot {
 
@@ -26,6 +26,13 @@ uint64_t checksum(std::span<const uint8_t> bytes) { return XXH3_64bits(bytes.dat
 std::span<const uint8_t> Container::section(SectionId id) const {
   for (const SectionView& s : sections) {
     if (s.id == id) return s.payload;
+  }
+  throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
+}
+
+uint64_t Container::checksum_of(SectionId id) const {
+  for (const SectionView& s : sections) {
+    if (s.id == id) return s.checksum;
   }
   throw SnapshotError(std::string("snapshot has no ") + section_name(id) + " section");
 }
@@ -105,10 +112,10 @@ Container decode_container(std::span<const uint8_t> file, bool verify_pages) {
     StateReader r(file);
     (void)r.take(kMagic.size());
     c.version = r.u32();
-    if (c.version != kVersion) {
+    if (c.version < kOldestVersion || c.version > kVersion) {
       throw SnapshotError("snapshot version " + std::to_string(c.version) +
-                          " is not supported (this densevm reads version " +
-                          std::to_string(kVersion) + ")");
+                          " is not supported (this densevm reads versions " +
+                          std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) + ")");
     }
     c.flags = r.u32();
     if (c.flags & ~kKnownFlags) throw SnapshotError("snapshot has unknown flags");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -21,7 +22,11 @@ struct SnapshotError : std::runtime_error {
 };
 
 inline constexpr std::array<uint8_t, 8> kMagic = {'D', 'V', 'M', 'S', 'N', 'A', 'P', 0};
-inline constexpr uint32_t kVersion = 2;
+// Files are written in kVersion; versions kOldestVersion..kVersion are read. A file's
+// version is also its state record's layout (the record's owner reads it in that layout:
+// vmm/vm_state.h's VmState::kVersion and kOldestVersion are these).
+inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kOldestVersion = 2;
 inline constexpr uint32_t kFlagCompressed = 1u << 0;  // the pages section is one zstd frame
 inline constexpr uint32_t kFlagDiff = 1u << 1;        // pages relative to a parent snapshot
 inline constexpr uint32_t kKnownFlags = kFlagCompressed | kFlagDiff;
@@ -29,7 +34,19 @@ inline constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4;         // magic, version,
 inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH3-64
 
 enum class SectionId : uint32_t { kConfig = 1, kState = 2, kIndex = 3, kPages = 4, kLineage = 5 };
-inline constexpr size_t kSectionCount = 5;  // version 2 has exactly these, in this order
+inline constexpr size_t kSectionCount = 5;  // versions 2 and 3 have exactly these, in this order
+
+// One page entry of the index section, as stored (little-endian, unaligned in the file: read
+// and written whole with memcpy).
+struct [[gnu::packed]] IndexEntry {
+  uint64_t gpa;     // page-aligned, strictly ascending
+  uint32_t stored;  // index into the stored pages, or kDroppedPage
+};
+static_assert(sizeof(IndexEntry) == 12, "FORMAT.md: a page entry is a u64 and a u32");
+static_assert(std::endian::native == std::endian::little, "index entries are read in place");
+
+// In a diff's index, this stored index drops the parent's page.
+inline constexpr uint32_t kDroppedPage = 0xffffffffu;
 
 [[nodiscard]] const char* section_name(SectionId id);
 
@@ -50,6 +67,7 @@ struct Container {
   std::vector<SectionView> sections;  // checksums verified, in file order
   bool pages_verified = false;        // the pages section's checksum was checked too
   [[nodiscard]] std::span<const uint8_t> section(SectionId id) const;
+  [[nodiscard]] uint64_t checksum_of(SectionId id) const;
   // What a diff names its parent by: XXH3-64 over the section checksums, in file order.
   [[nodiscard]] uint64_t content_checksum() const;
 };

@@ -17,10 +17,10 @@
 #include <span>
 #include <vector>
 
+#include "core/frame_store.h"
+#include "core/page_source.h"
 #include "cow-snapshots/chain_pages.h"
-#include "cow-snapshots/vm_snapshot.h"
-#include "vmm/frame_store.h"
-#include "vmm/page_source.h"
+#include "cow-snapshots/snapshot_file.h"
 
 namespace densevm::snapshot {
 

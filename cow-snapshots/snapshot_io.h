@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "cow-snapshots/snapshot_format.h"
-#include "vmm/atomic_file.h"
 
 namespace densevm::snapshot {
 

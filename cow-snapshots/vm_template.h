@@ -1,6 +1,8 @@
 // VmTemplate: a VM frozen at a slice boundary, serving its memory to the VMs restored from
 // it (a PageSource): in-memory clones, or the same VM going on after a checkpoint while the
-// frozen copy is written to a file on another thread.
+// frozen copy is written to a file on another thread. It holds the frozen VM without knowing
+// it: its memory, its config and state records (what a snapshot file holds), and the object
+// that owns them, kept alive (vmm/frozen_vm.h freezes a Vm).
 //
 // The frozen VM never runs again and nothing changes its memory, so any number of threads
 // may read it at once. A fetch hands out the template's own frame, one more reference, which
@@ -14,9 +16,9 @@
 // maps, so pages the VM rewrote are not held twice and its first write to a page it took
 // from the template keeps the frame instead of copying it.
 //
-//   auto frozen = std::make_shared<VmTemplate>(std::move(vm));
-//   std::unique_ptr<Vm> clone = restore_vm(vm_image(frozen), frames, sink, {.lazy = true, .clone = 1});
-//   std::thread saver([&] { (void)save_vm_file(frozen->vm(), "vm.snap", {}); });
+//   auto tmpl = std::make_shared<VmTemplate>(std::shared_ptr<Vm>(std::move(vm)), memory, config, state);
+//   memory_of_a_clone.set_source(tmpl);   // its pages come from the template, copy-on-write
+//   std::thread saver([&] { (void)save_snapshot_file(tmpl->contents(), tmpl->memory(), "vm.snap", {}); });
 #pragma once
 
 #include <atomic>
@@ -26,17 +28,17 @@
 #include <span>
 #include <vector>
 
-#include "cow-snapshots/vm_snapshot.h"
-#include "vmm/page_source.h"
-#include "vmm/vm.h"
+#include "core/page_source.h"
+#include "cow-snapshots/snapshot_file.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::snapshot {
 
 class VmTemplate final : public PageSource {
  public:
-  // vm: between slices and still running; it is saved (Vm::save) now. Throws
-  // std::invalid_argument for a VM that has stopped.
-  explicit VmTemplate(std::unique_ptr<Vm> vm);
+  // owner: what keeps `memory` alive (the frozen VM); `state`: its state record. The memory
+  // must never change again.
+  VmTemplate(std::shared_ptr<void> owner, GuestMemory& memory, SnapshotConfig config, std::vector<uint8_t> state);
   VmTemplate(const VmTemplate&) = delete;
   VmTemplate& operator=(const VmTemplate&) = delete;
 
@@ -44,12 +46,13 @@ class VmTemplate final : public PageSource {
   // The template's mapped pages, and those its own source still holds for it, ascending.
   void for_each_held_page(const std::function<void(Gpa)>& visit) const override;
 
-  // The frozen VM, for encode_vm / save_vm_file (which only read a VM with no source left,
-  // or any VM for a diff). Never run it, nor change its memory.
-  [[nodiscard]] Vm& vm() { return *vm_; }
-  [[nodiscard]] const VmConfig& config() const { return vm_->config(); }
-  // Its Vm::save record, taken when it was frozen, and that record's XXH3-64 (the seed of
-  // the clones' generation ids).
+  // What a snapshot file of the frozen VM holds besides its RAM, and that RAM (save only
+  // reads it: a full save needs it materialized before the freeze).
+  [[nodiscard]] SnapshotContents contents() const { return {config_, state_}; }
+  [[nodiscard]] GuestMemory& memory() const { return memory_; }
+  [[nodiscard]] const SnapshotConfig& config() const { return config_; }
+  // Its state record, taken when it was frozen, and that record's XXH3-64 (the seed of the
+  // clones' generation ids).
   [[nodiscard]] std::span<const uint8_t> state() const { return state_; }
   [[nodiscard]] uint64_t state_hash() const { return state_hash_; }
   // Pages handed out: frames of the template, or pages its own source fetched.
@@ -65,16 +68,14 @@ class VmTemplate final : public PageSource {
   [[nodiscard]] uint64_t released() const { return released_; }
 
  private:
-  std::unique_ptr<Vm> vm_;
+  std::shared_ptr<void> owner_;
+  GuestMemory& memory_;
+  SnapshotConfig config_;
   std::vector<uint8_t> state_;
   uint64_t state_hash_ = 0;
   std::atomic<uint64_t> fetches_{0};
   bool handing_over_ = false;
   uint64_t released_ = 0;
 };
-
-// What restore_vm builds a VM from: the template's config and state, the template as the
-// source of every page.
-[[nodiscard]] VmImage vm_image(const std::shared_ptr<VmTemplate>& frozen);
 
 }  // namespace densevm::snapshot

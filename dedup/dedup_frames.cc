@@ -4,9 +4,27 @@
 
 namespace densevm {
 
-DedupFrames::~DedupFrames() {
-  for (const auto& [hpa, owned] : owned_) frames_.release(hpa);
-  if (zero_) frames_.release(*zero_);
+DedupFrames::~DedupFrames() { release_all(); }
+
+void DedupFrames::release_all() {
+  for (const Hpa hpa : held()) frames_.release(hpa);
+}
+
+std::vector<Hpa> DedupFrames::held() const {
+  std::vector<Hpa> frames;
+  for (const auto& [hpa, owned] : owned_) frames.push_back(hpa);
+  if (zero_) frames.push_back(*zero_);
+  return frames;
+}
+
+DedupFramesState DedupFrames::save() const { return {zero_, by_hash_, owned_, FrameRefs(frames_, held())}; }
+
+void DedupFrames::restore(const DedupFramesState& s) {
+  release_all();
+  zero_ = s.zero;
+  by_hash_ = s.by_hash;
+  owned_ = s.owned;
+  for (const Hpa hpa : held()) frames_.retain(hpa);
 }
 
 std::optional<Hpa> DedupFrames::zero_frame() {

@@ -16,10 +16,24 @@
 #include <unordered_map>
 #include <vector>
 
-#include "vmm/frame_store.h"
-#include "vmm/types.h"
+#include "core/frame_refs.h"
+#include "core/frame_store.h"
+#include "core/types.h"
 
 namespace densevm {
+
+// What the service owns, as a checkpoint keeps it (core/persist.h): the frames by content and
+// group, and a reference of each, held by the state itself.
+struct DedupFramesState {
+  struct Owned {
+    uint64_t hash;
+    uint32_t group;
+  };
+  std::optional<Hpa> zero;
+  std::vector<std::unordered_multimap<uint64_t, Hpa>> by_hash;  // per group
+  std::unordered_map<Hpa, Owned> owned;
+  FrameRefs refs;
+};
 
 class DedupFrames {
  public:
@@ -47,11 +61,14 @@ class DedupFrames {
   // Gives back every content frame no guest maps any more; returns how many.
   uint64_t prune();
 
+  [[nodiscard]] DedupFramesState save() const;
+  // Gives up the frames it owns now and owns the state's (a reference of its own of each).
+  void restore(const DedupFramesState& s);
+
  private:
-  struct Owned {
-    uint64_t hash;
-    uint32_t group;
-  };
+  using Owned = DedupFramesState::Owned;
+  [[nodiscard]] std::vector<Hpa> held() const;
+  void release_all();
 
   FrameStore& frames_;
   std::optional<Hpa> zero_;

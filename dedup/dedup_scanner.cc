@@ -9,7 +9,6 @@ namespace {
 
 // Pages are collected from the P2M one 2 MiB window (one EPT leaf table) at a time.
 constexpr uint64_t kWindowBytes = uint64_t{2} << 20;
-constexpr EptPerms kSharedPerms = kEptRead | kEptExec;
 
 }  // namespace
 
@@ -61,7 +60,7 @@ bool DedupScanner::collect(const Member& m, uint64_t want) {
     Gpa at = std::max(cursor_gpa_, r.begin);
     while (at < end) {
       const Gpa window_end = std::min(end, Gpa{(at.value() / kWindowBytes + 1) * kWindowBytes});
-      m.memory->p2m().for_each_mapping(at, window_end, [&](Gpa gpa, Hpa hpa, EptPerms perms) {
+      m.memory->for_each_mapping(at, window_end, [&](Gpa gpa, Hpa hpa, EptPerms perms) {
         if (batch_.size() < want) batch_.push_back({gpa, hpa, perms});
       });
       cursor_gpa_ = batch_.size() == want ? batch_.back().gpa + kPageSize : window_end;
@@ -75,7 +74,7 @@ bool DedupScanner::collect(const Member& m, uint64_t want) {
 void DedupScanner::visit(size_t member, const Page& page) {
   // Only a private, writable page can be merged: dedup frames are read-only and never held
   // by one guest alone, and anything else read-only belongs to another mechanism.
-  if ((page.perms & kEptWrite) == 0 || frames_.refcount(page.hpa) != 1) return;
+  if (!members_[member].memory->private_and_writable(page.gpa, page.hpa, page.perms)) return;
   const uint8_t* bytes = frames_.host_ptr(page.hpa);
   const uint64_t hash = config_.hash(bytes);
   if (!members_[member].checksums->update(page.gpa, hash)) {
@@ -114,8 +113,7 @@ void DedupScanner::merge_with_candidate(size_t member, const Page& page, const u
     return;
   }
   candidates.erase(it);
-  P2m& twin_p2m = members_[twin.member].memory->p2m();
-  if (twin_p2m.protect(twin.gpa, twin.gpa + kPageSize, kSharedPerms) != P2mStatus::kOk) return;
+  if (!members_[twin.member].memory->share_in_place(twin.gpa)) return;
   owned_.adopt(table, hash, twin.hpa);
   ++counters_.merges;
   map_shared(member, page.gpa, twin.hpa);
@@ -124,15 +122,15 @@ void DedupScanner::merge_with_candidate(size_t member, const Page& page, const u
 // The twin was fingerprinted earlier in the pass; since then its guest may have written it
 // (copy-on-write gave it another frame) or it may have been merged itself.
 bool DedupScanner::still_private(const Candidate& c) const {
-  const std::optional<P2mLeaf> leaf = members_[c.member].memory->p2m().inspect(c.gpa);
-  return leaf && leaf->hpa == c.hpa && (leaf->perms & kEptWrite) != 0 &&
-         frames_.refcount(c.hpa) == 1;
+  const GuestMemory& memory = *members_[c.member].memory;
+  const std::optional<P2mLeaf> leaf = memory.mapping(c.gpa);
+  return leaf && leaf->hpa == c.hpa && memory.private_and_writable(c.gpa, c.hpa, leaf->perms);
 }
 
 // map() takes over the new reference and releases the duplicate frame.
 void DedupScanner::map_shared(size_t member, Gpa gpa, Hpa frame) {
   frames_.retain(frame);
-  if (members_[member].memory->p2m().map(gpa, frame, kSharedPerms) != P2mStatus::kOk) {
+  if (!members_[member].memory->share(gpa, frame)) {
     frames_.release(frame);
     return;
   }
@@ -147,6 +145,24 @@ void DedupScanner::finish_pass() {
   cursor_gpa_ = Gpa{0};
 }
 
+DedupScanner::State DedupScanner::save() const {
+  State s{cursor_member_, cursor_gpa_, candidates_, {}, owned_.save(), counters_};
+  for (const Member& m : members_) s.checksums.push_back(m.checksums->save());
+  return s;
+}
+
+void DedupScanner::restore(const State& s) {
+  if (s.checksums.size() != members_.size()) throw StateError("dedup state is for another set of guests");
+  for (size_t i = 0; i < members_.size(); ++i) members_[i].checksums->restore(s.checksums[i]);
+  owned_.restore(s.frames);
+  cursor_member_ = s.cursor_member;
+  cursor_gpa_ = s.cursor_gpa;
+  candidates_ = s.candidates;
+  const double scan_seconds = counters_.scan_seconds;  // host time: not the scan's state
+  counters_ = s.counters;
+  counters_.scan_seconds = scan_seconds;
+}
+
 DedupStats DedupScanner::stats() const {
   DedupStats s = counters_;
   s.member_shared_pages.assign(members_.size(), 0);
@@ -158,7 +174,7 @@ DedupStats DedupScanner::stats() const {
   for (size_t i = 0; i < members_.size(); ++i) {
     const Member& m = members_[i];
     s.cow_breaks += m.memory->cow_breaks();
-    m.memory->p2m().for_each_mapping([&](Gpa, Hpa hpa, EptPerms) {
+    m.memory->for_each_mapping([&](Gpa, Hpa hpa, EptPerms) {
       if (owned_.is_zero_frame(hpa)) {
         ++s.zero_pages;
         ++s.member_shared_pages[i];

@@ -24,7 +24,7 @@
 #include "dedup/dedup_scope.h"
 #include "dedup/page_checksums.h"
 #include "dedup/page_hash.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 
@@ -53,6 +53,27 @@ struct DedupStats {
 
 class DedupScanner {
  public:
+  // A private page seen this pass, waiting for a twin (KSM's unstable tree).
+  struct Candidate {
+    size_t member;
+    Gpa gpa;
+    Hpa hpa;
+  };
+  using Candidates = std::unordered_map<uint64_t, Candidate>;
+
+  // The scanner's part of a checkpoint (core/persist.h): its place in the pass, the pass's
+  // candidates, every member's fingerprints, the frames it owns (held by the state too) and
+  // its counters, so that after a restore the scan visits and merges exactly what it did
+  // after the save. Host time (scan_seconds) goes on.
+  struct State {
+    size_t cursor_member = 0;
+    Gpa cursor_gpa;
+    std::vector<Candidates> candidates;
+    std::vector<std::vector<uint32_t>> checksums;  // per member
+    DedupFramesState frames;
+    DedupStats counters;
+  };
+
   explicit DedupScanner(FrameStore& frames, DedupConfig config = {});
   DedupScanner(const DedupScanner&) = delete;
   DedupScanner& operator=(const DedupScanner&) = delete;
@@ -68,6 +89,10 @@ class DedupScanner {
 
   [[nodiscard]] DedupStats stats() const;
 
+  // Between epochs. restore throws StateError for another set of members.
+  [[nodiscard]] State save() const;
+  void restore(const State& s);
+
  private:
   struct Member {
     GuestMemory* memory;
@@ -79,13 +104,6 @@ class DedupScanner {
     Hpa hpa;
     EptPerms perms;
   };
-  // A private page seen this pass, waiting for a twin (KSM's unstable tree).
-  struct Candidate {
-    size_t member;
-    Gpa gpa;
-    Hpa hpa;
-  };
-  using Candidates = std::unordered_map<uint64_t, Candidate>;
 
   [[nodiscard]] bool collect(const Member& m, uint64_t want);
   void visit(size_t member, const Page& page);

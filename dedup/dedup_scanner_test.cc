@@ -34,7 +34,7 @@ TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
   fill(a, Gpa{0x11000}, 2);
   fill(b, Gpa{0x21000}, 3);
   Counting listener;
-  a.p2m().add_listener(&listener);
+  a.add_listener(&listener);
   DedupScanner dedup(frames_);
   dedup.add(a, 0);
   dedup.add(b, 0);
@@ -63,7 +63,7 @@ TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
   EXPECT_GE(listener.changes, 1) << "soft TLBs hear about the new rights";
   EXPECT_TRUE(holds(a, Gpa{0x10000}, 1));
   EXPECT_TRUE(holds(b, Gpa{0x20000}, 1));
-  a.p2m().remove_listener(&listener);
+  a.remove_listener(&listener);
 }
 
 TEST_F(DedupScannerTest, AHashMatchAloneNeverMerges) {
@@ -241,6 +241,50 @@ TEST_F(DedupScannerTest, BudgetIsCountedInMappedPagesAndPassesNeverRunTogether) 
   dedup.step(kMax);
   EXPECT_EQ(dedup.stats().pages_scanned, 40u) << "an unlimited step stops at the pass end";
   EXPECT_EQ(dedup.stats().merges, 20u);
+}
+
+// The scanner's state (its pass, candidates, fingerprints, frames and counters) taken
+// before a step and put back after it: the same step merges the same pages again, and the
+// frames the state holds outlive the scanner's own release of them.
+TEST_F(DedupScannerTest, ARestoredScannerDoesTheSameWorkAgain) {
+  GuestMemory& a = memory();
+  GuestMemory& b = memory();
+  for (uint64_t i = 0; i < 4; ++i) {
+    fill(a, Gpa{0x10000 + i * kPageSize}, 10 + i);
+    fill(b, Gpa{0x20000 + i * kPageSize}, 10 + i);
+  }
+  DedupScanner dedup(frames_);
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  dedup.step(kMax);  // every page seen once: the next pass merges
+  const DedupScanner::State before = dedup.save();
+  EXPECT_EQ(before.frames.refs.size(), 0u) << "nothing owned yet";
+  std::vector<std::pair<Gpa, Hpa>> private_frames;
+  for (uint64_t i = 0; i < 4; ++i) private_frames.emplace_back(Gpa{0x20000 + i * kPageSize}, frame_of(b, Gpa{0x20000 + i * kPageSize}));
+
+  dedup.step(kMax);
+  const DedupStats merged = dedup.stats();
+  EXPECT_EQ(merged.merges, 8u);
+  EXPECT_EQ(merged.shared_frames, 4u);
+  const DedupScanner::State after = dedup.save();
+  EXPECT_EQ(after.frames.refs.size(), 4u);
+
+  // Put the guests' pages back as they were (what a memory rollback does), then the scanner.
+  for (uint64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(a.write(Gpa{0x10000 + i * kPageSize}, pattern(10 + i).data(), kPageSize));
+    ASSERT_TRUE(b.write(Gpa{0x20000 + i * kPageSize}, pattern(10 + i).data(), kPageSize));
+  }
+  dedup.restore(before);
+  EXPECT_EQ(dedup.stats().merges, 0u) << "the counters are the state's";
+  EXPECT_EQ(dedup.stats().full_passes, 1u);
+  dedup.step(kMax);
+  EXPECT_EQ(dedup.stats().merges, merged.merges);
+  EXPECT_EQ(dedup.stats().full_passes, merged.full_passes);
+  EXPECT_EQ(dedup.stats().shared_frames, 4u);
+
+  dedup.restore(after);  // the frames `after` holds are owned again
+  EXPECT_EQ(dedup.stats().merges, merged.merges);
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_TRUE(holds(a, Gpa{0x10000 + i * kPageSize}, 10 + i));
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TEST(DedupScannerStorm, NoGuestReadsAWrongByteAndTheSameInputsGiveTheSameMerges)
       }
     }
     for (auto& m : mems) {
-      m->p2m().for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
+      m->for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
         layout->push_back(gpa.value() | (frames.refcount(hpa) > 1 ? 1 : 0));
       });
     }

@@ -24,6 +24,11 @@ bool PageChecksums::update(Gpa gpa, uint64_t hash) {
   return same;
 }
 
+void PageChecksums::restore(const std::vector<uint32_t>& sums) {
+  if (sums.size() != sums_.size()) throw StateError("page fingerprints are for another memory size");
+  sums_ = sums;
+}
+
 uint64_t PageChecksums::slot(Gpa gpa) const {
   uint64_t before = 0;  // RAM pages in the ranges below gpa's
   for (const GuestMemory::Range& r : memory_.ram_ranges()) {

@@ -12,8 +12,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "vmm/guest_memory.h"
-#include "vmm/types.h"
+#include "core/persist.h"
+#include "core/types.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm {
 
@@ -23,6 +24,10 @@ class PageChecksums {
 
   // Records gpa's fingerprint; true if it equals the one recorded before. gpa must be RAM.
   [[nodiscard]] bool update(Gpa gpa, uint64_t hash);
+
+  // Every page's fingerprint (core/persist.h); restore throws StateError for another size.
+  [[nodiscard]] std::vector<uint32_t> save() const { return sums_; }
+  void restore(const std::vector<uint32_t>& sums);
 
  private:
   [[nodiscard]] uint64_t slot(Gpa gpa) const;

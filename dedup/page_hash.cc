@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "vmm/types.h"
+#include "core/types.h"
 
 namespace densevm {
 namespace {

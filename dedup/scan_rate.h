@@ -26,6 +26,10 @@ class ScanRate {
 
   // Pages earned by `virtual_instructions` more virtual time (summed over the VMs).
   [[nodiscard]] uint64_t earn(uint64_t virtual_instructions);
+
+  // The fraction carried over is its state (core/persist.h).
+  [[nodiscard]] uint64_t save() const { return carry_; }
+  void restore(uint64_t carry) { carry_ = carry; }
   [[nodiscard]] bool unlimited() const { return pages_per_second_ == kUnlimited; }
 
  private:

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "vmm/types.h"
+#include "core/types.h"
 
 namespace densevm {
 

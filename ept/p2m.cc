@@ -243,6 +243,14 @@ bool P2m::test_and_clear_accessed(Gpa gpa) {
   return true;
 }
 
+void P2m::mark_accessed(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return;
+  EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
+  if (leaf == nullptr || !leaf->holds_frame() || leaf->accessed()) return;
+  leaf->set(EptEntry::kAccessed);
+  ++stats_.entry_writes;
+}
+
 void P2m::for_each_mapping(const MappingVisitor& visit) const {
   for_each_mapping(Gpa{0}, Gpa{kGpaLimit}, visit);
 }

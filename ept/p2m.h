@@ -22,11 +22,11 @@
 #include <variant>
 #include <vector>
 
+#include "core/access.h"
+#include "core/frame_store.h"
+#include "core/page_table_walker.h"
+#include "core/types.h"
 #include "ept/ept_entry.h"
-#include "vmm/frame_store.h"
-#include "vmm/mmu.h"
-#include "vmm/page_table_walker.h"
-#include "vmm/types.h"
 
 namespace densevm {
 
@@ -90,6 +90,10 @@ class P2mKeeper {
   virtual ~P2mKeeper() = default;
   // old: the leaf as stored now; it holds no frame when map() is about to fill it.
   virtual void before_leaf_change(Gpa page, EptEntry old) = 0;
+  // The leaf of `page` as the keeper holds it (as it was at a checkpoint), if it holds its
+  // frame: a page mapping that frame is as it was then, its frame held by the keeper too and,
+  // if the keeper put it back read-only, its rights those of the leaf returned.
+  [[nodiscard]] virtual std::optional<EptEntry> kept(Gpa /*page*/) const { return std::nullopt; }
   // A frame it holds and no longer needs (any contents), handed over with its reference, or
   // nullopt. Whoever needs a frame for a page's new contents (GuestMemory) asks here before
   // the FrameStore: frames a checkpoint's rollback took out of the P2M are reused by the
@@ -155,6 +159,8 @@ class P2m {
   void harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty);
   // Whether the leaf at gpa was accessed since the last call; clears A.
   [[nodiscard]] bool test_and_clear_accessed(Gpa gpa);
+  // Sets the leaf's A bit, as an access would (not announced: nothing cached can be wrong).
+  void mark_accessed(Gpa gpa);
 
   // Every mapped page, in ascending Gpa order (or those in [begin, end)).
   void for_each_mapping(const MappingVisitor& visit) const;

@@ -13,8 +13,8 @@
 #include <span>
 #include <vector>
 
-#include "vmm/atomic_file.h"
-#include "vmm/snapshot_state.h"
+#include "core/atomic_file.h"
+#include "core/persist.h"
 
 namespace densevm::planner {
 namespace {

@@ -5,13 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/snapshot_image.h"
-#include "cow-snapshots/vm_snapshot.h"
 #include "dedup/page_hash.h"
+#include "mmu/guest_memory.h"
 #include "planner/memory_image.h"
 #include "tests/support/tiny_elf.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_memory.h"
+#include "vmm/vm_image.h"
 
 namespace densevm::planner {
 namespace {
@@ -51,7 +52,7 @@ TEST_F(SnapshotImages, EveryRamPageGetsItsHashZeroAndUntouchedPagesTheZeroHash) 
   fill(*v, 1, 2);
   fill(*v, 2, 1);
   fill(*v, 3, 0);  // written with zeros: elided
-  (void)snapshot::save_vm_file(*v, path("a.snap"), {});
+  (void)save_vm_file(*v, path("a.snap"), {});
   const MemoryImage m = read_memory_image(path("a.snap"));
   EXPECT_EQ(m.kind, ImageKind::kSnapshot);
   EXPECT_EQ(m.ranges, (std::vector<PageRun>{{0, kMem / kPageBytes}}));
@@ -71,12 +72,12 @@ TEST_F(SnapshotImages, ADiffChainReadsAsTheRestoredVmWouldSeeIt) {
   auto v = vm();
   fill(*v, 0, 1);
   fill(*v, 1, 2);
-  (void)snapshot::save_vm_file(*v, path("base.snap"), {});
+  (void)save_vm_file(*v, path("base.snap"), {});
   auto parent = std::make_shared<snapshot::SnapshotImage>(snapshot::load_snapshot_chain(path("base.snap")), frames_, false);
-  auto child = snapshot::restore_vm(parent, frames_, [](int, std::string_view) {}, {});
+  auto child = restore_vm(vm_image(parent), frames_, [](int, std::string_view) {}, {});
   fill(*child, 1, 3);  // changed
   fill(*child, 0, 0);  // now zero: the diff drops the parent's page
-  (void)snapshot::save_vm_file(*child, path("child.snap"), {.compress = true, .parent = parent.get(), .parent_name = "base.snap"});
+  (void)save_vm_file(*child, path("child.snap"), {.compress = true, .parent = parent.get(), .parent_name = "base.snap"});
   const MemoryImage m = read_memory_image(path("child.snap"));
   const uint64_t at = kData / kPageBytes;
   EXPECT_EQ(m.page_hashes[at], zero_page_hash());
@@ -95,7 +96,7 @@ TEST_F(SnapshotImages, ADiffChainReadsAsTheRestoredVmWouldSeeIt) {
 TEST_F(SnapshotImages, AStoredPageThatFailsItsHashIsRefused) {
   auto v = vm();
   fill(*v, 0, 9);
-  (void)snapshot::save_vm_file(*v, path("a.snap"), {});
+  (void)save_vm_file(*v, path("a.snap"), {});
   std::fstream f(path("a.snap"), std::ios::in | std::ios::out | std::ios::binary);
   const std::string all((std::istreambuf_iterator<char>(f)), {});
   // Our page (4096 bytes of 9) in the pages section: one byte of it flipped.

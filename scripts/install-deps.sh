@@ -5,9 +5,10 @@ set -euo pipefail
 pkgs=(
   cmake g++ make pkg-config
   libzydis-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   coinor-libcbc-dev
-  qemu-system-x86 bc jq python3 chromium
+  qemu-system-x86 bc jq python3 time acpica-tools chromium
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,8 +13,8 @@
 
 #include <cstdint>
 
+#include "core/x86_pte.h"
 #include "ept/ept_entry.h"
-#include "vmm/x86_pte.h"
 
 namespace densevm {
 

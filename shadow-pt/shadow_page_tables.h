@@ -28,11 +28,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/frame_store.h"
+#include "core/page_table_walker.h"
+#include "core/page_tracking.h"
+#include "core/x86_pte.h"
 #include "shadow-pt/shadow_rmap.h"
-#include "vmm/frame_store.h"
-#include "vmm/page_tracking.h"
-#include "vmm/page_table_walker.h"
-#include "vmm/x86_pte.h"
 
 namespace densevm {
 

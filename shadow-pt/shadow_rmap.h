@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "vmm/x86_pte.h"
+#include "core/x86_pte.h"
 
 namespace densevm {
 

@@ -1,23 +1,15 @@
 #include "vmm/boot.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
-#include "guest-tools/include/pvh_start_info.h"
+#include "vmm/pvh_start_info.h"
 
 namespace densevm {
 namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
-constexpr uint64_t kGiB = uint64_t{1} << 30;
-constexpr uint64_t kPte2MiB = 0x83;  // present, writable, page size
-constexpr uint64_t kPteTable = 0x03;  // present, writable
-
-void must_write(GuestMemory& m, uint64_t gpa, const void* data, size_t size) {
-  if (!m.write(Gpa{gpa}, data, size)) {
-    throw std::runtime_error("guest RAM too small for the boot structures");
-  }
-}
 
 void load_kernel(GuestMemory& m, const ElfImage& kernel) {
   const uint64_t ram_low = m.ram_ranges().front().size;
@@ -39,40 +31,22 @@ void write_start_info(GuestMemory& m, const std::string& cmdline) {
   if (cmdline.size() >= kBootCmdlineMax) throw std::runtime_error("guest command line too long");
   must_write(m, kBootCmdline, cmdline.c_str(), cmdline.size() + 1);
 
-  std::vector<hvm_memmap_table_entry> map;
-  map.push_back({0, 0xa0000, HVM_MEMMAP_TYPE_RAM, 0});
-  map.push_back({0xa0000, kKernelMinPaddr - 0xa0000, HVM_MEMMAP_TYPE_RESERVED, 0});
+  std::vector<PvhMemoryMapEntry> map;
+  map.push_back({0, 0xa0000, PvhMemoryType::kRam, 0});
+  map.push_back({0xa0000, kKernelMinPaddr - 0xa0000, PvhMemoryType::kReserved, 0});
   for (const GuestMemory::Range& r : m.ram_ranges()) {
     const uint64_t begin = std::max(r.begin.value(), kKernelMinPaddr);
-    map.push_back({begin, r.begin.value() + r.size - begin, HVM_MEMMAP_TYPE_RAM, 0});
+    map.push_back({begin, r.begin.value() + r.size - begin, PvhMemoryType::kRam, 0});
   }
   must_write(m, kBootMemmap, map.data(), map.size() * sizeof(map[0]));
 
-  hvm_start_info si{};
-  si.magic = HVM_START_MAGIC_VALUE;
+  PvhStartInfo si;
+  si.magic = kPvhStartMagic;
   si.version = 1;
   si.cmdline_paddr = kBootCmdline;
   si.memmap_paddr = kBootMemmap;
   si.memmap_entries = static_cast<uint32_t>(map.size());
   must_write(m, kBootStartInfo, &si, sizeof si);
-}
-
-// Identity map of [0, top) with 2 MiB pages: PML4 -> one PDPT -> one PD per GiB.
-void write_page_tables(GuestMemory& m) {
-  const auto& last = m.ram_ranges().back();
-  const uint64_t top = std::max<uint64_t>(4 * kGiB, last.begin.value() + last.size);
-  const uint64_t gibs = (top + kGiB - 1) / kGiB;
-  const uint64_t pdpt = kBootPml4 + 0x1000, pd0 = kBootPml4 + 0x2000;
-  if (pd0 + gibs * 0x1000 > 0xa0000) throw std::runtime_error("guest RAM above 128 GiB is not supported");
-  const uint64_t pml4e = pdpt | kPteTable;
-  must_write(m, kBootPml4, &pml4e, 8);
-  for (uint64_t g = 0; g < gibs; ++g) {
-    const uint64_t pdpte = (pd0 + g * 0x1000) | kPteTable;
-    must_write(m, pdpt + g * 8, &pdpte, 8);
-    uint64_t pd[512];
-    for (uint64_t i = 0; i < 512; ++i) pd[i] = (g * kGiB + i * 2 * kMiB) | kPte2MiB;
-    must_write(m, pd0 + g * 0x1000, pd, sizeof pd);
-  }
 }
 
 }  // namespace
@@ -81,20 +55,8 @@ void setup_direct_boot(GuestMemory& memory, const ElfImage& kernel, const std::s
                        cpu::CpuState& cpu) {
   load_kernel(memory, kernel);
   write_start_info(memory, cmdline);
-  write_page_tables(memory);
-  // Null, 64-bit code (0x08), data (0x10).
-  const uint64_t gdt[3] = {0, 0x00af9a000000ffff, 0x00cf92000000ffff};
-  must_write(memory, kBootGdt, gdt, sizeof gdt);
-
-  cpu = cpu::CpuState{};
-  cpu.cr0 = cpu::kCr0Pe | cpu::kCr0Pg | cpu::kCr0Wp | (1u << 4) /* ET */ | (1u << 5) /* NE */;
-  cpu.cr3 = kBootPml4;
-  cpu.cr4 = cpu::kCr4Pae;
-  cpu.efer = cpu::kEferLme | cpu::kEferLma;
-  cpu.cs = 0x08;
-  cpu.ss = cpu.ds = cpu.es = 0x10;
-  cpu.gdtr = {kBootGdt, sizeof gdt - 1};
-  cpu.rip = kernel.entry;
+  write_identity_page_tables(memory);
+  enter_long_mode(memory, cpu, kernel.entry, {.code = 0x08, .data = 0x10});
   cpu.gpr[cpu::kRbx] = cpu.gpr[cpu::kRdi] = kBootStartInfo;
 }
 

@@ -12,9 +12,11 @@
 
 #include <string>
 
+#include "mmu/guest_memory.h"
 #include "vmm/cpu/cpu_state.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_memory.h"
+#include "vmm/long_mode.h"
+#include "vmm/platform_layout.h"
 
 namespace densevm {
 
@@ -23,11 +25,10 @@ inline constexpr uint64_t kBootStartInfo = 0x6000;
 // The VM generation id: 16 bytes after the start info (which is 56 bytes), named to the guest
 // by vmgenid= on its command line (guest-tools/README.md, `genid`).
 inline constexpr uint64_t kBootGenerationId = 0x6080;
+static_assert(kBootGenerationId == kGenerationIdAddress, "the ACPI tables name the same address");
 inline constexpr uint64_t kBootMemmap = 0x6100;
 inline constexpr uint64_t kBootCmdline = 0x7000;
 inline constexpr uint64_t kBootCmdlineMax = 0x1000;
-inline constexpr uint64_t kBootGdt = 0x8000;
-inline constexpr uint64_t kBootPml4 = 0x10000;
 inline constexpr uint64_t kKernelMinPaddr = 0x100000;
 // Free RAM a guest needs beyond its image to boot at all.
 inline constexpr uint64_t kBootMinFreeBytes = uint64_t{4} << 20;

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "vmm/types.h"
+#include "core/types.h"
 
 namespace densevm {
 

@@ -1,17 +1,14 @@
 #include "vmm/elf_loader.h"
 
 #include <elf.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "vmm/file_bytes.h"
 #include "vmm/internal/hex.h"
 
 namespace densevm {
@@ -19,7 +16,6 @@ namespace {
 
 // Far beyond any kernel we boot; bounds the work a hostile header can ask for.
 constexpr uint16_t kMaxProgramHeaders = 1024;
-constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
@@ -114,29 +110,7 @@ ElfImage parse_elf(std::span<const uint8_t> file) {
 }
 
 ElfImage load_elf_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open " + path + ": " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) fail("cannot open " + path + ": " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) fail("cannot open " + path + ": " + std::strerror(EISDIR));
-  if (!S_ISREG(st.st_mode)) fail("cannot open " + path + ": not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) fail(path + ": file is larger than 1 GiB");
-
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("cannot read " + path + ": " + std::strerror(errno));
-    if (n == 0) break;  // file shrank under us; parse what we have
-    done += static_cast<size_t>(n);
-  }
-  bytes.resize(done);
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   try {
     return parse_elf(bytes);
   } catch (const std::runtime_error& e) {

@@ -6,8 +6,11 @@
 #include <stdexcept>
 #include <utility>
 
-#include "shadow-pt/shadow_checker.h"
+#include "mmu/shadow_checker.h"
+#include "vmm/acpi/acpi_tables.h"
 #include "vmm/boot.h"
+#include "vmm/devices/acpi_power.h"
+#include "vmm/linux/linux_boot.h"
 
 namespace densevm {
 namespace {
@@ -37,6 +40,25 @@ Vm::Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, Conso
   }
 }
 
+Vm::Vm(FrameStore& frames, const LinuxGuest& guest, const VmConfig& config, ConsoleSink sink)
+    : Vm(frames, config, std::move(sink)) {
+  const std::vector<uint8_t> acpi = acpi::build_acpi_tables(kAcpiTablesBase);
+  if (acpi.size() > kAcpiTablesSize || !memory_.write(Gpa{kAcpiTablesBase}, acpi.data(), acpi.size())) {
+    throw std::runtime_error("guest RAM too small for the ACPI tables");
+  }
+  // panic=-1: a panic reboots at once, which ends the VM instead of spinning forever.
+  // reboot=acpi: Linux 6.1 reboots a hardware-reduced ACPI machine through EFI, then the
+  // BIOS (real mode); there is neither, so it is told to use the FADT's reset register.
+  // Either is overridden by the same parameter later on the command line.
+  setup_linux_boot(memory_, guest.kernel, guest.initrd, "reboot=acpi panic=-1 " + config.cmdline,
+                   kAcpiTablesBase, vcpu_.state());
+  const XXH128_hash_t h = XXH3_128bits_withSeed(config.cmdline.data(), config.cmdline.size(),
+                                                static_cast<uint64_t>(config.id));
+  if (!set_generation_id({h.low64 | 1, h.high64})) {
+    throw std::runtime_error("guest RAM too small for the boot structures");
+  }
+}
+
 Vm::GenerationId Vm::generation_id() {
   GenerationId id;
   uint64_t words[2] = {};
@@ -46,6 +68,7 @@ Vm::GenerationId Vm::generation_id() {
 
 bool Vm::set_generation_id(GenerationId id) {
   const uint64_t words[2] = {id.lo, id.hi};
+  generation_id_changed_ = true;
   return memory_.write(Gpa{kBootGenerationId}, words, sizeof words);
 }
 
@@ -59,6 +82,12 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
   vcpu_.set_interrupt_source(&apic_);
+  vcpu_.set_msr_device(this);
+  apic_.set_eoi_listener(&ioapic_);
+  uart_.set_irq_sink([this](bool asserted) {
+    ioapic_.set_line(kCom1Irq, asserted);
+    vcpu_.recheck_events();
+  });
   mmu_.set_tlb_flush([this] {
     if (in_slice_) {
       vcpu_.flush_tlb();
@@ -66,7 +95,7 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       tlb_flush_pending_ = true;  // no guest code running: one flush before it runs again
     }
   });
-  memory_.p2m().add_listener(this);
+  memory_.add_listener(this);
 }
 
 void Vm::on_p2m_change(Gpa begin, Gpa end, P2mChange change) {
@@ -90,10 +119,42 @@ void Vm::fail(std::string why) {
   uart_.flush();
 }
 
+void Vm::update_balloon_line() {
+  ioapic_.set_line(kBalloonIrq, balloon_mmio_.interrupt_status() != 0);
+  vcpu_.recheck_events();
+}
+
+bool Vm::read_msr(uint32_t msr, uint64_t& value) {
+  if (msr != cpu::kMsrTscDeadline) return false;
+  // TSC = virtual time + (tsc_offset - idle_skipped): the guest's own TSC writes.
+  const int64_t tsc_minus_vt = vcpu_.state().tsc_offset - static_cast<int64_t>(idle_skipped_);
+  const std::optional<uint64_t> at = apic_.tsc_deadline();
+  value = at ? *at + static_cast<uint64_t>(tsc_minus_vt) : 0;  // 0: disarmed or fired
+  return true;
+}
+
+bool Vm::write_msr(uint32_t msr, uint64_t value) {
+  if (msr != cpu::kMsrTscDeadline) return false;
+  const int64_t tsc_minus_vt = vcpu_.state().tsc_offset - static_cast<int64_t>(idle_skipped_);
+  std::optional<uint64_t> at;
+  if (value != 0) {
+    const int64_t vt = static_cast<int64_t>(value) - tsc_minus_vt;
+    at = vt > 0 ? static_cast<uint64_t>(vt) : 0;  // already due: fires at once
+  }
+  apic_.set_tsc_deadline(at, virtual_time());
+  vcpu_.request_yield();  // the run loop bounds its steps by the new deadline
+  return true;
+}
+
 bool Vm::run_slice(uint64_t budget) {
   if (tlb_flush_pending_) {
     vcpu_.flush_tlb();
     tlb_flush_pending_ = false;
+  }
+  update_balloon_line();  // host services may have changed the balloon's config between slices
+  if (std::exchange(generation_id_changed_, false)) {
+    ioapic_.set_line(kAcpiGedIrq, true);  // an edge: the GED runs _EVT, Notify(VGEN)
+    ioapic_.set_line(kAcpiGedIrq, false);
   }
   in_slice_ = true;
   struct SliceEnd {
@@ -131,6 +192,10 @@ bool Vm::run_slice(uint64_t budget) {
         remaining = 0;  // the slice ends at the marker
         break;
       case cpu::StopReason::kExit:
+        if (reset_requested_) {
+          fail("the guest reset the machine (ACPI reset register): a reboot, or a panic");
+          break;
+        }
         state_ = State::kExited;
         uart_.flush();
         break;
@@ -153,6 +218,8 @@ bool Vm::run_slice(uint64_t budget) {
 
 uint32_t Vm::port_read(uint16_t port, unsigned size) {
   if (uart_.handles(port)) return uart_.read(port);
+  if (CmosRtc::handles(port)) return rtc_.read(port, virtual_time());
+  if (AcpiPower::handles(port)) return AcpiPower::read(port);
   return static_cast<uint32_t>(all_ones(size));
 }
 
@@ -165,6 +232,21 @@ void Vm::port_write(uint16_t port, unsigned, uint32_t value) {
   } else if (port == kMarkerPort) {
     ++markers_;
     vcpu_.request_pause();
+  } else if (CmosRtc::handles(port)) {
+    rtc_.write(port, static_cast<uint8_t>(value), virtual_time());
+  } else if (AcpiPower::handles(port)) {
+    switch (AcpiPower::write(port, static_cast<uint8_t>(value))) {
+      case AcpiPower::Event::kPowerOff:
+        exit_status_ = 0;
+        vcpu_.request_exit();
+        break;
+      case AcpiPower::Event::kReset:
+        reset_requested_ = true;
+        vcpu_.request_exit();
+        break;
+      case AcpiPower::Event::kNone:
+        break;
+    }
   }
 }
 
@@ -172,6 +254,7 @@ uint64_t Vm::mmio_read(Gpa gpa, unsigned size) {
   if (gpa.value() - LocalApic::kBase < LocalApic::kSize) {
     return apic_.read(gpa.value() - LocalApic::kBase, virtual_time());
   }
+  if (gpa.value() - kIoApicBase < kIoApicSize) return ioapic_.read(gpa.value() - kIoApicBase, size);
   if (gpa.value() - kBalloonBase < VirtioMmio::kWindowSize) {
     return balloon_mmio_.read(gpa.value() - kBalloonBase, size);
   }
@@ -181,6 +264,10 @@ uint64_t Vm::mmio_read(Gpa gpa, unsigned size) {
 void Vm::mmio_write(Gpa gpa, unsigned size, uint64_t value) {
   if (gpa.value() - LocalApic::kBase < LocalApic::kSize) {
     apic_.write(gpa.value() - LocalApic::kBase, static_cast<uint32_t>(value), virtual_time());
+    vcpu_.request_yield();  // the timer may be armed anew, an EOI may let another vector in
+  } else if (gpa.value() - kIoApicBase < kIoApicSize) {
+    ioapic_.write(gpa.value() - kIoApicBase, size, static_cast<uint32_t>(value));
+    vcpu_.recheck_events();
   } else if (gpa.value() - kBalloonBase < VirtioMmio::kWindowSize) {
     // A notify may unmap thousands of pages: no guest code runs meanwhile, so the soft TLB
     // is flushed once afterwards instead of once per page.
@@ -188,6 +275,7 @@ void Vm::mmio_write(Gpa gpa, unsigned size, uint64_t value) {
     balloon_mmio_.write(gpa.value() - kBalloonBase, size, value);
     in_slice_ = in_slice;
     if (in_slice_ && std::exchange(tlb_flush_pending_, false)) vcpu_.flush_tlb();
+    update_balloon_line();
   }
 }
 
@@ -218,6 +306,8 @@ VmStats Vm::stats() const {
   s.timer_ticks = apic_.timer_expiries();
   s.decodes = c.decodes;
   s.code_invalidations = c.code_invalidations;
+  s.unimplemented_ud = c.unimplemented_ud;
+  s.unimplemented_first = vcpu_.unimplemented_first();
   s.demand_faults = h.demand_faults;
   s.cow_breaks = memory_.cow_breaks();
   s.resident_pages = memory_.resident_pages();

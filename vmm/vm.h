@@ -1,9 +1,15 @@
 // Vm: one guest — its RAM, MMU, vCPU and devices — run in slices of virtual time.
 //
 // Virtual time is retired instructions plus time skipped while the vCPU halts; the local
-// APIC timer runs on it, so a guest's behaviour never depends on the host. Devices: a 16550
-// console at COM1, the exit port at 0xf4 (QEMU's isa-debug-exit address), and the local
-// APIC at 0xfee00000. Port I/O and MMIO to nothing read as all ones.
+// APIC timer, the TSC and the CMOS clock run on it, so a guest's behaviour never depends on
+// the host. Devices (platform_layout.h): a 16550 console at COM1 (IRQ 4), the exit port at
+// 0xf4 (QEMU's isa-debug-exit address), the marker port, the local APIC at 0xfee00000, an
+// IOAPIC at 0xfec00000, the CMOS RTC at 0x70, the ACPI sleep and reset registers and the
+// virtio-mmio balloon (IRQ 5, level). Port I/O and MMIO to nothing read as all ones.
+// A Linux guest (LinuxGuest) boots on Linux's 64-bit boot protocol with the ACPI tables
+// describing all this; its poweroff ends the VM with status 0, its reboot (or a panic,
+// with the "reboot=acpi panic=-1" the VM puts first on its command line) stops it with a
+// failure.
 //
 //   Vm vm(frames, kernel, {.id = 0, .mem_bytes = 256 << 20, .cmdline = "workload=hello"}, sink);
 //   while (vm.run_slice(1'000'000)) {}
@@ -17,18 +23,23 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "balloon/balloon_device.h"
-#include "shadow-pt/hybrid_mmu.h"
+#include "core/page_tracking.h"
+#include "mmu/guest_memory.h"
+#include "mmu/hybrid_mmu.h"
+#include "virtio/virtio_mmio.h"
 #include "vmm/cpu/vcpu.h"
 #include "vmm/device_bus.h"
+#include "vmm/devices/cmos_rtc.h"
+#include "vmm/devices/io_apic.h"
 #include "vmm/devices/local_apic.h"
 #include "vmm/devices/uart16550.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_memory.h"
-#include "vmm/page_tracking.h"
-#include "vmm/snapshot_state.h"
-#include "vmm/virtio/virtio_mmio.h"
+#include "vmm/guest_image.h"
+#include "vmm/platform_layout.h"
+#include "vmm/vm_state.h"
 
 namespace densevm {
 
@@ -56,6 +67,8 @@ struct VmStats {
   uint64_t timer_ticks = 0;
   uint64_t decodes = 0;
   uint64_t code_invalidations = 0;
+  uint64_t unimplemented_ud = 0;                // #UD for instructions the vCPU lacks
+  std::vector<std::string> unimplemented_first;  // their first distinct mnemonics
   uint64_t demand_faults = 0;
   // Shadow paging (zero in pure ept mode).
   uint64_t sync_faults = 0;
@@ -71,21 +84,23 @@ struct VmStats {
   uint64_t resident_pages = 0;
 };
 
-class Vm final : public DeviceBus, public P2mListener {
+class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
  public:
   static constexpr uint16_t kExitPort = 0xf4;
   // A write here is a marker from the guest (`SYS_MARK`): counted, and the slice ends right
   // after it, so a checkpoint can be taken exactly there (`--checkpoint-at marker`).
   static constexpr uint16_t kMarkerPort = 0xf6;
   // virtio-balloon on virtio-mmio, announced on the guest command line (Firecracker style).
-  static constexpr uint64_t kBalloonBase = 0xd0000000;
-  static constexpr uint32_t kBalloonIrq = 5;
+  static constexpr uint64_t kBalloonBase = kVirtioMmioBase;
+  static constexpr uint32_t kBalloonIrq = kVirtioMmioIrq;
   using ConsoleSink = std::function<void(int vm_id, std::string_view line)>;
 
   enum class State : uint8_t { kRunning, kExited, kFailed };
 
   // Throws std::runtime_error (one line) if the guest cannot boot with this config.
   Vm(FrameStore& frames, const ElfImage& kernel, const VmConfig& config, ConsoleSink sink);
+  // A Linux guest: kernel and initrd loaded, ACPI tables written, the vCPU at startup_64.
+  Vm(FrameStore& frames, const LinuxGuest& guest, const VmConfig& config, ConsoleSink sink);
   // An unbooted machine (empty RAM, reset vCPU) for restore() to fill from a snapshot.
   Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink);
   Vm(const Vm&) = delete;
@@ -120,6 +135,9 @@ class Vm final : public DeviceBus, public P2mListener {
   // P2mListener: any change to a mapped entry drops the vCPU's cached translations; a new
   // frame (or none) behind a page also drops the instructions decoded from it.
   void on_p2m_change(Gpa begin, Gpa end, P2mChange change) override;
+  // cpu::MsrDevice: IA32_TSC_DEADLINE, in TSC units, for the local APIC's deadline timer.
+  bool read_msr(uint32_t msr, uint64_t& value) override;
+  bool write_msr(uint32_t msr, uint64_t value) override;
 
   // The VM generation id (kBootGenerationId): set at boot from the command line and VM id,
   // and by a restore or clone to a new value, so the guest can tell copies apart (VMGenID).
@@ -136,16 +154,18 @@ class Vm final : public DeviceBus, public P2mListener {
   [[nodiscard]] const BalloonDevice& balloon() const { return balloon_; }
   [[nodiscard]] const VirtioMmio& balloon_transport() const { return balloon_mmio_; }
 
-  // Checkpoint contract (vmm/snapshot_state.h): run state and every device, in a fixed
-  // order; guest RAM is the snapshot's business (memory()). Call between slices only.
-  // restore throws StateError and then leaves the VM unfit to run. `memory` says what it may
-  // assume of guest RAM: kReported when every page that differs from before was changed
-  // through the P2M since (a checkpoint rollback), so decoded instructions stay cached.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
+  // Checkpoint contract (vmm/vm_state.h): run state and every device; guest RAM is the
+  // snapshot's or the checkpoint's business (memory()). Call between slices only. restore
+  // throws StateError and then leaves the VM unfit to run. `memory` says what it may assume of
+  // guest RAM: kReported when every page that differs from before was changed through the P2M
+  // since (a checkpoint rollback), so decoded instructions stay cached.
+  [[nodiscard]] VmState save() const;
+  void restore(const VmState& s, cpu::RestoredMemory memory = cpu::RestoredMemory::kReplaced);
 
  private:
   void fail(std::string why);
+  // The balloon's level-triggered line follows its InterruptStatus.
+  void update_balloon_line();
 
   VmConfig config_;
   GuestMemory memory_;
@@ -155,6 +175,8 @@ class Vm final : public DeviceBus, public P2mListener {
   VirtioMmio balloon_mmio_;
   Uart16550 uart_;
   LocalApic apic_;
+  IoApic ioapic_{apic_};
+  CmosRtc rtc_;
   cpu::Vcpu vcpu_;
   std::atomic<State> state_{State::kRunning};  // read by the progress display
   int exit_status_ = 0;
@@ -165,6 +187,10 @@ class Vm final : public DeviceBus, public P2mListener {
   uint64_t markers_ = 0;
   bool in_slice_ = false;           // run_slice is executing guest code
   bool tlb_flush_pending_ = false;  // P2M changed between slices
+  bool reset_requested_ = false;    // the exit the vCPU stops for is a reset, not a poweroff
+  // A new generation id (restore, clone) not yet announced to the guest: the next slice
+  // pulses the ACPI GED's line so Linux's vmgenid reads it (set only before a VM runs on).
+  bool generation_id_changed_ = false;
 };
 
 }  // namespace densevm

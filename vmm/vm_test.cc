@@ -56,7 +56,7 @@ TEST(Vm, APageGivenAnotherFrameIsDecodedAgain) {
   ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return5, sizeof return5));
   ASSERT_TRUE(vm.run_slice(5));  // through the first call's ret
   const uint64_t code_invalidations = vm.stats().code_invalidations;
-  ASSERT_TRUE(vm.memory().p2m().unmap(Gpa{kCallee}).has_value());
+  ASSERT_TRUE(vm.memory().drop(Gpa{kCallee}).has_value());
   EXPECT_EQ(vm.stats().code_invalidations, code_invalidations + 1);
   ASSERT_TRUE(vm.memory().write(Gpa{kCallee}, return9, sizeof return9));
   while (vm.run_slice(1000)) {

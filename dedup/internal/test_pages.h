@@ -14,7 +14,7 @@
 
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
-#include "vmm/guest_memory.h"
+#include "mmu/guest_memory.h"
 
 namespace densevm::dedup_testing {
 
@@ -46,12 +46,12 @@ inline bool holds(GuestMemory& mem, Gpa gpa, uint64_t seed) {
   return mem.read(gpa, got.data(), got.size()) && got == pattern(seed);
 }
 
-inline Hpa frame_of(GuestMemory& mem, Gpa gpa) { return mem.p2m().inspect(gpa)->hpa; }
-inline EptPerms perms_of(GuestMemory& mem, Gpa gpa) { return mem.p2m().inspect(gpa)->perms; }
+inline Hpa frame_of(GuestMemory& mem, Gpa gpa) { return mem.mapping(gpa)->hpa; }
+inline EptPerms perms_of(GuestMemory& mem, Gpa gpa) { return mem.mapping(gpa)->perms; }
 
 // The guest-side path: a write that the EPT refuses, answered as NestedMmu does.
 inline void guest_write(GuestMemory& mem, Gpa gpa, uint64_t seed) {
-  const EptLookup r = mem.p2m().lookup(gpa, Access::kWrite);
+  const EptLookup r = mem.lookup(gpa, Access::kWrite);
   if (const auto* v = std::get_if<EptViolation>(&r)) {
     const GuestMemory::Populate done = v->mapped ? mem.break_cow(gpa) : mem.populate(gpa);
     ASSERT_EQ(done, GuestMemory::Populate::kMapped);

@@ -8,15 +8,12 @@
  *   si.memmap_paddr = map_gpa; si.memmap_entries = 2;
  *   si.cmdline_paddr = cmdline_gpa;   // NUL-terminated
  *
- * Plain C with fixed-width types so that the VMM (C++) includes this very header.
+ * The VMM writes the same layout from its own definition (vmm/pvh_start_info.h), as QEMU's
+ * PVH loader does from Xen's.
  */
 #pragma once
 
 #include <stdint.h>
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 #define HVM_START_MAGIC_VALUE 0x336ec578u
 #define XEN_ELFNOTE_PHYS32_ENTRY 18 /* ELF note (name "Xen") holding the 32-bit entry */
@@ -47,11 +44,5 @@ struct hvm_memmap_table_entry {
   uint32_t reserved;
 };
 
-#ifdef __cplusplus
-}
-static_assert(sizeof(hvm_start_info) == 56, "hvm_start_info is 56 bytes");
-static_assert(sizeof(hvm_memmap_table_entry) == 24, "memmap entry is 24 bytes");
-#else
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info is 56 bytes");
 _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap entry is 24 bytes");
-#endif

@@ -43,6 +43,13 @@ uint64_t edge_biased_value(Rng& rng, unsigned width) {
 
 CaseBuilder::CaseBuilder(Rng& rng) : rng_(rng) {
   for (unsigned i = 0; i < kGprCount; ++i) case_.in.gpr[i] = rng_.next();
+  // XMM0-15 hold noise unless the case sets them; drawn from its own generator, so the
+  // other groups' cases stay what they were before XMM state existed.
+  Rng noise(case_.in.gpr[kRax] ^ case_.in.gpr[kRcx]);
+  for (size_t i = 0; i < 256; i += 8) {
+    const uint64_t v = noise.next();
+    std::memcpy(&case_.in.fx[kFxXmm + i], &v, 8);
+  }
   case_.in.gpr[kRsp] = kStackTop;
   case_.in.rflags = kRflagsFixed;
 }
@@ -114,10 +121,40 @@ ZydisEncoderOperand CaseBuilder::mem(unsigned width, uint32_t offset) {
   last_value_ = edge_biased_value(rng_, width);
   last_reg_ = -1;
   patch(offset, last_value_, width / 8);
+  return address_of(offset, width / 8);
+}
+
+ZydisEncoderOperand CaseBuilder::mem_holding(std::span<const uint8_t> bytes, unsigned align) {
+  auto offset = static_cast<uint32_t>(kMemLow + rng_.below(kMemHigh - kMemLow));
+  offset &= ~(align - 1);
+  case_.data.push_back({offset, std::vector<uint8_t>(bytes.begin(), bytes.end())});
+  last_reg_ = -1;
+  return address_of(offset, static_cast<unsigned>(bytes.size()));
+}
+
+uint32_t CaseBuilder::last_offset() const { return case_.data.back().offset; }
+
+ZydisEncoderOperand CaseBuilder::xmm(std::span<const uint8_t, 16> value) {
+  for (;;) {
+    const auto index = static_cast<unsigned>(rng_.below(16));
+    if (!(used_xmm_ >> index & 1)) return fixed_xmm(index, value);
+  }
+}
+
+ZydisEncoderOperand CaseBuilder::fixed_xmm(unsigned index, std::span<const uint8_t, 16> value) {
+  used_xmm_ |= uint16_t(1u << index);
+  std::memcpy(&case_.in.fx[kFxXmm + 16 * index], value.data(), 16);
+  ZydisEncoderOperand op{};
+  op.type = ZYDIS_OPERAND_TYPE_REGISTER;
+  op.reg.value = static_cast<ZydisRegister>(ZYDIS_REGISTER_XMM0 + index);
+  return op;
+}
+
+ZydisEncoderOperand CaseBuilder::address_of(uint32_t offset, unsigned bytes) {
   const uint64_t target = kDataBase + offset;
   ZydisEncoderOperand op{};
   op.type = ZYDIS_OPERAND_TYPE_MEMORY;
-  op.mem.size = static_cast<ZyanU16>(width / 8);
+  op.mem.size = static_cast<ZyanU16>(bytes);
   const uint64_t form = rng_.below(10);
   if (form == 0) {  // RIP-relative; the encoder takes the absolute target
     op.mem.base = ZYDIS_REGISTER_RIP;
@@ -189,6 +226,7 @@ std::string operand_label(const ZydisEncoderOperand& op) {
     case ZYDIS_OPERAND_TYPE_REGISTER: {
       const ZydisRegister r = op.reg.value;
       if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) return "r8h";
+      if (ZydisRegisterGetClass(r) == ZYDIS_REGCLASS_XMM) return "xmm";
       return sized('r', ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r));
     }
     case ZYDIS_OPERAND_TYPE_MEMORY: return sized('m', op.mem.size * 8u);

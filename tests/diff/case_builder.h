@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,15 @@ class CaseBuilder {
   // A memory operand of `width` bits at data offset `offset` (random if 0), holding a random
   // value; the address comes from a random addressing form.
   ZydisEncoderOperand mem(unsigned width, uint32_t offset = 0);
+  // A memory operand holding `bytes`, at a random offset that is a multiple of `align`.
+  ZydisEncoderOperand mem_holding(std::span<const uint8_t> bytes, unsigned align);
+  // The data offset of the last memory operand made.
+  [[nodiscard]] uint32_t last_offset() const;
+  // A free XMM register (or XMM `index`) holding `value` when the case starts.
+  ZydisEncoderOperand xmm(std::span<const uint8_t, 16> value);
+  ZydisEncoderOperand fixed_xmm(unsigned index, std::span<const uint8_t, 16> value);
+  // The case's initial x87/SSE state (FXSAVE image; see diff_case.h for the offsets).
+  FxImage& fx() { return case_.in.fx; }
   static ZydisEncoderOperand imm(uint64_t value);
   // An immediate that fits `width` bits (sign-extended imm8 or full width).
   ZydisEncoderOperand random_imm(unsigned width);
@@ -82,10 +92,13 @@ class CaseBuilder {
 
  private:
   unsigned free_register();
+  // The operand addressing data offset `offset` through a random addressing form.
+  ZydisEncoderOperand address_of(uint32_t offset, unsigned bytes);
 
   Rng& rng_;
   DiffCase case_;
   uint16_t used_ = 1u << kRsp;
+  uint16_t used_xmm_ = 0;
   uint64_t last_value_ = 0;
   int last_reg_ = -1;  // index of the last register operand, or -1 after mem()
   bool last_high_ = false;  // the last register operand was AH..BH

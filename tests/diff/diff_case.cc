@@ -21,6 +21,15 @@ std::array<uint8_t, kDataSize> make_template() {
 
 }  // namespace
 
+FxImage initial_fx_image() {
+  FxImage fx{};
+  fx[kFxFcw] = 0x7f;
+  fx[kFxFcw + 1] = 0x03;
+  fx[kFxMxcsr] = 0x80;
+  fx[kFxMxcsr + 1] = 0x1f;
+  return fx;
+}
+
 void fill_data_template(std::span<uint8_t, kDataSize> data) {
   static const std::array<uint8_t, kDataSize> kTemplate = make_template();
   std::memcpy(data.data(), kTemplate.data(), kDataSize);

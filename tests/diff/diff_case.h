@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace densevm::diff {
@@ -34,12 +35,21 @@ inline constexpr uint64_t kRflagsFixed = 0x2 | kFlagIf;  // bit 1 reads as one; 
 inline constexpr uint64_t kComparedFlags =
     kFlagCf | kFlagPf | kFlagAf | kFlagZf | kFlagSf | kFlagOf | kFlagDf;
 
-// Layout shared with native_trampoline.S: gpr[i] at 8*i, rflags at 128.
-struct CpuRegs {
+// An FXSAVE image (SDM Vol 1 Table 10-2, 64-bit form): x87, MXCSR, XMM0-15.
+using FxImage = std::array<uint8_t, 512>;
+inline constexpr size_t kFxFcw = 0, kFxFsw = 2, kFxFtw = 4, kFxMxcsr = 24, kFxSt = 32,
+                        kFxXmm = 160;
+// What FNINIT and a fresh process leave: FCW 0x037F, all registers empty, MXCSR 0x1F80.
+[[nodiscard]] FxImage initial_fx_image();
+
+// Layout shared with native_trampoline.S: gpr[i] at 8*i, rflags at 128, the FXSAVE image
+// at 144 (loaded by FXRSTOR before the snippet, saved by FXSAVE after it).
+struct alignas(16) CpuRegs {
   std::array<uint64_t, kGprCount> gpr{};
   uint64_t rflags = kRflagsFixed;
+  alignas(16) FxImage fx = initial_fx_image();
 };
-static_assert(sizeof(CpuRegs) == 136);
+static_assert(sizeof(CpuRegs) == 656);
 
 struct DataPatch {
   uint32_t offset = 0;  // from kDataBase
@@ -54,6 +64,9 @@ struct DiffCase {
   uint64_t undefined_flags = 0; // undefined beyond what Zydis reports (count-dependent cases)
   uint64_t defined_flags = 0;   // defined although Zydis says undefined (count 0 or 1 shifts)
   uint16_t undefined_gprs = 0;  // bit i: gpr i is architecturally undefined afterwards
+  // Data bytes a case declares undefined afterwards (offsets from kDataBase): what an
+  // instruction may write differently on each implementation (FXSAVE's MXCSR_MASK, ...).
+  std::vector<std::pair<uint32_t, uint32_t>> undefined_data;  // (offset, length)
 };
 
 // Deterministic initial contents of the data region (before a case's patches).

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "tests/diff/disasm.h"
+#include "tests/diff/fx_compare.h"
 #include "tests/support/flat_vm.h"
+#include "vmm/cpu/vcpu.h"
 
 namespace densevm::diff {
 namespace {
@@ -30,10 +32,11 @@ struct VmCache {
   std::vector<uint8_t> data;
 };
 
-CpuRegs registers_of(const FlatVm& vm) {
+CpuRegs registers_of(FlatVm& vm) {
   CpuRegs r;
   for (unsigned i = 0; i < kGprCount; ++i) r.gpr[i] = vm.gpr(i);
   r.rflags = vm.rflags();
+  r.fx = vcpu_fx_image(vm.vcpu().state().fpu);
   return r;
 }
 
@@ -59,11 +62,13 @@ VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache) {
   }
   for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
   vm.set_rflags(c.in.rflags);
+  vm.vcpu().state().fpu = fpu_from_image(c.in.fx);
   vm.set_rip(kCodeBase);
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   const uint64_t stop = kCodeBase + c.code.size();
   uint64_t retired = 0;
+  const uint64_t unimplemented_before = vm.vcpu().counters().unimplemented_ud;
   while (true) {
     const CpuRegs before = registers_of(vm);
     const uint64_t rip = vm.rip();
@@ -86,6 +91,7 @@ VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache) {
     if (retired >= kMaxInstructions) break;
   }
   r.outcome.instructions = retired;
+  r.unimplemented = vm.vcpu().counters().unimplemented_ud != unimplemented_before;
   r.regs = registers_of(vm);
   r.rip = vm.rip();
   vm.read(kDataBase, r.data.data(), kDataSize);
@@ -120,6 +126,7 @@ std::string inputs(const DiffCase& c) {
     s += std::string(i % 4 == 0 ? "\n   " : "") + " " + kGprNames[i] + "=" + hex(c.in.gpr[i]);
   }
   s += "\n    rflags=" + hex(c.in.rflags) + " (" + flag_names(c.in.rflags) + ")";
+  s += fx_inputs(c.in.fx);
   for (size_t i = 0; i < c.data.size(); ++i) {
     if (i == 8) {
       s += "\n    (" + std::to_string(c.data.size() - 8) + " more data patches)";
@@ -154,10 +161,14 @@ std::string state_diff(const DiffCase& c, const NativeOutcome& n, const VmResult
          ")  differ in " + flag_names(flag_diff) + "  [compared: " + flag_names(mask) + "]\n";
   }
   if (exception && n.rip != v.rip) d += "    rip: native " + hex(n.rip) + "  vm " + hex(v.rip) + "\n";
+  d += fx_diff(c, n.regs.fx, v.regs.fx);
   std::vector<uint8_t> expected(kDataSize);
   initial_data(c, std::span<uint8_t, kDataSize>(expected.data(), kDataSize));
   for (const DataChunk& ch : n.changed) {
     std::memcpy(&expected[ch.offset], ch.bytes.data(), kChunkSize);
+  }
+  for (const auto& [offset, length] : c.undefined_data) {  // whatever either side wrote
+    if (offset + length <= kDataSize) std::memcpy(&expected[offset], &v.data[offset], length);
   }
   int shown = 0;
   for (uint32_t off = 0; off < kDataSize; off += 8) {
@@ -188,6 +199,10 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
     return "    vm " + describe(v.outcome) + " at " + instruction_at(c, v.rip) + " (rip " +
            hex(v.rip) + ")\n";
   }
+  if (v.unimplemented) {
+    return "    vm unimplemented instruction (#UD) at " + instruction_at(c, v.rip) + " (rip " +
+           hex(v.rip) + ")\n";
+  }
   if (!v.taint.control.empty()) {
     return "    not comparable: " + v.taint.control + ": test generator problem\n";
   }
@@ -198,6 +213,9 @@ std::string outcome_diff(const DiffCase& c, const NativeOutcome& n, const VmResu
   if (n.vector != v.outcome.vector) {
     return "    vector: native " + std::to_string(n.vector) + "  vm " +
            std::to_string(v.outcome.vector) + "\n";
+  }
+  if (n.vector >= 10 && n.vector <= 13 && n.error_code != v.outcome.error_code) {
+    d += "    error code: native " + hex(n.error_code) + "  vm " + hex(v.outcome.error_code) + "\n";
   }
   if (n.vector == 14) {
     if (n.fault_address != v.outcome.cr2) {
@@ -248,18 +266,16 @@ std::string failure_reason(const std::string& report) {
     pos = end == std::string::npos ? report.size() : end + 1;
     line.erase(0, line.find_first_not_of(' '));
     std::string item;
-    if (line.rfind("vm vCPU stopped: ", 0) == 0) {
-      item = line.substr(17, line.find(" (bytes") - 17);
-      // "unsupported instruction 'lock btc word ptr [..], 0x00'" -> "unsupported 'lock btc'"
-      const size_t quote = item.find('\'');
-      if (quote != std::string::npos) {
-        size_t stop = item.find_first_of(" '", quote + 1);
-        const std::string first = item.substr(quote + 1, stop - quote - 1);
-        if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
-          stop = item.find_first_of(" '", stop + 1);
-        }
-        item = item.substr(0, item.find(' ')) + " '" + item.substr(quote + 1, stop - quote - 1) + "'";
+    if (line.rfind("vm unimplemented instruction (#UD) at ", 0) == 0) {
+      // "vm unimplemented instruction (#UD) at lock btc word ptr [..], 0x00 (rip ...)"
+      // -> "unimplemented 'lock btc'"
+      std::string text = line.substr(38, line.rfind(" (rip") - 38);
+      size_t stop = text.find(' ');
+      const std::string first = text.substr(0, stop);
+      if (first == "rep" || first == "repe" || first == "repne" || first == "lock") {
+        stop = text.find(' ', stop + 1);
       }
+      item = "unimplemented '" + text.substr(0, stop) + "'";
     } else if (line.rfind("rflags:", 0) == 0) {
       const size_t from = line.find("differ in ") + 10;
       item = line.substr(from, line.find("  [") - from);

@@ -26,6 +26,7 @@ struct VmResult {
   uint64_t rip = 0;
   std::vector<uint8_t> data = std::vector<uint8_t>(kDataSize);
   TaintState taint;
+  bool unimplemented = false;  // the #UD was the vCPU's: an instruction it does not implement
 };
 
 [[nodiscard]] VmResult run_in_vm(const DiffCase& c);
@@ -38,8 +39,8 @@ struct VmResult {
 // the inputs and both results.
 [[nodiscard]] std::string check_case(const DiffCase& c, const NativeOutcome& native);
 
-// A one-line digest of a check_case() report: what differed ("rax OF data", "unsupported
-// instruction 'xlat'", "vector native 0 vm 13").
+// A one-line digest of a check_case() report: what differed ("rax OF data", "unimplemented
+// 'xlat'", "vector native 0 vm 13").
 [[nodiscard]] std::string failure_reason(const std::string& report);
 
 struct GroupReport {

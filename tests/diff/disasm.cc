@@ -51,6 +51,29 @@ std::string instruction_at(const DiffCase& c, uint64_t address) {
   return insn.text;
 }
 
+uint16_t undefined_conditions(const DiffCase& c) {
+  static constexpr uint16_t kFsw[4] = {1u << 8, 1u << 9, 1u << 10, 1u << 14};  // C0..C3
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  uint16_t undefined = 0;
+  for (size_t offset = 0; offset < c.code.size();) {
+    ZydisDecodedInstruction insn;
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, nullptr, c.code.data() + offset,
+                                                    c.code.size() - offset, &insn))) {
+      break;
+    }
+    if (insn.fpu_flags != nullptr) {
+      const ZydisAccessedFlags& f = *insn.fpu_flags;
+      for (unsigned i = 0; i < 4; ++i) {
+        if ((f.modified | f.set_0 | f.set_1 | f.undefined) & (1u << i)) undefined &= ~kFsw[i];
+        if (f.undefined & (1u << i)) undefined |= kFsw[i];
+      }
+    }
+    offset += insn.length;
+  }
+  return undefined;
+}
+
 std::string flag_names(uint64_t flags) {
   static constexpr struct { uint64_t bit; const char* name; } kNames[] = {
       {kFlagCf, "CF"}, {kFlagPf, "PF"}, {kFlagAf, "AF"}, {kFlagZf, "ZF"},

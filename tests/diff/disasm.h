@@ -18,4 +18,8 @@ namespace densevm::diff {
 
 [[nodiscard]] std::string flag_names(uint64_t flags);
 
+// The x87 condition codes (as FSW bits C0 C1 C2 C3) that the last x87 instruction writing
+// each leaves undefined, by Zydis's tables.
+[[nodiscard]] uint16_t undefined_conditions(const DiffCase& c);
+
 }  // namespace densevm::diff

@@ -1,8 +1,9 @@
 // Exceptions both sides must raise identically, with the faulting instruction's RIP and the
 // registers as before it: #DE (zero divisor, quotient overflow), #PF (data and fetch,
 // including accesses that straddle the end of the data region and fetches from NX data),
-// #GP (non-canonical data and jump targets, privileged instructions at CPL 3), #SS
-// (non-canonical stack) and #UD.
+// #GP (non-canonical data and jump targets, privileged instructions at CPL 3, far jumps and
+// calls through memory to selectors no CPL-3 code may use), #SS (non-canonical stack) and
+// #UD. A #GP's error code is compared too.
 #include "tests/diff/gen_util.h"
 #include "tests/diff/insn_gen.h"
 
@@ -141,6 +142,38 @@ void gen_fault(Rng& rng, size_t n, std::vector<DiffCase>& out) {
   add_raw(rng, n, out, "rdmsr (#GP)", {0x0F, 0x32});
   add_raw(rng, n, out, "wrmsr (#GP)", {0x0F, 0x30});
   add_raw(rng, n, out, "invlpg [rax] (#GP)", {0x0F, 0x01, 0x38});
+  // Issue 15: these stopped the VM from ring 3.
+  add_raw(rng, n, out, "wbinvd (#GP)", {0x0F, 0x09});
+  add_raw(rng, n, out, "invd (#GP)", {0x0F, 0x08});
+  add_raw(rng, n, out, "clts (#GP)", {0x0F, 0x06});
+  add_raw(rng, n, out, "mov dr0, rax (#GP)", {0x0F, 0x23, 0xC0});
+  add_raw(rng, n, out, "mov rax, dr7 (#GP)", {0x0F, 0x21, 0xF8});
+  add_raw(rng, n, out, "lldt ax (#GP)", {0x0F, 0x00, 0xD0});
+  add_raw(rng, n, out, "insb (#GP)", {0x6C});
+  add_raw(rng, n, out, "outsb (#GP)", {0x6E});
+  add_raw(rng, n, out, "rep outsb (#GP)", {0xF3, 0x6E});
+  add_raw(rng, n, out, "clac (#UD)", {0x0F, 0x01, 0xCA});
+  add_raw(rng, n, out, "stac (#UD)", {0x0F, 0x01, 0xCB});
+  // Far JMP/CALL through [rbx]: a null selector (RPL 0 or 3) is #GP(0); the host's GDT
+  // (Linux: 0x10 kernel code, 0x18 kernel data, 0x40 the TSS, limit 0x7f) and the vCPU's
+  // empty one give #GP(selector) for the others, for their own reasons. The selector sits
+  // at offset 4 and 8, so m16:32 (AMD's reading of REX.W) and m16:64 find the same one.
+  for (const unsigned selector : {0x0u, 0x3u, 0x10u, 0x18u, 0x40u, 0x80u}) {
+    for (const bool call : {false, true}) {
+      repeat(rng, n, out, [&](CaseBuilder& b) {
+        if (!b.is_free(kRbx)) return false;
+        b.claim(kRbx);
+        b.set(kRbx, kDataBase + 0x100);
+        b.patch(0x100, kDataBase, 4);
+        b.patch(0x104, selector, 2);
+        b.patch(0x108, selector, 2);
+        b.c().label = std::string(call ? "rex64 lcall" : "rex64 ljmp") + " *[rbx] to " +
+                      std::to_string(selector) + " (#GP)";
+        b.raw({0x48, 0xFF, static_cast<uint8_t>(call ? 0x1B : 0x2B)});
+        return true;
+      });
+    }
+  }
   // #UD.
   add_raw(rng, n, out, "ud2 (#UD)", {0x0F, 0x0B});
   add_raw(rng, n, out, "push es, invalid in 64-bit mode (#UD)", {0x06});

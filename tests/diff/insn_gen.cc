@@ -18,8 +18,26 @@ std::string_view group_name(Group g) {
     case Group::kFlagOps: return "FlagOps";
     case Group::kSequence: return "Sequence";
     case Group::kFault: return "Fault";
+    case Group::kSseMove: return "SseMove";
+    case Group::kSseInt: return "SseInt";
+    case Group::kSseFloatMasked: return "SseFloatMasked";
+    case Group::kSseFloatUnmasked: return "SseFloatUnmasked";
+    case Group::kSseFault: return "SseFault";
+    case Group::kX87Masked: return "X87Masked";
+    case Group::kX87Unmasked: return "X87Unmasked";
+    case Group::kFpuState: return "FpuState";
   }
   return "?";
+}
+
+Outcome expected_outcome(Group g) {
+  switch (g) {
+    case Group::kFault:
+    case Group::kSseFault: return Outcome::kFaults;
+    case Group::kSseFloatUnmasked:
+    case Group::kX87Unmasked: return Outcome::kEither;
+    default: return Outcome::kCompletes;
+  }
 }
 
 std::vector<DiffCase> generate(Group g, uint64_t seed, size_t per_form) {
@@ -40,6 +58,14 @@ std::vector<DiffCase> generate(Group g, uint64_t seed, size_t per_form) {
     case Group::kFlagOps: gen_flag_ops(rng, per_form, out); break;
     case Group::kSequence: gen_sequence(rng, per_form, out); break;
     case Group::kFault: gen_fault(rng, per_form, out); break;
+    case Group::kSseMove: gen_sse_move(rng, per_form, out); break;
+    case Group::kSseInt: gen_sse_integer(rng, per_form, out); break;
+    case Group::kSseFloatMasked: gen_sse_float_masked(rng, per_form, out); break;
+    case Group::kSseFloatUnmasked: gen_sse_float_unmasked(rng, per_form, out); break;
+    case Group::kSseFault: gen_sse_fault(rng, per_form, out); break;
+    case Group::kX87Masked: gen_x87_masked(rng, per_form, out); break;
+    case Group::kX87Unmasked: gen_x87_unmasked(rng, per_form, out); break;
+    case Group::kFpuState: gen_fpu_state(rng, per_form, out); break;
   }
   return out;
 }

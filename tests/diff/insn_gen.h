@@ -33,12 +33,27 @@ enum class Group {
   kFlagOps,    // clc stc cmc cld std sahf lahf nop
   kSequence,   // random multi-instruction sequences and hand-picked idioms
   kFault,      // #DE #PF #GP #SS #UD raised identically on both sides
+  kSseMove,    // movaps..movdqu, movd/movq, movss/movsd, half moves, movmsk, pextrw, ldmxcsr
+  kSseInt,     // packed integer arithmetic, logic, compares, unpacks, packs, shuffles, shifts
+  kSseFloatMasked,    // float arithmetic, compares, conversions; all MXCSR exceptions masked
+  kSseFloatUnmasked,  // the same with exceptions unmasked: #XM or not, as the flags decide
+  kSseFault,   // #GP on misaligned m128, #PF across pages, #XM, LDMXCSR/FXRSTOR #GP, #MF
+  kX87Masked,    // x87 loads, stores, arithmetic, compares on random stacks, errors masked
+  kX87Unmasked,  // the same with x87 exceptions unmasked (the error waits for the next one)
+  kFpuState,   // FNINIT FNCLEX FLDCW FNSTSW FNSTENV FLDENV FXSAVE FXRSTOR FWAIT and idioms
 };
 
 inline constexpr Group kAllGroups[] = {
     Group::kDataMove, Group::kAlu,    Group::kUnary,  Group::kShift,    Group::kMulDiv,
     Group::kBits,     Group::kCondition, Group::kBranch, Group::kStack, Group::kString,
-    Group::kAtomic,   Group::kFlagOps, Group::kSequence, Group::kFault};
+    Group::kAtomic,   Group::kFlagOps, Group::kSequence, Group::kFault, Group::kSseMove,
+    Group::kSseInt,   Group::kSseFloatMasked, Group::kSseFloatUnmasked, Group::kSseFault,
+    Group::kX87Masked, Group::kX87Unmasked, Group::kFpuState};
+
+// How a group's cases end natively: completed, raised an exception, or either (the groups
+// with unmasked floating-point exceptions).
+enum class Outcome { kCompletes, kFaults, kEither };
+[[nodiscard]] Outcome expected_outcome(Group g);
 
 [[nodiscard]] std::string_view group_name(Group g);
 [[nodiscard]] std::vector<DiffCase> generate(Group g, uint64_t seed, size_t per_form);
@@ -58,5 +73,13 @@ void gen_atomic(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
 void gen_flag_ops(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
 void gen_sequence(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
 void gen_fault(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_sse_move(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_sse_integer(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_sse_float_masked(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_sse_float_unmasked(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_sse_fault(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_x87_masked(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_x87_unmasked(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
+void gen_fpu_state(Rng& rng, size_t per_form, std::vector<DiffCase>& out);
 
 }  // namespace densevm::diff

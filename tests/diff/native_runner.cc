@@ -66,6 +66,11 @@ void on_signal(int sig, siginfo_t* info, void* context) {
                                             REG_R12, REG_R13, REG_R14, REG_R15};
   for (unsigned i = 0; i < kGprCount; ++i) s->regs.gpr[i] = static_cast<uint64_t>(g[kOrder[i]]);
   s->regs.rflags = static_cast<uint64_t>(g[REG_EFL]);
+  // The kernel saved the snippet's x87/SSE state for the signal; its first 512 bytes are an
+  // FXSAVE image (XSAVE's legacy area).
+  if (uc->uc_mcontext.fpregs != nullptr) {
+    std::memcpy(s->regs.fx.data(), uc->uc_mcontext.fpregs, s->regs.fx.size());
+  }
   s->rip = static_cast<uint64_t>(g[REG_RIP]);
   s->trapno = static_cast<uint64_t>(g[REG_TRAPNO]);
   s->error_code = static_cast<uint64_t>(g[REG_ERR]);

@@ -1,7 +1,8 @@
 // Entry into and exit from a differential-test snippet running natively (in the child that
-// NativeRunner forks). The snippet runs with every GPR and RFLAGS taken from a CpuRegs and
-// its own stack; it ends with `jmp [rip+0]; .quad densevm_diff_exit`, which stores all
-// registers without disturbing any of them before the store.
+// NativeRunner forks). The snippet runs with every GPR, RFLAGS and the FXSAVE state (x87,
+// MXCSR, XMM) taken from a CpuRegs and its own stack; it ends with `jmp [rip+0]; .quad
+// densevm_diff_exit`, which stores all registers without disturbing any of them before the
+// store, then gives the C++ code back a clean x87 and the default MXCSR.
 //
 // void densevm_diff_enter(const CpuRegs* in, uint64_t entry);
 // CpuRegs densevm_diff_out;  // filled by densevm_diff_exit
@@ -13,7 +14,7 @@
   .globl densevm_diff_out
   .hidden densevm_diff_out
 densevm_diff_out:
-  .zero 136
+  .zero 656
 densevm_diff_host_rsp:
   .zero 8
 densevm_diff_entry:
@@ -32,6 +33,7 @@ densevm_diff_enter:
   push r15
   mov [rip + densevm_diff_host_rsp], rsp
   mov [rip + densevm_diff_entry], rsi
+  fxrstor64 [rdi + 144]
   push qword ptr [rdi + 128]
   popfq                          // from here on only MOVs: flags stay as loaded
   mov rax, [rdi + 0]
@@ -73,6 +75,9 @@ densevm_diff_exit:
   mov [rip + densevm_diff_out + 104], r13
   mov [rip + densevm_diff_out + 112], r14
   mov [rip + densevm_diff_out + 120], r15
+  fxsave64 [rip + densevm_diff_out + 144]
+  fninit                         // no-wait: drops an x87 error the snippet left pending
+  ldmxcsr [rip + densevm_diff_default_mxcsr]
   mov rsp, [rip + densevm_diff_host_rsp]
   pushfq
   pop qword ptr [rip + densevm_diff_out + 128]
@@ -85,5 +90,10 @@ densevm_diff_exit:
   pop rbx
   ret
   .size densevm_diff_exit, . - densevm_diff_exit
+
+  .section .rodata
+  .balign 4
+densevm_diff_default_mxcsr:
+  .long 0x1f80
 
   .section .note.GNU-stack, "", @progbits

@@ -73,6 +73,33 @@ TEST(Cli, RunsAreDeterministic) {
   }
 }
 
+// Issue 15: a ring-3 program executing a privileged instruction, or one the vCPU does not
+// implement, gets the fault a CPU gives it (the guest kernel reports it and exits 3); the VM
+// is never stopped for it, and the unimplemented one is counted.
+TEST(Cli, Ring3InstructionsNeverStopTheVm) {
+  struct Case {
+    const char* kind;
+    const char* fault;
+    uint64_t unimplemented;
+  };
+  for (const Case& c : {Case{"wbinvd", "fatal: user fault #GP (vector 13)", 0},
+                        Case{"avx", "fatal: user fault #UD (vector 6)", 1}}) {
+    SCOPED_TRACE(c.kind);
+    CliResult r;
+    const nlohmann::json doc =
+        run_stats({"run", "--mem", "32M", "--cmdline", std::string("workload=fault kind=") + c.kind}, &r);
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.out.find(c.fault), std::string::npos) << r.out;
+    EXPECT_EQ(r.err, "densevm: vm0 exited with status 3\n") << "exited, not stopped";
+    ASSERT_TRUE(doc.is_object());
+    const auto& cpu = doc["vms"][0]["cpu"];
+    EXPECT_EQ(doc["vms"][0]["state"], "exited");
+    EXPECT_EQ(cpu["unimplemented_ud"], c.unimplemented);
+    EXPECT_EQ(cpu["unimplemented_first"],
+              c.unimplemented ? nlohmann::json::array({"vmovaps"}) : nlohmann::json::array());
+  }
+}
+
 struct BadInput {
   std::vector<std::string> args;
   std::string message;

@@ -1,9 +1,11 @@
 // Snapshot files end to end: checkpoint a running guest, restore it (twice), and compare
 // with the uninterrupted run; and every kind of bad snapshot input is refused in one line.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -125,7 +127,7 @@ TEST_F(SnapshotFile, CompressedFilesAreSmallerAndRestoreTheSame) {
 TEST_F(SnapshotFile, InspectShowsWhatTheFileHolds) {
   const CliResult r = run_densevm({"snapshot", "inspect", *file_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* needle : {"version 2", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
+  for (const char* needle : {"version 3", "mem 67108864", "zero elided", "section pages", "section index", "checksums OK"}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
   }
 }
@@ -217,6 +219,40 @@ TEST_F(SnapshotFile, DiffSnapshotsChainToTheirParent) {
 
 // Clones of one snapshot: each continues the same run but sees a generation id of its own
 // (and so draws differently); repeating the restore repeats everything.
+// A file of format version 2, written by densevm as it was before version 3 (commit dc14f8f):
+//   densevm run --mem 16M --cmdline "workload=memfill size=16K mark=1 hold=20"
+//               --checkpoint-at marker --save memfill-v2.snap --compress
+// That build's own restore of it printed "memfill ok 742f2ba29a00ec41" and ended after
+// 114462 instructions at virtual time 200061453; so does this one's, and a diff saved against
+// it (version 3, its parent version 2) restores to the same end.
+TEST(SnapshotVersions, AVersion2FileFromBeforeVersion3StillRestores) {
+  const std::string v2 = std::string(DENSEVM_SOURCE_DIR) + "/tests/e2e/data/memfill-v2.snap";
+  const CliResult inspect = run_densevm({"snapshot", "inspect", v2});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("version 2"), std::string::npos) << inspect.out;
+
+  for (const char* mode : {"--eager", "--lazy"}) {
+    const Outcome r = run_with_stats({"restore", v2, mode}, "v2");
+    EXPECT_EQ(r.result.exit_code, 0) << mode << ": " << r.result.err;
+    EXPECT_EQ(r.result.out, "memfill ok 742f2ba29a00ec41\n") << mode;
+    ASSERT_TRUE(r.stats.is_object()) << mode;
+    EXPECT_EQ(r.stats["vms"][0]["instructions"], 114462) << mode;
+    EXPECT_EQ(r.stats["vms"][0]["virtual_time"], 200061453) << mode;
+  }
+
+  const std::string child = temp_path("v3-child.snap");
+  const CliResult saved = run_densevm({"restore", v2, "--checkpoint-at", "114000", "--save", child, "--diff"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_NE(run_densevm({"snapshot", "inspect", child}).out.find("version 3"), std::string::npos);
+  const Outcome restored = run_with_stats({"restore", child, "--parent", v2}, "v3-child");
+  std::remove(child.c_str());
+  EXPECT_EQ(restored.result.exit_code, 0) << restored.result.err;
+  EXPECT_EQ(restored.result.out, "memfill ok 742f2ba29a00ec41\n");
+  ASSERT_TRUE(restored.stats.is_object());
+  EXPECT_EQ(restored.stats["snapshot"]["chain_depth"], 2);
+  EXPECT_EQ(restored.stats["vms"][0]["instructions"], 114462);
+}
+
 TEST(SnapshotClones, EachCloneGetsItsOwnGenerationIdAndSharesMemory) {
   const std::string file = temp_path("genid.snap");
   const std::vector<std::string> genid = {"--mem", "64M", "--cmdline", "workload=genid ticks=30"};
@@ -301,6 +337,39 @@ TEST(SnapshotCli, CheckpointFlagsAreCheckedAndAnUnwritableSavePathFails) {
   const CliResult r = run_densevm({"run", "--checkpoint-at", "1000", "--save", "/nonexistent/dir/f.snap"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("/nonexistent/dir/f.snap"), std::string::npos) << r.err;
+}
+
+// Issue 15: --save and --stats never replace a device node, FIFO or symlink. A copy of
+// /dev/full made with mknod is written in place: the disk-full error is one line, the exit
+// status non-zero, and the node is still the same device.
+TEST(SnapshotCli, SaveAndStatsWriteDevicesInPlace) {
+  struct stat full;
+  ASSERT_EQ(::stat("/dev/full", &full), 0);
+  const std::string dir = temp_path("devices");
+  std::filesystem::create_directories(dir);
+  const std::string copy = dir + "/full";
+  if (::mknod(copy.c_str(), S_IFCHR | 0600, full.st_rdev) != 0) {
+    GTEST_SKIP() << "mknod needs CAP_MKNOD";
+  }
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", "--checkpoint-at", "10000", "--save", copy},
+        std::vector<std::string>{"run", "--stats", copy}, std::vector<std::string>{"run", "--stats", "/dev/full"}}) {
+    SCOPED_TRACE(args.back());
+    const CliResult r = run_densevm(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  struct stat after;
+  ASSERT_EQ(::stat(copy.c_str(), &after), 0);
+  EXPECT_TRUE(S_ISCHR(after.st_mode));
+  EXPECT_EQ(after.st_rdev, full.st_rdev);
+
+  const std::string link = dir + "/null";
+  std::filesystem::create_symlink("/dev/null", link);
+  EXPECT_EQ(run_densevm({"run", "--stats", link}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -14,12 +14,13 @@
 #include <iterator>
 #include <vector>
 
-#include "cow-snapshots/vm_snapshot.h"
+#include "cow-snapshots/snapshot_file.h"
 #include "planner/fingerprint_file.h"
 #include "planner/internal/test_elf_core.h"
 #include "planner/internal/test_fingerprints.h"
 #include "tests/support/tiny_elf.h"
 #include "vmm/elf_loader.h"
+#include "vmm/vm_image.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -54,9 +55,9 @@ std::vector<std::vector<uint8_t>> seeds() {
     const std::vector<uint8_t> page(4096, i);
     (void)vm.memory().write(Gpa{0x200000 + i * 4096u}, page.data(), page.size());
   }
-  snapshot::SaveStats stats;
-  out.push_back(with_reader(0, snapshot::encode_vm(vm, {}, stats)));
-  out.push_back(with_reader(0, snapshot::encode_vm(vm, {.compress = true, .parent = nullptr, .parent_name = {}}, stats)));
+  SaveStats stats;
+  out.push_back(with_reader(0, encode_vm(vm, {}, stats)));
+  out.push_back(with_reader(0, encode_vm(vm, {.compress = true, .parent = nullptr, .parent_name = {}}, stats)));
   // A QEMU dump of two RAM blocks, with a zero tail, and a raw RAM file.
   std::vector<uint8_t> block(3 * 4096, 7);
   block[5000] = 1;

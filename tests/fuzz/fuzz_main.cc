@@ -1,15 +1,20 @@
 // Driver for LLVMFuzzerTestOneInput when building with gcc (no libFuzzer): runs a fixed,
-// seeded corpus of random byte strings, then every file named on the command line.
+// seeded set of random byte strings, then every file named on the command line, or every
+// file in a directory named (a corpus), and prints what ran (fuzz_stats.h).
 //
-//   densevm_fuzz_flat_vm --runs 20000 --seed 1 crash-input.bin
+//   densevm_fuzz_flat_vm --runs 20000 --seed 1 tests/fuzz/corpus/flat_vm crash-input.bin
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <vector>
+
+#include "tests/fuzz/fuzz_stats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -28,7 +33,11 @@ std::vector<uint8_t> make_input(uint64_t& state) {
   static constexpr uint8_t kCommon[] = {
       0x48, 0x49, 0x4C, 0x4D, 0x41, 0x66, 0xF3, 0xF2, 0xF0, 0x0F, 0x89, 0x8B, 0x01, 0x03,
       0x29, 0x2B, 0x31, 0x33, 0x39, 0x3B, 0x85, 0x8D, 0x83, 0x81, 0xC1, 0xD1, 0xD3, 0xF7,
-      0xFF, 0x50, 0x58, 0x74, 0x75, 0xEB, 0xE8, 0xC3, 0xA4, 0xA5, 0xAA, 0xAB, 0xB8, 0xC7};
+      0xFF, 0x50, 0x58, 0x74, 0x75, 0xEB, 0xE8, 0xC3, 0xA4, 0xA5, 0xAA, 0xAB, 0xB8, 0xC7,
+      // x87 (D8..DF, FWAIT) and SSE second bytes (MOVAPS ADDPS MULPS DIVPS PXOR MOVDQA/U,
+      // CMPPS, FXSAVE/LDMXCSR group)
+      0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF, 0x9B, 0x28, 0x58, 0x59, 0x5E, 0xEF,
+      0x6F, 0x7F, 0xC2, 0xAE};
   const size_t length = 1 + splitmix(state) % 256;
   const bool biased = splitmix(state) & 1;
   std::vector<uint8_t> input(length);
@@ -60,19 +69,32 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> input = make_input(state);
     LLVMFuzzerTestOneInput(input.data(), input.size());
   }
-  for (const char* path : files) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "densevm_fuzz_flat_vm: cannot read %s\n", path);
-      return 1;
+  size_t file_count = 0;
+  for (const char* name : files) {
+    std::vector<std::filesystem::path> paths;
+    std::error_code error;
+    if (std::filesystem::is_directory(name, error)) {
+      for (const auto& entry : std::filesystem::directory_iterator(name, error)) paths.push_back(entry.path());
+      std::sort(paths.begin(), paths.end());
+    } else {
+      paths.emplace_back(name);
     }
-    const std::vector<uint8_t> input{std::istreambuf_iterator<char>(in), {}};
-    LLVMFuzzerTestOneInput(input.data(), input.size());
+    for (const auto& path : paths) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        std::fprintf(stderr, "%s: cannot read %s\n", argv[0], path.c_str());
+        return 1;
+      }
+      const std::vector<uint8_t> input{std::istreambuf_iterator<char>(in), {}};
+      LLVMFuzzerTestOneInput(input.data(), input.size());
+      ++file_count;
+    }
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("densevm_fuzz_flat_vm: %llu random inputs (seed %llu) and %zu files in %.1f s\n",
+  std::printf("%s: %llu random inputs (seed %llu) and %zu files in %.1f s\n", argv[0],
               static_cast<unsigned long long>(runs), static_cast<unsigned long long>(seed),
-              files.size(), seconds);
+              file_count, seconds);
+  densevm::testing::print_fuzz_stats(stdout);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/vcpu.h"
 
 namespace densevm::testing {
@@ -85,8 +86,10 @@ struct FlatVm::Impl {
 
 FlatVm::FlatVm(unsigned cpl) : impl_(std::make_unique<Impl>()) {
   cpu::CpuState& s = impl_->vcpu.state();
-  s.cr0 = cpu::kCr0Pe | cpu::kCr0Pg | cpu::kCr0Wp;
-  s.cr4 = cpu::kCr4Pae;
+  // As Linux runs user code: x87 errors as #MF (NE), FWAIT honours TS (MP), SSE on with
+  // SIMD floating-point errors as #XM (OSFXSR, OSXMMEXCPT).
+  s.cr0 = cpu::kCr0Pe | cpu::kCr0Pg | cpu::kCr0Wp | cpu::cr0::kMp | cpu::cr0::kNe | (1u << 4) /* ET */;
+  s.cr4 = cpu::kCr4Pae | cpu::kCr4Osfxsr | cpu::kCr4Osxmmexcpt;
   s.efer = cpu::kEferLme | cpu::kEferLma | cpu::kEferNxe | cpu::kEferSce;
   s.cpl = static_cast<uint8_t>(cpl);
   s.cs = cpl == 3 ? 0x2b : 0x08;

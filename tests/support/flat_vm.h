@@ -36,7 +36,7 @@ struct RunOutcome {
   uint8_t vector = 0;         // kException: the exception vector (#DE=0, #UD=6, #GP=13, #PF=14)
   uint64_t error_code = 0;    // kException: error code when the vector has one
   uint64_t cr2 = 0;           // kException with #PF: faulting address
-  std::string message;        // kStopped: why the vCPU stopped (e.g. unsupported instruction)
+  std::string message;        // kStopped: why the vCPU stopped (e.g. a triple fault)
   uint64_t instructions = 0;  // retired instructions
 };
 

@@ -24,6 +24,8 @@ const BuilderTable& builders() {
     register_control_flow();
     register_strings();
     register_system();
+    register_sse();
+    register_x87();
     return true;
   }();
   (void)filled;
@@ -72,6 +74,8 @@ void register_builder(ZydisMnemonic mnemonic, Builder builder) {
   mutable_table()[mnemonic] = builder;
 }
 
+Builder registered_builder(ZydisMnemonic mnemonic) { return mutable_table()[mnemonic]; }
+
 DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedInsn& out) {
   const BuilderTable& table = builders();
   ZydisDecodedInstruction insn;
@@ -115,14 +119,23 @@ DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedI
         break;
       default:
         ctx.kind[i] = OpKind::kNone;
+        out = {.len = d.len, .mnemonic = d.mnemonic};
         return DecodeStatus::kUnsupported;  // far pointers
     }
   }
 
   const Builder b = table[insn.mnemonic];
-  if (b == nullptr || !b(ctx, d) || d.handler == nullptr) return DecodeStatus::kUnsupported;
+  if (b == nullptr || !b(ctx, d) || d.handler == nullptr) {
+    out = {.len = d.len, .mnemonic = d.mnemonic};
+    return DecodeStatus::kUnsupported;
+  }
   out = d;
   return DecodeStatus::kOk;
+}
+
+const char* mnemonic_name(uint16_t mnemonic) {
+  const char* name = ZydisMnemonicGetString(static_cast<ZydisMnemonic>(mnemonic));
+  return name != nullptr ? name : "?";
 }
 
 std::string disassemble(const uint8_t* bytes, size_t available, uint64_t rip) {

@@ -2,8 +2,10 @@
 //
 // Zydis does the x86 decoding; this file digests its operands into our compact form and
 // asks the builder registered for the mnemonic (insn_*.cc) to pick the handler for the exact
-// operand form and size. A valid instruction we do not implement is kUnsupported (the VM
-// stops, naming the bytes); bytes that are no instruction at all are kInvalid (#UD).
+// operand form and size. A valid instruction we do not implement is kUnsupported: `out` then
+// holds only its length and mnemonic, and the vCPU raises #UD for it and counts it (as a CPU
+// without the feature would; the guest kernel's business, never a reason to stop the VM);
+// bytes that are no instruction at all are kInvalid (#UD, not counted).
 //
 //   DecodedInsn d;
 //   DecodeStatus st = decode_instruction(bytes, 15, d);
@@ -24,6 +26,9 @@ enum class DecodeStatus : uint8_t { kOk, kNeedMoreBytes, kInvalid, kUnsupported 
 
 [[nodiscard]] DecodeStatus decode_instruction(const uint8_t* bytes, size_t available,
                                               DecodedInsn& out);
+
+// Zydis's name of a DecodedInsn::mnemonic ("movaps").
+[[nodiscard]] const char* mnemonic_name(uint16_t mnemonic);
 
 // Intel-syntax text of one instruction (for diagnostics), or "(bad)".
 [[nodiscard]] std::string disassemble(const uint8_t* bytes, size_t available, uint64_t rip);
@@ -51,6 +56,9 @@ struct DecodeContext {
 using Builder = bool (*)(const DecodeContext& ctx, DecodedInsn& d);
 
 void register_builder(ZydisMnemonic mnemonic, Builder builder);
+// The builder registered for `mnemonic` so far, or nullptr: a later group that shares a
+// mnemonic (SSE2's MOVSD and CMPSD are also string instructions) hands it the other forms.
+[[nodiscard]] Builder registered_builder(ZydisMnemonic mnemonic);
 
 // Chooses Fn<1>, Fn<2>, Fn<4> or Fn<8> by operand size.
 template <template <unsigned> class Fn>
@@ -73,5 +81,7 @@ void register_bit_ops();
 void register_control_flow();
 void register_strings();
 void register_system();
+void register_sse();  // after register_strings(): see registered_builder()
+void register_x87();
 
 }  // namespace densevm::cpu

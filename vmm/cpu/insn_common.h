@@ -113,9 +113,18 @@ Handler by_form(Form f, unsigned size) {
 
 // Builds MOV forms that move to or from segment and control registers (insn_system.cc).
 [[nodiscard]] bool build_mov_system(const DecodeContext& c, DecodedInsn& d);
-// Builds far RET (RETF/LRETQ); the RET builder hands far forms over (insn_privilege.cc).
+// MOV to and from DR0-DR7; build_mov_system hands debug-register forms over (insn_debug.cc).
+[[nodiscard]] bool build_mov_debug(const DecodeContext& c, DecodedInsn& d);
+// Far JMP, CALL and RET; the near builders hand far forms over (insn_far.cc).
+[[nodiscard]] bool build_far_jmp(const DecodeContext& c, DecodedInsn& d);
+[[nodiscard]] bool build_far_call(const DecodeContext& c, DecodedInsn& d);
 [[nodiscard]] bool build_far_ret(const DecodeContext& c, DecodedInsn& d);
-// CLI STI PUSHF POPF IRETQ SYSCALL SYSRET SWAPGS INT3 INT n; register_system() calls it.
-void register_privilege_transfers();
+
+// Groups register_system() registers too.
+void register_privilege_transfers();  // CLI STI PUSHF POPF IRETQ SYSCALL SYSRET SWAPGS INT
+void register_cache_control();        // WBINVD INVD CLFLUSH fences PREFETCH (insn_cache.cc)
+void register_descriptor_insns();     // LLDT SLDT VERR VERW (insn_descriptor.cc)
+void register_string_io();            // INS OUTS (insn_string_io.cc)
+void register_absent_features();      // VMX SVM SYSENTER XSAVE SMAP...: #UD (insn_absent.cc)
 
 }  // namespace densevm::cpu

@@ -79,6 +79,7 @@ Exec ret(Vcpu& v, const DecodedInsn& d) {
 }
 
 bool build_jmp(const DecodeContext& c, DecodedInsn& d) {
+  if (c.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return build_far_jmp(c, d);
   if (c.kind[0] == OpKind::kImm) d.handler = &jmp_rel;
   else if (c.kind[0] == OpKind::kMem && d.size == 8) d.handler = &jmp_indirect<true>;
   else if (c.kind[0] == OpKind::kReg && d.size == 8) d.handler = &jmp_indirect<false>;
@@ -87,6 +88,7 @@ bool build_jmp(const DecodeContext& c, DecodedInsn& d) {
 }
 
 bool build_call(const DecodeContext& c, DecodedInsn& d) {
+  if (c.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return build_far_call(c, d);
   if (c.kind[0] == OpKind::kImm) d.handler = &call_rel;
   else if (c.kind[0] == OpKind::kMem && d.size == 8) d.handler = &call_indirect<true>;
   else if (c.kind[0] == OpKind::kReg && d.size == 8) d.handler = &call_indirect<false>;

@@ -1,10 +1,11 @@
-// Privilege and flag transfers: CLI STI PUSHFQ POPFQ, IRETQ, far RET, SYSCALL SYSRETQ
-// SWAPGS, INT3 and INT n (SDM Vol 2, 64-bit mode only).
+// Privilege and flag transfers: CLI STI PUSHFQ POPFQ, IRETQ, SYSCALL SYSRETQ SWAPGS, INT3
+// and INT n (SDM Vol 2, 64-bit mode only); far JMP/CALL/RET are in insn_far.cc.
 //
 // Every check comes before the first state change, so a faulting IRETQ or SYSRETQ leaves
 // the vCPU as it was and the exception reports the instruction itself. Returns to an outer
 // ring do not null DS/ES/FS/GS (segment registers hold selectors only, see insn_system.cc);
-// compatibility mode, 16- and 32-bit IRET and SYSRET are not modelled (the VM stops).
+// compatibility mode (#GP(selector), segments.h), 16- and 32-bit IRET and SYSRET are not
+// modelled (#UD: the decoder's unimplemented path).
 #include <utility>
 
 #include "vmm/cpu/insn_common.h"
@@ -93,27 +94,6 @@ Exec iretq(Vcpu& v, const DecodedInsn&) {
   return Exec::kJump;
 }
 
-// Far RET (SDM Vol 2B RET): pops RIP and CS of size S, then releases `imm` more bytes.
-// Only returns to the same ring are modelled (a kernel reloading CS with LRETQ).
-template <unsigned S>
-Exec far_ret(Vcpu& v, const DecodedInsn& d) {
-  CpuState& s = v.state();
-  const uint64_t rsp = s.gpr[kRsp];
-  v.mark_stack_access();
-  uint64_t rip, cs_image;
-  if (!v.read<S>(rsp, rip) || !v.read<S>(rsp + S, cs_image)) return Exec::kFault;
-  const auto cs = static_cast<uint16_t>(cs_image);
-  if (selector_null(cs)) return v.raise_gp0();
-  if (selector_rpl(cs) < s.cpl) return selector_fault(v, kVecGp, cs);
-  if (selector_rpl(cs) > s.cpl) return v.stop("far return to an outer ring is not supported");
-  if (const Exec e = check_return_code_segment(v, cs); e != Exec::kNext) return e;
-  if (!is_canonical(rip)) return v.raise_gp0();
-  s.rip = rip;
-  s.cs = cs;
-  s.gpr[kRsp] = rsp + 2 * S + d.imm;
-  return Exec::kJump;
-}
-
 // SYSCALL (SDM Vol 2B): ring 0 at LSTAR with CS and SS from STAR[47:32], RCX = next RIP,
 // R11 = RFLAGS, then RFLAGS &= ~FMASK (and RF cleared). No descriptor is read.
 Exec syscall_insn(Vcpu& v, const DecodedInsn&) {
@@ -167,14 +147,6 @@ bool build_sized(const DecodeContext&, DecodedInsn& d) {
 }
 
 }  // namespace
-
-bool build_far_ret(const DecodeContext& c, DecodedInsn& d) {
-  d.imm = c.kind[0] == OpKind::kImm ? (d.imm & 0xffff) : 0;
-  if (d.size == 8) d.handler = &far_ret<8>;
-  else if (d.size == 4) d.handler = &far_ret<4>;
-  else return false;
-  return true;
-}
 
 void register_privilege_transfers() {
   register_builder(ZYDIS_MNEMONIC_CLI, &build_sized<&cli, 0>);

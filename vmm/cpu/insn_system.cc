@@ -1,6 +1,7 @@
-// System instructions: MOV to and from control and segment registers, LGDT LIDT SGDT SIDT
-// LTR STR, INVLPG, IN/OUT, HLT, RDMSR/WRMSR, RDTSC, CPUID and UD2. Privilege and flag
-// transfers (CLI/STI, POPF, IRETQ, far RET, SYSCALL/SYSRET, INT n) are in insn_privilege.cc.
+// System instructions: MOV to and from control and segment registers, CLTS, LGDT LIDT SGDT
+// SIDT LTR STR, INVLPG, IN/OUT, HLT, RDMSR/WRMSR, RDTSC, CPUID and UD2. Privilege and flag
+// transfers (CLI/STI, POPF, IRETQ, SYSCALL/SYSRET, INT n) are in insn_privilege.cc, far
+// transfers in insn_far.cc, the other groups register_system() adds in their own files.
 //
 // Each follows its SDM Vol 2 page, 64-bit mode only. Privileged instructions raise #GP(0)
 // outside ring 0. Segment registers hold selectors only: FS/GS bases come from the MSRs and
@@ -8,24 +9,20 @@
 #include <cstring>
 #include <iterator>
 
+#include "core/x86_pte.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/insn_common.h"
+#include "vmm/cpu/io_permission.h"
 #include "vmm/cpu/segments.h"
-#include "vmm/x86_pte.h"
 
 namespace densevm::cpu {
 namespace {
 
 bool kernel(const Vcpu& v) { return v.state().cpl == 0; }
 
-// IOPL is not an arithmetic flag, so the stored RFLAGS holds it even while flags are lazy.
-unsigned iopl(const Vcpu& v) {
-  return static_cast<unsigned>((v.state().rflags & kFlagIopl) >> 12);
-}
-
 // ---- control registers (SDM Vol 2B MOV—Move to/from Control Registers) ----
 
-constexpr uint64_t kCr0Mp = 1u << 1, kCr0Em = 1u << 2, kCr0Ts = 1u << 3, kCr0Et = 1u << 4,
+constexpr uint64_t kCr0Mp = 1u << 1, kCr0Em = 1u << 2, kCr0Et = 1u << 4,
                    kCr0Ne = 1u << 5, kCr0Am = 1u << 18, kCr0Nw = 1u << 29, kCr0Cd = 1u << 30;
 constexpr uint64_t kCr0Defined = kCr0Pe | kCr0Mp | kCr0Em | kCr0Ts | kCr0Et | kCr0Ne | kCr0Wp |
                                  kCr0Am | kCr0Nw | kCr0Cd | kCr0Pg;
@@ -61,6 +58,13 @@ Exec mov_to_cr(Vcpu& v, const DecodedInsn& d) {
     default:
       return v.raise(kVecUd);
   }
+}
+
+// CLTS (SDM Vol 2A): clears CR0.TS, which changes no translation.
+Exec clts(Vcpu& v, const DecodedInsn&) {
+  if (!kernel(v)) return v.raise_gp0();
+  v.state().cr0 &= ~kCr0Ts;
+  return Exec::kNext;
 }
 
 Exec mov_from_cr(Vcpu& v, const DecodedInsn& d) {
@@ -136,6 +140,7 @@ Exec load_table(Vcpu& v, const DecodedInsn& d) {
   const uint64_t addr = v.effective_address(d);
   uint64_t limit, base;
   if (!v.read<2>(addr, limit) || !v.read<8>(addr + 2, base)) return Exec::kFault;
+  if (!is_canonical(base)) return v.raise_gp0();  // 64-bit mode: the base must be canonical
   DescriptorTable& table = kIdt ? v.state().idtr : v.state().gdtr;
   table = {base, static_cast<uint16_t>(limit)};
   return Exec::kNext;
@@ -152,7 +157,7 @@ Exec store_table(Vcpu& v, const DecodedInsn& d) {
 }
 
 // LTR: the selector must name an available 64-bit TSS (a 16-byte descriptor inside the
-// GDT); LTR marks it busy in memory and caches its base.
+// GDT); LTR marks it busy in memory and caches its base and limit.
 template <bool kMem>
 Exec ltr(Vcpu& v, const DecodedInsn& d) {
   if (!kernel(v)) return v.raise_gp0();
@@ -164,11 +169,13 @@ Exec ltr(Vcpu& v, const DecodedInsn& d) {
   }
   const auto selector = static_cast<uint16_t>(raw);
   if (selector_null(selector)) return v.raise_gp0();
+  if (selector & 4) return selector_fault(v, kVecGp, selector);  // must be in the GDT
   SegmentDescriptor tss;
   if (!read_segment(v, selector, tss)) return Exec::kFault;
   CpuState& s = v.state();
   const uint64_t offset = selector & ~uint64_t{7};
-  if (tss.code_or_data() || tss.type() != kTypeTss64Available || offset + 15 > s.gdtr.limit) {
+  if (tss.code_or_data() || tss.type() != kTypeTss64Available || offset + 15 > s.gdtr.limit ||
+      tss.upper_type() != 0) {
     return selector_fault(v, kVecGp, selector);
   }
   if (!tss.present()) return selector_fault(v, kVecNp, selector);
@@ -178,6 +185,7 @@ Exec ltr(Vcpu& v, const DecodedInsn& d) {
   if (!v.write<8>(s.gdtr.base + offset, busy)) return Exec::kFault;
   s.tr = selector;
   s.tss_base = base;
+  s.tss_limit = tss.limit();
   return Exec::kNext;
 }
 
@@ -200,8 +208,8 @@ Exec invlpg(Vcpu& v, const DecodedInsn& d) {
   return Exec::kJump;
 }
 
-// ---- port I/O (SDM Vol 2A IN, Vol 2B OUT): no I/O permission bitmap, so CPL > IOPL
-// is #GP(0). kJump: a device may have asked the VM to exit. ----
+// ---- port I/O (SDM Vol 2A IN, Vol 2B OUT): above IOPL the TSS I/O bitmap decides
+// (io_permission.h). kJump: a device may have asked the VM to exit. ----
 
 template <bool kImmPort>
 uint16_t port_of(Vcpu& v, const DecodedInsn& d) {
@@ -211,17 +219,19 @@ uint16_t port_of(Vcpu& v, const DecodedInsn& d) {
 
 template <bool kImmPort>
 Exec in(Vcpu& v, const DecodedInsn& d) {
-  if (v.state().cpl > iopl(v)) return v.raise_gp0();
-  const uint32_t value = v.bus().port_read(port_of<kImmPort>(v, d), d.size);
+  const uint16_t port = port_of<kImmPort>(v, d);
+  if (const Exec e = check_io_permission(v, port, d.size); e != Exec::kNext) return e;
+  const uint32_t value = v.bus().port_read(port, d.size);
   v.set_reg_sized(kRax, d.size, value & size_mask(d.size));
   return Exec::kJump;
 }
 
 template <bool kImmPort>
 Exec out(Vcpu& v, const DecodedInsn& d) {
-  if (v.state().cpl > iopl(v)) return v.raise_gp0();
+  const uint16_t port = port_of<kImmPort>(v, d);
+  if (const Exec e = check_io_permission(v, port, d.size); e != Exec::kNext) return e;
   const auto value = static_cast<uint32_t>(v.reg_sized(kRax, d.size));
-  v.bus().port_write(port_of<kImmPort>(v, d), d.size, value);
+  v.bus().port_write(port, d.size, value);
   return Exec::kJump;
 }
 
@@ -315,7 +325,7 @@ bool build_mov_system(const DecodeContext& c, DecodedInsn& d) {
     if (d.aux >= std::size(kSegments)) return false;
     d.handler = c.kind[0] == OpKind::kMem ? &mov_from_seg<true> : &mov_from_seg<false>;
   } else {
-    return false;  // debug registers are not modelled
+    return build_mov_debug(c, d);
   }
   return true;
 }
@@ -338,7 +348,12 @@ void register_system() {
   register_builder(ZYDIS_MNEMONIC_UD0, &build_plain<&undefined>);
   register_builder(ZYDIS_MNEMONIC_UD1, &build_plain<&undefined>);
   register_builder(ZYDIS_MNEMONIC_UD2, &build_plain<&undefined>);
+  register_builder(ZYDIS_MNEMONIC_CLTS, &build_plain<&clts>);
   register_privilege_transfers();
+  register_cache_control();
+  register_descriptor_insns();
+  register_string_io();
+  register_absent_features();
 }
 
 }  // namespace densevm::cpu

@@ -4,69 +4,12 @@
 #include <cstring>
 #include <vector>
 
-#include "tests/support/flat_vm.h"
+#include "tests/support/system_insn_fixture.h"
 #include "vmm/cpu/cpuid.h"
 #include "vmm/cpu/decoder.h"
-#include "vmm/cpu/vcpu.h"
 
 namespace densevm::cpu {
 namespace {
-
-using testing::FlatVm;
-using testing::RunOutcome;
-using Bytes = std::vector<uint8_t>;
-
-constexpr uint64_t kCode = 0x10000, kStack = 0x20000, kData = 0x30000, kGdt = 0x40000,
-                   kTss = 0x41000;
-constexpr uint16_t kKernelCode = 0x08, kKernelData = 0x10, kUserData = 0x23, kUserCode = 0x2b,
-                   kTssSel = 0x30, kAbsentData = 0x40;
-
-uint64_t tss_descriptor_low(uint64_t base) {
-  return 0x67 | (base & 0xffffff) << 16 | uint64_t{0x89} << 40 | ((base >> 24) & 0xff) << 56;
-}
-
-// A FlatVm with code, stack and data pages and the GDT a 64-bit kernel uses.
-class SystemInsnTest : public ::testing::Test {
- protected:
-  void make(unsigned cpl) {
-    vm_ = std::make_unique<FlatVm>(cpl);
-    vm_->map(kCode, 0x1000, FlatVm::kRead | FlatVm::kExec);
-    vm_->map(kStack, 0x1000, FlatVm::kRead | FlatVm::kWrite);
-    vm_->map(kData, 0x1000, FlatVm::kRead | FlatVm::kWrite);
-    vm_->map(kGdt, 0x2000, FlatVm::kRead | FlatVm::kWrite);
-    const uint64_t gdt[10] = {0,
-                              0x00af9a000000ffff,  // 0x08 kernel code, L
-                              0x00cf92000000ffff,  // 0x10 kernel data
-                              0,
-                              0x00cff2000000ffff,  // 0x23 user data
-                              0x00affa000000ffff,  // 0x2b user code, L
-                              tss_descriptor_low(kTss),
-                              kTss >> 32,
-                              0x00cf12000000ffff,  // 0x40 data, not present
-                              0};
-    vm_->write(kGdt, gdt, sizeof gdt);
-    state().gdtr = {kGdt, sizeof gdt - 1};
-    vm_->set_gpr(kRsp, kStack + 0x1000);
-  }
-
-  CpuState& state() { return vm_->vcpu().state(); }
-  FlatVm& vm() { return *vm_; }
-
-  RunOutcome run(const Bytes& code, uint64_t max = 50) {
-    vm_->write(kCode, code.data(), code.size());
-    vm_->set_rip(kCode);
-    return vm_->run_until(kCode + code.size(), max);
-  }
-
-  void expect_gp(const RunOutcome& out, uint64_t error = 0) {
-    EXPECT_EQ(out.kind, RunOutcome::Kind::kException) << out.message;
-    EXPECT_EQ(out.vector, kVecGp);
-    EXPECT_EQ(out.error_code, error);
-    EXPECT_EQ(vm_->rip(), kCode) << "a faulting instruction does not retire";
-  }
-
-  std::unique_ptr<FlatVm> vm_;
-};
 
 TEST_F(SystemInsnTest, MovCr3LoadsAndReadsBack) {
   make(0);
@@ -101,11 +44,14 @@ TEST_F(SystemInsnTest, MovCr0KeepsLongModeAndHardwiresEt) {
 
 TEST_F(SystemInsnTest, MovCr4AcceptsOnlyAdvertisedBits) {
   make(0);
-  vm().set_gpr(kRax, kCr4Pae | kCr4Tsd);
+  vm().set_gpr(kRax, kCr4Pae | kCr4Tsd | kCr4Osfxsr | kCr4Osxmmexcpt);
   // mov cr4, rax; mov rbx, cr4
   ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
-  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd);
-  vm().set_gpr(kRax, kCr4Pae | kCr4Pge);  // global pages are not advertised
+  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Tsd | kCr4Osfxsr | kCr4Osxmmexcpt);
+  vm().set_gpr(kRax, kCr4Pae | kCr4Pge);  // global pages are advertised
+  ASSERT_EQ(run({0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3}).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(vm().gpr(kRbx), kCr4Pae | kCr4Pge);
+  vm().set_gpr(kRax, kCr4Pae | (1u << 20));  // SMEP is not
   expect_gp(run({0x0f, 0x22, 0xe0}));
   vm().set_gpr(kRax, 0);  // leaving PAE would leave long mode
   expect_gp(run({0x0f, 0x22, 0xe0}));
@@ -179,6 +125,40 @@ TEST_F(SystemInsnTest, WrmsrThenRdmsrUsesEdxEax) {
   EXPECT_EQ(state().kernel_gs_base, 0xffff8000'12345000u);
   EXPECT_EQ(vm().gpr(kRax), 0x12345000u);
   EXPECT_EQ(vm().gpr(kRdx), 0xffff8000u);
+}
+
+// The MSRs Linux reads and writes at boot (SDM Vol 4): values kept, reserved values refused.
+TEST_F(SystemInsnTest, PlatformMsrsKeepValidValuesAndRefuseReservedOnes) {
+  make(0);
+  auto wrmsr = [&](uint32_t msr, uint64_t value) {
+    vm().set_gpr(kRcx, msr);
+    vm().set_gpr(kRdx, value >> 32);
+    vm().set_gpr(kRax, value & 0xffffffff);
+    return run({0x0f, 0x30});
+  };
+  auto rdmsr = [&](uint32_t msr) {
+    vm().set_gpr(kRcx, msr);
+    EXPECT_EQ(run({0x0f, 0x32}).kind, RunOutcome::Kind::kReachedStop) << std::hex << msr;
+    return (vm().gpr(kRdx) << 32) | vm().gpr(kRax);
+  };
+  EXPECT_EQ(rdmsr(kMsrPat), 0x0007040600070406u) << "reset value";
+  ASSERT_EQ(wrmsr(kMsrPat, 0x0007010600070106).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrPat), 0x0007010600070106u);
+  expect_gp(wrmsr(kMsrPat, 0x0007040600070402));  // type 2 is reserved
+  EXPECT_EQ(rdmsr(kMsrMtrrCap), 0u) << "no variable ranges";
+  ASSERT_EQ(wrmsr(kMsrMtrrDefType, 0xc06).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrMtrrDefType), 0xc06u);
+  expect_gp(wrmsr(kMsrMtrrDefType, 0x1006));  // bit 12 is reserved
+  expect_gp(wrmsr(kMsrMtrrDefType, 0xc02));   // type 2 is reserved
+  EXPECT_EQ(rdmsr(kMsrMiscEnable) & 0x1801, 0x1801u) << "fast strings, BTS/PEBS unavailable";
+  ASSERT_EQ(wrmsr(kMsrMiscEnable, 0x1800).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrMiscEnable) & 1, 0u);
+  expect_gp(wrmsr(kMsrMiscEnable, 0x1801 | (1u << 8)));
+  ASSERT_EQ(wrmsr(kMsrBiosSignId, 0).kind, RunOutcome::Kind::kReachedStop);
+  EXPECT_EQ(rdmsr(kMsrBiosSignId), 0u);
+  EXPECT_EQ(rdmsr(kMsrPlatformInfo) >> 8 & 0xff, 10u) << "1 GHz = 10 x 100 MHz";
+  vm().set_gpr(kRcx, kMsrTscDeadline);
+  expect_gp(run({0x0f, 0x32}));  // no local APIC behind this vCPU
 }
 
 TEST_F(SystemInsnTest, SwapgsExchangesBases) {
@@ -481,12 +461,14 @@ TEST_F(SystemInsnTest, IretqWithNtIsGp) {
   expect_gp(run({0x48, 0xcf}));
 }
 
-TEST_F(SystemInsnTest, SixteenBitAndCompatibilityFormsStopTheVm) {
+TEST_F(SystemInsnTest, SixteenBitFormsAreUnimplementedUd) {
   make(0);
-  // pushf (16-bit) is not modelled: the VM stops naming it
+  // pushf (16-bit) is not modelled: #UD, counted as unimplemented
   const RunOutcome out = run({0x66, 0x9c});
-  EXPECT_EQ(out.kind, RunOutcome::Kind::kStopped);
-  EXPECT_NE(out.message.find("pushf"), std::string::npos) << out.message;
+  EXPECT_EQ(out.kind, RunOutcome::Kind::kException) << out.message;
+  EXPECT_EQ(out.vector, kVecUd);
+  EXPECT_EQ(vm().vcpu().counters().unimplemented_ud, 1u);
+  EXPECT_EQ(vm().vcpu().unimplemented_first(), std::vector<std::string>{"pushf"});
 }
 
 // ---- CPUID: a fixed virtual CPU ----
@@ -501,24 +483,50 @@ std::string vendor() {
 }
 
 TEST(SystemCpuidTest, DescribesTheVirtualCpu) {
-  EXPECT_EQ(vendor(), "DenseVM vCPU");
-  EXPECT_EQ(cpuid(0, 0).eax, 7u);
+  EXPECT_EQ(vendor(), "GenuineIntel");
+  EXPECT_EQ(cpuid(0, 0).eax, 0x16u);
   const CpuidResult l1 = cpuid(1, 0);
   EXPECT_TRUE(l1.edx & (1u << 4)) << "TSC";
   EXPECT_TRUE(l1.edx & (1u << 5)) << "MSR";
   EXPECT_TRUE(l1.edx & (1u << 6)) << "PAE";
-  EXPECT_FALSE(l1.edx & (1u << 0)) << "no x87";
-  EXPECT_FALSE(l1.edx & (1u << 13)) << "no global pages";
-  EXPECT_FALSE(l1.edx & (1u << 26)) << "no SSE2";
+  EXPECT_TRUE(l1.edx & (1u << 13)) << "global pages";
+  EXPECT_TRUE(l1.ecx & (1u << 24)) << "TSC deadline";
+  EXPECT_TRUE(l1.ecx & (1u << 31)) << "hypervisor";
+  EXPECT_TRUE(cpuid(6, 0).eax & (1u << 2)) << "ARAT";
+  EXPECT_TRUE(cpuid(0x80000007, 0).edx & (1u << 8)) << "invariant TSC";
+  EXPECT_TRUE(l1.edx & (1u << 0)) << "x87";
+  EXPECT_TRUE(l1.edx & (1u << 24)) << "FXSR";
+  EXPECT_TRUE(l1.edx & (1u << 25)) << "SSE";
+  EXPECT_TRUE(l1.edx & (1u << 26)) << "SSE2";
+  EXPECT_FALSE(l1.edx & (1u << 23)) << "no MMX";
+  // glibc must pick its SSE2 paths: nothing newer.
+  for (unsigned bit : {0u, 9u, 12u, 19u, 20u, 26u, 27u, 28u}) {  // SSE3 SSSE3 FMA SSE4.1/2 XSAVE OSXSAVE AVX
+    EXPECT_FALSE(l1.ecx & (1u << bit)) << "leaf 1 ECX bit " << bit;
+  }
   const CpuidResult e1 = cpuid(0x80000001, 0);
   EXPECT_TRUE(e1.edx & (1u << 29)) << "LM";
   EXPECT_TRUE(e1.edx & (1u << 20)) << "NX";
   EXPECT_TRUE(e1.edx & (1u << 11)) << "SYSCALL";
   EXPECT_EQ(cpuid(0x80000000, 0).eax, 0x80000008u);
   EXPECT_EQ(cpuid(0x80000008, 0).eax & 0xff00, 48u << 8);
-  const CpuidResult unknown = cpuid(0x40000000, 0);
+  const CpuidResult unknown = cpuid(0x40000100, 0);
   EXPECT_EQ(unknown.eax | unknown.ebx | unknown.ecx | unknown.edx, 0u);
-  EXPECT_EQ(cpuid(7, 0).ebx, 0u);
+  EXPECT_EQ(cpuid(7, 0).ebx, 1u << 13) << "only: FCS and FDS are stored as 0";
+  EXPECT_EQ(cpuid(7, 1).ebx, 0u);
+}
+
+// Linux's native_calibrate_tsc: TSC Hz = ECX * EBX / EAX of leaf 0x15, and the local APIC
+// timer runs at the crystal's ECX Hz; both must be virtual time's rate, 10^9 a second.
+TEST(SystemCpuidTest, TimingLeavesGiveTheVirtualClockRate) {
+  const CpuidResult l15 = cpuid(0x15, 0);
+  ASSERT_NE(l15.eax, 0u);
+  EXPECT_EQ(uint64_t{l15.ecx} * l15.ebx / l15.eax, kVirtualHz);
+  EXPECT_EQ(l15.ecx, kVirtualHz) << "crystal = APIC bus";
+  EXPECT_EQ(cpuid(0x16, 0).eax, kVirtualHz / 1'000'000);
+  const CpuidResult h = cpuid(0x40000000, 0);
+  EXPECT_EQ(h.eax, 0x40000010u);
+  EXPECT_EQ(cpuid(0x40000010, 0).eax, kVirtualHz / 1000) << "TSC kHz";
+  EXPECT_EQ(cpuid(0x40000010, 0).ebx, kVirtualHz / 1000) << "APIC bus kHz";
 }
 
 TEST(SystemCpuidTest, BrandString) {
@@ -535,7 +543,7 @@ TEST_F(SystemInsnTest, CpuidInstructionFillsFourRegisters) {
   vm().set_gpr(kRax, 0xffffffff'00000000);
   vm().set_gpr(kRbx, ~uint64_t{0});
   ASSERT_EQ(run({0x0f, 0xa2}).kind, RunOutcome::Kind::kReachedStop);
-  EXPECT_EQ(vm().gpr(kRax), 7u);
+  EXPECT_EQ(vm().gpr(kRax), 0x16u);
   EXPECT_EQ(vm().gpr(kRbx), cpuid(0, 0).ebx) << "upper half cleared";
 }
 
@@ -557,6 +565,12 @@ TEST(SystemCpuidTest, AdvertisedInstructionsDecode) {
       {"SYSCALL", has(0x80000001, &CpuidResult::edx, 11), {0x0f, 0x05}},
       {"RDTSC", has(1, &CpuidResult::edx, 4), {0x0f, 0x31}},
       {"RDMSR", has(1, &CpuidResult::edx, 5), {0x0f, 0x32}},
+      {"FPU", has(1, &CpuidResult::edx, 0), {0xdb, 0xe3}},                  // fninit
+      {"FXSR", has(1, &CpuidResult::edx, 24), {0x48, 0x0f, 0xae, 0x00}},   // fxsave64 [rax]
+      {"SSE", has(1, &CpuidResult::edx, 25), {0x0f, 0x28, 0xc1}},          // movaps
+      {"SSE2", has(1, &CpuidResult::edx, 26), {0x66, 0x0f, 0xef, 0xc0}},   // pxor
+      {"FPU and CMOV: FCMOVcc", has(1, &CpuidResult::edx, 0) && has(1, &CpuidResult::edx, 15),
+       {0xda, 0xc1}},  // fcmovb st0, st1
   };
   for (const Case& c : cases) {
     if (!c.advertised) continue;

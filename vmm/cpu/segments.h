@@ -1,9 +1,11 @@
 // Segment descriptors and the selector checks of the instructions that load segments
-// (MOV Sreg, LTR, IRETQ, far RET).
+// (MOV Sreg, LTR, LLDT, IRETQ, far JMP/CALL/RET).
 //
 // In 64-bit mode segmentation is mostly gone, but a guest still loads selectors and the
-// CPU still checks them against the GDT (SDM Vol 3A §3.4.5, §5.8): that is what keeps ring
-// 3 from returning into ring 0. Only GDT selectors exist here; an LDT selector is #GP.
+// CPU still checks them against the GDT or LDT (SDM Vol 3A §3.4.5, §5.8): that is what keeps
+// ring 3 from returning into ring 0. Compatibility mode is not modelled: a transfer into a
+// code segment with L=0 is refused with #GP(selector), as for a descriptor the CPU cannot
+// use (the guest kernel sees a protection fault, never a stopped VM).
 //
 //   SegmentDescriptor cs;
 //   if (!read_segment(v, selector, cs)) return Exec::kFault;
@@ -25,19 +27,31 @@ struct SegmentDescriptor {
   [[nodiscard]] unsigned dpl() const { return (low >> 45) & 3; }
   [[nodiscard]] bool present() const { return (low >> 47) & 1; }
   [[nodiscard]] bool long_mode() const { return (low >> 53) & 1; }  // L: 64-bit code
+  [[nodiscard]] bool default_big() const { return (low >> 54) & 1; }  // D/B
+  // 64-bit code that can run here: L=1 and D=0 (L and D both set is reserved).
+  [[nodiscard]] bool code64() const { return code() && long_mode() && !default_big(); }
   [[nodiscard]] bool code() const { return code_or_data() && (type() & 8); }
   [[nodiscard]] bool data() const { return code_or_data() && !(type() & 8); }
   [[nodiscard]] bool conforming() const { return code() && (type() & 4); }
   [[nodiscard]] bool readable() const { return data() || (type() & 2); }  // code: R bit
   [[nodiscard]] bool writable_data() const { return data() && (type() & 2); }
+  // Limit in bytes, scaled by G (SDM Vol 3A §3.4.5).
+  [[nodiscard]] uint32_t limit() const {
+    const auto raw = static_cast<uint32_t>((low & 0xffff) | ((low >> 32) & 0xf0000));
+    return (low >> 55) & 1 ? (raw << 12) | 0xfff : raw;
+  }
+  // The type field of a 16-byte system descriptor's upper half, which must be 0.
+  [[nodiscard]] unsigned upper_type() const { return (high >> 40) & 0x1f; }
   // Base of a 16-byte system descriptor (SDM Vol 3A §8.2.3, Figure 8-4).
   [[nodiscard]] uint64_t system_base() const {
     return ((low >> 16) & 0xffffff) | (((low >> 56) & 0xff) << 24) | ((high & 0xffffffff) << 32);
   }
 };
 
+inline constexpr unsigned kTypeLdt = 2;
 inline constexpr unsigned kTypeTss64Available = 9;
 inline constexpr unsigned kTypeTss64Busy = 11;
+inline constexpr unsigned kTypeCallGate64 = 12;
 
 [[nodiscard]] inline unsigned selector_rpl(uint16_t selector) { return selector & 3; }
 [[nodiscard]] inline bool selector_null(uint16_t selector) { return (selector & 0xfffc) == 0; }
@@ -47,8 +61,8 @@ inline Exec selector_fault(Vcpu& v, uint8_t vector, uint16_t selector) {
   return v.raise(vector, selector & 0xfffcu);
 }
 
-// Reads a selector's descriptor. False with an exception pending: #GP(selector) for an LDT
-// selector or one beyond the GDT limit, or the page fault of the read.
+// Reads a selector's descriptor. False with an exception pending: #GP(selector) for one
+// beyond its table's limit (or an LDT selector with no LDT), or the page fault of the read.
 [[nodiscard]] inline bool read_segment(Vcpu& v, uint16_t selector, SegmentDescriptor& d) {
   if (v.read_descriptor(selector, d.low, d.high)) return true;
   selector_fault(v, kVecGp, selector);  // keeps a pending page fault, which came first
@@ -83,7 +97,7 @@ inline Exec selector_fault(Vcpu& v, uint8_t vector, uint16_t selector) {
 }
 
 // CS for a return (IRETQ, far RET) to privilege RPL: a present code segment, DPL = RPL
-// (conforming: DPL <= RPL). Compatibility mode (L=0) is not modelled: the VM stops.
+// (conforming: DPL <= RPL). Compatibility mode (L=0) is not modelled: #GP(selector).
 [[nodiscard]] inline Exec check_return_code_segment(Vcpu& v, uint16_t selector) {
   if (selector_null(selector)) return v.raise_gp0();
   SegmentDescriptor d;
@@ -92,7 +106,7 @@ inline Exec selector_fault(Vcpu& v, uint8_t vector, uint16_t selector) {
   if (!d.code()) return selector_fault(v, kVecGp, selector);
   if (d.conforming() ? d.dpl() > rpl : d.dpl() != rpl) return selector_fault(v, kVecGp, selector);
   if (!d.present()) return selector_fault(v, kVecNp, selector);
-  if (!d.long_mode()) return v.stop("return to compatibility mode is not supported");
+  if (!d.code64()) return selector_fault(v, kVecGp, selector);
   return Exec::kNext;
 }
 

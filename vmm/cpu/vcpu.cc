@@ -1,7 +1,7 @@
 #include "vmm/cpu/vcpu.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <string>
 
 #include "vmm/cpu/decoder.h"
 #include "vmm/internal/hex.h"
@@ -71,6 +71,18 @@ Exec Vcpu::raise(uint8_t vector) {
 Exec Vcpu::raise(uint8_t vector, uint32_t error_code) {
   if (!pending_.valid) pending_ = {true, vector, true, error_code};
   return Exec::kFault;
+}
+
+Exec Vcpu::raise_unimplemented(const DecodedInsn& d) {
+  ++counters_.unimplemented_ud;
+  if (unimplemented_first_.size() < kUnimplementedShown) {
+    const std::string name = mnemonic_name(d.mnemonic);
+    if (std::find(unimplemented_first_.begin(), unimplemented_first_.end(), name) ==
+        unimplemented_first_.end()) {
+      unimplemented_first_.push_back(name);
+    }
+  }
+  return raise(kVecUd);
 }
 
 Exec Vcpu::stop(std::string message) {
@@ -162,13 +174,19 @@ bool Vcpu::access_slow(uint64_t va, void* data, unsigned size, Access access) {
     const unsigned n = i == 0 ? first : size - first;
     const uint64_t page_off = (va + done) & kPageMask;
     if (t.kind == Translation::Kind::kMmio) {
-      if (access == Access::kWrite) {
-        uint64_t v = 0;
-        std::memcpy(&v, bytes + done, n);
-        bus_.mmio_write(t.gpa, n, v);
-      } else {
-        const uint64_t v = bus_.mmio_read(t.gpa, n);
-        std::memcpy(bytes + done, &v, n);
+      // A device access is at most 8 bytes wide: a longer one (SGDT's 10 bytes, an IRETQ
+      // frame on a stack in device space) goes to the bus as 8-byte pieces.
+      for (unsigned at = 0; at < n; at += 8) {
+        const unsigned piece = std::min(8u, n - at);
+        uint8_t* p = bytes + done + at;
+        if (access == Access::kWrite) {
+          uint64_t v = 0;
+          std::memcpy(&v, p, piece);
+          bus_.mmio_write(t.gpa + at, piece, v);
+        } else {
+          const uint64_t v = bus_.mmio_read(t.gpa + at, piece);
+          std::memcpy(p, &v, piece);
+        }
       }
     } else if (access == Access::kWrite) {
       std::memcpy(t.host_page + page_off, bytes + done, n);
@@ -227,8 +245,6 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   DecodedInsn d;
   DecodeStatus st = decode_instruction(host + off, avail, d);
   uint8_t buf[15];
-  const uint8_t* shown = host + off;
-  unsigned shown_len = std::min(avail, 15u);
   bool crosses = false;
   if (st == DecodeStatus::kNeedMoreBytes && avail < 15) {
     // The instruction continues on the next page: decode it from a copy, never cached.
@@ -236,8 +252,6 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
     insn_rip_ = s_.rip;
     if (!access_slow(page_va + kPageSize, buf + avail, 15 - avail, Access::kExec)) return nullptr;
     st = decode_instruction(buf, 15, d);
-    shown = buf;
-    shown_len = 15;
     crosses = true;
   }
   ++counters_.decodes;
@@ -247,15 +261,8 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
     return nullptr;
   }
   if (st == DecodeStatus::kUnsupported) {
-    std::string bytes;
-    for (unsigned i = 0; i < std::min(shown_len, 15u); ++i) {
-      char b[4];
-      std::snprintf(b, sizeof b, "%s%02x", i ? " " : "", shown[i]);
-      bytes += b;
-    }
-    stop("unsupported instruction '" + disassemble(shown, shown_len, s_.rip) + "' (bytes " +
-         bytes + ") at RIP " + hex(s_.rip));
-    return nullptr;
+    // Cached like any instruction: executing it again raises #UD again without a decode.
+    d.handler = [](Vcpu& v, const DecodedInsn& insn) { return v.raise_unimplemented(insn); };
   }
   if (crosses) {
     scratch_ = d;
@@ -264,10 +271,18 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   return page->insert(off, d);
 }
 
+namespace {
+// Deliveries in a row with no instruction retired between them (see run()). A guest that
+// makes progress retires its handler's first instruction after every delivery.
+constexpr unsigned kMaxStalledDeliveries = 1000;
+}  // namespace
+
 RunResult Vcpu::run(uint64_t budget) {
   const uint64_t start = counters_.retired;
   const uint64_t end = start + budget;
   auto result = [&](StopReason why) { return RunResult{why, counters_.retired - start}; };
+  uint64_t retired_at_delivery = ~uint64_t{0};
+  unsigned stalled_deliveries = 0;
   update_tlb_view();
   while (true) {
     if (stopped_) return result(StopReason::kStopped);
@@ -276,11 +291,27 @@ RunResult Vcpu::run(uint64_t budget) {
       pause_requested_ = false;
       return result(StopReason::kPaused);
     }
+    if (yield_requested_) {
+      yield_requested_ = false;
+      return result(StopReason::kBudget);
+    }
     if (pending_.valid) {
       if (!deliver_exceptions_) {
         last_exception_ = pending_;
         pending_.valid = false;
         return result(StopReason::kException);
+      }
+      // A handler that faults before its first instruction retires (its page unmapped, say)
+      // makes delivery go round for ever, with virtual time (and so every timer) standing
+      // still: the machine can never move again, like a triple fault. Stop it rather than
+      // hang the worker thread.
+      if (counters_.retired != retired_at_delivery) {
+        retired_at_delivery = counters_.retired;
+        stalled_deliveries = 0;
+      } else if (++stalled_deliveries > kMaxStalledDeliveries) {
+        stop("exception delivery makes no progress: vector " + std::to_string(pending_.vector) +
+             " at RIP " + hex(s_.rip) + " again and again, no instruction retiring");
+        continue;
       }
       deliver_pending_exception();
       continue;

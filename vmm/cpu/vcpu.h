@@ -13,15 +13,16 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "core/page_tracking.h"
+#include "core/persist.h"
+#include "mmu/mmu.h"
 #include "vmm/cpu/cpu_state.h"
 #include "vmm/cpu/decode_cache.h"
 #include "vmm/cpu/decoded_insn.h"
 #include "vmm/cpu/flags.h"
 #include "vmm/device_bus.h"
-#include "vmm/mmu.h"
-#include "vmm/page_tracking.h"
-#include "vmm/snapshot_state.h"
 
 namespace densevm::cpu {
 
@@ -33,11 +34,20 @@ class InterruptSource {
   virtual uint8_t acknowledge_interrupt() = 0;  // returns the vector and marks it in service
 };
 
+// MSRs that belong to the platform rather than the core: IA32_TSC_DEADLINE is the local
+// APIC's. false means the MSR does not exist or the value is refused (#GP).
+class MsrDevice {
+ public:
+  virtual ~MsrDevice() = default;
+  [[nodiscard]] virtual bool read_msr(uint32_t msr, uint64_t& value) = 0;
+  [[nodiscard]] virtual bool write_msr(uint32_t msr, uint64_t value) = 0;
+};
+
 enum class StopReason : uint8_t {
   kBudget,     // retired the requested number of instructions
   kHalted,     // HLT with nothing pending; resume after an interrupt is raised
   kException,  // deliver_exceptions is off and an exception was raised (tests)
-  kStopped,    // fatal for this VM (triple fault, unsupported instruction, bad state)
+  kStopped,    // fatal for this VM (triple fault, the VMM's own failure), never guest code alone
   kExit,       // a device asked the VM to exit (exit port)
   kPaused,     // a device asked for the slice to end here (checkpoint marker)
 };
@@ -63,6 +73,45 @@ struct VcpuCounters {
   uint64_t interrupts = 0;
   uint64_t invlpg = 0;
   uint64_t cr3_loads = 0;
+  uint64_t unimplemented_ud = 0;  // #UD for instructions the interpreter does not implement
+};
+
+// Mnemonics of the first this many distinct unimplemented instructions met are kept.
+inline constexpr size_t kUnimplementedShown = 4;
+
+// The vCPU's part of a checkpoint (core/persist.h): architectural state with RFLAGS
+// materialized, the exception and run-loop state, and the counters; since version 3 the
+// ring-3 system state (TSS limit, LDTR, debug registers), the unimplemented-instruction #UDs,
+// the platform MSRs and the x87/SSE state, each at its reset value in an older record.
+struct VcpuState {
+  static constexpr uint64_t kMaxStopMessage = 4096;
+  static constexpr uint64_t kMaxMnemonic = 64;
+  CpuState cpu;
+  bool supervisor_override = false;
+  uint64_t insn_rip = 0;
+  PendingException pending, last_exception;
+  uint8_t delivery_depth = 0;
+  bool deliver_exceptions = false, halted = false, interrupt_shadow = false, exit_requested = false, stopped = false;
+  std::string stop_message;
+  VcpuCounters counters;
+  std::vector<std::string> unimplemented_first;  // at most kUnimplementedShown
+  static void fields(auto& s, auto& io) {
+    auto& c = s.cpu;
+    io(c.gpr, c.rip, c.rflags, c.cr0, c.cr2, c.cr3, c.cr4, c.efer, c.cpl, c.cs, c.ss, c.ds, c.es, c.fs, c.gs, c.tr,
+       c.fs_base, c.gs_base, c.kernel_gs_base, c.tss_base, c.gdtr.base, c.gdtr.limit, c.idtr.base, c.idtr.limit,
+       c.star, c.lstar, c.cstar, c.fmask, c.apic_base, c.tsc_offset);
+    io(s.supervisor_override, s.insn_rip);
+    for (auto* e : {&s.pending, &s.last_exception}) io(e->valid, e->vector, e->has_error, e->error_code);
+    io(s.delivery_depth, s.deliver_exceptions, s.halted, s.interrupt_shadow, s.exit_requested, s.stopped);
+    io.str(s.stop_message, kMaxStopMessage);
+    auto& n = s.counters;
+    io(n.retired, n.tlb_misses, n.decodes, n.code_invalidations, n.exceptions, n.interrupts, n.invlpg, n.cr3_loads);
+    if (io.since(3)) {
+      io(c.tss_limit, c.ldtr, c.ldt_base, c.ldt_limit, c.dr, c.dr6, c.dr7, n.unimplemented_ud);
+      io.template strings<uint8_t>(s.unimplemented_first, kUnimplementedShown, kMaxMnemonic);
+      io(c.pat, c.mtrr_def_type, c.misc_enable, c.fpu);
+    }
+  }
 };
 
 // What a restore may assume of guest memory. kReplaced: any page may hold other bytes now,
@@ -82,6 +131,13 @@ class Vcpu {
   // Off in instruction-level tests: an exception stops run() with kException instead.
   void set_deliver_exceptions(bool on) { deliver_exceptions_ = on; }
   void set_interrupt_source(InterruptSource* source) { irq_source_ = source; }
+  void set_msr_device(MsrDevice* device) { msr_device_ = device; }
+  // Ends run() after the current instruction with kBudget, to be called again at once: the
+  // caller's view of the next timer deadline changed (a timer armed, a deadline MSR).
+  void request_yield() {
+    yield_requested_ = true;
+    break_inner_ = true;
+  }
   // Devices call this when they stop the VM (exit port).
   void request_exit() {
     exit_requested_ = true;
@@ -100,15 +156,17 @@ class Vcpu {
   [[nodiscard]] const PendingException& last_exception() const { return last_exception_; }
   [[nodiscard]] const std::string& stop_message() const { return stop_message_; }
   [[nodiscard]] const VcpuCounters& counters() const { return counters_; }
+  // Mnemonics of the first kUnimplementedShown distinct unimplemented instructions met.
+  [[nodiscard]] const std::vector<std::string>& unimplemented_first() const {
+    return unimplemented_first_;
+  }
   [[nodiscard]] uint64_t tsc() const { return counters_.retired + static_cast<uint64_t>(s_.tsc_offset); }
   [[nodiscard]] bool halted() const { return halted_; }
 
-  // Checkpoint contract (vmm/snapshot_state.h): architectural state with RFLAGS materialized,
-  // counters and run-loop flags. restore() drops the soft TLB (CR3 and CPL change under it)
-  // and, unless memory is kReported, every decoded page; it throws StateError on a short or
-  // corrupt record.
-  void save(StateWriter& w) const;
-  void restore(StateReader& r, RestoredMemory memory = RestoredMemory::kReplaced);
+  // restore() drops the soft TLB (CR3 and CPL change under it) and, unless memory is
+  // kReported, every decoded page; it throws StateError for a state no vCPU can be in.
+  [[nodiscard]] VcpuState save() const;
+  void restore(const VcpuState& s, RestoredMemory memory = RestoredMemory::kReplaced);
 
   // Drops every soft-TLB entry.
   void flush_tlb();
@@ -225,7 +283,10 @@ class Vcpu {
   Exec raise(uint8_t vector);
   Exec raise(uint8_t vector, uint32_t error_code);
   Exec raise_gp0() { return raise(kVecGp, 0); }
-  // Stops the VM with a message; the handler returns what this returns.
+  // #UD for an instruction the interpreter does not implement, counted with its mnemonic.
+  Exec raise_unimplemented(const DecodedInsn& d);
+  // Stops the VM with a message; the handler returns what this returns. Only for what no
+  // guest instruction may cause from ring 3: a triple fault, the VMM's own failures.
   Exec stop(std::string message);
 
   // System-instruction support.
@@ -251,8 +312,21 @@ class Vcpu {
   [[nodiscard]] Exec software_interrupt(uint8_t vector);
   // Loads CS/SS for a privilege change (SYSCALL, SYSRET, IRET).
   void set_cpl(uint8_t cpl);
-  // Reads a GDT descriptor for `selector`; false if outside the GDT limit.
+  // Reads the descriptor `selector` names in the GDT, or with TI set in the LDT; false if
+  // outside the table's limit or (TI) with a null LDTR, and false with #PF pending if the
+  // read faulted. `high` (the upper half of a 16-byte system descriptor) is 0 past the limit.
   [[nodiscard]] bool read_descriptor(uint16_t selector, uint64_t& low, uint64_t& high);
+  // Supervisor reads of system structures (TSS, descriptor tables) at any CPL.
+  [[nodiscard]] bool read_system(uint64_t va, void* out, unsigned size);
+  // A supervisor stack write (a far CALL through a gate into an inner ring).
+  [[nodiscard]] bool write_supervisor_stack(uint64_t va, const void* in, unsigned size);
+  // Translates `va` for `access` without touching memory or devices (CLFLUSH); false with
+  // the fault pending.
+  [[nodiscard]] bool probe(uint64_t va, Access access) {
+    Translation t;
+    return translate(va, access, t);
+  }
+  [[nodiscard]] bool exception_pending() const { return pending_.valid; }
   // Runs the current instruction's start (for faults and diagnostics).
   [[nodiscard]] uint64_t instruction_rip() const { return insn_rip_; }
 
@@ -291,6 +365,7 @@ class Vcpu {
   PageTracking& tracking_;
   WriteTracker* tracker_;
   InterruptSource* irq_source_ = nullptr;
+  MsrDevice* msr_device_ = nullptr;
 
   CpuState s_;
   LazyFlags lazy_;
@@ -310,11 +385,13 @@ class Vcpu {
   bool interrupt_shadow_ = false;
   bool exit_requested_ = false;
   bool pause_requested_ = false;  // transient: never set between two run() calls
+  bool yield_requested_ = false;  // transient, as pause_requested_
   bool stopped_ = false;
   bool break_inner_ = false;
   mutable bool stack_access_ = false;  // the current access is SS-relative (see translate)  // leave the fast loop: code page stale, MMIO, mode change
   std::string stop_message_;
   VcpuCounters counters_;
+  std::vector<std::string> unimplemented_first_;
 };
 
 }  // namespace densevm::cpu

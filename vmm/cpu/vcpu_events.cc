@@ -1,9 +1,10 @@
 // Exceptions and interrupts: delivery through the 64-bit IDT, the double-fault rules, and
 // the GDT reads they need (SDM Vol 3A ch. 6).
+#include <cstring>
 #include <string>
 
-#include "vmm/internal/hex.h"
 #include "vmm/cpu/vcpu.h"
+#include "vmm/internal/hex.h"
 
 namespace densevm::cpu {
 namespace {
@@ -71,14 +72,44 @@ Exec Vcpu::software_interrupt(uint8_t vector) {
 
 bool Vcpu::read_descriptor(uint16_t selector, uint64_t& low, uint64_t& high) {
   const uint64_t offset = selector & ~uint64_t{7};
-  if ((selector & 4) || offset + 7 > s_.gdtr.limit) return false;
-  const bool saved = supervisor_override_;
-  supervisor_override_ = true;
-  update_tlb_view();
-  bool ok = read<8>(s_.gdtr.base + offset, low);
+  const bool local = (selector & 4) != 0;
+  if (local && (s_.ldtr & 0xfffc) == 0) return false;
+  const uint64_t base = local ? s_.ldt_base : s_.gdtr.base;
+  const uint64_t limit = local ? s_.ldt_limit : s_.gdtr.limit;
+  if (offset + 7 > limit) return false;
   high = 0;
-  if (ok && offset + 15 <= s_.gdtr.limit) ok = read<8>(s_.gdtr.base + offset + 8, high);
-  supervisor_override_ = saved;
+  if (!read_system(base + offset, &low, 8)) return false;
+  return offset + 15 > limit || read_system(base + offset + 8, &high, 8);
+}
+
+// Descriptor-table and TSS reads are supervisor accesses whatever the CPL (SDM Vol 3A §6.12.1,
+// §5.5), and never SS-relative, whatever the instruction is doing with the stack.
+bool Vcpu::read_system(uint64_t va, void* out, unsigned size) {
+  const bool saved_override = supervisor_override_, saved_stack = stack_access_;
+  supervisor_override_ = true;
+  stack_access_ = false;
+  update_tlb_view();
+  bool ok;
+  if (size == 2 || size == 8) {  // descriptors, TSS fields: through the soft TLB
+    uint64_t value;
+    ok = read_sized(va, size, value);
+    if (ok) std::memcpy(out, &value, size);
+  } else {
+    ok = read_bytes(va, out, size);
+  }
+  supervisor_override_ = saved_override;
+  stack_access_ = saved_stack;
+  update_tlb_view();
+  return ok;
+}
+
+bool Vcpu::write_supervisor_stack(uint64_t va, const void* in, unsigned size) {
+  const bool saved_override = supervisor_override_;
+  supervisor_override_ = true;
+  stack_access_ = true;
+  update_tlb_view();
+  const bool ok = write_bytes(va, in, size);
+  supervisor_override_ = saved_override;
   update_tlb_view();
   return ok;
 }

@@ -181,6 +181,28 @@ TEST_F(VcpuExceptionTest, UdFromRing3SwitchesToRsp0) {
   EXPECT_EQ(vm_->vcpu().counters().exceptions, 1u);
 }
 
+// Handlers whose code is not mapped: every delivery succeeds (the frame is pushed), the
+// handler's fetch faults at once, and no instruction ever retires again, so virtual time
+// stands still. The VM stops, as for a triple fault, instead of hanging the host thread.
+TEST_F(VcpuExceptionTest, DeliveryWithoutProgressStopsTheVm) {
+  for (unsigned v : {unsigned{kVecUd}, unsigned{kVecPf}, unsigned{kVecDf}}) {
+    const uint64_t target = kUnmapped;
+    const uint64_t gate[2] = {(target & 0xffff) | uint64_t{kKernelCode} << 16 |
+                                  uint64_t{v == kVecDf ? 1u : 0u} << 32 | uint64_t{0xe} << 40 |
+                                  uint64_t{1} << 47 | ((target >> 16) & 0xffff) << 48,
+                              target >> 32};
+    vm_->write(kIdt + 16 * v, gate, sizeof gate);
+  }
+  vm_->write(kCode, Bytes{0x0f, 0x0b}.data(), 2);  // ud2
+  vm_->set_rip(kCode);
+  const RunResult r = vm_->vcpu().run(1000);
+  EXPECT_EQ(r.reason, StopReason::kStopped);
+  EXPECT_EQ(r.retired, 0u);
+  EXPECT_NE(vm_->vcpu().stop_message().find("exception delivery makes no progress"),
+            std::string::npos)
+      << vm_->vcpu().stop_message();
+}
+
 TEST_F(VcpuExceptionTest, DivideErrorPushesTheFaultingInstruction) {
   vm_->set_gpr(kRcx, 0);
   run({0x90, 0x48, 0xf7, 0xf1});  // nop; div rcx

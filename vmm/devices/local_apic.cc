@@ -18,6 +18,9 @@ enum Reg : uint64_t {
   kIsr = 0x100,
   kTmr = 0x180,
   kIrr = 0x200,
+  kEsr = 0x280,
+  kIcrLow = 0x300,
+  kIcrHigh = 0x310,
   kLvtTimer = 0x320,
   kLvtLint0 = 0x350,
   kLvtLint1 = 0x360,
@@ -28,8 +31,10 @@ enum Reg : uint64_t {
 };
 
 constexpr uint32_t kLvtMasked = 1u << 16;
-// Timer mode bits 18:17 = 01. Bit 18 (TSC-deadline) is not supported, so it reads 0.
+// Timer mode, bits 18:17: 00 one-shot, 01 periodic, 10 TSC-deadline (SDM Table 11-2).
 constexpr uint32_t kTimerPeriodic = 1u << 17;
+constexpr uint32_t kTimerTscDeadline = 1u << 18;
+constexpr uint32_t kTimerMode = kTimerPeriodic | kTimerTscDeadline;
 
 // Highest set vector, or -1. Bit v of the 256-bit set is bit v%32 of word v/32, as in ISR/IRR.
 int highest(const std::array<uint32_t, 8>& set) {
@@ -66,12 +71,12 @@ void LocalApic::mask_all_lvts() {
 }
 
 uint32_t LocalApic::current_count(uint64_t now) const {
-  if (!deadline_) return 0;
+  if (!deadline_ || tsc_deadline_mode()) return 0;  // the count is unused in TSC-deadline mode
   const uint64_t div = divisor();
   uint64_t remaining = 0;
   if (now < *deadline_) {
     remaining = *deadline_ - now;
-  } else if ((lvt_timer_ & kTimerPeriodic) != 0) {
+  } else if ((lvt_timer_ & kTimerMode) == kTimerPeriodic) {
     const uint64_t period = uint64_t{initial_count_} * div;
     remaining = period - (now - *deadline_) % period;
   }
@@ -85,8 +90,8 @@ void LocalApic::advance(uint64_t now) {
   if (!deadline_ || now < *deadline_) return;
   const uint8_t vector = lvt_timer_ & 0xff;
   // Vectors 0-15 are illegal for the APIC (SDM 11.5.2); such a timer counts but never delivers.
-  if ((lvt_timer_ & kLvtMasked) == 0 && vector >= 16) assign(irr_, vector, true);
-  if ((lvt_timer_ & kTimerPeriodic) == 0 || initial_count_ == 0) {
+  if ((lvt_timer_ & kLvtMasked) == 0 && vector >= 16) set_vector(vector);
+  if ((lvt_timer_ & kTimerMode) != kTimerPeriodic || initial_count_ == 0) {
     ++timer_expiries_;
     deadline_.reset();
     return;
@@ -103,6 +108,7 @@ uint32_t LocalApic::read(uint64_t offset, uint64_t now) {
   if (offset >= kSize || offset % 16 != 0) return 0;
   advance(now);
   if (offset >= kIsr && offset < kTmr) return isr_[(offset - kIsr) / 16];
+  if (offset >= kTmr && offset < kIrr) return tmr_[(offset - kTmr) / 16];
   if (offset >= kIrr && offset < kIrr + 0x80) return irr_[(offset - kIrr) / 16];
   switch (offset) {
     case kId: return 0;
@@ -115,6 +121,7 @@ uint32_t LocalApic::read(uint64_t offset, uint64_t now) {
     case kLvtLint0: return lvt_lint0_;
     case kLvtLint1: return lvt_lint1_;
     case kLvtError: return lvt_error_;
+    case kIcrHigh: return icr_high_;
     case kInitialCount: return initial_count_;
     case kCurrentCount: return current_count(now);
     case kDivideConfig: return divide_config_;
@@ -131,7 +138,23 @@ void LocalApic::write(uint64_t offset, uint32_t value, uint64_t now) {
     case kTpr: tpr_ = value & 0xff; return;
     case kEoi: {
       const int vector = highest(isr_);
-      if (vector >= 0) assign(isr_, vector, false);
+      if (vector < 0) return;
+      assign(isr_, vector, false);
+      // A level-triggered vector's EOI goes to the IOAPIC, which may deliver it again.
+      if ((tmr_[vector / 32] >> (vector % 32)) & 1) {
+        assign(tmr_, vector, false);
+        if (ioapic_ != nullptr) ioapic_->end_of_interrupt(static_cast<uint8_t>(vector));
+      }
+      return;
+    }
+    case kIcrHigh: icr_high_ = value & 0xff000000; return;
+    case kIcrLow: {
+      // Fixed delivery (10:8 = 0) to this APIC: shorthand self (01), all including self
+      // (10), or no shorthand with destination APIC ID 0 in physical mode.
+      const uint32_t shorthand = (value >> 18) & 3, mode = (value >> 8) & 7;
+      const bool to_us = shorthand == 1 || shorthand == 2 ||
+                         (shorthand == 0 && !(value & (1u << 11)) && (icr_high_ >> 24) == 0);
+      if (mode == 0 && to_us && (value & 0xff) >= 16) set_vector(static_cast<uint8_t>(value));
       return;
     }
     case kLdr: ldr_ = value & 0xff000000; return;  // logical APIC ID, bits 31:24
@@ -140,14 +163,19 @@ void LocalApic::write(uint64_t offset, uint32_t value, uint64_t now) {
       svr_ = value & 0x3ff;  // no EOI-broadcast suppression (version bit 24 is 0)
       if (!software_enabled()) mask_all_lvts();
       return;
-    case kLvtTimer:
-      lvt_timer_ = (value & (0xff | kLvtMasked | kTimerPeriodic)) | forced_mask;
+    case kLvtTimer: {
+      const uint32_t mode = lvt_timer_ & kTimerMode;
+      lvt_timer_ = (value & (0xff | kLvtMasked | kTimerMode)) | forced_mask;
+      // Changing the mode disarms the timer (SDM 11.5.4.1).
+      if ((lvt_timer_ & kTimerMode) != mode) deadline_.reset();
       return;
+    }
     // LINT: vector 7:0, delivery mode 10:8, polarity 13, trigger mode 15, mask 16.
     case kLvtLint0: lvt_lint0_ = (value & 0x1a7ff) | forced_mask; return;
     case kLvtLint1: lvt_lint1_ = (value & 0x1a7ff) | forced_mask; return;
     case kLvtError: lvt_error_ = (value & (0xff | kLvtMasked)) | forced_mask; return;
     case kInitialCount:
+      if (tsc_deadline_mode()) return;  // ignored in TSC-deadline mode
       initial_count_ = value;
       deadline_.reset();  // writing 0 stops the timer (SDM 11.5.4)
       if (value != 0) arm(now, value);
@@ -156,7 +184,7 @@ void LocalApic::write(uint64_t offset, uint32_t value, uint64_t now) {
       // The count keeps its value and continues at the new rate; the partial tick is dropped.
       const uint32_t count = current_count(now);
       divide_config_ = value & 0xb;
-      if (deadline_) arm(now, count);
+      if (deadline_ && !tsc_deadline_mode()) arm(now, count);
       return;
     }
     default: return;  // read-only and unknown registers
@@ -178,6 +206,29 @@ uint8_t LocalApic::acknowledge_interrupt() {
   assign(irr_, vector, false);
   assign(isr_, vector, true);
   return static_cast<uint8_t>(vector);
+}
+
+void LocalApic::set_vector(uint8_t vector) {
+  assign(irr_, vector, true);
+  assign(tmr_, vector, false);
+}
+
+void LocalApic::accept_interrupt(uint8_t vector, bool level) {
+  if (vector < 16) return;  // illegal vector (SDM 11.5.2)
+  assign(irr_, vector, true);
+  assign(tmr_, vector, level);
+}
+
+bool LocalApic::tsc_deadline_mode() const { return (lvt_timer_ & kTimerMode) == kTimerTscDeadline; }
+
+void LocalApic::set_tsc_deadline(std::optional<uint64_t> deadline, uint64_t now) {
+  if (!tsc_deadline_mode()) return;
+  advance(now);
+  deadline_ = deadline;
+}
+
+std::optional<uint64_t> LocalApic::tsc_deadline() const {
+  return tsc_deadline_mode() ? deadline_ : std::nullopt;
 }
 
 }  // namespace densevm

@@ -219,5 +219,58 @@ TEST(LocalApic, ExtremeTimesSaturate) {
   EXPECT_EQ(apic.next_deadline(), ~uint64_t{0});
 }
 
+// TSC-deadline mode (SDM 11.5.4.1): the count registers are ignored, the deadline fires
+// once, and changing the timer mode disarms it.
+TEST(LocalApic, TscDeadlineMode) {
+  LocalApic apic = enabled_apic();
+  apic.set_tsc_deadline(500, 0);
+  EXPECT_FALSE(apic.next_deadline()) << "not in TSC-deadline mode: ignored";
+  apic.write(kLvtTimer, (2u << 17) | 0xec, 0);
+  EXPECT_TRUE(apic.tsc_deadline_mode());
+  apic.write(kInitial, 1000, 0);
+  EXPECT_FALSE(apic.next_deadline()) << "initial count is ignored";
+  apic.set_tsc_deadline(500, 10);
+  EXPECT_EQ(apic.tsc_deadline(), 500u);
+  apic.advance(499);
+  EXPECT_FALSE(apic.has_pending_interrupt());
+  apic.advance(500);
+  EXPECT_TRUE(apic.has_pending_interrupt());
+  EXPECT_FALSE(apic.tsc_deadline()) << "fired: reads 0";
+  EXPECT_EQ(apic.acknowledge_interrupt(), 0xec);
+  apic.set_tsc_deadline(900, 600);
+  apic.write(kLvtTimer, 0xec, 700);  // back to one-shot
+  EXPECT_FALSE(apic.next_deadline()) << "a mode change disarms";
+}
+
+TEST(LocalApic, LevelInterruptsBroadcastTheirEoiToTheIoApic) {
+  LocalApic apic = enabled_apic();
+  IoApic io(apic);
+  apic.set_eoi_listener(&io);
+  // Pin 5 level-triggered, vector 0x41.
+  io.write(0x00, 4, 0x1a);
+  io.write(0x10, 4, 0x41 | (1u << 15));
+  io.set_line(5, true);
+  EXPECT_EQ(apic.read(0x180 + 0x20, 0), 2u) << "TMR bit 0x41";
+  EXPECT_EQ(apic.acknowledge_interrupt(), 0x41);
+  io.set_line(5, false);
+  EXPECT_TRUE(io.entry(5) & (1u << 14)) << "Remote IRR until the EOI";
+  apic.write(kEoi, 0, 0);
+  EXPECT_FALSE(io.entry(5) & (1u << 14));
+}
+
+TEST(LocalApic, SelfIpiThroughIcr) {
+  LocalApic apic = enabled_apic();
+  apic.write(0x300, (1u << 18) | 0x55, 0);  // shorthand self, fixed, vector 0x55
+  EXPECT_EQ(apic.acknowledge_interrupt(), 0x55);
+  apic.write(0x310, 0u << 24, 0);
+  apic.write(0x300, 0x56, 0);  // destination 0 = us
+  EXPECT_EQ(apic.acknowledge_interrupt(), 0x56);
+  apic.write(0x310, 3u << 24, 0);
+  apic.write(0x300, 0x57, 0);  // another CPU: there is none
+  apic.write(0x300, (3u << 18) | 0x58, 0);  // all excluding self
+  apic.write(0x300, (5u << 8) | (1u << 18) | 0x59, 0);  // INIT: not modelled
+  EXPECT_FALSE(apic.has_pending_interrupt());
+}
+
 }  // namespace
 }  // namespace densevm

@@ -88,5 +88,36 @@ TEST_F(UartTest, DivisorLatchBehindDlab) {
   EXPECT_EQ(lines, (std::vector<std::string>{"ok"}));
 }
 
+// What Linux's 8250 driver relies on: THR-empty interrupts (IIR 0x02, acknowledged by
+// reading IIR), gated by OUT2, and a line that drops on each THR write so an edge-triggered
+// IOAPIC pin sees each one.
+TEST_F(UartTest, ThrEmptyInterruptsAndTheirLine) {
+  std::vector<bool> edges;
+  uart.set_irq_sink([&](bool up) { edges.push_back(up); });
+  uart.write(0x3fc, 0x08);  // MCR: OUT2
+  EXPECT_EQ(uart.read(0x3fa), 0x01) << "nothing enabled";
+  uart.write(0x3f9, 0x02);  // IER: ETBEI, with THR empty: pending at once
+  EXPECT_TRUE(uart.irq_line());
+  EXPECT_EQ(uart.read(0x3fa), 0x02) << "THR empty";
+  EXPECT_FALSE(uart.irq_line()) << "reading IIR acknowledged it";
+  EXPECT_EQ(uart.read(0x3fa), 0x01);
+  send("a");
+  EXPECT_TRUE(uart.irq_line()) << "sent, empty again";
+  send("b");  // pending already: the line drops and rises again
+  EXPECT_EQ(edges, (std::vector<bool>{true, false, true, false, true}));
+  uart.write(0x3fc, 0x00);  // OUT2 off: the line is gated
+  EXPECT_FALSE(uart.irq_line());
+  EXPECT_EQ(uart.read(0x3fa), 0x02) << "still pending in IIR";
+}
+
+TEST_F(UartTest, FifosAndLoopbackAsLinuxProbesThem) {
+  uart.write(0x3fa, 0x01);  // FCR: enable FIFOs
+  EXPECT_EQ(uart.read(0x3fa) & 0xc0, 0xc0) << "16550A";
+  uart.write(0x3fc, 0x10 | 0x0a);  // loopback, RTS, OUT2
+  EXPECT_EQ(uart.read(0x3fe) & 0xf0, 0x90) << "CTS and DCD follow RTS and OUT2";
+  send("x");
+  EXPECT_EQ(uart.bytes_written(), 0u) << "loopback sends nothing out";
+}
+
 }  // namespace
 }  // namespace densevm

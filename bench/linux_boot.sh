@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Debian 12's own kernel booted to /init by densevm and by QEMU TCG (microvm), side by side
+# in one run (issue 14, item 5): host seconds until the console shows "Run /init", and the
+# guest instructions it took (densevm: the VM's retired instructions at its poweroff right
+# after /init; QEMU: -icount shift=0 makes its clock count instructions, so the kernel's
+# timestamp on the "Run /init" line is the count in ns, in a second run: icount slows it).
+# Same kernel, initrd, command line.
+# QEMU's microvm runs with acpi=off: with its ACPI tables Linux 6.1 finds no TSC frequency
+# under TCG and stops booting.
+#
+#   bench/linux_boot.sh build            # fetches the kernel into build/linux first
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/scripts/fetch-linux.sh" "$build"
+L="$build/linux"
+cmdline="console=ttyS0"
+
+# timed CMD...: runs CMD, prints "<host seconds to the Run /init line> <the kernel's
+# timestamp on it>", and stops CMD once /init has printed (QEMU cannot power off here).
+# densevm's clock is virtual time: 1 ns per instruction, plus time skipped while idle.
+timed() {
+  python3 - "$@" <<'PY'
+import re, subprocess, sys, time
+start = time.monotonic()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+at, stamp = None, "?"
+for raw in p.stdout:
+    line = raw.decode(errors="replace")
+    if at is None and "Run /init" in line:
+        at = time.monotonic() - start
+        m = re.search(r"\[\s*([0-9.]+)\]", line)
+        stamp = m.group(1) if m else "?"
+    if at is not None and "densevm-init:" in line:
+        break
+p.kill()
+p.wait()
+print("%.2f %s" % (at if at is not None else -1, stamp))
+PY
+}
+
+echo "== Linux boot to /init: $(head -n1 "$L/VERSION") $(sed -n 2p "$L/VERSION"), --mem 256M, '$cmdline'"
+printf '%-26s %12s %16s %18s\n' "" "host s" "uptime at init" "insns to poweroff"
+for k in vmlinux vmlinuz; do
+  read -r secs stamp < <(timed "$build/densevm" run --kernel "$L/$k" --initrd "$L/initramfs.cpio" --mem 256M --cmdline "$cmdline")
+  "$build/densevm" run --kernel "$L/$k" --initrd "$L/initramfs.cpio" --mem 256M --cmdline "$cmdline" \
+    --stats /tmp/densevm-linux-bench.json >/dev/null 2>&1 || true
+  insns=$(jq '.vms[0].instructions' /tmp/densevm-linux-bench.json)
+  printf '%-26s %12s %16s %18s\n' "densevm $k" "$secs" "$stamp s" "$insns"
+done
+qemu=(qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256M -nodefaults -no-reboot -nographic
+  -serial stdio -kernel "$L/vmlinuz" -initrd "$L/initramfs.cpio" -append "$cmdline")
+read -r secs _ < <(timed "${qemu[@]}")
+# With -icount shift=0 one instruction is 1 ns of the guest's clock (slower: wall not used).
+read -r _ stamp < <(timed "${qemu[@]}" -icount shift=0)
+printf '%-26s %12s %16s %18s\n' "qemu-tcg vmlinuz" "$secs" "${stamp} s" "(icount: 1 ns/insn)"

@@ -1,0 +1,90 @@
+#include "cli/run_support.h"
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+#include "vmm/file_bytes.h"
+#include "vmm/linux/linux_kernel.h"
+
+namespace densevm::cli {
+
+void ConsoleLines::line(int vm, std::string_view text) {
+  std::lock_guard lock(mu_);
+  if (prefix_) std::printf("[vm%d] ", vm);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+GuestImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
+  if (o.kernel) {
+    LinuxGuest g{load_linux_kernel(*o.kernel), {}};
+    if (o.initrd) g.initrd = read_file_bytes(*o.initrd);
+    // Refused here, before anything runs, rather than by each VM's boot.
+    if (g.initrd.size() > o.mem_bytes) {
+      throw std::runtime_error("the initrd " + *o.initrd + " (" + std::to_string(g.initrd.size() >> 20) +
+                               " MiB) is larger than guest RAM (--mem " + std::to_string(o.mem_bytes >> 20) + " MiB)");
+    }
+    return g;
+  }
+  if (o.guest) return load_elf_file(*o.guest);
+  if (builtin.empty()) throw std::runtime_error("no guest given and no built-in guest kernel");
+  try {
+    return parse_elf(builtin);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("built-in guest kernel: ") + e.what());
+  }
+}
+
+uint64_t frame_store_capacity(uint64_t ram_bytes) {
+  return ram_bytes + ram_bytes / 8 + (uint64_t{1} << 30);
+}
+
+int report_endings(const std::vector<std::unique_ptr<Vm>>& vms) {
+  int status = 0;
+  for (const auto& vm : vms) {
+    if (vm->state() == Vm::State::kFailed) {
+      std::fprintf(stderr, "densevm: vm%d stopped: %s\n", vm->id(), vm->failure().c_str());
+      if (status == 0) status = 1;
+    } else if (vm->exit_status() != 0) {
+      std::fprintf(stderr, "densevm: vm%d exited with status %d\n", vm->id(), vm->exit_status());
+      if (status == 0) status = vm->exit_status();
+    }
+  }
+  return status;
+}
+
+HostServicesConfig services_config(const SharingOptions& o) {
+  HostServicesConfig c;
+  c.dedup = o.dedup;
+  c.dedup_rate = o.dedup_rate;
+  c.dedup_scope = o.dedup_scope;
+  c.groups = o.groups;
+  return c;
+}
+
+HostServicesConfig services_config(const RunOptions& o) {
+  HostServicesConfig c = services_config(o.sharing);
+  if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
+  c.host_budget_pages = o.host_budget_bytes >> kPageShift;
+  return c;
+}
+
+std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
+                                          const Vm::ConsoleSink& sink) {
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (unsigned k = 0; k < o.vms; ++k) {
+    VmConfig c;
+    c.id = static_cast<int>(k);
+    c.mem_bytes = o.mem_bytes;
+    c.paging = o.mmu;
+    c.check_mmu = o.check_mmu;
+    c.cmdline = o.cmdline + " vm=" + std::to_string(k);
+    std::visit([&](const auto& guest) { vms.push_back(std::make_unique<Vm>(frames, guest, c, sink)); }, image);
+  }
+  return vms;
+}
+
+}  // namespace densevm::cli

@@ -1,0 +1,98 @@
+#include "mmu/guest_memory.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace densevm {
+namespace {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+TEST(GuestMemory, RamLayoutSkipsTheMmioWindow) {
+  FrameStore frames(uint64_t{1} << 33);
+  GuestMemory mem(frames, uint64_t{4} << 30);
+  ASSERT_EQ(mem.ram_ranges().size(), 2u);
+  EXPECT_EQ(mem.ram_ranges()[0].size, GuestMemory::kLowRamLimit);
+  EXPECT_EQ(mem.ram_ranges()[1].begin, Gpa{GuestMemory::kHighRamBase});
+  EXPECT_EQ(mem.ram_ranges()[1].size, uint64_t{1} << 30);
+  EXPECT_TRUE(mem.is_ram(Gpa{0xbfffffff}));
+  EXPECT_FALSE(mem.is_ram(Gpa{0xfee00000}));
+  EXPECT_TRUE(mem.is_ram(Gpa{GuestMemory::kHighRamBase}));
+}
+
+TEST(GuestMemory, ReadsOfUntouchedRamTakeNoFrame) {
+  FrameStore frames(uint64_t{1} << 30);
+  GuestMemory mem(frames, 64 * kMiB);
+  uint64_t v = 1;
+  ASSERT_TRUE(mem.read(Gpa{0x123450}, &v, 8));
+  EXPECT_EQ(v, 0u);
+  EXPECT_EQ(mem.resident_pages(), 0u);
+  ASSERT_TRUE(mem.write(Gpa{0x123450}, "abcdefgh", 8));
+  ASSERT_TRUE(mem.read(Gpa{0x123450}, &v, 8));
+  EXPECT_EQ(std::memcmp(&v, "abcdefgh", 8), 0);
+  EXPECT_EQ(mem.resident_pages(), 1u);
+  EXPECT_FALSE(mem.write(Gpa{64 * kMiB - 4}, "abcdefgh", 8)) << "crosses the end of RAM";
+}
+
+TEST(GuestMemory, CopyOnWriteBreaksASharedFrame) {
+  FrameStore frames(uint64_t{1} << 30);
+  GuestMemory a(frames, 16 * kMiB), b(frames, 16 * kMiB);
+  ASSERT_TRUE(a.write(Gpa{0x5000}, "shared!", 8));
+  // Share a's frame with b read-only, as a merge would.
+  const Hpa frame = a.mapping(Gpa{0x5000})->hpa;
+  frames.retain(frame);
+  ASSERT_TRUE(b.share(Gpa{0x9000}, frame));
+  ASSERT_TRUE(a.share_in_place(Gpa{0x5000}));
+  EXPECT_EQ(frames.refcount(frame), 2u);
+
+  ASSERT_TRUE(b.write(Gpa{0x9000}, "private", 8));
+  EXPECT_EQ(b.cow_breaks(), 1u);
+  EXPECT_EQ(frames.refcount(frame), 1u);
+  char buf[8];
+  ASSERT_TRUE(a.read(Gpa{0x5000}, buf, 8));
+  EXPECT_STREQ(buf, "shared!") << "the other VM keeps the shared content";
+  ASSERT_TRUE(b.read(Gpa{0x9000}, buf, 8));
+  EXPECT_STREQ(buf, "private");
+
+  // a is now the only holder: its break just restores write access, no copy.
+  const uint64_t resident = frames.stats().frames_resident;
+  ASSERT_TRUE(a.write(Gpa{0x5000}, "mine!!!", 8));
+  EXPECT_EQ(a.cow_breaks(), 1u);
+  EXPECT_EQ(a.mapping(Gpa{0x5000})->hpa, frame);
+  EXPECT_EQ(frames.stats().frames_resident, resident);
+}
+
+// What checkpoints and the balloon policy ask of guest memory, without its P2M.
+TEST(GuestMemory, WriteProtectAllMakesEveryPageCopyOnWriteAndDropAllTakesEveryFrame) {
+  FrameStore frames(uint64_t{1} << 30);
+  GuestMemory mem(frames, 16 * kMiB);
+  for (uint64_t p = 0; p < 8; ++p) ASSERT_TRUE(mem.write(Gpa::from_page(p), "page", 4));
+  mem.write_protect_all();
+  for (uint64_t p = 0; p < 8; ++p) {
+    EXPECT_EQ(mem.mapping(Gpa::from_page(p))->effective_perms, kEptRx) << p;
+    EXPECT_EQ(mem.mapping(Gpa::from_page(p))->perms, kEptRwx) << "one entry above did it";
+  }
+  ASSERT_TRUE(mem.write(Gpa::from_page(3), "new!", 4));
+  EXPECT_EQ(mem.cow_breaks(), 1u);
+  EXPECT_EQ(mem.mapping(Gpa::from_page(3))->effective_perms, kEptRwx);
+  EXPECT_EQ(mem.mapping(Gpa::from_page(4))->effective_perms, kEptRx) << "only the page written";
+
+  EXPECT_EQ(mem.drop_all(), 8u);
+  EXPECT_EQ(mem.resident_pages(), 0u);
+  EXPECT_FALSE(mem.drop(Gpa::from_page(3)).has_value());
+}
+
+// Idle-memory sampling reads and clears the EPT accessed bit of a page.
+TEST(GuestMemory, AccessedBitsAreSetByLookupsAndClearedBySampling) {
+  FrameStore frames(uint64_t{1} << 30);
+  GuestMemory mem(frames, 16 * kMiB);
+  ASSERT_EQ(mem.populate(Gpa{0x7000}), GuestMemory::Populate::kMapped);
+  EXPECT_FALSE(mem.test_and_clear_accessed(Gpa{0x7000})) << "populated, not accessed";
+  ASSERT_TRUE(std::holds_alternative<EptHit>(mem.lookup(Gpa{0x7008}, Access::kRead)));
+  EXPECT_TRUE(mem.test_and_clear_accessed(Gpa{0x7000}));
+  EXPECT_FALSE(mem.test_and_clear_accessed(Gpa{0x7000}));
+}
+
+}  // namespace
+}  // namespace densevm

@@ -1,0 +1,254 @@
+// End-to-end tests of Linux guests (issue 14): Debian 12's own kernel, fetched into the
+// build directory by scripts/fetch-linux.sh, booted by the real binary from both forms
+// (bzImage and vmlinux) with the busybox initramfs up to /init and its poweroff. Bad input
+// is refused before anything runs.
+//
+// The boots skip only when the kernel cannot be fetched (no Debian archive), saying why.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/e2e/run_densevm.h"
+
+namespace densevm::testing {
+namespace {
+
+const std::string kLinuxDir = std::string(DENSEVM_BUILD_DIR) + "/linux";
+
+// The cached kernel and initramfs, fetched if missing; "" when they are there, else why not.
+std::string fetch_linux() {
+  static const std::string why = [] {
+    const std::string log = temp_path("fetch.log");
+    const std::string cmd = "bash " + std::string(DENSEVM_SOURCE_DIR) + "/scripts/fetch-linux.sh " +
+                            DENSEVM_BUILD_DIR + " >" + log + " 2>&1";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::remove(log.c_str());
+    return rc == 0 ? std::string() : "cannot fetch Debian's kernel: " + text;
+  }();
+  return why;
+}
+
+#define REQUIRE_LINUX()                          \
+  do {                                           \
+    const std::string why = fetch_linux();       \
+    if (!why.empty()) GTEST_SKIP() << why;       \
+  } while (0)
+
+std::string file(const std::string& name) { return kLinuxDir + "/" + name; }
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Boots `kernel` with the initramfs; /init prints its line, runs `run` and powers off.
+// cryptomgr.notests skips the crypto self-tests (0.75 G of the 1.5 G instructions to /init):
+// a test's time, not something the boot needs.
+CliResult boot(const std::string& kernel, const std::string& run, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"run", "--kernel", file(kernel), "--initrd", file("initramfs.cpio"),
+                                   "--mem", "256M", "--cmdline",
+                                   "console=ttyS0 cryptomgr.notests densevm.run=\"" + run + "\""};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_densevm(args);
+}
+
+void expect_booted_to_init(const CliResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err << "\n" << r.out.substr(r.out.size() > 4000 ? r.out.size() - 4000 : 0);
+  EXPECT_NE(r.out.find("Linux version 6.1"), std::string::npos);
+  EXPECT_NE(r.out.find("Run /init as init process"), std::string::npos);
+  EXPECT_NE(r.out.find("densevm-init: /init running, kernel 6.1"), std::string::npos);
+  EXPECT_NE(r.out.find("densevm-init: powering off"), std::string::npos);
+  EXPECT_NE(r.out.find("reboot: Power down"), std::string::npos);
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(LinuxGuest, VmlinuxBootsToInitAndPowersOff) {
+  REQUIRE_LINUX();
+  expect_booted_to_init(boot("vmlinux", "echo marker-$((6*7))"));
+}
+
+TEST(LinuxGuest, BzImageBootsToInitAndPowersOff) {
+  REQUIRE_LINUX();
+  const CliResult r = boot("vmlinuz", "echo marker-$((6*7))");
+  expect_booted_to_init(r);
+  EXPECT_NE(r.out.find("marker-42"), std::string::npos) << "densevm.run ran";
+}
+
+// The kernel's own virtio_mmio finds the balloon through the DSDT (LNRO0005) and its own
+// virtio_balloon binds to it.
+TEST(LinuxGuest, ItsOwnVirtioBalloonDriverBinds) {
+  REQUIRE_LINUX();
+  const CliResult r = boot("vmlinux", "ls /sys/bus/virtio/drivers/virtio_balloon/");
+  expect_booted_to_init(r);
+  EXPECT_NE(r.out.find("virtio0"), std::string::npos) << r.out;
+}
+
+// --balloon-target takes memory from a Linux guest through its own driver: with 256 MiB and
+// a 128 MiB target, 32768 pages go into the balloon while /init sleeps, and the guest sees
+// them gone (MemFree). The driver gives them back when it is removed at poweroff.
+TEST(LinuxGuest, BalloonTargetTakesMemoryFromLinux) {
+  REQUIRE_LINUX();
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem", "256M",
+       "--balloon-target", "128M", "--cmdline",
+       "console=ttyS0 cryptomgr.notests densevm.run=\"sleep 3; grep MemFree /proc/meminfo\""},
+      &r);
+  expect_booted_to_init(r);
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc["vms"][0]["balloon"]["inflated_total"], 32768);
+  EXPECT_EQ(doc["vms"][0]["balloon"]["device_failures"], 0);
+  const size_t at = r.out.find("MemFree:");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const long free_kb = std::strtol(r.out.c_str() + at + 8, nullptr, 10);
+  EXPECT_GT(free_kb, 0);
+  EXPECT_LT(free_kb, 100 * 1024) << "128 MiB of 256 MiB are in the balloon";
+}
+
+// The boot is deterministic and the MMU invisible to the guest: the same console, byte for
+// byte (the kernel's timestamps included: they count virtual time), in every MMU mode.
+TEST(LinuxGuest, SameConsoleInEveryMmuMode) {
+  REQUIRE_LINUX();
+  const CliResult shadow = boot("vmlinux", "true", {"--mmu", "shadow"});
+  expect_booted_to_init(shadow);
+  for (std::vector<std::string> mode : {std::vector<std::string>{"--mmu", "ept"},
+                                        std::vector<std::string>{"--mmu", "auto", "--check-mmu"}}) {
+    const CliResult r = boot("vmlinux", "true", mode);
+    EXPECT_EQ(r.exit_code, 0) << mode[1] << ": " << r.err;
+    EXPECT_EQ(r.out, shadow.out) << mode[1];
+  }
+}
+
+// A panic (here: no rdinit, and no root device to mount instead) reboots at once through the ACPI reset register, which
+// stops the VM: a non-zero status, the panic on the console.
+TEST(LinuxGuest, APanicStopsTheVmWithThePanicOnTheConsole) {
+  REQUIRE_LINUX();
+  const CliResult r = run_densevm({"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem",
+                                   "256M", "--cmdline", "console=ttyS0 cryptomgr.notests rdinit=/nonexistent"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("Kernel panic - not syncing: VFS: Unable to mount root fs"), std::string::npos)
+      << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
+  EXPECT_EQ(r.err, "densevm: vm0 stopped: the guest reset the machine (ACPI reset register): a reboot, or a panic\n");
+}
+
+// Clones of a booted Linux, taken at /init's marker (the marker port through /dev/port), get
+// generation ids of their own: the ACPI event reaches the kernel's vmgenid driver, which
+// reseeds the random pool, so two clones read different bytes from /dev/urandom. Without
+// it they would read the same: they share every other bit of their state.
+TEST(LinuxGuest, ClonesReseedFromTheirGenerationIds) {
+  REQUIRE_LINUX();
+  const std::string run =
+      "printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null; sleep 1; "
+      "echo urandom $(od -An -tx1 -N16 /dev/urandom)";
+  const CliResult r = boot("vmlinux", run, {"--checkpoint-at", "marker", "--clones", "2", "--threads", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> draws;
+  for (const char* vm : {"[vm0] urandom ", "[vm1] urandom "}) {
+    const size_t at = r.out.find(vm);
+    ASSERT_NE(at, std::string::npos) << vm << "\n" << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
+    draws.push_back(r.out.substr(at + 14, r.out.find('\n', at) - at - 14));
+  }
+  EXPECT_EQ(draws[0].size(), 16u * 3 - 1) << draws[0];
+  EXPECT_NE(draws[0], draws[1]);
+}
+
+// A booted Linux checkpointed at /init's marker, saved to a file and rolled back twice in
+// memory, then restored from the file twice: its whole platform (the IOAPIC's entries and
+// lines, the clock, the UART's FIFO and interrupt, the local APIC's TSC deadline and TMR, the
+// x87/SSE state) is in the one VmState, so the run goes on to its poweroff through the
+// rollbacks, and the two restores go on from the marker to the same poweroff, byte for byte.
+TEST(LinuxGuest, SavedRolledBackAndRestoredGoesOnToItsPoweroff) {
+  REQUIRE_LINUX();
+  const std::string snap = temp_path("linux.snap");
+  const std::string run =
+      "printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null; sleep 1; date +%Y; echo after-the-marker";
+  CliResult r;
+  const nlohmann::json doc = run_stats(
+      {"run", "--kernel", file("vmlinux"), "--initrd", file("initramfs.cpio"), "--mem", "256M", "--cmdline",
+       "console=ttyS0 cryptomgr.notests densevm.run=\"" + run + "\"", "--checkpoint-at", "marker", "--save", snap,
+       "--rollback-every", "20000000", "--rollbacks", "2"},
+      &r);
+  expect_booted_to_init(r);
+  EXPECT_NE(r.out.find("after-the-marker"), std::string::npos);
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc["snapshot"]["saved"], true);
+  EXPECT_EQ(doc["snapshot"]["rollbacks"]["rounds"].size(), 2u);
+
+  const CliResult first = run_densevm({"restore", snap});
+  const CliResult second = run_densevm({"restore", snap, "--lazy"});
+  std::remove(snap.c_str());
+  EXPECT_EQ(first.exit_code, 0) << first.err << "\n" << first.out;
+  EXPECT_EQ(first.out.find("Linux version"), std::string::npos) << "goes on from the marker, no new boot";
+  EXPECT_NE(first.out.find("2025\nafter-the-marker"), std::string::npos) << "the clock runs on virtual time";
+  EXPECT_NE(first.out.find("reboot: Power down"), std::string::npos) << first.out;
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, first.out);
+}
+
+// ---- bad input: one line on stderr, a non-zero exit, nothing run ----
+
+CliResult refused(const std::vector<std::string>& args) {
+  const CliResult r = run_densevm(args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  return r;
+}
+
+TEST(LinuxGuestInput, RefusesAFileThatIsNoKernel) {
+  const std::string path = temp_path("notakernel");
+  write_file(path, std::vector<uint8_t>(8192, 0x90));
+  const CliResult r = refused({"run", "--kernel", path});
+  std::remove(path.c_str());
+  EXPECT_NE(r.err.find("neither an ELF file nor a bzImage"), std::string::npos) << r.err;
+}
+
+TEST(LinuxGuestInput, RefusesACorruptOrOldSetupHeader) {
+  std::vector<uint8_t> bz(8192, 0);
+  bz[0x1f1] = 4;
+  bz[0x1fe] = 0x55;
+  bz[0x1ff] = 0xaa;
+  bz[0x201] = 0x6a;
+  std::memcpy(bz.data() + 0x202, "HdrS", 4);
+  bz[0x206] = 0x0b;  // protocol 2.11
+  bz[0x207] = 0x02;
+  const std::string path = temp_path("old.bzImage");
+  write_file(path, bz);
+  const CliResult old = refused({"run", "--kernel", path});
+  EXPECT_NE(old.err.find("2.11 is too old"), std::string::npos) << old.err;
+  bz[0x206] = 0x0f;
+  bz[0x201] = 0x10;  // the header would end inside itself
+  write_file(path, bz);
+  const CliResult corrupt = refused({"run", "--kernel", path});
+  std::remove(path.c_str());
+  EXPECT_NE(corrupt.err.find("corrupt bzImage setup header"), std::string::npos) << corrupt.err;
+}
+
+TEST(LinuxGuestInput, RefusesAnInitrdLargerThanRam) {
+  REQUIRE_LINUX();
+  const std::string path = temp_path("big.initrd");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.seekp((65 << 20) - 1);
+    out.put(0);
+  }
+  const CliResult r = refused({"run", "--kernel", file("vmlinux"), "--initrd", path, "--mem", "64M"});
+  std::remove(path.c_str());
+  EXPECT_NE(r.err.find("larger than guest RAM"), std::string::npos) << r.err;
+}
+
+TEST(LinuxGuestInput, RefusesAnInitrdForAGuestThatIsNotLinux) {
+  const CliResult r = refused({"run", "--initrd", "/dev/null"});
+  EXPECT_NE(r.err.find("--initrd requires --kernel"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace densevm::testing

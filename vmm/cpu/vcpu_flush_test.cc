@@ -1,0 +1,48 @@
+// What a TLB flush means to the MMU behind the soft TLB (SDM Vol 3A §4.10.4.1): a CR3 load
+// and any CR4 write (a PGE toggle is how Linux flushes global kernel mappings) are full
+// flushes, so a shadow MMU must resync its out-of-sync tables on both.
+#include <gtest/gtest.h>
+
+#include "vmm/cpu/cpuid.h"
+#include "vmm/cpu/vcpu.h"
+
+namespace densevm::cpu {
+namespace {
+
+struct CountingMmu final : Mmu {
+  Translation translate(Gva, Access, const PagingContext&) override { return {}; }
+  void invlpg(Gva, const PagingContext&) override { ++invlpgs; }
+  void cr3_loaded(const PagingContext& ctx) override {
+    ++full_flushes;
+    last_cr3 = ctx.cr3;
+  }
+  const char* mode_name() const override { return "counting"; }
+  int full_flushes = 0, invlpgs = 0;
+  uint64_t last_cr3 = 0;
+};
+
+struct NoBus final : DeviceBus {
+  uint32_t port_read(uint16_t, unsigned) override { return ~0u; }
+  void port_write(uint16_t, unsigned, uint32_t) override {}
+  uint64_t mmio_read(Gpa, unsigned) override { return ~uint64_t{0}; }
+  void mmio_write(Gpa, unsigned, uint64_t) override {}
+};
+
+TEST(VcpuFlush, Cr4WritesAreFullFlushesForTheMmu) {
+  CountingMmu mmu;
+  NoBus bus;
+  PageTracking tracking(16);
+  Vcpu v(mmu, bus, tracking);
+  v.state().cr0 = kCr0Pe | kCr0Pg;
+  v.state().cr3 = 0x5000;
+  v.write_cr4(kCr4Pae | kCr4Pge);
+  v.write_cr4(kCr4Pae);  // PGE toggled off: globals go too
+  EXPECT_EQ(mmu.full_flushes, 2);
+  EXPECT_EQ(mmu.last_cr3, 0x5000u) << "same address space, flushed";
+  v.write_cr3(0x6000);
+  EXPECT_EQ(mmu.full_flushes, 3);
+  EXPECT_EQ(v.counters().cr3_loads, 1u) << "CR4 writes are not counted as CR3 loads";
+}
+
+}  // namespace
+}  // namespace densevm::cpu

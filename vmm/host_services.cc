@@ -1,0 +1,96 @@
+#include "vmm/host_services.h"
+
+namespace densevm {
+
+// The services a rollback puts back, each the same way (core/persist.h); the idle sampler's
+// save and restore also take the guest memory its armed bits are in.
+static_assert(Persistent<HostServices> && Persistent<BalloonPolicy> && Persistent<GrowthTracker> &&
+              Persistent<DedupScanner> && Persistent<DedupFrames> && Persistent<PageChecksums> && Persistent<ScanRate>);
+
+namespace {
+
+// The scanner's own counters (not its census of the P2Ms, taken when stats() is called).
+void add_counters(DedupStats& into, const DedupStats& from) {
+  for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
+                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches}) {
+    into.*field += from.*field;
+  }
+  into.scan_seconds += from.scan_seconds;
+}
+
+}  // namespace
+
+HostServices::HostServices(const HostServicesConfig& config, FrameStore& frames)
+    : config_(config), frames_(frames), scan_rate_(config.dedup_rate) {}
+
+uint64_t HostServices::virtual_time() const {
+  uint64_t sum = 0;
+  for (const Vm* vm : vms_) sum += vm->virtual_time();
+  return sum;
+}
+
+void HostServices::attach(std::span<Vm* const> vms) {
+  vms_.assign(vms.begin(), vms.end());
+  virtual_time_seen_ = virtual_time();
+  balloon_.reset();
+  if (config_.balloon_target_pages || config_.host_budget_pages != 0) {
+    balloon_ = std::make_unique<BalloonPolicy>(BalloonPolicyConfig{.host_budget_pages = config_.host_budget_pages});
+    for (Vm* vm : vms_) balloon_->add(vm->memory(), vm->balloon(), config_.balloon_target_pages);
+    balloon_->step();
+  }
+  start_dedup();
+}
+
+void HostServices::go_on(std::span<Vm* const> vms) {
+  vms_.assign(vms.begin(), vms.end());
+  for (size_t i = 0; balloon_ && i < vms_.size(); ++i) balloon_->rebind(i, vms_[i]->memory(), vms_[i]->balloon());
+  start_dedup();
+}
+
+void HostServices::start_dedup() {
+  if (dedup_) add_counters(earlier_, dedup_->stats());
+  dedup_.reset();
+  if (!config_.dedup) return;
+  dedup_ = std::make_unique<DedupScanner>(frames_, DedupConfig{.scope = config_.dedup_scope});
+  for (Vm* vm : vms_) dedup_->add(vm->memory(), static_cast<uint32_t>(vm->id()) % config_.groups);
+}
+
+HostServices::State HostServices::save() const {
+  State s;
+  if (balloon_) s.balloon = balloon_->save();
+  if (dedup_) s.dedup = dedup_->save();
+  s.scan_rate_carry = scan_rate_.save();
+  s.virtual_time_seen = virtual_time_seen_;
+  return s;
+}
+
+void HostServices::restore(const State& s) {
+  if ((balloon_ != nullptr) != s.balloon.has_value() || (dedup_ != nullptr) != s.dedup.has_value()) {
+    throw StateError("host services state is for other services");
+  }
+  if (balloon_) balloon_->restore(*s.balloon);
+  if (dedup_) dedup_->restore(*s.dedup);
+  scan_rate_.restore(s.scan_rate_carry);
+  virtual_time_seen_ = s.virtual_time_seen;
+}
+
+void HostServices::step() {
+  // Under a budget, a VM that stopped gives its RAM back and leaves the budget.
+  for (size_t i = 0; i < vms_.size() && config_.host_budget_pages != 0; ++i) {
+    if (vms_[i]->state() != Vm::State::kRunning) balloon_->retire(i);
+  }
+  if (balloon_) balloon_->step();
+  if (!dedup_) return;
+  const uint64_t now = virtual_time();
+  dedup_->step(scan_rate_.earn(now - virtual_time_seen_));
+  virtual_time_seen_ = now;
+}
+
+std::optional<DedupStats> HostServices::dedup_stats() const {
+  if (!dedup_) return std::nullopt;
+  DedupStats s = dedup_->stats();
+  add_counters(s, earlier_);
+  return s;
+}
+
+}  // namespace densevm

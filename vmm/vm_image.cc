@@ -1,0 +1,81 @@
+#include "vmm/vm_image.h"
+
+#include <xxhash.h>
+
+#include <stdexcept>
+#include <utility>
+
+namespace densevm {
+
+// A snapshot file's version is its VmState record's layout.
+static_assert(VmState::kVersion == snapshot::kVersion && VmState::kOldestVersion == snapshot::kOldestVersion);
+
+SnapshotConfig snapshot_config(const VmConfig& c) { return {c.mem_bytes, c.cmdline, c.paging, c.check_mmu}; }
+
+VmConfig vm_config(const SnapshotConfig& c, int id) {
+  return {.id = id, .mem_bytes = c.mem_bytes, .cmdline = c.cmdline, .paging = c.paging, .check_mmu = c.check_mmu};
+}
+
+VmRecords records_of(const Vm& vm) {
+  if (vm.state() != Vm::State::kRunning) throw std::runtime_error("cannot save a VM that has stopped");
+  StateWriter state;
+  write_record(state, vm.save());
+  return {snapshot_config(vm.config()), std::move(state.bytes())};
+}
+
+std::vector<uint8_t> encode_vm(Vm& vm, const SaveOptions& options, SaveStats& stats) {
+  const VmRecords records = records_of(vm);
+  return snapshot::encode_snapshot(records.contents(), vm.memory(), options, stats);
+}
+
+SaveStats save_vm_file(Vm& vm, const std::string& path, const SaveOptions& options) {
+  const VmRecords records = records_of(vm);
+  return snapshot::save_snapshot_file(records.contents(), vm.memory(), path, options);
+}
+
+VmImage vm_image(const std::shared_ptr<snapshot::SnapshotImage>& image) {
+  const snapshot::Snapshot& top = image->top();
+  return {top.config, top.state, top.version, image, top.content_checksum, nullptr};
+}
+
+std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
+                               const RestoreOptions& o) {
+  auto vm = std::make_unique<Vm>(frames, vm_config(image.config, o.vm_id), std::move(sink));
+  vm->memory().set_source(image.pages);
+  if (!o.lazy) {
+    switch (vm->memory().materialize()) {
+      case GuestMemory::Populate::kMapped: break;
+      case GuestMemory::Populate::kSourceCorrupt: throw snapshot::SnapshotError("snapshot page failed its checksum");
+      default: throw snapshot::SnapshotError("host out of memory restoring the snapshot");
+    }
+  }
+  try {
+    StateReader r(image.state, image.version);
+    vm->restore(read_record<VmState>(r));
+    r.expect_end("state");
+  } catch (const StateError& e) {
+    throw snapshot::SnapshotError(std::string("snapshot state is corrupt: ") + e.what());
+  }
+  if (o.same_vm) {
+    if (image.frozen != nullptr) vm->continue_counters_from(*image.frozen);
+    return vm;
+  }
+  const uint64_t seed[2] = {image.identity, o.clone};
+  const XXH128_hash_t h = XXH3_128bits(seed, sizeof seed);
+  if (!vm->set_generation_id({h.low64 | 1, h.high64})) {
+    throw snapshot::SnapshotError("cannot write the generation id (snapshot page unreadable or host out of memory)");
+  }
+  return vm;
+}
+
+std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames, const Vm::ConsoleSink& sink,
+                                                unsigned count, uint64_t first_clone, bool lazy) {
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (unsigned k = 0; k < count; ++k) {
+    vms.push_back(restore_vm(image, frames, sink,
+                             {.lazy = lazy, .vm_id = static_cast<int>(k), .clone = first_clone + k, .same_vm = false}));
+  }
+  return vms;
+}
+
+}  // namespace densevm
