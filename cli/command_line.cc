@@ -217,6 +217,8 @@ void add_plan_references(CLI::App& sub, PlanOptions& o) {
          "how much of the VMs' memory is FILE's contents: an ELF's segments, a cpio archive's members, or the "
          "file (a kernel, an initramfs); needs exact page sets")
       ->type_name("LABEL=FILE")
+      ->expected(1)  // one value each time: the fingerprints after it are not references
+      ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 

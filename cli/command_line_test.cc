@@ -205,6 +205,11 @@ TEST(CommandLine, PlanSubcommandsTakeTheirOptions) {
   EXPECT_TRUE(fit.plan.json);
   ASSERT_EQ(fit.plan.references.size(), 2u);
   EXPECT_EQ(fit.plan.references[1], (std::pair<std::string, std::string>{"initrd", "i.cpio"}));
+  // Each --reference takes one value: the fingerprints after it stay fingerprints.
+  const CommandLine refs =
+      parse_command_line({"plan", "fit", "--host-mem", "1G", "--reference", "k=v", "--reference", "i=c", "a.fp", "b.fp"});
+  EXPECT_EQ(refs.plan.references.size(), 2u);
+  EXPECT_EQ(refs.plan.inputs, (std::vector<std::string>{"a.fp", "b.fp"}));
 
   const CommandLine place = parse_command_line({"plan", "place", "--hosts", "3", "--host-mem", "8G", "a.fp"});
   EXPECT_EQ(place.plan.command, PlanOptions::Command::kPlace);
