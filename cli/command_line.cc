@@ -13,12 +13,37 @@ constexpr Range kVmCount{1, 4096};
 constexpr Range kInstructions{0, uint64_t{1} << 62};
 
 void add_loop_options(CLI::App& app, LoopOptions& o) {
+  add_choice<CpuMode>(app, "--cpu", o.cpu,
+                      {{"interp", CpuMode::kInterp}, {"translate", CpuMode::kTranslate}, {"auto", CpuMode::kAuto}},
+                      "run guest code in the interpreter, translated to host code from each block's first run, or "
+                      "auto: translated once a block is hot; the guest sees the same in every mode");
   app.add_option_function<std::string>(
          "--stats", [&o](const std::string& path) { o.stats_path = path; },
          "write the run's statistics as JSON to PATH, or - for stdout (README.md lists the fields)")
       ->type_name("PATH|-");
   add_count(app, "--threads", o.threads, {1, 1024}, "host worker threads, one per host core when not given")->default_str("");
   add_count(app, "--slice", o.slice, {1000, uint64_t{1} << 40}, "retired instructions a VM runs between two epochs");
+  app.add_option_function<std::string>(
+         "--numa",
+         [&o](const std::string& v) {
+           const std::optional<NumaSetting> s = NumaSetting::parse(v);
+           if (!s) throw UsageError("--numa: '" + v + "' is not auto, off, interleave or node:N");
+           o.numa = *s;
+         },
+         "on a NUMA host: auto (each VM a home node, balancing free memory and VMs, its frames and worker "
+         "threads there), node:N (every VM on node N), interleave (frames spread page by page) or off (where "
+         "the kernel pleases)")
+      ->type_name("auto|off|interleave|node:N")
+      ->default_str("auto");
+}
+
+// K:N, a VM number and a node.
+std::pair<unsigned, int> parse_vm_numa(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) throw UsageError("--vm-numa: '" + text + "' is not K:N (VM K on node N)");
+  const auto vm = static_cast<unsigned>(parse_count("--vm-numa K", text.substr(0, colon), {0, kVmCount.max - 1}));
+  const auto node = static_cast<int>(parse_count("--vm-numa N", text.substr(colon + 1), {0, 1023}));
+  return {vm, node};
 }
 
 // Who may share a page. `scope` of dedup_scope is also plan's --dedup-scope.
@@ -42,6 +67,9 @@ CLI::Option* add_sharing_options(CLI::App& app, SharingOptions& o) {
                          "who may share a page: any guests, guests of one group, or pages of one guest; zero pages "
                          "are shared in every scope");
   add_count(app, "--groups", o.groups, kVmCount, "VM K belongs to group K mod G")->type_name("G");
+  add_choice<bool>(app, "--dedup-numa", o.dedup_numa_local, {{"global", false}, {"local", true}},
+                   "on a NUMA host, local shares a frame only among VMs of one home node (no remote user of a "
+                   "shared frame; KSM's merge_across_nodes=0), global among any (the frame stays where it was)");
   return dedup;
 }
 
@@ -136,6 +164,14 @@ void define_run(CLI::App& app, CommandLine& c) {
   run.add_flag("--check-mmu", o.check_mmu, "audit every shadow entry against a fresh 2D walk after each slice");
   add_loop_options(run, o.loop);
   add_sharing_options(run, o.sharing);
+  run.add_option_function<std::vector<std::string>>(
+         "--vm-numa",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) o.vm_numa.push_back(parse_vm_numa(v));
+         },
+         "VM K's home node is N, whatever --numa auto or node:N would choose (repeatable)")
+      ->type_name("K:N")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_size(run, "--balloon-target", o.balloon_target_bytes, {0, 128 * kGiB},
            "guest memory each VM keeps: its balloon takes the rest from boot on; at most --mem");
   add_size(run, "--host-budget", o.host_budget_bytes, {4 * kKiB, uint64_t{1} << 50},
@@ -171,8 +207,13 @@ void define_restore(CLI::App& app, CommandLine& c) {
 void define_snapshot(CLI::App& app, CommandLine& c) {
   CLI::App& snapshot = *app.add_subcommand("snapshot", "Snapshot files");
   snapshot.require_subcommand(1);
-  CLI::App& inspect = *snapshot.add_subcommand("inspect", "Verifies a snapshot file and prints what it holds");
+  CLI::App& inspect = *snapshot.add_subcommand(
+      "inspect", "Checks a snapshot file (and a diff's parents) as a restore does, and prints what it holds");
   inspect.add_option("file", c.snapshot_file, "snapshot file")->required()->type_name("FILE");
+  inspect.add_option_function<std::string>(
+             "--parent", [&c](const std::string& path) { c.snapshot_parent = path; },
+             "the parent of a diff snapshot, when it is not where the diff names it")
+      ->type_name("FILE");
 }
 
 // --reference LABEL=FILE.
@@ -301,6 +342,17 @@ void check_run(const CommandLine& c) {
   const CheckpointOptions& k = c.checkpoint;
   if (o.balloon_target_bytes && *o.balloon_target_bytes > o.mem_bytes) {
     throw UsageError("--balloon-target must not exceed --mem");
+  }
+  for (size_t i = 0; i < o.vm_numa.size(); ++i) {
+    if (o.vm_numa[i].first >= o.vms) {
+      throw UsageError("--vm-numa " + std::to_string(o.vm_numa[i].first) + ":" + std::to_string(o.vm_numa[i].second) +
+                       ": there is no vm" + std::to_string(o.vm_numa[i].first) + " (--vms " + std::to_string(o.vms) + ")");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (o.vm_numa[j].first == o.vm_numa[i].first) {
+        throw UsageError("--vm-numa names vm" + std::to_string(o.vm_numa[i].first) + " twice");
+      }
+    }
   }
   if (!k.requested()) return;
   if (!k.save_path && !k.rollback_every && k.clones == 0) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ struct CommandLine {
     kUsage,    // no subcommand: `text` goes to stderr, exit 2
     kRun,      // run, checkpoint
     kRestore,  // restore
-    kInspect,  // snapshot_file
+    kInspect,  // snapshot_file, snapshot_parent
     kPlan,     // plan
   };
   Command command = Command::kUsage;
@@ -31,6 +32,7 @@ struct CommandLine {
   CheckpointOptions checkpoint;
   RestoreOptions restore;
   std::string snapshot_file;
+  std::optional<std::string> snapshot_parent;  // inspect --parent: where a diff's parent is
   PlanOptions plan;
 };
 

@@ -163,6 +163,8 @@ TEST(CommandLine, RestoreAndInspectTakeTheirFile) {
   const CommandLine i = parse_command_line({"snapshot", "inspect", "b.snap"});
   ASSERT_EQ(i.command, Command::kInspect);
   EXPECT_EQ(i.snapshot_file, "b.snap");
+  EXPECT_FALSE(i.snapshot_parent);
+  EXPECT_EQ(parse_command_line({"snapshot", "inspect", "b.snap", "--parent", "p.snap"}).snapshot_parent, "p.snap");
 }
 
 // Several files: one fleet, vm0, vm1, ... in the order given, with run's page sharing.

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -22,8 +23,9 @@ namespace densevm::cli {
 // `densevm restore FILE...`: VMs from a snapshot chain, and a checkpoint taken from one; or
 // several files as one fleet (vmK: the K-th file) with the run's page sharing among them.
 [[nodiscard]] int restore_command(const RestoreOptions& o);
-// `densevm snapshot inspect FILE`: verifies every checksum and prints what the file holds.
-[[nodiscard]] int inspect_command(const std::string& file);
+// `densevm snapshot inspect FILE [--parent P]`: checks the file and its chain as a restore
+// does before the first instruction, and prints what the file holds.
+[[nodiscard]] int inspect_command(const std::string& file, const std::optional<std::string>& parent);
 // `densevm plan ...`: fingerprints of memory images, or a plan from fingerprints (planner/).
 // Bad input is refused before anything is written under an output name.
 [[nodiscard]] int plan_command(const PlanOptions& o);

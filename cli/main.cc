@@ -25,7 +25,7 @@ int run(const densevm::cli::CommandLine& c) {
     case Command::kRestore:
       return densevm::cli::restore_command(c.restore);
     case Command::kInspect:
-      return densevm::cli::inspect_command(c.snapshot_file);
+      return densevm::cli::inspect_command(c.snapshot_file, c.snapshot_parent);
     case Command::kPlan:
       return densevm::cli::plan_command(c.plan);
   }

@@ -15,15 +15,22 @@
 #include "dedup/dedup_scope.h"
 #include "dedup/scan_rate.h"
 #include "mmu/mmu_policy.h"
+#include "numa/placement.h"
 #include "planner/fleet.h"
 
 namespace densevm::cli {
 
+// --cpu: how guest code runs. kTranslate translates every block at its first execution
+// (the translator's widest test); kAuto once a block has run 16 times (hot code only).
+enum class CpuMode { kInterp, kTranslate, kAuto };
+
 // How the VMs of any command are run (RunLoop) and reported.
 struct LoopOptions {
+  CpuMode cpu = CpuMode::kAuto;
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice
   std::optional<std::string> stats_path;  // "-" for stdout
+  NumaSetting numa;                       // --numa: where VMs live on a NUMA host
 };
 
 // Page sharing between the VMs of a run or of a restored fleet.
@@ -32,6 +39,7 @@ struct SharingOptions {
   uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // per VM per virtual second; 0: max
   DedupScope dedup_scope = DedupScope::kHost;
   unsigned groups = 1;  // VM K belongs to group K mod groups
+  bool dedup_numa_local = false;  // --dedup-numa local: share frames only among VMs of one home node
 };
 
 // `densevm run`: the guests and the run's host services.
@@ -47,6 +55,7 @@ struct RunOptions {
   PagingMode mmu = PagingMode::kAuto;
   bool check_mmu = false;  // --check-mmu: audit shadow tables after every slice
   SharingOptions sharing;
+  std::vector<std::pair<unsigned, int>> vm_numa;  // --vm-numa K:N: VM K's home is node N
   std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
   uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
   LoopOptions loop;

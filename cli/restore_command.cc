@@ -1,5 +1,6 @@
 // `densevm restore FILE...`: VMs from a snapshot chain, and checkpoints taken from them; or
 // several snapshot files restored as one fleet.
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -42,6 +43,18 @@ void check_checkpoint_is_ahead(const CheckpointOptions& c, const Vm& vm) {
   }
 }
 
+// A restored VM placed on another node than the one its snapshot names says so (the stats
+// have both: vms[].numa.home_node and saved_home_node).
+void say_where_placed(const std::vector<std::unique_ptr<Vm>>& vms) {
+  for (const auto& vm : vms) {
+    const VmConfig& c = vm->config();
+    if (!c.saved_numa_node || c.numa_node == c.saved_numa_node) continue;
+    const std::string now = c.numa_node ? "node " + std::to_string(*c.numa_node) : "no home node";
+    std::fprintf(stderr, "densevm: vm%d was on NUMA node %d when saved; restored on %s\n", vm->id(), *c.saved_numa_node,
+                 now.c_str());
+  }
+}
+
 // snapshot.* of one restored file (the run's fields are added by the caller).
 nlohmann::ordered_json image_stats(const std::string& file, const snapshot::SnapshotImage& image) {
   const snapshot::Snapshot& top = image.top();
@@ -67,17 +80,24 @@ int restore_fleet(const RestoreOptions& o) {
     chains.push_back(load_snapshot_chain(f, /*verify_pages=*/!o.lazy));
     mem += chains.back().back().config.mem_bytes;
   }
-  FrameStore frames(frame_store_capacity(mem));
+  const std::unique_ptr<FrameStore> frames_owner = loop.make_frames(frame_store_capacity(mem));
+  FrameStore& frames = *frames_owner;
   ConsoleLines console(true);
   std::vector<std::shared_ptr<SnapshotImage>> images;
   std::vector<std::unique_ptr<Vm>> vms;
   for (size_t k = 0; k < chains.size(); ++k) {
     images.push_back(std::make_shared<SnapshotImage>(std::move(chains[k]), frames, /*shared=*/false));
     vms.push_back(restore_vm(vm_image(images.back()), frames, console.sink(),
-                             {.lazy = o.lazy, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = false}));
+                             {.lazy = o.lazy,
+                              .vm_id = static_cast<int>(k),
+                              .clone = 0,
+                              .same_vm = false,
+                              .cpu = cpu_config(o.loop.cpu),
+                              .numa = &loop.numa()}));
     if (!o.lazy) images.back()->release_file_pages();
   }
   const double ready = RunLoop::seconds_since(start);
+  say_where_placed(vms);
   HostServices services(services_config(o.sharing), frames);  // after the VMs: it goes first
   services.attach(list_of(vms));
   loop.run(vms, [&services] { services.step(); });
@@ -114,15 +134,19 @@ int restore_command(const RestoreOptions& o) {
   std::vector<Snapshot> chain = load_snapshot_chain(file, /*verify_pages=*/!o.lazy, o.parent);
   const uint64_t mem = chain.back().config.mem_bytes;
   // A checkpoint's VM goes on from a template of itself: room for both.
-  FrameStore frames(frame_store_capacity(mem * (o.clones + (c.requested() ? 1 : 0))));
+  const std::unique_ptr<FrameStore> frames_owner =
+      loop.make_frames(frame_store_capacity(mem * (o.clones + (c.requested() ? 1 : 0))));
+  FrameStore& frames = *frames_owner;
   // Clones share one frame per stored page until they write it; one VM copies its own.
   auto image = std::make_shared<SnapshotImage>(std::move(chain), frames, /*shared=*/o.clones > 1);
   ConsoleLines console(o.clones > 1);
   std::vector<std::unique_ptr<Vm>> vms =
-      restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0, o.lazy);
+      restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
+                     {.lazy = o.lazy, .cpu = cpu_config(o.loop.cpu), .numa = &loop.numa()});
   // Eager: every page is in a frame now; the file's pages read to copy them leave the RSS.
   if (!o.lazy) image->release_file_pages();
   const double ready = RunLoop::seconds_since(start);
+  say_where_placed(vms);
   nlohmann::ordered_json snap = image_stats(file, *image);
   snap["mode"] = o.lazy ? "lazy" : "eager";
   snap["clones"] = o.clones;
@@ -149,7 +173,7 @@ int restore_command(const RestoreOptions& o) {
     const auto pause_start = RunLoop::Clock::now();
     frozen = freeze(std::move(vms.front()), c.save_path, options);
     vms.front() = restore_vm(vm_image(frozen), frames, console.sink(),
-                             {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true});
+                             {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop.cpu)});
     pause = RunLoop::seconds_since(pause_start);
     snap["checkpoint"] = nullptr;  // filled once the save has ended
   }

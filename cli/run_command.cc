@@ -29,19 +29,20 @@ std::string save_path_of(const std::string& path, unsigned vms, unsigned k) {
 
 int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const uint8_t> builtin_guest) {
   const GuestImage image = load_guest(o, builtin_guest);
+  RunLoop loop(o.loop);
   // With a checkpoint, the VMs frozen there and the VMs going on from them: address space for each.
   const unsigned going_on = !c.requested() ? 0 : c.clones != 0 ? c.clones : o.vms;
-  FrameStore frames(frame_store_capacity(o.mem_bytes * (o.vms + going_on)));
+  const std::unique_ptr<FrameStore> frames_owner = loop.make_frames(frame_store_capacity(o.mem_bytes * (o.vms + going_on)));
+  FrameStore& frames = *frames_owner;
   // As `run` prints and names them; from the checkpoint on, clones are prefixed like several
   // VMs (never both at once: the VMs they are cloned from stand still).
   ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
-  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, console.sink());
+  std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, console.sink(), loop.numa());
   // Balloon targets and page sharing between epochs; after a freeze they serve the VMs going
   // on (declared after the VMs: it goes first).
   HostServices services(services_config(o), frames);
   services.attach(list_of(vms));
   const RunLoop::Between between = [&services] { services.step(); };
-  RunLoop loop(o.loop);
 
   if (!c.requested()) {
     loop.run(vms, between);
@@ -83,7 +84,11 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     // pages once its save has ended.
     for (unsigned k = 0; k < frozen.size(); ++k) {
       vms.push_back(restore_vm(vm_image(frozen[k]), frames, console.sink(),
-                               {.lazy = true, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = true}));
+                               {.lazy = true,
+                                .vm_id = static_cast<int>(k),
+                                .clone = 0,
+                                .same_vm = true,
+                                .cpu = cpu_config(o.loop.cpu)}));
     }
     services.go_on(list_of(vms));
     const double pause = RunLoop::seconds_since(pause_start);
@@ -103,7 +108,8 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
 
   // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
   const auto clones_start = RunLoop::Clock::now();
-  vms = restore_clones(vm_image(frozen.front()), frames, clone_console.sink(), c.clones, /*first_clone=*/1);
+  vms = restore_clones(vm_image(frozen.front()), frames, clone_console.sink(), c.clones, /*first_clone=*/1,
+                       {.lazy = true, .cpu = cpu_config(o.loop.cpu), .numa = &loop.numa()});
   const double clone_seconds = RunLoop::seconds_since(clones_start);
   services.attach(list_of(vms));
   const double pause = RunLoop::seconds_since(pause_start);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "cli/host_stats.h"
 #include "cli/run_support.h"
@@ -24,14 +25,29 @@ std::vector<Vm*> list_of(const std::vector<std::unique_ptr<Vm>>& vms) {
   return list;
 }
 
-RunLoop::RunLoop(const LoopOptions& options)
+RunLoop::RunLoop(const LoopOptions& options, Topology host)
     : threads_(options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency())),
       slice_(options.slice),
+      numa_(std::move(host), options.numa),
       start_(Clock::now()),
       terminal_(::isatty(STDERR_FILENO) == 1) {}
 
+std::unique_ptr<FrameStore> RunLoop::make_frames(uint64_t capacity_bytes) const {
+  auto frames = std::make_unique<FrameStore>(numa_.pool_specs(capacity_bytes));
+  if (!numa_.bind(*frames)) {
+    // The kernel refused the policy (no NUMA support in it): frames land where it pleases.
+    std::fprintf(stderr, "densevm: mbind refused; --numa %s places nothing\n", numa_.setting().name().c_str());
+  }
+  return frames;
+}
+
 void RunLoop::run(const std::vector<std::unique_ptr<Vm>>& vms, const Between& between, const Budget& budget) {
   Scheduler scheduler(list_of(vms), threads_, slice_);
+  if (numa_.by_node()) {
+    std::vector<std::vector<int>> cpus;
+    for (const NumaNode& node : numa_.topology().nodes) cpus.push_back(node.cpus);
+    scheduler.set_nodes(std::move(cpus));
+  }
   if (budget) scheduler.set_budget(budget);
   bool shown = false;
   scheduler.run(

@@ -2,7 +2,9 @@
 // and through rollback rounds, a fleet's VMs, clones, restores. The scheduler runs the VMs on
 // --threads workers in slices of --slice instructions; the run's host services step between
 // epochs; a budget can stop VMs at a checkpoint. On a terminal, a run that takes longer than
-// two seconds shows a progress line on stderr (VMs running, seconds, host RSS).
+// two seconds shows a progress line on stderr (VMs running, seconds, host RSS). The loop holds
+// the run's NUMA placement (--numa, on the host topology read once): the FrameStore's pools
+// come from it, each VM's home is placed by it, and the scheduler's workers are pinned by it.
 //
 //   RunLoop loop(o.loop);
 //   if (!loop.run_to_checkpoint(vms, checkpoint, [&] { services.step(); })) return 1;
@@ -17,6 +19,8 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "numa/placement.h"
+#include "numa/topology.h"
 #include "vmm/vm.h"
 
 namespace densevm::cli {
@@ -32,7 +36,13 @@ class RunLoop {
   // A VM's instructions for the next epoch: 0 sits it out (Scheduler::set_budget).
   using Budget = std::function<uint64_t(const Vm&)>;
 
-  explicit RunLoop(const LoopOptions& options);
+  // Throws std::invalid_argument (one line) for a --numa node the host lacks.
+  explicit RunLoop(const LoopOptions& options, Topology host = read_host_topology());
+
+  // The run's placement, and a FrameStore of capacity_bytes laid out and bound by it.
+  [[nodiscard]] NumaPlacement& numa() { return numa_; }
+  [[nodiscard]] const NumaPlacement& numa() const { return numa_; }
+  [[nodiscard]] std::unique_ptr<FrameStore> make_frames(uint64_t capacity_bytes) const;
 
   // Runs every VM to its end, or with a budget until no running VM has one. The same results
   // whatever the number of threads.
@@ -56,6 +66,7 @@ class RunLoop {
  private:
   unsigned threads_;
   uint64_t slice_;
+  NumaPlacement numa_;
   Clock::time_point start_;
   bool terminal_;
 };

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/numa_stats.h"
 #include "cli/run_support.h"
 #include "cli/stats_json.h"
 
@@ -23,6 +24,7 @@ int finish_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& fr
   if (o.stats_path) {
     nlohmann::ordered_json doc = stats_document(vms, frames, loop.seconds(), loop.threads());
     add_dedup_stats(doc, dedup ? &*dedup : nullptr);
+    add_numa_stats(doc, vms, frames, loop.numa());
     if (!snapshot.is_null()) doc["snapshot"] = snapshot;
     write_stats(doc, *o.stats_path);
   }

@@ -61,6 +61,7 @@ HostServicesConfig services_config(const SharingOptions& o) {
   c.dedup = o.dedup;
   c.dedup_rate = o.dedup_rate;
   c.dedup_scope = o.dedup_scope;
+  c.dedup_numa_local = o.dedup_numa_local;
   c.groups = o.groups;
   return c;
 }
@@ -72,8 +73,17 @@ HostServicesConfig services_config(const RunOptions& o) {
   return c;
 }
 
+CpuConfig cpu_config(CpuMode mode) {
+  switch (mode) {
+    case CpuMode::kInterp: return {};
+    case CpuMode::kTranslate: return {.translate = true, .jit = {.hot_threshold = 0}};
+    case CpuMode::kAuto: return {.translate = true, .jit = {}};
+  }
+  return {};
+}
+
 std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
-                                          const Vm::ConsoleSink& sink) {
+                                          const Vm::ConsoleSink& sink, NumaPlacement& numa) {
   std::vector<std::unique_ptr<Vm>> vms;
   for (unsigned k = 0; k < o.vms; ++k) {
     VmConfig c;
@@ -81,7 +91,19 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.mem_bytes = o.mem_bytes;
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
+    c.cpu = cpu_config(o.loop.cpu);
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
+    std::optional<uint32_t> wanted;
+    for (const auto& [vm, node] : o.vm_numa) {
+      if (vm != k) continue;
+      const std::optional<size_t> index = numa.topology().index_of(node);
+      if (!index) throw std::invalid_argument("--vm-numa " + std::to_string(k) + ":" + std::to_string(node) +
+                                              ": the host has no node " + std::to_string(node));
+      wanted = static_cast<uint32_t>(*index);
+    }
+    c.numa_home = numa.place(c.mem_bytes, wanted);
+    c.frame_pool = numa.pool_for(c.numa_home);
+    if (c.numa_home) c.numa_node = numa.topology().nodes[*c.numa_home].id;
     std::visit([&](const auto& guest) { vms.push_back(std::make_unique<Vm>(frames, guest, c, sink)); }, image);
   }
   return vms;

@@ -4,7 +4,7 @@
 //
 //   FrameStore frames(frame_store_capacity(mem_bytes * vms));
 //   ConsoleLines console(vms > 1);
-//   std::vector<std::unique_ptr<Vm>> fleet = boot_vms(o, frames, load_guest(o, builtin), console.sink());
+//   std::vector<std::unique_ptr<Vm>> fleet = boot_vms(o, frames, load_guest(o, builtin), console.sink(), loop.numa());
 //   ... run ...
 //   return report_endings(fleet);   // 0, or the first non-zero guest status (1: stopped)
 #pragma once
@@ -46,10 +46,15 @@ class ConsoleLines {
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
 
+// How a VM's vCPU runs guest code under --cpu.
+[[nodiscard]] CpuConfig cpu_config(CpuMode mode);
+
 // The VMs of a run: --vms of them, vm0..vmN-1, booted from `image` with the run's memory
-// size, MMU and command line (plus " vm=K").
+// size, MMU, CPU mode and command line (plus " vm=K").
+// Each VM is homed by `numa` (its --vm-numa node first, when given).
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames,
-                                                        const GuestImage& image, const Vm::ConsoleSink& sink);
+                                                        const GuestImage& image, const Vm::ConsoleSink& sink,
+                                                        NumaPlacement& numa);
 
 // The run's host services as the flags configure them; a restored fleet's (page sharing only).
 [[nodiscard]] HostServicesConfig services_config(const RunOptions& o);

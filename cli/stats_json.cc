@@ -11,6 +11,8 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
                                       double wall_seconds, unsigned threads) {
   nlohmann::ordered_json doc;
   const FrameStoreStats fs = frames.stats();
+  uint64_t translate_ns = 0;  // wall time, so here and not in the VMs' deterministic counters
+  for (const auto& vm : vms) translate_ns += vm->stats().translation.translate_ns;
   doc["host"] = {
       {"rss_bytes", host_rss_bytes()},
       {"peak_rss_bytes", host_peak_rss_bytes()},
@@ -19,6 +21,7 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
       {"frames_shared", fs.frames_shared},
       {"wall_seconds", wall_seconds},
       {"threads", threads},
+      {"translate_seconds", static_cast<double>(translate_ns) / 1e9},
   };
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& vm : vms) {
@@ -77,6 +80,15 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
         {"code_invalidations", s.code_invalidations},
         {"unimplemented_ud", s.unimplemented_ud},
         {"unimplemented_first", s.unimplemented_first},
+        {"translate", {{"blocks_translated", s.translation.blocks_translated},
+                         {"instructions_translated", s.translation.instructions_translated},
+                         {"retired_translated", s.translation.retired_translated},
+                         {"entries", s.translation.entries},
+                         {"chained", s.translation.chained},
+                         {"linked", s.translation.linked},
+                         {"cache_bytes", s.translation.cache_bytes},
+                         {"flushes", s.translation.flushes},
+                         {"blocks_invalidated", s.translation.blocks_invalidated}}},
     };
     list.push_back(std::move(v));
   }

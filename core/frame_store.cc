@@ -32,10 +32,31 @@ void* reserve(uint64_t bytes) {
 
 }  // namespace
 
-FrameStore::FrameStore(uint64_t capacity_bytes) : capacity_frames_(capacity_bytes >> kPageShift) {
+FrameStore::FrameStore(uint64_t capacity_bytes)
+    : FrameStore(std::vector<FramePoolSpec>{{.capacity_bytes = capacity_bytes, .fallback = {}}}) {}
+
+FrameStore::FrameStore(const std::vector<FramePoolSpec>& pools) {
+  if (pools.empty()) throw std::invalid_argument("FrameStore needs at least one pool");
+  for (const FramePoolSpec& spec : pools) {
+    auto pool = std::make_unique<Pool>();
+    pool->first = capacity_frames_;
+    capacity_frames_ += spec.capacity_bytes >> kPageShift;
+    pool->end = capacity_frames_;
+    // Frame 0 is never handed out: Hpa 0 means "no frame" to the tables above.
+    pool->next_unused = pool->first == 0 ? 1 : pool->first;
+    for (uint32_t other : spec.fallback) {
+      if (other >= pools.size()) throw std::invalid_argument("FrameStore fall-back names no pool");
+    }
+    pool->fallback = spec.fallback;
+    pools_.push_back(std::move(pool));
+  }
   if (capacity_frames_ < 2 || capacity_frames_ > uint64_t{UINT32_MAX}) {
     throw std::invalid_argument("FrameStore capacity must be between 8 KiB and 16 TiB");
   }
+  map_region();
+}
+
+void FrameStore::map_region() {
   base_ = static_cast<uint8_t*>(reserve(capacity_frames_ * kPageSize));
   // Guests are shared, ballooned and merged at 4 KiB granularity; a transparent huge page
   // would keep 2 MiB resident for one live frame.
@@ -54,32 +75,48 @@ FrameStore::~FrameStore() {
   munmap(base_, capacity_frames_ * kPageSize);
 }
 
-std::optional<Hpa> FrameStore::allocate() {
-  FrameIndex index = 0;
+std::optional<FrameStore::FrameIndex> FrameStore::take(Pool& pool, bool& dirty) {
+  std::lock_guard lock(pool.mutex);
+  if (!pool.pending.empty()) {
+    // Still resident: zeroing it is cheaper than giving it back and faulting in another.
+    const FrameIndex index = pool.pending.back();
+    pool.pending.pop_back();
+    pending_count_.fetch_sub(1, std::memory_order_relaxed);
+    dirty = true;
+    return index;
+  }
+  if (!pool.clean.empty()) {
+    const FrameIndex index = pool.clean.back();
+    pool.clean.pop_back();
+    return index;
+  }
+  if (pool.next_unused < pool.end) return static_cast<FrameIndex>(pool.next_unused++);
+  return std::nullopt;
+}
+
+std::optional<Hpa> FrameStore::allocate(uint32_t pool_index) {
+  Pool& own = *pools_[pool_index];
   bool dirty = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!pending_.empty()) {
-      // Still resident: zeroing it is cheaper than giving it back and faulting in another.
-      index = pending_.back();
-      pending_.pop_back();
-      pending_count_.fetch_sub(1, std::memory_order_relaxed);
-      dirty = true;
-    } else if (!clean_.empty()) {
-      index = clean_.back();
-      clean_.pop_back();
-    } else if (next_unused_ < capacity_frames_) {
-      index = static_cast<FrameIndex>(next_unused_++);
-    } else {
+  Pool* from = &own;
+  std::optional<FrameIndex> index = take(own, dirty);
+  if (!index) {
+    for (uint32_t other : own.fallback) {
+      from = pools_[other].get();
+      if ((index = take(*from, dirty))) break;
+    }
+    if (!index) {
       exhausted_.fetch_add(1, std::memory_order_relaxed);
       return std::nullopt;
     }
+    own.fallbacks.fetch_add(1, std::memory_order_relaxed);
   }
-  const Hpa hpa = Hpa::from_page(index);
+  const Hpa hpa = Hpa::from_page(*index);
   if (dirty) std::memset(host_ptr(hpa), 0, kPageSize);
-  refcounts_[index].store(1, std::memory_order_release);
+  refcounts_[*index].store(1, std::memory_order_release);
   resident_.fetch_add(1, std::memory_order_relaxed);
   allocations_.fetch_add(1, std::memory_order_relaxed);
+  from->resident.fetch_add(1, std::memory_order_relaxed);
+  from->allocations.fetch_add(1, std::memory_order_relaxed);
   return hpa;
 }
 
@@ -98,36 +135,72 @@ void FrameStore::release(Hpa hpa) {
   if (old != 1) return;
   resident_.fetch_sub(1, std::memory_order_relaxed);
   releases_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(mutex_);
-  pending_.push_back(index);
+  Pool& pool = pool_of_index(index);
+  pool.resident.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(pool.mutex);
+  pool.pending.push_back(index);
   pending_count_.fetch_add(1, std::memory_order_relaxed);
-  if (pending_.size() >= kReleaseBatchFrames) give_back_locked();
+  if (pool.pending.size() >= kReleaseBatchFrames) give_back_locked(pool);
 }
 
 void FrameStore::flush_released() {
-  std::lock_guard lock(mutex_);
-  give_back_locked();
+  for (auto& pool : pools_) {
+    std::lock_guard lock(pool->mutex);
+    give_back_locked(*pool);
+  }
 }
 
 // Sorting the batch turns frames freed together (a balloon inflation, a VM teardown) into
 // a few long runs, so one madvise call covers many frames.
-void FrameStore::give_back_locked() {
-  if (pending_.empty()) return;
-  std::sort(pending_.begin(), pending_.end());
+void FrameStore::give_back_locked(Pool& pool) {
+  std::vector<FrameIndex>& pending = pool.pending;
+  if (pending.empty()) return;
+  std::sort(pending.begin(), pending.end());
   size_t run_start = 0;
-  for (size_t i = 1; i <= pending_.size(); ++i) {
-    if (i < pending_.size() && pending_[i] == pending_[i - 1] + 1) continue;
-    uint8_t* start = host_ptr(Hpa::from_page(pending_[run_start]));
+  for (size_t i = 1; i <= pending.size(); ++i) {
+    if (i < pending.size() && pending[i] == pending[i - 1] + 1) continue;
+    uint8_t* start = host_ptr(Hpa::from_page(pending[run_start]));
     const size_t bytes = (i - run_start) * kPageSize;
     // Frames on the clean list must read as zero; if the kernel refuses, zero them by hand.
     if (madvise(start, bytes, MADV_DONTNEED) != 0) std::memset(start, 0, bytes);
     madvise_calls_.fetch_add(1, std::memory_order_relaxed);
     run_start = i;
   }
-  returned_.fetch_add(pending_.size(), std::memory_order_relaxed);
-  pending_count_.fetch_sub(pending_.size(), std::memory_order_relaxed);
-  clean_.insert(clean_.end(), pending_.begin(), pending_.end());
-  pending_.clear();
+  returned_.fetch_add(pending.size(), std::memory_order_relaxed);
+  pending_count_.fetch_sub(pending.size(), std::memory_order_relaxed);
+  pool.clean.insert(pool.clean.end(), pending.begin(), pending.end());
+  pending.clear();
+}
+
+FrameStore::Pool& FrameStore::pool_of_index(FrameIndex index) const {
+  for (const auto& pool : pools_) {
+    if (index < pool->end) return *pool;
+  }
+  return *pools_.back();  // unreachable: checked_index bounds every index
+}
+
+uint32_t FrameStore::pool_of(Hpa hpa) const {
+  const uint64_t index = hpa.page_number();
+  for (uint32_t p = 0; p < pools_.size(); ++p) {
+    if (index < pools_[p]->end) return p;
+  }
+  return pools() - 1;
+}
+
+uint8_t* FrameStore::pool_base(uint32_t pool) const {
+  return base_ + pools_[pool]->first * kPageSize;
+}
+
+uint64_t FrameStore::pool_bytes(uint32_t pool) const {
+  return (pools_[pool]->end - pools_[pool]->first) * kPageSize;
+}
+
+FramePoolStats FrameStore::pool_stats(uint32_t pool) const {
+  const Pool& p = *pools_[pool];
+  return {.capacity_frames = p.end - p.first,
+          .frames_resident = p.resident.load(std::memory_order_relaxed),
+          .allocations = p.allocations.load(std::memory_order_relaxed),
+          .fallbacks = p.fallbacks.load(std::memory_order_relaxed)};
 }
 
 uint32_t FrameStore::refcount(Hpa hpa) const {

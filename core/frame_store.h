@@ -6,13 +6,21 @@
 // the kernel with madvise(MADV_DONTNEED) in coalesced batches, which is what makes RSS fall
 // when a guest balloons or a page is merged. allocate() always hands out zeroed frames.
 //
+// The region may be cut into pools, one after another (NUMA: one per host node, each bound to
+// its node by numa/, which alone knows what a node is): allocate(pool) takes a frame from that
+// pool, or when it is full from the next one in its fall-back order, counted; pool_of(hpa)
+// says which pool a frame is in. One pool is the store as it always was.
+//
 //   FrameStore frames(uint64_t{1} << 30);
 //   std::optional<Hpa> hpa = frames.allocate();   // zeroed, refcount 1
 //   frames.host_ptr(*hpa)[0] = 42; frames.release(*hpa);
+//   FrameStore by_node({{.capacity_bytes = 1 << 30, .fallback = {1}}, {.capacity_bytes = 1 << 30, .fallback = {0}}});
+//   std::optional<Hpa> near = by_node.allocate(1);  // from pool 1 while it has room
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -34,6 +42,19 @@ struct FrameStoreStats {
   uint64_t exhausted = 0;        // allocate() calls that found no frame
 };
 
+// One pool: its share of the region and where its requests go when it is full.
+struct FramePoolSpec {
+  uint64_t capacity_bytes = 0;   // rounded down to 4 KiB
+  std::vector<uint32_t> fallback;  // other pools to try, in order (nearest first)
+};
+
+struct FramePoolStats {
+  uint64_t capacity_frames = 0;
+  uint64_t frames_resident = 0;  // refcount > 0, in this pool
+  uint64_t allocations = 0;      // frames this pool handed out (own requests and others')
+  uint64_t fallbacks = 0;        // requests for this pool served by another: it was full
+};
+
 class FrameStore {
  public:
   static constexpr uint64_t kDefaultCapacityBytes = uint64_t{64} << 30;
@@ -43,12 +64,17 @@ class FrameStore {
   // Reserves address space for capacity_bytes (rounded down to 4 KiB); nothing is resident
   // until touched. Throws std::invalid_argument or std::system_error (construction is an edge).
   explicit FrameStore(uint64_t capacity_bytes = kDefaultCapacityBytes);
+  // Pools laid out in order (pool 0 first; frame 0 is pool 0's and never handed out).
+  explicit FrameStore(const std::vector<FramePoolSpec>& pools);
   ~FrameStore();
   FrameStore(const FrameStore&) = delete;
   FrameStore& operator=(const FrameStore&) = delete;
 
   // A zeroed frame with refcount 1, or nullopt when every frame is in use. Thread-safe.
-  [[nodiscard]] std::optional<Hpa> allocate();
+  [[nodiscard]] std::optional<Hpa> allocate() { return allocate(0); }
+  // The same from `pool`, or when it is full from its fall-back pools (counted in the pool's
+  // fallbacks). pool must be < pools().
+  [[nodiscard]] std::optional<Hpa> allocate(uint32_t pool);
   // Reference counting; thread-safe. Retaining a free frame or releasing one whose count is
   // already zero is a VMM bug and aborts.
   void retain(Hpa hpa);
@@ -77,20 +103,40 @@ class FrameStore {
   [[nodiscard]] uint64_t capacity_frames() const { return capacity_frames_; }
   [[nodiscard]] FrameStoreStats stats() const;
 
+  [[nodiscard]] uint32_t pools() const { return static_cast<uint32_t>(pools_.size()); }
+  // The pool frame hpa belongs to; hpa must be contains().
+  [[nodiscard]] uint32_t pool_of(Hpa hpa) const;
+  // The pool's part of the region (what numa/ binds to a node) and its counters.
+  [[nodiscard]] uint8_t* pool_base(uint32_t pool) const;
+  [[nodiscard]] uint64_t pool_bytes(uint32_t pool) const;
+  [[nodiscard]] FramePoolStats pool_stats(uint32_t pool) const;
+
  private:
   using FrameIndex = uint32_t;
 
+  struct Pool {
+    uint64_t first = 0;  // frame indices [first, end)
+    uint64_t end = 0;
+    std::vector<uint32_t> fallback;
+    std::mutex mutex;
+    std::vector<FrameIndex> pending;  // refcount 0, still resident: zero before reuse
+    std::vector<FrameIndex> clean;    // given back to the kernel: reads as zero
+    uint64_t next_unused = 0;         // frames at or above this were never handed out
+    std::atomic<uint64_t> resident{0};
+    std::atomic<uint64_t> allocations{0};
+    std::atomic<uint64_t> fallbacks{0};
+  };
+
+  void map_region();
+  [[nodiscard]] std::optional<FrameIndex> take(Pool& pool, bool& dirty);
+  [[nodiscard]] Pool& pool_of_index(FrameIndex index) const;
   [[nodiscard]] FrameIndex checked_index(Hpa hpa, const char* op) const;
-  void give_back_locked();
+  void give_back_locked(Pool& pool);
 
   uint8_t* base_ = nullptr;
   uint64_t capacity_frames_ = 0;
   std::atomic<uint32_t>* refcounts_ = nullptr;  // MAP_NORESERVE, one per frame
-
-  std::mutex mutex_;
-  std::vector<FrameIndex> pending_;  // refcount 0, still resident: zero before reuse
-  std::vector<FrameIndex> clean_;    // given back to the kernel: reads as zero
-  uint64_t next_unused_ = 1;         // frames at or above this were never handed out
+  std::vector<std::unique_ptr<Pool>> pools_;
 
   std::atomic<uint64_t> resident_{0};
   std::atomic<uint64_t> shared_{0};

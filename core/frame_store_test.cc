@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -197,6 +198,70 @@ TEST(FrameStoreDeathTest, ReleasingAFreeFrameAborts) {
   frames.release(hpa);
   EXPECT_DEATH(frames.release(hpa), "already free");
   EXPECT_DEATH(frames.retain(Hpa{0}), "not a frame");
+}
+
+TEST(FrameStore, PoolsHandOutTheirOwnFramesThenFallBackInOrder) {
+  // Three pools of 4, 3 and 2 frames; pool 0 loses frame 0 (never handed out).
+  FrameStore frames({{.capacity_bytes = 4 * kPageSize, .fallback = {2, 1}},
+                     {.capacity_bytes = 3 * kPageSize, .fallback = {0}},
+                     {.capacity_bytes = 2 * kPageSize, .fallback = {0}}});
+  ASSERT_EQ(frames.pools(), 3u);
+  EXPECT_EQ(frames.capacity_frames(), 9u);
+  EXPECT_EQ(frames.pool_bytes(1), 3 * kPageSize);
+  EXPECT_EQ(frames.pool_base(1), frames.pool_base(0) + 4 * kPageSize);
+  std::vector<Hpa> from1;
+  for (int i = 0; i < 3; ++i) {
+    const std::optional<Hpa> hpa = frames.allocate(1);
+    ASSERT_TRUE(hpa);
+    EXPECT_EQ(frames.pool_of(*hpa), 1u);
+    from1.push_back(*hpa);
+  }
+  EXPECT_EQ(frames.pool_stats(1).fallbacks, 0u);
+  // Pool 1 is full: its next request goes to pool 0, counted against pool 1.
+  const std::optional<Hpa> spilled = frames.allocate(1);
+  ASSERT_TRUE(spilled);
+  EXPECT_EQ(frames.pool_of(*spilled), 0u);
+  EXPECT_EQ(frames.pool_stats(1).fallbacks, 1u);
+  EXPECT_EQ(frames.pool_stats(0).allocations, 1u);
+  EXPECT_EQ(frames.pool_stats(0).frames_resident, 1u);
+  // Pool 0 (3 usable frames, one taken) then falls back to 2 before 1.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(frames.pool_of(*frames.allocate(0)), 0u);
+  EXPECT_EQ(frames.pool_of(*frames.allocate(0)), 2u);
+  EXPECT_EQ(frames.pool_stats(0).fallbacks, 1u);
+  // A frame released in pool 1 goes back to pool 1.
+  frames.release(from1[0]);
+  EXPECT_EQ(frames.pool_stats(1).frames_resident, 2u);
+  const std::optional<Hpa> again = frames.allocate(1);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, from1[0]);
+  EXPECT_EQ(frames.pool_stats(1).fallbacks, 1u);
+  // Everything in use: 2 then 0 hand out their last, then nothing.
+  EXPECT_EQ(frames.pool_of(*frames.allocate(2)), 2u);
+  EXPECT_FALSE(frames.allocate(2).has_value());
+  EXPECT_EQ(frames.stats().exhausted, 1u);
+  EXPECT_EQ(frames.stats().frames_resident, 8u);
+}
+
+TEST(FrameStore, PooledFramesAreZeroedAfterReuseAndGiveBack) {
+  FrameStore frames({{.capacity_bytes = 2 * kPageSize, .fallback = {}},
+                     {.capacity_bytes = 2 * kPageSize, .fallback = {}}});
+  const Hpa a = *frames.allocate(1);
+  std::memset(frames.host_ptr(a), 0xab, kPageSize);
+  frames.release(a);
+  const Hpa b = *frames.allocate(1);  // the pending frame, zeroed by hand
+  EXPECT_EQ(frames.host_ptr(b)[100], 0);
+  std::memset(frames.host_ptr(b), 0xcd, kPageSize);
+  frames.release(b);
+  frames.flush_released();
+  const Hpa c = *frames.allocate(1);  // the clean frame, zeroed by the kernel
+  EXPECT_EQ(frames.host_ptr(c)[4095], 0);
+  EXPECT_EQ(frames.stats().frames_returned, 1u);
+}
+
+TEST(FrameStore, RejectsFallbackToAPoolThatDoesNotExist) {
+  const std::vector<FramePoolSpec> dangling = {{.capacity_bytes = 4 * kPageSize, .fallback = {1}}};
+  EXPECT_THROW(FrameStore{dangling}, std::invalid_argument);
+  EXPECT_THROW(FrameStore(std::vector<FramePoolSpec>{}), std::invalid_argument);
 }
 
 }  // namespace

@@ -31,6 +31,10 @@ class PageSource {
   [[nodiscard]] virtual Fetch fetch(Gpa page, Hpa* hpa) = 0;
   // Every page the source holds, ascending (what GuestMemory::materialize fetches).
   virtual void for_each_held_page(const std::function<void(Gpa)>& visit) const = 0;
+  // The FrameStore pool (a NUMA node's) to put the frames it loads in, when it loads any: the
+  // first VM restored from it says, before its first fetch. A source serving frames that
+  // exist already (a template) ignores it.
+  virtual void prefer_pool(uint32_t /*pool*/) {}
 };
 
 }  // namespace densevm

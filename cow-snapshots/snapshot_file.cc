@@ -4,6 +4,8 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -19,7 +21,15 @@ namespace {
 
 constexpr uint64_t kMaxMemBytes = uint64_t{1} << 40;  // refuse absurd sizes before allocating
 constexpr uint64_t kMaxCmdline = 4096;
+constexpr uint32_t kNoNode = 0xffffffffu;  // config: the VM had no home node
+constexpr uint32_t kMaxNode = 1023;        // libnuma's MAX_NUMNODES is at most 1024
 constexpr int kZstdLevel = 3;
+
+std::string hex(uint64_t v) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%" PRIx64, v);
+  return text;
+}
 
 bool is_zero_page(const uint8_t* p) {
   static constexpr uint8_t kZero[kPageSize] = {};
@@ -32,16 +42,23 @@ std::vector<uint8_t> encode_config(const SnapshotConfig& c) {
   w.str(c.cmdline);
   w.u8(static_cast<uint8_t>(c.paging));
   w.boolean(c.check_mmu);
+  w.u32(c.numa_node ? static_cast<uint32_t>(*c.numa_node) : kNoNode);
   return std::move(w.bytes());
 }
 
-SnapshotConfig decode_config(std::span<const uint8_t> bytes) {
+// `version`: the file's (version 4 added the NUMA node).
+SnapshotConfig decode_config(std::span<const uint8_t> bytes, uint32_t version) {
   StateReader r(bytes);
   SnapshotConfig c;
   c.mem_bytes = r.u64();
   c.cmdline = r.str(kMaxCmdline);
   const uint8_t paging = r.u8();
   c.check_mmu = r.boolean();
+  if (version >= 4) {
+    const uint32_t node = r.u32();
+    if (node != kNoNode && node > kMaxNode) throw SnapshotError("snapshot config has an impossible NUMA node");
+    if (node != kNoNode) c.numa_node = static_cast<int>(node);
+  }
   r.expect_end("config");
   if (c.mem_bytes == 0 || c.mem_bytes % kPageSize || c.mem_bytes > kMaxMemBytes) {
     throw SnapshotError("snapshot config has an impossible memory size");
@@ -223,6 +240,13 @@ void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
       s.duplicate_pages != refs - stored - s.dropped_pages || (s.dropped_pages != 0 && !s.is_diff())) {
     throw SnapshotError("snapshot index has inconsistent counts");
   }
+  // Entries and elided zero pages are distinct guest pages, so together they fit in RAM. That
+  // is all the file can say of the elided count: an elided page is not listed anywhere.
+  if (refs + s.zero_pages > max_pages) {
+    throw SnapshotError("snapshot index counts " + std::to_string(refs) + " entries and " +
+                        std::to_string(s.zero_pages) + " elided zero pages, more than the " +
+                        std::to_string(max_pages) + " pages of guest RAM");
+  }
   s.page_count = refs;
   s.entries = r.take(refs * sizeof(IndexEntry));  // StateReader checks the length before anything is read
   uint64_t dropped = 0, last = 0;
@@ -232,11 +256,34 @@ void decode_index(std::span<const uint8_t> bytes, Snapshot& s) {
     if (ref.gpa % kPageSize || (ref.stored >= stored && ref.stored != kDroppedPage) || (i > 0 && ref.gpa <= last)) {
       throw SnapshotError("snapshot index has a bad page entry");
     }
+    // Device space (the MMIO window below 4 GiB) and addresses past the end of RAM hold no
+    // page a VM could be given.
+    if (GuestMemory::ram_page_index(s.config.mem_bytes, Gpa{ref.gpa}) >= max_pages) {
+      throw SnapshotError("snapshot index has a page outside guest RAM (entry " + std::to_string(i) + ", gpa " +
+                          hex(ref.gpa) + ")");
+    }
     last = ref.gpa;
   }
   if (dropped != s.dropped_pages) throw SnapshotError("snapshot index has inconsistent counts");
   s.hashes = r.take(stored * 8);
   r.expect_end("index");
+}
+
+// Every stored page against its hash in the index (what a restore checks of each page it
+// loads, SnapshotImage::load), naming the first guest page that holds a bad one.
+void check_page_hashes(const Snapshot& s) {
+  for (uint32_t k = 0; k < s.stored_pages(); ++k) {
+    if (page_intact(s.stored_page(k), s.page_hash(k))) continue;
+    uint64_t gpa = 0;
+    for (uint64_t i = 0; i < s.page_count; ++i) {
+      if (s.page(i).stored == k) {
+        gpa = s.page(i).gpa;
+        break;
+      }
+    }
+    throw SnapshotError("snapshot page at gpa " + hex(gpa) + " (stored page " + std::to_string(k) +
+                        ") does not match its hash in the index");
+  }
 }
 
 // A snapshot into `sink`: the pages go from the guest's frames to the sink.
@@ -283,6 +330,8 @@ SaveStats save_snapshot_file(const SnapshotContents& contents, GuestMemory& memo
   return stats;
 }
 
+bool page_intact(const uint8_t* page, uint64_t hash) { return XXH3_64bits(page, kPageSize) == hash; }
+
 Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const void> owner, bool verify_pages) {
   const Container c = decode_container(file, verify_pages);
   Snapshot s;
@@ -292,7 +341,7 @@ Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const voi
   s.content_checksum = c.content_checksum();
   for (const SectionView& v : c.sections) s.sections.push_back({v.id, v.payload.size(), v.checksum});
   try {
-    s.config = decode_config(c.section(SectionId::kConfig));
+    s.config = decode_config(c.section(SectionId::kConfig), c.version);
     const std::span<const uint8_t> state = c.section(SectionId::kState);
     s.state.assign(state.begin(), state.end());
     s.lineage = decode_lineage(c.section(SectionId::kLineage), s.is_diff());
@@ -312,6 +361,7 @@ Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const voi
       s.page_data = pages;
       s.pages_verified = c.pages_verified;
     }
+    if (verify_pages) check_page_hashes(s);
   } catch (const StateError& e) {
     throw SnapshotError(std::string("snapshot is corrupt: ") + e.what());
   }

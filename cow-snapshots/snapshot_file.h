@@ -50,6 +50,7 @@ struct SnapshotConfig {
   std::string cmdline;     // as the guest saw it, minus what the VMM adds
   PagingMode paging = PagingMode::kAuto;
   bool check_mmu = false;
+  std::optional<int> numa_node{};  // (version 4) the VM's home NUMA node when saved, if it had one
 };
 
 // What a snapshot is made of besides guest RAM: the config, and the state record its owner
@@ -111,6 +112,9 @@ struct Snapshot {
   [[nodiscard]] bool is_diff() const { return (flags & kFlagDiff) != 0; }
 };
 
+// A stored page is what its index hash says (XXH3-64).
+[[nodiscard]] bool page_intact(const uint8_t* page, uint64_t hash);
+
 // The file image of `contents` and the RAM of `memory`, a machine between slices. A full
 // save first fetches every page memory still owes its source (GuestMemory::materialize;
 // std::runtime_error if one cannot be read); a diff compares only what is mapped.
@@ -122,8 +126,11 @@ struct Snapshot {
 [[nodiscard]] SaveStats save_snapshot_file(const SnapshotContents& contents, GuestMemory& memory,
                                            const std::string& path, const SaveOptions& options);
 
-// Verifies every length and checksum (the pages section's only if verify_pages) and every
-// index entry; throws SnapshotError (one line). `owner` keeps `file` alive for page_data.
+// Verifies every length and checksum, every index entry (a guest page of the config's RAM,
+// never device space) and the counts against the entries, and with verify_pages the pages
+// section's checksum and every stored page against its hash (page_intact); throws
+// SnapshotError (one line naming what is wrong). What restore and inspect both read a file
+// with. `owner` keeps `file` alive for page_data.
 [[nodiscard]] Snapshot parse_snapshot(std::span<const uint8_t> file, std::shared_ptr<const void> owner,
                                       bool verify_pages = true);
 [[nodiscard]] Snapshot load_snapshot_file(const std::string& path, bool verify_pages = true);

@@ -25,7 +25,7 @@ inline constexpr std::array<uint8_t, 8> kMagic = {'D', 'V', 'M', 'S', 'N', 'A', 
 // Files are written in kVersion; versions kOldestVersion..kVersion are read. A file's
 // version is also its state record's layout (the record's owner reads it in that layout:
 // vmm/vm_state.h's VmState::kVersion and kOldestVersion are these).
-inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersion = 4;
 inline constexpr uint32_t kOldestVersion = 2;
 inline constexpr uint32_t kFlagCompressed = 1u << 0;  // the pages section is one zstd frame
 inline constexpr uint32_t kFlagDiff = 1u << 1;        // pages relative to a parent snapshot
@@ -34,7 +34,7 @@ inline constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4;         // magic, version,
 inline constexpr size_t kSectionHeaderBytes = 4 + 8 + 8;      // id, length, XXH3-64
 
 enum class SectionId : uint32_t { kConfig = 1, kState = 2, kIndex = 3, kPages = 4, kLineage = 5 };
-inline constexpr size_t kSectionCount = 5;  // versions 2 and 3 have exactly these, in this order
+inline constexpr size_t kSectionCount = 5;  // versions 2 to 4 have exactly these, in this order
 
 // One page entry of the index section, as stored (little-endian, unaligned in the file: read
 // and written whole with memcpy).

@@ -2,7 +2,6 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <cstring>
 
@@ -55,7 +54,7 @@ void SnapshotImage::release_file_pages() const {
 }
 
 std::optional<Hpa> SnapshotImage::load(uint32_t s, Fetch* failure) {
-  const std::optional<Hpa> frame = frames_.allocate();
+  const std::optional<Hpa> frame = frames_.allocate(pool_);
   if (!frame) {
     *failure = Fetch::kOutOfFrames;
     return std::nullopt;
@@ -63,7 +62,7 @@ std::optional<Hpa> SnapshotImage::load(uint32_t s, Fetch* failure) {
   uint8_t* dst = frames_.host_ptr(*frame);
   std::memcpy(dst, layout_.data(s), kPageSize);
   // Checked in the frame, after the copy: the file cannot change under the check.
-  if (XXH3_64bits(dst, kPageSize) != layout_.hash(s)) {
+  if (!page_intact(dst, layout_.hash(s))) {
     frames_.release(*frame);
     *failure = Fetch::kCorrupt;
     return std::nullopt;

@@ -34,6 +34,11 @@ class SnapshotImage final : public PageSource {
   SnapshotImage& operator=(const SnapshotImage&) = delete;
 
   [[nodiscard]] Fetch fetch(Gpa page, Hpa* hpa) override;
+  // Frames are loaded into the pool of the first VM that asks (its home NUMA node's);
+  // pool 0 unless asked. Clones homed elsewhere share those frames until they write them.
+  void prefer_pool(uint32_t pool) override {
+    if (!pool_chosen_.exchange(true)) pool_ = pool;
+  }
   void for_each_held_page(const std::function<void(Gpa)>& visit) const override;
 
   // The newest snapshot of the chain: its config and state are the VM's.
@@ -58,6 +63,8 @@ class SnapshotImage final : public PageSource {
 
   ChainPages layout_;
   FrameStore& frames_;
+  uint32_t pool_ = 0;
+  std::atomic<bool> pool_chosen_{false};
   bool shared_;
   std::unique_ptr<std::atomic<uint64_t>[]> loaded_;  // shared: frame per stored page, 0 = none
   std::atomic<uint64_t> fetches_{0};

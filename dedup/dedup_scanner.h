@@ -40,7 +40,7 @@ struct DedupStats {
   uint64_t merges = 0;             // guest pages that became backed by a dedup frame
   uint64_t volatile_pages = 0;     // visits that found the page changed since the last pass
   uint64_t verify_mismatches = 0;  // equal fingerprints, unequal bytes: not merged
-  double scan_seconds = 0;         // host time spent in step(): statistics only
+  double scan_seconds = 0;         // host CPU time in step() (thread clock): statistics only
   // A census of the P2Ms when stats() is called.
   uint64_t shared_frames = 0;       // dedup content frames some guest page maps
   uint64_t sharing_pages = 0;       // guest pages mapping them

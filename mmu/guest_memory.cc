@@ -142,7 +142,7 @@ std::optional<Hpa> GuestMemory::new_frame(bool zeroed) {
       return spare;
     }
   }
-  return frames_.allocate();
+  return frames_.allocate(pool_);
 }
 
 GuestMemory::Populate GuestMemory::populate(Gpa gpa) {

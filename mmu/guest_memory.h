@@ -88,6 +88,10 @@ class GuestMemory {
 
   [[nodiscard]] FrameStore& frames() { return frames_; }
   [[nodiscard]] const FrameStore& frames() const { return frames_; }
+  // The FrameStore pool this VM's new frames come from (first touches, copy-on-write breaks,
+  // pages put back): its home NUMA node's. Pool 0 unless set.
+  void set_frame_pool(uint32_t pool) { pool_ = pool; }
+  [[nodiscard]] uint32_t frame_pool() const { return pool_; }
   [[nodiscard]] uint64_t resident_pages() const { return p2m_.stats().mapped_pages; }
 
   // What backs a page now (frame, rights, A/D bits), or nullopt if it has no frame. Not
@@ -174,6 +178,7 @@ class GuestMemory {
   uint64_t ram_bytes_;
   std::vector<Range> ranges_;
   uint64_t cow_breaks_ = 0;
+  uint32_t pool_ = 0;
   std::shared_ptr<PageSource> source_;
   std::vector<uint64_t> discarded_;  // bit per RAM page, while a source is set
 };

@@ -95,4 +95,24 @@ TEST(GuestMemory, AccessedBitsAreSetByLookupsAndClearedBySampling) {
 }
 
 }  // namespace
+// A VM's frames come from its pool (its home NUMA node's): first touches and the private
+// copy a copy-on-write break makes, even of a frame shared from another pool. The P2M's own
+// table frames are not guest pages: they may come from anywhere.
+TEST(GuestMemory, NewFramesComeFromTheVmsPool) {
+  FrameStore frames({{.capacity_bytes = 64 * kMiB, .fallback = {1}}, {.capacity_bytes = 64 * kMiB, .fallback = {0}}});
+  GuestMemory near(frames, 16 * kMiB), far(frames, 16 * kMiB);
+  near.set_frame_pool(1);
+  EXPECT_EQ(near.frame_pool(), 1u);
+  for (uint64_t page = 0; page < 64; ++page) ASSERT_TRUE(near.write(Gpa{page * kPageSize}, "x", 1));
+  ASSERT_TRUE(far.write(Gpa{0x5000}, "shared!", 8));
+  near.for_each_mapping([&](Gpa, Hpa hpa, EptPerms) { EXPECT_EQ(frames.pool_of(hpa), 1u); });
+  const Hpa theirs = far.mapping(Gpa{0x5000})->hpa;
+  EXPECT_EQ(frames.pool_of(theirs), 0u);
+  frames.retain(theirs);
+  ASSERT_TRUE(near.share(Gpa{0x9000}, theirs));
+  ASSERT_TRUE(near.write(Gpa{0x9000}, "mine", 4));
+  EXPECT_EQ(frames.pool_of(near.mapping(Gpa{0x9000})->hpa), 1u) << "the private copy is made in the VM's pool";
+  EXPECT_EQ(frames.pool_stats(1).fallbacks, 0u);
+}
+
 }  // namespace densevm

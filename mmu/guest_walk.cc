@@ -93,11 +93,18 @@ GuestWalk walk_guest(GuestMemory& memory, Gva gva, Access access, const PagingCo
     Hpa hpa;
     EptPerms perms = kEptNone;
     bool unused_dirty = false;
-    if (!ept.read(entry_gpa, Access::kWrite, hpa, perms, unused_dirty)) {
+    // A table outside RAM (device space, past the end of RAM, above it all) reads as all-ones
+    // and ignores the walk's A/D writes, as a chipset answers where no memory does
+    // (vmm/cpu/UNDEFINED.md, "Memory outside RAM"): with MAXPHYADDR below 52 an all-ones
+    // entry has reserved bits at every level, so the walk ends in #PF(P, RSVD).
+    uint64_t absent_table = ~uint64_t{0};
+    uint64_t* slot = &absent_table;
+    if (ept.read(entry_gpa, Access::kWrite, hpa, perms, unused_dirty)) {
+      slot = reinterpret_cast<uint64_t*>(memory.frames().host_ptr(hpa) + entry_gpa.page_offset());
+    } else if (memory.is_ram(entry_gpa)) {
       w.kind = GuestWalk::Kind::kTableViolation;
       return w;
     }
-    auto* slot = reinterpret_cast<uint64_t*>(memory.frames().host_ptr(hpa) + entry_gpa.page_offset());
     ++w.references;
     X86Pte pte(*slot);
     w.lowest_level = level;

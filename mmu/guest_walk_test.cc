@@ -276,24 +276,42 @@ TEST_F(GuestWalkTest, SelfReferencingPml4IsARecursiveMapping) {
   }
 }
 
-TEST_F(GuestWalkTest, TablesInUnmappedGpaSpaceAreEptViolations) {
+TEST_F(GuestWalkTest, TablesInUnbackedRamAreEptViolations) {
   const uint64_t gva = 0x1234'5000;
   map(gva, 0x20'0000, kP | kW);
-  guest_u64(entry_gpa(gva, 3)) = 0x3000'0000 | kP | kW;  // PD in unbacked guest memory
+  guest_u64(entry_gpa(gva, 3)) = 0x300'0000 | kP | kW;  // PD in RAM with no frame yet
   const GuestWalk w = walk(Gva{gva}, Access::kRead, ctx());
   ASSERT_TRUE(is_violation(w));
   EXPECT_EQ(w.kind, GuestWalk::Kind::kTableViolation);
   EXPECT_EQ(w.lowest_level, 3u) << "the table at level 2 was refused";
-  EXPECT_EQ(w.violation.gpa, Gpa{0x3000'0000 + Walker::index(gva, 2) * 8});
+  EXPECT_EQ(w.violation.gpa, Gpa{0x300'0000 + Walker::index(gva, 2) * 8});
   EXPECT_FALSE(w.violation.mapped);
   EXPECT_EQ(ept_violations_, 1u);
+}
+
+// UNDEFINED.md, "Memory outside RAM": a table outside RAM reads as all-ones, whose address
+// bits above MAXPHYADDR are reserved: #PF(P, RSVD) at that level, no EPT violation, and the
+// walk's A bit goes nowhere.
+TEST_F(GuestWalkTest, TablesOutsideRamReadAllOnes) {
+  const uint64_t gva = 0x1234'5000;
+  map(gva, 0x20'0000, kP | kW);
+  guest_u64(entry_gpa(gva, 3)) = 0x3000'0000 | kP | kW;  // PD past the end of RAM
+  const GuestWalk w = walk(Gva{gva}, Access::kWrite, ctx(true));
+  ASSERT_EQ(w.kind, GuestWalk::Kind::kPageFault);
+  EXPECT_EQ(w.error_code, kPfPresent | kPfReserved | kPfWrite | kPfUser);
+  EXPECT_EQ(w.lowest_level, 2u);
+  EXPECT_EQ(w.level(2).entry.raw(), ~uint64_t{0});
+  EXPECT_EQ(w.level(2).table, Gpa{0x3000'0000});
+  EXPECT_EQ(ept_violations_, 0u);
 
   PagingContext wild = ctx();
-  wild.cr3 = ~uint64_t{0};
-  const GuestWalk root = walk(Gva{gva}, Access::kRead, wild);
-  ASSERT_EQ(root.kind, GuestWalk::Kind::kTableViolation);
-  EXPECT_EQ(root.lowest_level, 5u) << "the table at level 4 was refused";
-  EXPECT_LT(root.violation.gpa.value(), uint64_t{1} << kGuestMaxPhysAddrBits);
+  wild.cr3 = ~uint64_t{0};  // masked to MAXPHYADDR: far outside RAM
+  const GuestWalk root = walk(Gva{gva}, Access::kExec, wild);
+  ASSERT_EQ(root.kind, GuestWalk::Kind::kPageFault);
+  EXPECT_EQ(root.error_code, kPfPresent | kPfReserved | kPfFetch);
+  EXPECT_EQ(root.lowest_level, 4u);
+  EXPECT_LT(root.level(4).table.value(), uint64_t{1} << kGuestMaxPhysAddrBits);
+  EXPECT_EQ(ept_violations_, 0u);
 }
 
 TEST_F(GuestWalkTest, DataInUnmappedGpaSpaceIsAnEptViolationAfterTheGuestChecks) {

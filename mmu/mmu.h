@@ -38,7 +38,8 @@ struct Translation {
     kRam,        // host_page points at the 4 KiB page backing the address
     kMmio,       // the address is device space at gpa; the access goes to the device bus
     kPageFault,  // the guest's own tables say no: inject #PF(error_code), CR2 = address
-    kFatal,      // the guest broke the machine (e.g. page table outside RAM): stop this VM
+    kFatal,      // the VMM cannot serve the access (host out of memory, a snapshot page fails its
+                 // checksum): stop this VM. Memory outside RAM is never fatal (UNDEFINED.md)
   };
   Kind kind = Kind::kFatal;
   // The combined permissions of the whole translation (guest AND host), for the soft TLB.

@@ -45,13 +45,16 @@ class ShadowHostileTest : public ::testing::Test {
   NestedMmu nested_{g_.memory, g_.tracking};
 };
 
-TEST_F(ShadowHostileTest, RootInMmioSpaceStopsTheVm) {
+// A root outside RAM reads as all-ones (UNDEFINED.md, "Memory outside RAM"): #PF(P, RSVD),
+// and nothing is shadowed.
+TEST_F(ShadowHostileTest, RootInMmioSpaceReadsAllOnes) {
   PagingContext c = g_.ctx();
   c.cr3 = 0xFEC0'0000;
   const Translation t = mmu_.translate(Gva{0x1000}, Access::kRead, c);
-  EXPECT_EQ(t.kind, Translation::Kind::kFatal);
-  EXPECT_NE(t.reason.find("outside RAM"), std::string::npos) << t.reason;
+  EXPECT_EQ(t.kind, Translation::Kind::kPageFault) << t.reason;
+  EXPECT_EQ(t.error_code, kPfPresent | kPfReserved);
   EXPECT_EQ(mmu_.stats().tables_live, 0u);
+  expect_agree(0x1000, c);
 }
 
 TEST_F(ShadowHostileTest, TablesPointingOutsideRamOrAboveMaxPhysAddr) {

@@ -36,7 +36,9 @@ EptResolution resolve_ept_violation(GuestMemory& memory, const EptViolation& v, 
       break;
   }
   if (during_table_walk) {
-    r.reason = "guest page table outside RAM";
+    // walk_guest reads a table outside RAM as all-ones and never asks for one: a table
+    // violation is always RAM, so this is the VMM's own failure, not the guest's.
+    r.reason = "guest page table walk asked for a table outside RAM";
     return r;
   }
   r.kind = EptResolution::Kind::kMmio;

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   cmake g++ make pkg-config
-  libzydis-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
+  libzydis-dev libasmjit-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   coinor-libcbc-dev
   qemu-system-x86 bc jq python3 time acpica-tools chromium

@@ -51,8 +51,17 @@ void HostServices::start_dedup() {
   if (dedup_) add_counters(earlier_, dedup_->stats());
   dedup_.reset();
   if (!config_.dedup) return;
-  dedup_ = std::make_unique<DedupScanner>(frames_, DedupConfig{.scope = config_.dedup_scope});
-  for (Vm* vm : vms_) dedup_->add(vm->memory(), static_cast<uint32_t>(vm->id()) % config_.groups);
+  // Local NUMA sharing makes the home node part of the group: group g on node n is
+  // g * kNodeSpan + n + 1 (no home: + 0), and a host-wide scope becomes a group scope.
+  constexpr uint32_t kNodeSpan = 1025;
+  const bool by_node = config_.dedup_numa_local && config_.dedup_scope != DedupScope::kVm;
+  const DedupScope scope = by_node ? DedupScope::kGroup : config_.dedup_scope;
+  dedup_ = std::make_unique<DedupScanner>(frames_, DedupConfig{.scope = scope});
+  for (Vm* vm : vms_) {
+    uint32_t group = config_.dedup_scope == DedupScope::kGroup ? static_cast<uint32_t>(vm->id()) % config_.groups : 0;
+    if (by_node) group = group * kNodeSpan + (vm->config().numa_home ? *vm->config().numa_home + 1 : 0);
+    dedup_->add(vm->memory(), by_node ? group : static_cast<uint32_t>(vm->id()) % config_.groups);
+  }
 }
 
 HostServices::State HostServices::save() const {

@@ -33,6 +33,9 @@ struct HostServicesConfig {
   uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // pages per VM per virtual second
   DedupScope dedup_scope = DedupScope::kHost;
   unsigned groups = 1;  // VM K shares in group K mod groups
+  // --dedup-numa local: frames are shared only among VMs of one home node (with scope host or
+  // group; a VM without a home shares with those without)
+  bool dedup_numa_local = false;
 };
 
 class HostServices {

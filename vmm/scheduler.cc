@@ -6,30 +6,55 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+
+#include "numa/node_memory.h"
 
 namespace densevm {
 
 void Scheduler::run(const std::function<void(size_t finished)>& tick,
                     const std::function<void()>& between_epochs) {
+  using Slice = std::pair<Vm*, uint64_t>;  // a VM and its budget this epoch
   std::mutex mu;
   std::condition_variable work_cv, done_cv;
-  std::vector<std::pair<Vm*, uint64_t>> epoch;  // VMs to run in the current epoch, budgets
-  size_t next = 0;         // next index in `epoch` to hand out
-  size_t outstanding = 0;  // slices handed out and not yet finished
-  uint64_t generation = 0;
+  // This epoch's slices by queue: queue 0 for any worker, queue 1 + i for node i's workers.
+  std::vector<std::vector<Slice>> queues(1 + node_cpus_.size());
+  std::vector<size_t> next(queues.size(), 0);  // next slice to hand out, per queue
+  size_t outstanding = 0;  // slices handed out or waiting, not yet finished
   bool quit = false;
 
-  auto worker = [&] {
+  const unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(vms_.size())));
+  // The workers are shared out round-robin over the nodes VMs are homed on (ascending), and
+  // serve queue 0 too; without homes, queue 0 alone.
+  std::vector<size_t> homed;  // queue indices of the nodes with VMs
+  for (const Vm* vm : vms_) {
+    const std::optional<uint32_t> home = vm->config().numa_home;
+    if (home && 1 + *home < queues.size()) homed.push_back(1 + *home);
+  }
+  std::sort(homed.begin(), homed.end());
+  homed.erase(std::unique(homed.begin(), homed.end()), homed.end());
+  auto queue_of_worker = [&](unsigned w) -> size_t { return homed.empty() ? 0 : homed[w % homed.size()]; };
+  std::vector<bool> node_has_worker(queues.size(), false);
+  for (unsigned w = 0; w < n; ++w) node_has_worker[queue_of_worker(w)] = true;
+
+  auto worker = [&](unsigned w) {
+    const size_t own = queue_of_worker(w);
+    if (own != 0) (void)pin_thread_to(node_cpus_[own - 1]);  // unpinned if refused: slower, not wrong
+    // Its node's slices first, then anyone's.
+    auto pick = [&]() -> std::optional<size_t> {
+      if (next[own] < queues[own].size()) return own;
+      if (next[0] < queues[0].size()) return 0;
+      return std::nullopt;
+    };
     std::unique_lock lock(mu);
-    uint64_t seen = 0;
     while (true) {
-      work_cv.wait(lock, [&] { return quit || (generation != seen && next < epoch.size()); });
+      std::optional<size_t> q;
+      work_cv.wait(lock, [&] { return quit || (q = pick()).has_value(); });
       if (quit) return;
-      const auto [vm, budget] = epoch[next++];
-      if (next == epoch.size()) seen = generation;
+      const auto [vm, budget] = queues[*q][next[*q]++];
       lock.unlock();
       try {
         (void)vm->run_slice(budget);
@@ -37,30 +62,34 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
         // run_slice records guest failures itself; a host-side error stops this VM only.
         vm->abort(std::string("host error: ") + e.what());
       }
+      vm->note_cpu(current_cpu());
       lock.lock();
       if (--outstanding == 0) done_cv.notify_all();
     }
   };
 
-  const unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(vms_.size())));
   std::vector<std::thread> workers;
-  for (unsigned i = 0; i < n; ++i) workers.emplace_back(worker);
+  for (unsigned i = 0; i < n; ++i) workers.emplace_back(worker, i);
 
   auto last_tick = std::chrono::steady_clock::now();
   while (true) {
-    std::vector<std::pair<Vm*, uint64_t>> running;
+    std::vector<std::vector<Slice>> running(queues.size());
+    size_t count = 0;
     for (Vm* vm : vms_) {
       if (vm->state() != Vm::State::kRunning) continue;
       const uint64_t budget = budget_ ? std::min(slice_, budget_(*vm)) : slice_;
-      if (budget != 0) running.emplace_back(vm, budget);
+      if (budget == 0) continue;
+      const std::optional<uint32_t> home = vm->config().numa_home;
+      const size_t q = home && 1 + *home < queues.size() && node_has_worker[1 + *home] ? 1 + *home : 0;
+      running[q].emplace_back(vm, budget);
+      ++count;
     }
-    if (running.empty()) break;
+    if (count == 0) break;
     {
       std::unique_lock lock(mu);
-      epoch = std::move(running);
-      next = 0;
-      outstanding = epoch.size();
-      ++generation;
+      queues = std::move(running);
+      std::fill(next.begin(), next.end(), 0);
+      outstanding = count;
       work_cv.notify_all();
       while (outstanding > 0) {
         done_cv.wait_for(lock, std::chrono::milliseconds(200));

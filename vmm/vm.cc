@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
@@ -59,6 +60,11 @@ Vm::Vm(FrameStore& frames, const LinuxGuest& guest, const VmConfig& config, Cons
   }
 }
 
+void Vm::note_cpu(int cpu) {
+  const auto at = std::lower_bound(cpus_seen_.begin(), cpus_seen_.end(), cpu);
+  if (at == cpus_seen_.end() || *at != cpu) cpus_seen_.insert(at, cpu);
+}
+
 Vm::GenerationId Vm::generation_id() {
   GenerationId id;
   uint64_t words[2] = {};
@@ -81,6 +87,13 @@ Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
       balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
+  memory_.set_frame_pool(config.frame_pool);  // before a boot path writes the first page
+  if (config.cpu.translate) {
+    std::string error;
+    if (!vcpu_.enable_translation(config.cpu.jit, &error)) {
+      throw std::runtime_error("cannot translate guest code: " + error);
+    }
+  }
   vcpu_.set_interrupt_source(&apic_);
   vcpu_.set_msr_device(this);
   apic_.set_eoi_listener(&ioapic_);
@@ -306,6 +319,7 @@ VmStats Vm::stats() const {
   s.timer_ticks = apic_.timer_expiries();
   s.decodes = c.decodes;
   s.code_invalidations = c.code_invalidations;
+  s.translation = vcpu_.translation_stats();
   s.unimplemented_ud = c.unimplemented_ud;
   s.unimplemented_first = vcpu_.unimplemented_first();
   s.demand_faults = h.demand_faults;

@@ -43,6 +43,13 @@
 
 namespace densevm {
 
+// How the vCPU runs guest code: interpreted, or hot blocks translated to host code
+// (vmm/cpu/jit); the guest sees no difference. A host choice: snapshots do not record it.
+struct CpuConfig {
+  bool translate = false;
+  cpu::jit::Config jit = {};
+};
+
 struct VmConfig {
   int id = 0;
   uint64_t mem_bytes = uint64_t{256} << 20;
@@ -51,6 +58,13 @@ struct VmConfig {
   // Audit the shadow tables against a fresh 2D walk after every slice; a difference stops
   // the VM with the checker's first finding (tests, debugging).
   bool check_mmu = false;
+  CpuConfig cpu = {};
+  // NUMA (numa/placement.h): the home node, an index into the host topology (none with
+  // --numa off or interleave), and the FrameStore pool every new frame of the VM comes from.
+  std::optional<uint32_t> numa_home{};
+  uint32_t frame_pool = 0;
+  std::optional<int> numa_node{};        // numa_home's kernel node number (what snapshots record)
+  std::optional<int> saved_numa_node{};  // restored: the node its snapshot says it was on
 };
 
 struct VmStats {
@@ -67,6 +81,7 @@ struct VmStats {
   uint64_t timer_ticks = 0;
   uint64_t decodes = 0;
   uint64_t code_invalidations = 0;
+  cpu::jit::Stats translation;                  // zero unless translating
   uint64_t unimplemented_ud = 0;                // #UD for instructions the vCPU lacks
   std::vector<std::string> unimplemented_first;  // their first distinct mnemonics
   uint64_t demand_faults = 0;
@@ -123,6 +138,10 @@ class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
   // breaks...) continue from earlier's instead of starting at zero. The vCPU's come with
   // restore().
   void continue_counters_from(const Vm& earlier) { counters_before_ = earlier.stats(); }
+  // The host CPUs its slices ran on (noted by the scheduler's workers after each slice; a VM
+  // runs on one worker at a time), ascending.
+  void note_cpu(int cpu);
+  [[nodiscard]] const std::vector<int>& cpus_seen() const { return cpus_seen_; }
   // Marker port writes so far (kMarkerPort).
   [[nodiscard]] uint64_t markers() const { return markers_; }
   [[nodiscard]] uint64_t virtual_time() const { return vcpu_.counters().retired + idle_skipped_; }
@@ -185,6 +204,7 @@ class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
   uint64_t mmu_checks_ = 0;
   std::optional<VmStats> counters_before_;  // continue_counters_from
   uint64_t markers_ = 0;
+  std::vector<int> cpus_seen_;
   bool in_slice_ = false;           // run_slice is executing guest code
   bool tlb_flush_pending_ = false;  // P2M changed between slices
   bool reset_requested_ = false;    // the exit the vCPU stops for is a reset, not a poweroff

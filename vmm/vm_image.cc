@@ -10,10 +10,11 @@ namespace densevm {
 // A snapshot file's version is its VmState record's layout.
 static_assert(VmState::kVersion == snapshot::kVersion && VmState::kOldestVersion == snapshot::kOldestVersion);
 
-SnapshotConfig snapshot_config(const VmConfig& c) { return {c.mem_bytes, c.cmdline, c.paging, c.check_mmu}; }
+SnapshotConfig snapshot_config(const VmConfig& c) { return {c.mem_bytes, c.cmdline, c.paging, c.check_mmu, c.numa_node}; }
 
-VmConfig vm_config(const SnapshotConfig& c, int id) {
-  return {.id = id, .mem_bytes = c.mem_bytes, .cmdline = c.cmdline, .paging = c.paging, .check_mmu = c.check_mmu};
+VmConfig vm_config(const SnapshotConfig& c, int id, const CpuConfig& cpu) {
+  return {.id = id, .mem_bytes = c.mem_bytes, .cmdline = c.cmdline, .paging = c.paging, .check_mmu = c.check_mmu,
+          .cpu = cpu, .saved_numa_node = c.numa_node};
 }
 
 VmRecords records_of(const Vm& vm) {
@@ -40,7 +41,27 @@ VmImage vm_image(const std::shared_ptr<snapshot::SnapshotImage>& image) {
 
 std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
                                const RestoreOptions& o) {
-  auto vm = std::make_unique<Vm>(frames, vm_config(image.config, o.vm_id), std::move(sink));
+  VmConfig config = vm_config(image.config, o.vm_id, o.cpu);
+  if (o.same_vm && image.frozen != nullptr) {
+    const VmConfig& was = image.frozen->config();
+    config.numa_home = was.numa_home;
+    config.frame_pool = was.frame_pool;
+    config.numa_node = was.numa_node;
+    config.saved_numa_node = was.saved_numa_node;
+  } else if (o.numa != nullptr) {
+    // Where it was, if this host has that node (with auto, while it has room).
+    std::optional<uint32_t> was;
+    if (config.saved_numa_node) {
+      if (const std::optional<size_t> i = o.numa->topology().index_of(*config.saved_numa_node)) {
+        was = static_cast<uint32_t>(*i);
+      }
+    }
+    config.numa_home = o.numa->place(config.mem_bytes, o.home, was);
+    config.frame_pool = o.numa->pool_for(config.numa_home);
+    if (config.numa_home) config.numa_node = o.numa->topology().nodes[*config.numa_home].id;
+    image.pages->prefer_pool(config.frame_pool);
+  }
+  auto vm = std::make_unique<Vm>(frames, config, std::move(sink));
   vm->memory().set_source(image.pages);
   if (!o.lazy) {
     switch (vm->memory().materialize()) {
@@ -69,11 +90,16 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
 }
 
 std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames, const Vm::ConsoleSink& sink,
-                                                unsigned count, uint64_t first_clone, bool lazy) {
+                                                unsigned count, uint64_t first_clone, const RestoreOptions& options) {
   std::vector<std::unique_ptr<Vm>> vms;
   for (unsigned k = 0; k < count; ++k) {
     vms.push_back(restore_vm(image, frames, sink,
-                             {.lazy = lazy, .vm_id = static_cast<int>(k), .clone = first_clone + k, .same_vm = false}));
+                             {.lazy = options.lazy,
+                              .vm_id = static_cast<int>(k),
+                              .clone = first_clone + k,
+                              .same_vm = false,
+                              .cpu = options.cpu,
+                              .numa = options.numa}));
   }
   return vms;
 }

@@ -17,6 +17,7 @@
 #include "core/page_source.h"
 #include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/snapshot_image.h"
+#include "numa/placement.h"
 #include "vmm/vm.h"
 
 namespace densevm {
@@ -27,7 +28,7 @@ using snapshot::SnapshotConfig;
 
 // The VM's config as a snapshot records it, and back (the id is the restorer's).
 [[nodiscard]] SnapshotConfig snapshot_config(const VmConfig& c);
-[[nodiscard]] VmConfig vm_config(const SnapshotConfig& c, int id);
+[[nodiscard]] VmConfig vm_config(const SnapshotConfig& c, int id, const CpuConfig& cpu = {});
 
 // What a snapshot takes of a VM besides its RAM: its config and its VmState record.
 struct VmRecords {
@@ -51,6 +52,13 @@ struct RestoreOptions {
   // The VM that was frozen goes on from its template (a checkpoint taken while it runs): the
   // same VM, so it keeps its generation id (`clone` is not used) and its counters go on.
   bool same_vm = false;
+  CpuConfig cpu = {};  // how the restored VM runs guest code
+  // Where the VM lives on a NUMA host (its home node and frame pool): placed by `numa` when
+  // given: on `home` if given (a per-VM choice), else where its snapshot says it was (with
+  // --numa auto, while that node has room), else as the setting says; a same_vm keeps the
+  // frozen VM's.
+  NumaPlacement* numa = nullptr;
+  std::optional<uint32_t> home{};
 };
 
 // What a VM is restored from: a snapshot chain (SnapshotImage) or a VM frozen in memory
@@ -73,9 +81,10 @@ struct VmImage {
 [[nodiscard]] std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
                                              const RestoreOptions& options);
 // `count` VMs from one image: vm ids 0..count-1, clone numbers first_clone + k (their
-// generation ids).
+// generation ids), lazy and cpu as `options` say.
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,
                                                               const Vm::ConsoleSink& sink, unsigned count,
-                                                              uint64_t first_clone, bool lazy = true);
+                                                              uint64_t first_clone,
+                                                              const RestoreOptions& options = {.lazy = true});
 
 }  // namespace densevm

@@ -231,9 +231,11 @@ TEST_F(VmSnapshot, ReadsVersion2Files) {
   SaveStats stats;
   const std::vector<uint8_t> file = encode(*vm_a, stats);
   const Container c = decode_container(file);
-  ASSERT_EQ(c.version, 3u);
+  ASSERT_EQ(c.version, 4u);
   std::vector<Section> sections;
   for (const SectionView& v : c.sections) sections.push_back({v.id, {v.payload.begin(), v.payload.end()}});
+  // The config as version 2 wrote it: no NUMA node (version 4's last u32).
+  sections[0].payload.resize(sections[0].payload.size() - 4);
   // The same VM's state record as version 2 wrote it: no x87/SSE, ring-3 or Linux platform.
   StateWriter v2_state(2);
   write_record(v2_state, vm_a->save());
@@ -256,13 +258,70 @@ TEST_F(VmSnapshot, ReadsVersion2Files) {
   EXPECT_THROW((void)restore(parse(lying), unused), SnapshotError);
 }
 
+// Version 4 records the VM's home NUMA node in the config; a restore prefers that node when
+// the host has it (and says where it went when not); a version-3 file has no node.
+TEST_F(VmSnapshot, RecordsTheHomeNodeAndReadsVersion3FilesWithout) {
+  NumaPlacement two(Topology::uniform(2, uint64_t{1} << 30, 1), *NumaSetting::parse("auto"));
+  FrameStore frames(two.pool_specs(uint64_t{1} << 30));
+  VmConfig config{.id = 0, .mem_bytes = kMem, .cmdline = ""};
+  config.numa_home = 1;
+  config.frame_pool = 1;
+  config.numa_node = 1;
+  Vm vm(frames, parse_elf(tiny_elf(kPrintAbAndExit7)), config, out_.sink());
+  ASSERT_TRUE(vm.run_slice(3));
+  SaveStats stats;
+  const std::vector<uint8_t> file = encode(vm, stats);
+  const Snapshot snap = parse(file);
+  EXPECT_EQ(snap.config.numa_node, 1);
+
+  // Restored on a host of two nodes: back on node 1 (auto would have picked node 0 first),
+  // its pages loaded into node 1's pool.
+  Captured out;
+  std::unique_ptr<Vm> back = restore_vm(vm_image(std::make_shared<SnapshotImage>(std::vector<Snapshot>{snap}, frames, false)),
+                                        frames, out.sink(), {.numa = &two});
+  EXPECT_EQ(back->config().numa_home, 1u);
+  EXPECT_EQ(back->config().numa_node, 1);
+  EXPECT_EQ(back->config().saved_numa_node, 1);
+  back->memory().for_each_mapping([&](Gpa, Hpa hpa, EptPerms) { EXPECT_EQ(frames.pool_of(hpa), 1u); });
+  // On a host of one node: placed on node 0, the snapshot's node kept to say so.
+  NumaPlacement one(Topology::uniform(1, uint64_t{1} << 30, 1), *NumaSetting::parse("auto"));
+  FrameStore one_frames(one.pool_specs(uint64_t{1} << 30));
+  std::unique_ptr<Vm> moved = restore_vm(
+      vm_image(std::make_shared<SnapshotImage>(std::vector<Snapshot>{snap}, one_frames, false)), one_frames,
+      out.sink(), {.numa = &one});
+  EXPECT_EQ(moved->config().numa_node, 0);
+  EXPECT_EQ(moved->config().saved_numa_node, 1);
+
+  // The same file as version 3 wrote it: the config ends before the node.
+  const Container c = decode_container(file);
+  std::vector<Section> sections;
+  for (const SectionView& v : c.sections) sections.push_back({v.id, {v.payload.begin(), v.payload.end()}});
+  sections[0].payload.resize(sections[0].payload.size() - 4);
+  std::vector<uint8_t> v3 = encode_container(0, sections);
+  v3[8] = 3;
+  const Snapshot old = parse(v3);
+  EXPECT_EQ(old.version, 3u);
+  EXPECT_FALSE(old.config.numa_node.has_value());
+  Captured restored;
+  std::unique_ptr<Vm> from_v3 = restore(old, restored);
+  EXPECT_FALSE(from_v3->config().saved_numa_node.has_value());
+  while (from_v3->run_slice(1000)) {}
+  EXPECT_EQ(from_v3->exit_status(), 7);
+  EXPECT_EQ(restored.lines, std::vector<std::string>{"AB"});
+  // A version-4 config with an impossible node is refused.
+  sections[0].payload.insert(sections[0].payload.end(), {0x00, 0x10, 0x00, 0x00});  // node 4096
+  std::vector<uint8_t> bad = encode_container(0, sections);
+  bad[8] = 4;
+  EXPECT_THROW((void)parse(bad), SnapshotError);
+}
+
 TEST_F(VmSnapshot, RefusesWrongMagicVersionAndFlags) {
   const std::vector<uint8_t> file = small_file(false);
   std::vector<uint8_t> magic = file;
   magic[0] = 'X';
   EXPECT_THROW((void)parse(magic), SnapshotError);
   std::vector<uint8_t> future = file;
-  future[8] = 4;
+  future[8] = 5;
   EXPECT_THROW((void)parse(future), SnapshotError);
   std::vector<uint8_t> version = file;
   version[8] = 1;

@@ -26,7 +26,8 @@
 namespace densevm {
 
 struct VmState {
-  static constexpr uint32_t kVersion = 3;        // the snapshot format version with this layout
+  // The snapshot format version with this layout (version 4 changed the config section only).
+  static constexpr uint32_t kVersion = 4;
   static constexpr uint32_t kOldestVersion = 2;  // the oldest layout still read
   static constexpr uint64_t kMaxFailure = 4096;
   uint8_t run_state = 0;  // Vm::State

@@ -13,7 +13,7 @@ struct workload {
 static const struct workload kWorkloads[] = {
     {"hello", hello_main},     {"memfill", memfill_main}, {"ptchurn", ptchurn_main}, {"ptrandom", ptrandom_main},
     {"tlbwalk", tlbwalk_main}, {"idle", idle_main},       {"fault", fault_main},
-    {"genid", genid_main},
+    {"genid", genid_main},     {"compute", compute_main},
 };
 
 __attribute__((noreturn)) void _ustart(const char *cmdline);

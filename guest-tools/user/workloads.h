@@ -9,3 +9,4 @@ int tlbwalk_main(const char *cmdline);
 int idle_main(const char *cmdline);
 int fault_main(const char *cmdline);
 int genid_main(const char *cmdline);
+int compute_main(const char *cmdline);

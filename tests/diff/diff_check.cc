@@ -17,20 +17,9 @@ namespace {
 using testing::FlatVm;
 using testing::RunOutcome;
 
-constexpr uint64_t kMaxInstructions = 10000;
 constexpr const char* kGprNames[kGprCount] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
                                               "rsi", "rdi", "r8",  "r9",  "r10", "r11",
                                               "r12", "r13", "r14", "r15"};
-
-
-// A FlatVm kept across the cases of a group while they end normally: a new VM per case
-// would spend most of the time building the machine. `data` mirrors the VM's data region,
-// so only pages that differ from the next case's initial data are rewritten. Any other
-// outcome gets a fresh VM for the next case, so leftover vCPU state never spreads.
-struct VmCache {
-  std::unique_ptr<FlatVm> vm;
-  std::vector<uint8_t> data;
-};
 
 CpuRegs registers_of(FlatVm& vm) {
   CpuRegs r;
@@ -38,6 +27,35 @@ CpuRegs registers_of(FlatVm& vm) {
   r.rflags = vm.rflags();
   r.fx = vcpu_fx_image(vm.vcpu().state().fpu);
   return r;
+}
+
+TraceStep trace_step(FlatVm& vm) {
+  TraceStep t;
+  for (unsigned i = 0; i < kGprCount; ++i) t.gpr[i] = vm.gpr(i);
+  t.rflags = vm.rflags();
+  t.rip = vm.rip();
+  return t;
+}
+
+}  // namespace
+
+void load_case(FlatVm& vm, const DiffCase& c, std::span<const uint8_t> terminator,
+               std::vector<uint8_t>& cache_data) {
+  std::vector<uint8_t> code = c.code;
+  code.insert(code.end(), terminator.begin(), terminator.end());
+  vm.write(kCodeBase, code.data(), code.size());
+  std::vector<uint8_t> data(kDataSize);
+  initial_data(c, std::span<uint8_t, kDataSize>(data.data(), kDataSize));
+  for (uint64_t page = 0; page < kDataSize; page += 4096) {
+    if (std::memcmp(&data[page], &cache_data[page], 4096) != 0) {
+      vm.write(kDataBase + page, &data[page], 4096);
+    }
+  }
+  cache_data = std::move(data);
+  for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
+  vm.set_rflags(c.in.rflags);
+  vm.vcpu().state().fpu = fpu_from_image(c.in.fx);
+  vm.set_rip(kCodeBase);
 }
 
 // Runs the case one instruction at a time, following the taint of undefined values.
@@ -49,21 +67,10 @@ VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache) {
     cache.data.assign(kDataSize, 0);
   }
   FlatVm& vm = *cache.vm;
-  std::vector<uint8_t> code = c.code;
   const std::array<uint8_t, 14> exit = native_exit_jump();
-  code.insert(code.end(), exit.begin(), exit.end());
-  vm.write(kCodeBase, code.data(), code.size());
+  load_case(vm, c, exit, cache.data);
   VmResult r;
-  initial_data(c, std::span<uint8_t, kDataSize>(r.data.data(), kDataSize));
-  for (uint64_t page = 0; page < kDataSize; page += 4096) {
-    if (std::memcmp(&r.data[page], &cache.data[page], 4096) != 0) {
-      vm.write(kDataBase + page, &r.data[page], 4096);
-    }
-  }
-  for (unsigned i = 0; i < kGprCount; ++i) vm.set_gpr(i, c.in.gpr[i]);
-  vm.set_rflags(c.in.rflags);
-  vm.vcpu().state().fpu = fpu_from_image(c.in.fx);
-  vm.set_rip(kCodeBase);
+  r.trace.push_back(trace_step(vm));
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   const uint64_t stop = kCodeBase + c.code.size();
@@ -74,6 +81,7 @@ VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache) {
     const uint64_t rip = vm.rip();
     r.outcome = vm.run_until(stop, 1);
     retired += r.outcome.instructions;
+    if (r.outcome.instructions == 1) r.trace.push_back(trace_step(vm));
     if (r.outcome.instructions == 1) {
       ZydisDecodedInstruction insn;
       ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -102,6 +110,8 @@ VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache) {
   }
   return r;
 }
+
+namespace {
 
 std::string hex(uint64_t v) {
   char buf[24];

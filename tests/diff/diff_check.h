@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +21,13 @@
 
 namespace densevm::diff {
 
+// The general registers, flags and RIP after some instructions of a case.
+struct TraceStep {
+  std::array<uint64_t, kGprCount> gpr{};
+  uint64_t rflags = 0;
+  uint64_t rip = 0;
+};
+
 // One case run in FlatVm, instruction by instruction, with the taint of undefined values.
 struct VmResult {
   testing::RunOutcome outcome;
@@ -27,9 +36,27 @@ struct VmResult {
   std::vector<uint8_t> data = std::vector<uint8_t>(kDataSize);
   TaintState taint;
   bool unimplemented = false;  // the #UD was the vCPU's: an instruction it does not implement
+  std::vector<TraceStep> trace;  // trace[k]: after k instructions (trace[0]: the inputs)
 };
 
 [[nodiscard]] VmResult run_in_vm(const DiffCase& c);
+
+// A FlatVm kept across the cases of a group while they end normally: a new VM per case
+// would spend most of the time building the machine. `data` mirrors the VM's data region,
+// so only pages that differ from the next case's initial data are rewritten. Any other
+// outcome gets a fresh VM for the next case, so leftover vCPU state never spreads.
+struct VmCache {
+  std::unique_ptr<testing::FlatVm> vm;
+  std::vector<uint8_t> data;
+};
+
+[[nodiscard]] VmResult run_in_vm_cached(const DiffCase& c, VmCache& cache);
+// Loads a case into `vm` (code followed by `terminator`, data, registers, RIP), writing
+// only the data pages that differ from `cache_data` (which it updates).
+void load_case(testing::FlatVm& vm, const DiffCase& c, std::span<const uint8_t> terminator,
+               std::vector<uint8_t>& cache_data);
+// Instruction limit of one case.
+inline constexpr uint64_t kMaxInstructions = 10000;
 
 // kComparedFlags minus the flags left undefined at the end (by the taint, adjusted by the
 // case's own undefined/defined masks).

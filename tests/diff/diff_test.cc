@@ -11,6 +11,7 @@
 
 #include "tests/diff/diff_check.h"
 #include "tests/diff/insn_gen.h"
+#include "tests/diff/translated_check.h"
 
 namespace densevm::diff {
 namespace {
@@ -31,6 +32,18 @@ TEST_P(DiffTest, MatchesHostCpu) {
   const GroupReport report = run_group(cases);
   RecordProperty("cases", static_cast<int>(report.cases));
   EXPECT_EQ(report.failed, 0u) << report.summary();
+}
+
+// The same cases translated: bit for bit the interpreter's results (translated_check.h).
+TEST_P(DiffTest, TranslatedMatchesInterpreter) {
+  const std::vector<DiffCase> cases = generate(GetParam(), kSeed, per_form(24));
+  ASSERT_FALSE(cases.empty());
+  const TranslatedReport report = run_group_translated(cases);
+  RecordProperty("cases", static_cast<int>(report.group.cases));
+  RecordProperty("translated_instructions", static_cast<int>(report.translated));
+  RecordProperty("translated_entries", static_cast<int>(report.entries));
+  EXPECT_EQ(report.group.failed, 0u) << report.group.summary();
+  EXPECT_GE(report.entries, report.group.cases / 2) << "translated code hardly ran";
 }
 
 INSTANTIATE_TEST_SUITE_P(Groups, DiffTest, ::testing::ValuesIn(kAllGroups),

@@ -80,4 +80,19 @@ std::string memfill_line(const std::string& out) {
   return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
 }
 
+nlohmann::json without_host_facts(nlohmann::json stats) {
+  auto strip = [](nlohmann::json& vm) {
+    if (!vm.is_object() || !vm.contains("numa")) return;
+    for (const char* k : {"frames_by_node", "pages_not_present", "remote_mappings", "remote_zero_mappings"}) {
+      vm["numa"].erase(k);
+    }
+  };
+  if (stats.is_array()) {
+    for (nlohmann::json& vm : stats) strip(vm);
+  } else {
+    strip(stats);
+  }
+  return stats;
+}
+
 }  // namespace densevm::testing

@@ -30,4 +30,10 @@ struct CliResult {
 // The `memfill ok ...` line of a console output (without a [vmK] prefix), or "".
 [[nodiscard]] std::string memfill_line(const std::string& out);
 
+// A VM's stats object (or vms[], each of them) without what the host kernel says of our frames
+// (`numa.frames_by_node`, `pages_not_present`, `remote_mappings`, `remote_zero_mappings`:
+// whether the kernel has a page for a frame yet, and on which node, is the host's business and
+// differs between two runs of the same guest). What is left repeats bit for bit.
+[[nodiscard]] nlohmann::json without_host_facts(nlohmann::json stats);
+
 }  // namespace densevm::testing

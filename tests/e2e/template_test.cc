@@ -174,7 +174,7 @@ TEST(TemplateClones, EachCloneGetsItsOwnIdAndTheRunRepeatsWhateverTheThreads) {
   EXPECT_NE(ids[1], ids[2]);
   EXPECT_NE(ids[0], ids[2]);
   EXPECT_EQ(sorted_lines(one.out), sorted_lines(two.out));
-  EXPECT_EQ(s1["vms"], s2["vms"]);
+  EXPECT_EQ(without_host_facts(s1["vms"]), without_host_facts(s2["vms"]));
   ASSERT_EQ(s1["vms"].size(), 3u);
   for (const nlohmann::json& snap : {s1["snapshot"], s2["snapshot"]}) {
     EXPECT_EQ(snap["clones"], 3);

@@ -1,8 +1,11 @@
 // Driver for LLVMFuzzerTestOneInput when building with gcc (no libFuzzer): runs a fixed,
 // seeded set of random byte strings, then every file named on the command line, or every
-// file in a directory named (a corpus), and prints what ran (fuzz_stats.h).
+// file in a directory named (a corpus), then --mutations seeded mutants of those files (for
+// structured inputs, such as snapshot files, that random bytes never get into), and prints
+// what ran (fuzz_stats.h).
 //
 //   densevm_fuzz_flat_vm --runs 20000 --seed 1 tests/fuzz/corpus/flat_vm crash-input.bin
+//   densevm_fuzz_snapshot --runs 0 --mutations 2000 --seed 1 tests/fuzz/corpus/snapshot
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -49,14 +52,46 @@ std::vector<uint8_t> make_input(uint64_t& state) {
   return input;
 }
 
+// A copy of `base` with 1 to 8 random edits: a byte set, a bit flipped, a u32 made 0, 1 or
+// all-ones (lengths, counts, indexes), a range dropped, or the end cut off. The first byte
+// (the targets' mode byte) is edited like the rest.
+std::vector<uint8_t> mutate(const std::vector<uint8_t>& base, uint64_t& state) {
+  std::vector<uint8_t> input = base;
+  const unsigned edits = 1 + splitmix(state) % 8;
+  for (unsigned e = 0; e < edits && !input.empty(); ++e) {
+    const uint64_t r = splitmix(state);
+    const size_t at = (r >> 8) % input.size();
+    switch (r % 6) {
+      case 0: input[at] = static_cast<uint8_t>(r >> 40); break;
+      case 1: input[at] ^= static_cast<uint8_t>(1u << ((r >> 40) % 8)); break;
+      case 2:
+      case 3: {
+        static constexpr uint32_t kValues[] = {0, 1, 0xffffffffu, 0x1000};
+        const uint32_t v = kValues[(r >> 40) % 4];
+        if (at + 4 <= input.size()) std::memcpy(input.data() + at, &v, 4);
+        break;
+      }
+      case 4: {
+        const size_t n = std::min<size_t>(input.size() - at, 1 + (r >> 40) % 64);
+        input.erase(input.begin() + static_cast<long>(at), input.begin() + static_cast<long>(at + n));
+        break;
+      }
+      default: input.resize(at); break;
+    }
+  }
+  return input;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t runs = 20000, seed = 1;
+  uint64_t runs = 20000, mutations = 0, seed = 1;
   std::vector<const char*> files;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--mutations") == 0 && i + 1 < argc) {
+      mutations = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
       seed = std::strtoull(argv[++i], nullptr, 10);
     } else {
@@ -70,6 +105,7 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(input.data(), input.size());
   }
   size_t file_count = 0;
+  std::vector<std::vector<uint8_t>> corpus;
   for (const char* name : files) {
     std::vector<std::filesystem::path> paths;
     std::error_code error;
@@ -88,13 +124,18 @@ int main(int argc, char** argv) {
       const std::vector<uint8_t> input{std::istreambuf_iterator<char>(in), {}};
       LLVMFuzzerTestOneInput(input.data(), input.size());
       ++file_count;
+      if (mutations != 0) corpus.push_back(input);
     }
+  }
+  for (uint64_t i = 0; i < mutations && !corpus.empty(); ++i) {
+    const std::vector<uint8_t> input = mutate(corpus[splitmix(state) % corpus.size()], state);
+    LLVMFuzzerTestOneInput(input.data(), input.size());
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s: %llu random inputs (seed %llu) and %zu files in %.1f s\n", argv[0],
-              static_cast<unsigned long long>(runs), static_cast<unsigned long long>(seed),
-              file_count, seconds);
+  std::printf("%s: %llu random inputs (seed %llu), %zu files and %llu mutants of them in %.1f s\n", argv[0],
+              static_cast<unsigned long long>(runs), static_cast<unsigned long long>(seed), file_count,
+              static_cast<unsigned long long>(corpus.empty() ? 0 : mutations), seconds);
   densevm::testing::print_fuzz_stats(stdout);
   return 0;
 }

@@ -23,7 +23,7 @@ void print_fuzz_stats(std::FILE* out) {
   std::fprintf(out,
                "executions %llu, instructions at CPL 3 %llu, at CPL 0 %llu, exceptions %llu "
                "(unimplemented #UD %llu), VM stops from CPL 3 %llu (and %llu for hostile page "
-               "tables), from CPL 0 %llu\n",
+               "tables), from CPL 0 %llu; inputs accepted %llu, refused %llu\n",
                static_cast<unsigned long long>(s.executions),
                static_cast<unsigned long long>(s.ring3_instructions),
                static_cast<unsigned long long>(s.ring0_instructions),
@@ -31,7 +31,14 @@ void print_fuzz_stats(std::FILE* out) {
                static_cast<unsigned long long>(s.unimplemented_ud),
                static_cast<unsigned long long>(s.ring3_stops),
                static_cast<unsigned long long>(s.ring3_table_stops),
-               static_cast<unsigned long long>(s.ring0_stops));
+               static_cast<unsigned long long>(s.ring0_stops),
+               static_cast<unsigned long long>(s.accepted),
+               static_cast<unsigned long long>(s.refused));
+  if (s.translated_instructions != 0) {
+    std::fprintf(out, "of the instructions, %llu retired by translated code (%llu blocks)\n",
+                 static_cast<unsigned long long>(s.translated_instructions),
+                 static_cast<unsigned long long>(s.translated_blocks));
+  }
 }
 
 }  // namespace densevm::testing

@@ -20,6 +20,11 @@ struct FuzzStats {
   uint64_t ring3_stops = 0;         // VM stops of CPL-3 starts for their instructions: must stay 0
   uint64_t ring3_table_stops = 0;   // of CPL-3 starts, for the kernel's hostile page tables
   uint64_t ring0_stops = 0;         // VM stops of CPL-0 starts (triple faults, hostile tables)
+  uint64_t translated_instructions = 0;  // of all retired, by translated code (fuzz_translator)
+  uint64_t translated_blocks = 0;        // blocks the translator made
+  // The input targets (snapshot files, virtqueues): inputs taken whole, and refused.
+  uint64_t accepted = 0;            // snapshot files restored; balloon rounds served
+  uint64_t refused = 0;             // snapshot files refused (one line); device resets (bad rings)
 };
 
 [[nodiscard]] FuzzStats& fuzz_stats();

@@ -77,9 +77,15 @@ void register_builder(ZydisMnemonic mnemonic, Builder builder) {
 Builder registered_builder(ZydisMnemonic mnemonic) { return mutable_table()[mnemonic]; }
 
 DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedInsn& out) {
-  const BuilderTable& table = builders();
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  return decode_instruction(bytes, available, out, insn, ops);
+}
+
+DecodeStatus decode_instruction(const uint8_t* bytes, size_t available, DecodedInsn& out,
+                                ZydisDecodedInstruction& insn,
+                                ZydisDecodedOperand (&ops)[ZYDIS_MAX_OPERAND_COUNT]) {
+  const BuilderTable& table = builders();
   const ZyanStatus st = ZydisDecoderDecodeFull(&decoder(), bytes, available, &insn, ops);
   if (st == ZYDIS_STATUS_NO_MORE_DATA) return DecodeStatus::kNeedMoreBytes;
   if (!ZYAN_SUCCESS(st)) return DecodeStatus::kInvalid;

@@ -26,6 +26,11 @@ enum class DecodeStatus : uint8_t { kOk, kNeedMoreBytes, kInvalid, kUnsupported 
 
 [[nodiscard]] DecodeStatus decode_instruction(const uint8_t* bytes, size_t available,
                                               DecodedInsn& out);
+// The same, handing back Zydis's own record and operands too (the translator picks the forms
+// it inlines from them); `insn` and `ops` are meaningful unless kNeedMoreBytes or kInvalid.
+[[nodiscard]] DecodeStatus decode_instruction(const uint8_t* bytes, size_t available,
+                                              DecodedInsn& out, ZydisDecodedInstruction& insn,
+                                              ZydisDecodedOperand (&ops)[ZYDIS_MAX_OPERAND_COUNT]);
 
 // Zydis's name of a DecodedInsn::mnemonic ("movaps").
 [[nodiscard]] const char* mnemonic_name(uint16_t mnemonic);

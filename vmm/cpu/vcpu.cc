@@ -4,12 +4,16 @@
 #include <string>
 
 #include "vmm/cpu/decoder.h"
+#include "vmm/cpu/jit/jit.h"
+#include "vmm/cpu/vcpu_step.h"
 #include "vmm/internal/hex.h"
 
 namespace densevm::cpu {
 
 Vcpu::Vcpu(Mmu& mmu, DeviceBus& bus, PageTracking& tracking, WriteTracker* tracker)
     : mmu_(mmu), bus_(bus), tracking_(tracking), tracker_(tracker) {}
+
+Vcpu::~Vcpu() = default;
 
 uint64_t Vcpu::rflags() const {
   if (lazy_.op == FlagOp::kNone) return s_.rflags;
@@ -121,6 +125,7 @@ void Vcpu::flush_tlb_gpa(Gpa begin, Gpa end) {
 
 void Vcpu::invalidate_code(Gpa page) {
   if (code_.invalidate(page.page_number())) ++counters_.code_invalidations;
+  if (jit_ != nullptr) jit_->invalidate_page(page.page_number());
   tracking_.clear(page, PageTracking::kCode);
   break_inner_ = true;
 }
@@ -173,7 +178,11 @@ bool Vcpu::access_slow(uint64_t va, void* data, unsigned size, Access access) {
     const Translation& t = parts[i];
     const unsigned n = i == 0 ? first : size - first;
     const uint64_t page_off = (va + done) & kPageMask;
-    if (t.kind == Translation::Kind::kMmio) {
+    if (t.kind == Translation::Kind::kMmio && access == Access::kExec) {
+      // The tail of an instruction that runs on into a page outside RAM: all-ones, as a
+      // fetch there reads (see fetch_page).
+      std::memset(bytes + done, 0xff, n);
+    } else if (t.kind == Translation::Kind::kMmio) {
       // A device access is at most 8 bytes wide: a longer one (SGDT's 10 bytes, an IRETQ
       // frame on a stack in device space) goes to the bus as 8-byte pieces.
       for (unsigned at = 0; at < n; at += 8) {
@@ -220,7 +229,11 @@ bool Vcpu::fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& hos
     Translation t;
     if (!translate(rip, Access::kExec, t)) return false;
     if (t.kind != Translation::Kind::kRam) {
-      stop("instruction fetch from device memory at RIP " + hex(rip));
+      // No memory answers a fetch outside RAM: it reads all-ones, and FF FF is FF /7, which
+      // is undefined (SDM Vol 2 Table A-6, group 5): #UD at RIP, as a machine executing
+      // those bytes raises. Fetches never reach a device (UNDEFINED.md, "Memory outside RAM").
+      insn_rip_ = rip;
+      raise(kVecUd);
       return false;
     }
   }
@@ -334,33 +347,12 @@ RunResult Vcpu::run(uint64_t budget) {
     const uint64_t limit = interrupt_shadow_ ? counters_.retired + 1 : end;
     interrupt_shadow_ = false;
     break_inner_ = false;
-    while (true) {
-      const uint64_t off = s_.rip - page_va;
-      if (off >= kPageSize) break;
-      const DecodedInsn* d = page->slot(static_cast<unsigned>(off));
-      if (d == nullptr) {
-        d = decode_at(page, page_va, code_host);
-        if (d == nullptr) break;
-      }
-      insn_rip_ = s_.rip;
-      s_.rip += d->len;
-      stack_access_ = false;
-      const Exec ex = d->handler(*this, *d);
-      if (ex == Exec::kFault) {
-        s_.rip = insn_rip_;
-        break;
-      }
-      if (ex == Exec::kStop) {
-        s_.rip = insn_rip_;
-        break;
-      }
-      ++counters_.retired;
-      if (ex == Exec::kHalt) {
-        halted_ = true;
-        break;
-      }
-      if (counters_.retired >= limit || break_inner_) break;
-      if (ex != Exec::kNext && ex != Exec::kJump) break;
+    if (jit_ != nullptr) {
+      run_translated(page, page_va, code_host, tlb_entry(s_.rip).gpa_page, limit);
+      continue;
+    }
+    while (s_.rip - page_va < kPageSize &&
+           step(page, page_va, code_host, limit) != Step::kEndPage) {
     }
   }
 }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,15 @@
 #include "vmm/cpu/decode_cache.h"
 #include "vmm/cpu/decoded_insn.h"
 #include "vmm/cpu/flags.h"
+#include "vmm/cpu/jit/jit_config.h"
 #include "vmm/device_bus.h"
 
 namespace densevm::cpu {
+
+namespace jit {
+class Jit;
+struct VcpuAccess;
+}  // namespace jit
 
 // Where external interrupts come from (the local APIC).
 class InterruptSource {
@@ -123,10 +130,19 @@ enum class RestoredMemory : uint8_t { kReplaced, kReported };
 class Vcpu {
  public:
   Vcpu(Mmu& mmu, DeviceBus& bus, PageTracking& tracking, WriteTracker* tracker = nullptr);
+  ~Vcpu();
   Vcpu(const Vcpu&) = delete;
   Vcpu& operator=(const Vcpu&) = delete;
 
   [[nodiscard]] RunResult run(uint64_t budget);
+
+  // Hot guest code runs translated to host code (vmm/cpu/jit/DESIGN.md), with the same
+  // guest-visible results as the interpreter. False (and `error` says why) if the host
+  // gives no executable memory; the vCPU then keeps interpreting.
+  [[nodiscard]] bool enable_translation(const jit::Config& config, std::string* error);
+  [[nodiscard]] bool translating() const { return jit_ != nullptr; }
+  // Zero when translation is off.
+  [[nodiscard]] jit::Stats translation_stats() const;
 
   // Off in instruction-level tests: an exception stops run() with kException instead.
   void set_deliver_exceptions(bool on) { deliver_exceptions_ = on; }
@@ -345,12 +361,24 @@ class Vcpu {
   // Translates one page and fills the TLB; false means an exception is pending.
   [[nodiscard]] bool translate(uint64_t va, Access access, Translation& out);
   [[nodiscard]] bool access_slow(uint64_t va, void* data, unsigned size, Access access);
-  void update_tlb_view() { tlb_user_ = (s_.cpl == 3 && !supervisor_override_) ? 1 : 0; }
+  void update_tlb_view() {
+    tlb_user_ = (s_.cpl == 3 && !supervisor_override_) ? 1 : 0;
+    tlb_view_ = tlb_[tlb_user_];
+  }
 
   // Finds the decoded page, its VA and host bytes for RIP; false on a fetch fault or stop.
   [[nodiscard]] bool fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& host);
   [[nodiscard]] const DecodedInsn* decode_at(DecodedPage* page, uint64_t page_va,
                                             const uint8_t* host);
+  // One instruction at RIP (in the page the run loop fetched) through its handler, with
+  // the run loop's bookkeeping (vcpu_step.h).
+  enum class Step : uint8_t { kNext, kJumped, kEndPage };
+  [[nodiscard]] Step step(DecodedPage* page, uint64_t page_va, const uint8_t* host,
+                          uint64_t limit);
+  // The inner loop with translation on: translated blocks where there are, `step` elsewhere
+  // (vmm/cpu/jit/run_translated.cc).
+  void run_translated(DecodedPage* page, uint64_t page_va, const uint8_t* host,
+                      uint64_t gpa_page, uint64_t limit);
   void handle_tracked_write(Gpa gpa, unsigned size);
 
   // Exception and interrupt delivery (SDM Vol 3A §6.14).
@@ -371,6 +399,7 @@ class Vcpu {
   LazyFlags lazy_;
   TlbEntry tlb_[2][kTlbSize];
   unsigned tlb_user_ = 0;
+  TlbEntry* tlb_view_ = tlb_[0];  // tlb_[tlb_user_], for translated code
   bool supervisor_override_ = false;
 
   DecodeCache code_;
@@ -392,6 +421,10 @@ class Vcpu {
   std::string stop_message_;
   VcpuCounters counters_;
   std::vector<std::string> unimplemented_first_;
+
+  friend struct jit::VcpuAccess;  // translated code reads and writes this state
+  std::unique_ptr<jit::Jit> jit_;
+  bool irq_pending_ = false;  // an interrupt was pending when this page run began
 };
 
 }  // namespace densevm::cpu

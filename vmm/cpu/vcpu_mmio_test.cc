@@ -1,6 +1,8 @@
 // Guest accesses to device memory wider than 8 bytes (SGDT's 10-byte store, IRETQ's 40-byte
 // frame) reach the bus as pieces of at most 8 bytes. Found by fuzz_paging_vm: before, the
 // vCPU copied all of them through one 8-byte variable (a host stack overflow under ASan).
+// Instruction fetches outside RAM read all-ones and never reach the bus (UNDEFINED.md,
+// "Memory outside RAM").
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -11,19 +13,20 @@
 namespace densevm::cpu {
 namespace {
 
-constexpr uint64_t kCodePage = 0x1000, kDevicePage = 0xd0000000;
+constexpr uint64_t kCodePage = 0x1000, kAfterCode = 0x2000, kDevicePage = 0xd0000000;
 
-// Identity translation: one RAM page of code, one device page, nothing else.
+// Identity translation: one RAM page of code, two device pages (one right after the code),
+// nothing else.
 class DeviceMmu final : public Mmu {
  public:
-  Translation translate(Gva va, Access access, const PagingContext&) override {
+  Translation translate(Gva va, Access, const PagingContext&) override {
     Translation t;
     if (va.page_base().value() == kCodePage) {
       t.kind = Translation::Kind::kRam;
       t.host_page = code.get();
       t.gpa = Gpa{kCodePage};
       t.writable = t.user = t.executable = true;
-    } else if (va.page_base().value() == kDevicePage && access != Access::kExec) {
+    } else if (va.page_base().value() == kDevicePage || va.page_base().value() == kAfterCode) {
       t.kind = Translation::Kind::kMmio;
       t.gpa = Gpa{va.value()};
     } else {
@@ -92,6 +95,30 @@ TEST_F(VcpuMmioTest, SgdtToDeviceMemoryIsTwoBusWrites) {
   EXPECT_EQ(bus_.log[1].gpa, kDevicePage + 0x18);
   EXPECT_EQ(bus_.log[1].size, 2u);
   EXPECT_EQ(bus_.log[1].value, 0x1122u);
+}
+
+TEST_F(VcpuMmioTest, CodeOutsideRamIsAllOnesAndRaisesUd) {
+  for (const uint64_t rip : {kDevicePage, kDevicePage + 0x123, kAfterCode}) {
+    cpu_.state().rip = rip;
+    const RunResult r = cpu_.run(1);
+    EXPECT_EQ(r.reason, StopReason::kException) << std::hex << rip;
+    EXPECT_EQ(r.retired, 0u);
+    EXPECT_EQ(cpu_.last_exception().vector, kVecUd);
+    EXPECT_FALSE(cpu_.last_exception().has_error);
+    EXPECT_EQ(cpu_.state().rip, rip) << "#UD is a fault: RIP at the instruction";
+  }
+  EXPECT_TRUE(bus_.log.empty()) << "a fetch never reaches a device";
+}
+
+TEST_F(VcpuMmioTest, InstructionRunningIntoDeviceSpaceTakesAllOnesBytes) {
+  mmu_.code[kPageSize - 1] = 0xb8;  // mov eax, imm32: the immediate is on the device page
+  cpu_.invalidate_code(Gpa{kCodePage});
+  cpu_.state().rip = kCodePage + kPageSize - 1;
+  const RunResult r = cpu_.run(1);
+  ASSERT_EQ(r.retired, 1u);
+  EXPECT_EQ(cpu_.state().gpr[kRax], 0xffffffffu);
+  EXPECT_EQ(cpu_.state().rip, kAfterCode + 4);
+  EXPECT_TRUE(bus_.log.empty()) << "a fetch never reaches a device";
 }
 
 TEST_F(VcpuMmioTest, IretqFrameFromDeviceMemoryIsFiveBusReads) {

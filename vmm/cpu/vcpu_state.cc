@@ -1,6 +1,8 @@
 // Vcpu::save / Vcpu::restore: the vCPU's part of a checkpoint (core/persist.h).
 #include "vmm/cpu/vcpu.h"
 
+#include "vmm/cpu/jit/jit.h"
+
 namespace densevm::cpu {
 
 VcpuState Vcpu::save() const {
@@ -54,7 +56,10 @@ void Vcpu::restore(const VcpuState& s, RestoredMemory memory) {
   counters_ = s.counters;
   unimplemented_first_ = s.unimplemented_first;
   flush_tlb();
-  if (memory == RestoredMemory::kReplaced) code_.clear();
+  if (memory == RestoredMemory::kReplaced) {
+    code_.clear();
+    if (jit_ != nullptr) jit_->flush();
+  }
   // The MMU may cache per-CR3 state (shadow roots): announce the restored one as a load.
   if (s_.cr0 & kCr0Pg) mmu_.cr3_loaded(paging_context());
 }

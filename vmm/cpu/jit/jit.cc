@@ -1,0 +1,123 @@
+#include "vmm/cpu/jit/jit.h"
+
+#include <chrono>
+#include <cstring>
+
+namespace densevm::cpu::jit {
+
+std::unique_ptr<Jit> Jit::create(const Vcpu& vcpu, const Config& config, std::string* error) {
+  // A quarter for the records (blocks, instruction copies, index), the rest for code.
+  std::unique_ptr<CodeArena> arena = CodeArena::create(config.cache_bytes / 4 * 3, error);
+  if (arena != nullptr && config.cache_bytes - arena->capacity() < 2 * BlockCache::kMaxBlockGrowth + (64 << 10)) {
+    *error = "a translation cache of " + std::to_string(config.cache_bytes) + " bytes is too small";
+    return nullptr;
+  }
+  if (arena == nullptr) return nullptr;
+  std::unique_ptr<Jit> jit(new Jit(vcpu, config, std::move(arena)));
+  if (!jit->translator_.emit_stubs(*jit->arena_)) {
+    *error = "the code arena cannot hold the translator's stubs";
+    return nullptr;
+  }
+  jit->stub_bytes_ = jit->arena_->used();
+  return jit;
+}
+
+Jit::Jit(const Vcpu& vcpu, const Config& config, std::unique_ptr<CodeArena> arena)
+    : config_(config), layout_(VcpuAccess::layout(vcpu)), arena_(std::move(arena)) {}
+
+const Block* Jit::block_at(uint64_t gpa_page, unsigned offset, const uint8_t* host) {
+  const uint64_t gpa = (gpa_page << 12) | offset;
+  BlockCache::Entry& e = cache_.entry(gpa);
+  Block* b = e.block;
+  if (b == nullptr) {
+    if (e.heat < config_.hot_threshold) {
+      ++e.heat;
+      pending_chain_ = nullptr;
+      return nullptr;
+    }
+    b = translate(gpa, offset, host);
+  }
+  if (b->code == nullptr) {
+    pending_chain_ = nullptr;
+    return nullptr;
+  }
+  if (pending_chain_ != nullptr) chain_to(*b);
+  return b;
+}
+
+Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
+  const auto start = std::chrono::steady_clock::now();
+  // Code and records stay within cache_bytes: the arena holds the code, the rest the records.
+  if (cache_.metadata_bytes() + BlockCache::kMaxBlockGrowth > config_.cache_bytes - arena_->capacity()) {
+    flush();
+    ++stats_.flushes;
+  }
+  Block* b = cache_.new_block(gpa);
+  Translator::Result r = translator_.translate(host, offset, *b, cache_, *arena_);
+  if (r == Translator::Result::kFull) {
+    flush();  // the entry and block went with it: make them again
+    ++stats_.flushes;
+    b = cache_.new_block(gpa);
+    r = translator_.translate(host, offset, *b, cache_, *arena_);
+  }
+  if (r == Translator::Result::kOk) {
+    ++stats_.blocks_translated;
+    stats_.instructions_translated += b->count;
+  } else {
+    b->code = nullptr;  // interpreted from now on (until the page changes)
+  }
+  cache_.entry(gpa).block = b;
+  stats_.translate_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                           start)
+          .count());
+  return b;
+}
+
+// The previous run left through an unpatched direct jump to here (same page, same offset):
+// patch it so the next run goes straight on.
+void Jit::chain_to(const Block& target) {
+  ChainSlot& slot = *pending_chain_;
+  pending_chain_ = nullptr;
+  const Block& from = *slot.from;
+  if (!from.live || !target.live || slot.chained || (from.gpa >> 12) != (target.gpa >> 12) ||
+      (target.gpa & 0xfff) != slot.target) {
+    return;
+  }
+  const uint8_t* at = from.code + slot.rel32_at;
+  const auto rel = static_cast<int32_t>(target.code - (at + 4));
+  auto* word = reinterpret_cast<int32_t*>(arena_->writable(at));
+  __atomic_store_n(word, rel, __ATOMIC_RELEASE);  // aligned: one store, whole or not at all
+  slot.chained = true;
+  ++stats_.chained;
+}
+
+bool Jit::run(Vcpu& vcpu, const Block& block, uint64_t page_va, uint64_t limit) {
+  ++stats_.entries;
+  const uint64_t r = translator_.enter()(&vcpu, block.code, page_va, limit);
+  pending_chain_ = nullptr;
+  if (r == 0) return false;
+  if (r == 1) return true;
+  pending_chain_ = reinterpret_cast<ChainSlot*>(r);
+  return false;
+}
+
+void Jit::invalidate_page(uint64_t gpa_page) {
+  const size_t died = cache_.invalidate_page(gpa_page);
+  stats_.blocks_invalidated += died;
+  if (died != 0) pending_chain_ = nullptr;
+}
+
+void Jit::flush() {
+  cache_.clear();
+  arena_->reset(stub_bytes_);
+  pending_chain_ = nullptr;
+}
+
+Stats Jit::stats() const {
+  Stats s = stats_;
+  s.cache_bytes = arena_->used() + cache_.metadata_bytes();
+  return s;
+}
+
+}  // namespace densevm::cpu::jit

@@ -1,0 +1,323 @@
+// The translator against the interpreter on hand-made code, hostile code first: each test
+// runs the same bytes in two FlatVms, one interpreting and one translating every block at
+// first sight, and compares everything the guest can see after each run() call.
+#include "vmm/cpu/jit/jit.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/flat_vm.h"
+#include "vmm/cpu/vcpu.h"
+
+namespace densevm::testing {
+namespace {
+
+constexpr uint64_t kCode = 0x10000000, kData = 0x20000000;
+
+class Twins {
+ public:
+  explicit Twins(unsigned cpl = 3, cpu::jit::Config config = {.hot_threshold = 0}) : interp_(cpl), jit_(cpl) {
+    std::string error;
+    if (!jit_.vcpu().enable_translation(config, &error)) ADD_FAILURE() << error;
+  }
+  void map(uint64_t va, uint64_t size, unsigned perms) {
+    interp_.map(va, size, perms);
+    jit_.map(va, size, perms);
+    regions_.push_back({va, size});
+  }
+  void write(uint64_t va, const std::vector<uint8_t>& bytes) {
+    interp_.write(va, bytes.data(), bytes.size());
+    jit_.write(va, bytes.data(), bytes.size());
+  }
+  void set_gpr(unsigned r, uint64_t v) {
+    interp_.set_gpr(r, v);
+    jit_.set_gpr(r, v);
+  }
+  void set_rip(uint64_t v) {
+    interp_.set_rip(v);
+    jit_.set_rip(v);
+  }
+  // One run() of `budget` on each; false (with a failure recorded) if they differ.
+  bool run(uint64_t budget) {
+    const cpu::RunResult a = interp_.vcpu().run(budget), b = jit_.vcpu().run(budget);
+    EXPECT_EQ(a.reason, b.reason);
+    EXPECT_EQ(a.retired, b.retired);
+    return same() && a.reason == b.reason && a.retired == b.retired;
+  }
+  // Runs in slices of `budget` until the run ends otherwise (the test code ends in UD2).
+  void run_to_end(uint64_t budget) {
+    for (int slices = 0; slices < 100000; ++slices) {
+      const cpu::RunResult r = interp_.vcpu().run(budget);
+      const cpu::RunResult j = jit_.vcpu().run(budget);
+      EXPECT_EQ(r.reason, j.reason);
+      EXPECT_EQ(r.retired, j.retired);
+      if (!same() || r.reason != cpu::StopReason::kBudget) return;
+    }
+    ADD_FAILURE() << "the code did not end";
+  }
+  FlatVm& interp() { return interp_; }
+  FlatVm& jit() { return jit_; }
+  [[nodiscard]] cpu::jit::Stats stats() { return jit_.vcpu().translation_stats(); }
+
+ private:
+  bool same() {
+    cpu::Vcpu& a = interp_.vcpu();
+    cpu::Vcpu& b = jit_.vcpu();
+    bool ok = true;
+    for (unsigned r = 0; r < 16; ++r) {
+      EXPECT_EQ(a.state().gpr[r], b.state().gpr[r]) << "gpr " << r;
+      ok = ok && a.state().gpr[r] == b.state().gpr[r];
+    }
+    EXPECT_EQ(a.state().rip, b.state().rip);
+    EXPECT_EQ(a.rflags(), b.rflags());
+    EXPECT_EQ(a.state().cr2, b.state().cr2);
+    EXPECT_EQ(a.counters().retired, b.counters().retired);
+    EXPECT_EQ(a.counters().exceptions, b.counters().exceptions);
+    EXPECT_EQ(a.last_exception().vector, b.last_exception().vector);
+    EXPECT_EQ(a.last_exception().error_code, b.last_exception().error_code);
+    EXPECT_EQ(a.instruction_rip(), b.instruction_rip());
+    ok = ok && a.state().rip == b.state().rip && a.rflags() == b.rflags() &&
+         a.counters().retired == b.counters().retired &&
+         a.instruction_rip() == b.instruction_rip();
+    for (const auto& [va, size] : regions_) {
+      std::vector<uint8_t> x(size), y(size);
+      interp_.read(va, x.data(), size);
+      jit_.read(va, y.data(), size);
+      EXPECT_EQ(x, y) << "memory at " << std::hex << va;
+      ok = ok && x == y;
+    }
+    return ok;
+  }
+
+  FlatVm interp_, jit_;
+  std::vector<std::pair<uint64_t, uint64_t>> regions_;
+};
+
+constexpr unsigned kRwx = FlatVm::kRead | FlatVm::kWrite | FlatVm::kExec;
+constexpr unsigned kRw = FlatVm::kRead | FlatVm::kWrite;
+
+TEST(Translator, LoopIsChainedAndMatches) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  // mov eax,0; mov ecx,1000; l: add rax,rcx; xor rdx,rax; dec ecx; jnz l; nop
+  t.write(kCode, {0xb8, 0, 0, 0, 0, 0xb9, 0xe8, 3, 0, 0, 0x48, 0x01, 0xc8, 0x48, 0x31, 0xc2,
+                  0xff, 0xc9, 0x75, 0xf6, 0x90});
+  t.set_rip(kCode);
+  ASSERT_TRUE(t.run(2 + 4 * 1000));
+  EXPECT_EQ(t.jit().gpr(0), 500500u);
+  EXPECT_EQ(t.jit().rip(), kCode + 20);
+  EXPECT_GT(t.stats().retired_translated, 3000u);
+  EXPECT_GE(t.stats().chained, 1u);
+}
+
+// A block runs whole or not at all against the budget: every budget stops at the same
+// instruction as the interpreter, in one run() or in a sequence of them.
+TEST(Translator, StopsAtEveryBudgetExactly) {
+  // l: add rax,rcx; xor rdx,rax; dec ecx; jnz l (from ecx = 40)
+  const std::vector<uint8_t> loop = {0xb9, 40, 0, 0, 0, 0x48, 0x01, 0xc8, 0x48, 0x31,
+                                     0xc2, 0xff, 0xc9, 0x75, 0xf6, 0x90};
+  for (uint64_t budget = 1; budget <= 40; ++budget) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.write(kCode, loop);
+    t.set_rip(kCode);
+    ASSERT_TRUE(t.run(budget)) << "budget " << budget;
+    for (uint64_t next : {1u, 2u, 3u, 7u}) ASSERT_TRUE(t.run(next)) << "budget " << budget;
+  }
+}
+
+// A fault in the middle of a block retires exactly the instructions before it; the guest
+// sees RIP, CR2 and the registers as after those.
+TEST(Translator, FaultInTheMiddleOfABlockRetiresWhatCameBefore) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  t.map(kData, 0x1000, kRw);
+  // mov eax,1; mov ebx,2; mov rcx,[rsi]; mov edx,3 — rsi points past the data page
+  t.write(kCode, {0xb8, 1, 0, 0, 0, 0xbb, 2, 0, 0, 0, 0x48, 0x8b, 0x0e, 0xba, 3, 0, 0, 0, 0x90});
+  t.set_gpr(6, kData + 0x1000);
+  t.set_rip(kCode);
+  ASSERT_TRUE(t.run(100));
+  EXPECT_EQ(t.jit().vcpu().counters().retired, 2u);
+  EXPECT_EQ(t.jit().rip(), kCode + 10);
+  EXPECT_EQ(t.jit().vcpu().last_exception().vector, 14);
+  EXPECT_EQ(t.jit().vcpu().state().cr2, kData + 0x1000);
+  EXPECT_EQ(t.jit().gpr(3), 2u);
+  EXPECT_EQ(t.jit().gpr(2), 0u);
+  EXPECT_GE(t.stats().entries, 1u);
+}
+
+// Code that rewrites the next instruction of its own block: the store traps (the page
+// holds translated code), the block is dropped and left right after the store, and the
+// new bytes run.
+TEST(Translator, CodeRewritingTheNextInstruction) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  // l: mov byte [rip+2], 0x07 (the imm8 of the add below); add eax, 0x01; dec ecx; jnz l
+  t.write(kCode, {0xb9, 3, 0, 0, 0, 0xc6, 0x05, 0x02, 0, 0, 0, 0x07, 0x83, 0xc0, 0x01,
+                  0xff, 0xc9, 0x75, 0xf2, 0x90});
+  t.set_rip(kCode);
+  ASSERT_TRUE(t.run(1000));
+  EXPECT_EQ(t.jit().gpr(0), 21u) << "three times add eax, 7";
+  EXPECT_GE(t.stats().blocks_invalidated, 1u);
+}
+
+// A block jumping into the middle of one of its own instructions: the bytes decode as
+// something else there.
+TEST(Translator, JumpIntoTheMiddleOfAnInstruction) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  // mov ecx,6; mov eax, 0x02ebc9ff (inside: "dec ecx; jmp +2" at +6); l: dec ecx;
+  // m: test ecx,ecx; jnz +6 (into the immediate, whose jmp goes to m); ud2
+  t.write(kCode, {0xb9, 6, 0, 0, 0, 0xb8, 0xff, 0xc9, 0xeb, 0x02, 0xff, 0xc9, 0x85, 0xc9, 0x75,
+                  0xf6, 0x0f, 0x0b});
+  t.set_rip(kCode);
+  t.run_to_end(5);
+  EXPECT_EQ(t.jit().rip(), kCode + 16);
+  EXPECT_EQ(t.jit().vcpu().last_exception().vector, 6);
+  EXPECT_EQ(t.jit().vcpu().counters().retired, 2u + 3 + 5 * 4);
+}
+
+// Running off the end of the code into a page that is not mapped faults at the fetch of
+// the next page, after the last instruction of the first retired.
+TEST(Translator, BlockRunningIntoAnUnmappedPage) {
+  Twins t;
+  t.map(kCode, 0x1000, kRwx);
+  std::vector<uint8_t> nops(16, 0x90);
+  t.write(kCode + 0x1000 - 16, nops);
+  t.set_rip(kCode + 0x1000 - 16);
+  ASSERT_TRUE(t.run(100));
+  EXPECT_EQ(t.jit().vcpu().counters().retired, 16u);
+  EXPECT_EQ(t.jit().vcpu().last_exception().vector, 14);
+  EXPECT_EQ(t.jit().vcpu().state().cr2, kCode + 0x1000);
+}
+
+// A 15-byte instruction across a page boundary is the interpreter's (the block before it
+// ends there); when the second page cannot be fetched, its fetch faults at the boundary.
+TEST(Translator, FifteenByteInstructionAcrossAPageBoundary) {
+  // Five NOPs, then cs cs cs cs mov qword [rax+0], 0x55667788 (15 bytes, 7 of them on the
+  // next page), then a NOP.
+  const std::vector<uint8_t> code = {0x90, 0x90, 0x90, 0x90, 0x90, 0x2e, 0x2e, 0x2e, 0x2e, 0x48,
+                                     0xc7, 0x80, 0x00, 0x00, 0x00, 0x00, 0x88, 0x77, 0x66, 0x55,
+                                     0x90};
+  for (const bool second_page_executable : {true, false}) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.map(kCode + 0x1000, 0x1000, second_page_executable ? kRwx : kRw);
+    t.map(kData, 0x1000, kRw);
+    t.write(kCode + 0x1000 - 13, code);
+    t.set_gpr(0, kData);
+    t.set_rip(kCode + 0x1000 - 13);
+    ASSERT_TRUE(t.run(7));
+    if (second_page_executable) {
+      EXPECT_EQ(t.jit().vcpu().counters().retired, 7u);
+      uint64_t stored = 0;
+      t.jit().read(kData, &stored, 8);
+      EXPECT_EQ(stored, 0x55667788u);
+    } else {
+      EXPECT_EQ(t.jit().vcpu().counters().retired, 5u);
+      EXPECT_EQ(t.jit().vcpu().last_exception().vector, 14);
+      EXPECT_EQ(t.jit().vcpu().state().cr2, kCode + 0x1000);
+    }
+  }
+}
+
+// A program loaded over code that ran before (one page writes the other, then calls it):
+// every time, the new bytes run, not the old translation.
+TEST(Translator, LoadingAProgramOverTranslatedCode) {
+  Twins t;
+  t.map(kCode, 0x2000, kRwx);
+  t.map(kData, 0x1000, kRw);
+  // The loader, at kCode: for ecx = 1..8: write "mov eax, ecx-value; ret" (b8 imm32 c3) at
+  // kCode+0x1000, call it, add the result to rbx.
+  //   mov ecx,1
+  // l: mov byte [rdi], 0xb8; mov [rdi+1], ecx; mov byte [rdi+5], 0xc3; call rdi;
+  //   add rbx, rax; inc ecx; cmp ecx, 9; jne l
+  t.write(kCode, {0xb9, 1, 0, 0, 0, 0xc6, 0x07, 0xb8, 0x89, 0x4f, 0x01, 0xc6, 0x47, 0x05, 0xc3,
+                  0xff, 0xd7, 0x48, 0x01, 0xc3, 0xff, 0xc1, 0x83, 0xf9, 0x09, 0x75, 0xea, 0x0f,
+                  0x0b});
+  t.set_gpr(7, kCode + 0x1000);
+  t.set_gpr(4, kData + 0x800);
+  t.set_rip(kCode);
+  t.run_to_end(7);
+  EXPECT_EQ(t.jit().gpr(3), 36u) << "1 + 2 + ... + 8: each call ran the bytes just written";
+  EXPECT_GE(t.stats().blocks_invalidated, 7u);
+}
+
+// Inline shifts, IMUL, ADC and SBB, with flags that flag liveness leaves unwritten (SHL's
+// before ADD, IMUL's before SAR) and flags read by ADC, SBB and SETC: the same registers,
+// flags and stops as the interpreter at every slice size.
+TEST(Translator, ShiftsMultipliesAndCarriesWithDeadFlags) {
+  // mov ecx,200; l: mov rax,rcx; shl rax,3; add rax,rdx; adc rdx,rax; imul rbx,rax,7;
+  // sar rbx,1; sbb rsi,rbx; shr rsi,cl; setc dil; dec ecx; jnz l; ud2
+  const std::vector<uint8_t> code = {
+      0xb9, 200, 0, 0, 0, 0x48, 0x89, 0xc8, 0x48, 0xc1, 0xe0, 0x03, 0x48, 0x01, 0xd0,
+      0x48, 0x11, 0xc2, 0x48, 0x6b, 0xd8, 0x07, 0x48, 0xd1, 0xfb, 0x48, 0x19, 0xde,
+      0x48, 0xd3, 0xee, 0x40, 0x0f, 0x92, 0xc7, 0xff, 0xc9, 0x75, 0xde, 0x0f, 0x0b};
+  for (uint64_t budget : {1u, 3u, 7u, 11u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.write(kCode, code);
+    t.set_gpr(2, 0x8000000000000001u);
+    t.set_gpr(6, 0x123456789abcdefu);
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    if (budget == 100000u) {
+      EXPECT_GT(t.stats().retired_translated, 1500u);
+    }
+  }
+}
+
+// A loop whose body spans two pages: the jumps between them go block to block in
+// translated code (no interrupt is pending), and every slice still stops where the
+// interpreter does.
+TEST(Translator, JumpsToAnotherPageGoOnInTranslatedCode) {
+  for (uint64_t budget : {1u, 2u, 5u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x2000, kRwx);
+    // mov ecx,100; l: add rax,rcx; jmp kCode+0x1000
+    t.write(kCode, {0xb9, 100, 0, 0, 0, 0x48, 0x01, 0xc8, 0xe9, 0xf3, 0x0f, 0, 0});
+    // xor rdx,rax; dec ecx; jnz l; ud2
+    t.write(kCode + 0x1000, {0x48, 0x31, 0xc2, 0xff, 0xc9, 0x0f, 0x85, 0xfa, 0xef, 0xff, 0xff,
+                             0x0f, 0x0b});
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    EXPECT_EQ(t.jit().gpr(0), 5050u);
+    if (budget == 100000u) {
+      EXPECT_GT(t.stats().linked, 100u);
+    }
+  }
+}
+
+// The cache is bounded: 2300 blocks (an ADD and a JZ each, over four pages) run three times
+// in a 1 MiB cache fill it again and again; each time it is emptied and counted, it never
+// holds more than its bound, and the guest sees what the interpreter gives.
+TEST(Translator, AFullCacheIsFlushedAndStaysBounded) {
+  constexpr size_t kBound = 1 << 20;
+  Twins t(3, {.hot_threshold = 0, .cache_bytes = kBound});
+  t.map(kCode, 0x5000, kRwx);
+  std::vector<uint8_t> code = {0xb9, 3, 0, 0, 0};  // mov ecx,3
+  const size_t loop = code.size();
+  for (uint32_t i = 1; code.size() < 0x4000; ++i) {
+    code.insert(code.end(), {0x05, static_cast<uint8_t>(i), static_cast<uint8_t>(i >> 8), 0, 0});  // add eax,i
+    code.insert(code.end(), {0x74, 0x00});                                                          // jz +0
+  }
+  const auto back = static_cast<int32_t>(loop) - static_cast<int32_t>(code.size() + 8);
+  code.insert(code.end(), {0xff, 0xc9, 0x0f, 0x85});  // dec ecx; jnz loop
+  for (int k = 0; k < 4; ++k) code.push_back(static_cast<uint8_t>(static_cast<uint32_t>(back) >> (8 * k)));
+  code.insert(code.end(), {0x0f, 0x0b});  // ud2
+  t.write(kCode, code);
+  t.set_rip(kCode);
+  for (int slices = 0; slices < 1000; ++slices) {
+    ASSERT_TRUE(t.run(997));
+    EXPECT_LE(t.stats().cache_bytes, kBound);
+    if (t.jit().rip() == kCode + code.size() - 2) break;
+  }
+  EXPECT_EQ(t.jit().rip(), kCode + code.size() - 2) << "the code did not end";
+  EXPECT_GE(t.stats().flushes, 2u);
+  EXPECT_GT(t.stats().blocks_translated, 3 * 2000u);
+}
+
+}  // namespace
+}  // namespace densevm::testing

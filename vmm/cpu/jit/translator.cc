@@ -1,0 +1,175 @@
+#include "vmm/cpu/jit/translator.h"
+
+#include <cstring>
+
+#include "vmm/cpu/decoder.h"
+
+namespace densevm::cpu::jit {
+
+using namespace asmjit;
+using namespace asmjit::x86;
+
+namespace {
+
+constexpr int32_t kFrameBytes = 8 * BlockEmitter::kSpillSlots;
+static_assert((8 + 6 * 8 + kFrameBytes) % 16 == 0,
+              "translated code runs with RSP 16-byte aligned for its calls");
+
+class ErrorRecorder final : public ErrorHandler {
+ public:
+  void handleError(Error err, const char*, BaseEmitter*) override {
+    if (error == kErrorOk) error = err;
+  }
+  Error error = kErrorOk;
+};
+
+// Blocks end at anything that leaves the straight line: the rest is for other blocks.
+bool ends_block(const ZydisDecodedInstruction& z) {
+  switch (z.meta.category) {
+    case ZYDIS_CATEGORY_COND_BR:
+    case ZYDIS_CATEGORY_UNCOND_BR:
+    case ZYDIS_CATEGORY_CALL:
+    case ZYDIS_CATEGORY_RET:
+    case ZYDIS_CATEGORY_INTERRUPT:
+    case ZYDIS_CATEGORY_SYSCALL:
+    case ZYDIS_CATEGORY_SYSRET:
+      return true;
+    default:
+      return z.mnemonic == ZYDIS_MNEMONIC_HLT || z.mnemonic == ZYDIS_MNEMONIC_IRETQ ||
+             z.mnemonic == ZYDIS_MNEMONIC_IRETD || z.mnemonic == ZYDIS_MNEMONIC_IRET;
+  }
+}
+
+// Flattens `code` at the arena's cursor (where it was assembled to run). False: no room.
+bool place(CodeHolder& code, CodeArena& arena, const uint8_t*& at, size_t& bytes) {
+  const auto base = reinterpret_cast<uint64_t>(arena.cursor());
+  if (code.flatten() != kErrorOk || code.resolveUnresolvedLinks() != kErrorOk ||
+      code.relocateToBase(base) != kErrorOk) {
+    return false;
+  }
+  bytes = code.codeSize();
+  uint8_t* rx = arena.allocate(bytes);
+  if (rx == nullptr) return false;
+  if (code.copyFlattenedData(arena.writable(rx), bytes, CopySectionFlags::kPadSectionBuffer) !=
+      kErrorOk) {
+    return false;
+  }
+  at = rx;
+  return true;
+}
+
+}  // namespace
+
+bool Translator::emit_stubs(CodeArena& arena) {
+  CodeHolder code;
+  ErrorRecorder errors;
+  code.init(Environment::host(), reinterpret_cast<uint64_t>(arena.cursor()));
+  code.setErrorHandler(&errors);
+  Assembler a(&code);
+  const Label epilogue = a.newLabel(), fault_exit = a.newLabel(), helper_exit = a.newLabel();
+
+  // enter(vcpu, code, page_va, limit): callee-saved registers kept, rbx/r12/r13/r14 set.
+  for (const Gp& r : {rbp, rbx, r12, r13, r14, r15}) a.push(r);
+  a.sub(rsp, kFrameBytes);
+  a.mov(rbx, rdi);
+  a.mov(r12, rdx);
+  a.mov(r14, rcx);
+  a.mov(r13, qword_ptr(rbx, layout_.retired));
+  a.jmp(rsi);
+
+  a.bind(epilogue);
+  a.mov(qword_ptr(rbx, layout_.retired), r13);
+  a.add(rsp, kFrameBytes);
+  for (const Gp& r : {r15, r14, r13, r12, rbx, rbp}) a.pop(r);
+  a.ret();
+
+  a.bind(fault_exit);  // the helper stored the retired count and RIP
+  a.mov(r13, qword_ptr(rbx, layout_.retired));
+  a.mov(eax, 1);
+  a.jmp(epilogue);
+
+  a.bind(helper_exit);  // exec_insn: 1 = go on from RIP, 2 = end the page run
+  a.mov(r13, qword_ptr(rbx, layout_.retired));
+  a.dec(eax);
+  a.jmp(epilogue);
+
+  // Soft-TLB misses: VcpuAccess::load/store with the block's scratch registers kept. In:
+  // rsi = VA, r9d = MemSite, r8 = retired count, r10 = the value to store. Out (load): r10.
+  // A fault drops the return address and leaves through fault_exit.
+  const Label load_slow = a.newLabel(), store_slow = a.newLabel(), slow_fault = a.newLabel();
+  for (const bool load : {true, false}) {
+    a.bind(load ? load_slow : store_slow);
+    for (const Gp& r : {rax, rcx, rdx, rsi, rdi}) a.push(r);  // RSP 16-byte aligned again
+    a.mov(rdi, rbx);
+    a.mov(edx, r9d);
+    a.mov(rcx, r12);
+    if (load) {
+      a.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::load)));
+      a.mov(r10, rax);
+      a.test(rdx, rdx);
+    } else {
+      a.mov(r9, r10);
+      a.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::store)));
+      a.test(eax, eax);
+    }
+    for (const Gp& r : {rdi, rsi, rdx, rcx, rax}) a.pop(r);
+    a.jz(slow_fault);
+    a.ret();
+  }
+  a.bind(slow_fault);
+  a.add(rsp, 8);
+  a.jmp(fault_exit);
+
+  const uint8_t* at = nullptr;
+  size_t bytes = 0;
+  if (errors.error != kErrorOk || !place(code, arena, at, bytes)) return false;
+  const auto base = reinterpret_cast<uint64_t>(at);
+  enter_ = reinterpret_cast<EnterFn>(at);
+  globals_.epilogue = base + code.labelOffset(epilogue);
+  globals_.fault_exit = base + code.labelOffset(fault_exit);
+  globals_.helper_exit = base + code.labelOffset(helper_exit);
+  globals_.load_slow = base + code.labelOffset(load_slow);
+  globals_.store_slow = base + code.labelOffset(store_slow);
+  return true;
+}
+
+Translator::Result Translator::translate(const uint8_t* page, unsigned offset, Block& block,
+                                         BlockCache& cache, CodeArena& arena) {
+  insns_.clear();
+  for (unsigned at = offset; at < 4096 && insns_.size() < kMaxInsns;) {
+    GuestInsn& g = insns_.emplace_back();
+    // An instruction that continues on the next page, or that the decoder refuses, is the
+    // interpreter's (it fetches across the boundary and raises #UD the same way).
+    if (decode_instruction(page + at, 4096 - at, g.d, g.z, g.ops) != DecodeStatus::kOk) {
+      insns_.pop_back();
+      break;
+    }
+    g.off = static_cast<uint16_t>(at);
+    at += g.d.len;
+    if (ends_block(g.z)) break;
+  }
+  if (insns_.empty()) return Result::kNothing;
+
+  DecodedInsn* records = cache.new_insns(insns_.size());
+  for (size_t i = 0; i < insns_.size(); ++i) {
+    records[i] = insns_[i].d;
+    insns_[i].record = &records[i];
+  }
+
+  CodeHolder code;
+  ErrorRecorder errors;
+  code.init(Environment::host(), reinterpret_cast<uint64_t>(arena.cursor()));
+  code.setErrorHandler(&errors);
+  Assembler a(&code);
+  BlockEmitter emitter(a, layout_, globals_);
+  emitter.emit_block(insns_, block);
+  if (errors.error != kErrorOk) return Result::kNothing;
+  const uint8_t* at = nullptr;
+  size_t bytes = 0;
+  if (!place(code, arena, at, bytes)) return Result::kFull;
+  block.code = at;
+  block.code_bytes = static_cast<uint32_t>(bytes);
+  return Result::kOk;
+}
+
+}  // namespace densevm::cpu::jit

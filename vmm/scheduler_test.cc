@@ -1,0 +1,78 @@
+#include "vmm/scheduler.h"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <vector>
+
+#include "tests/support/tiny_elf.h"
+
+namespace densevm {
+namespace {
+
+// mov ecx, 20000; 1: dec ecx; jnz 1b; out 0xf4, al — 40001 instructions, many slices.
+const std::vector<uint8_t> kSpin = {0xb9, 0x20, 0x4e, 0x00, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xe6, 0xf4};
+
+// Two "nodes" of one CPU each, on whatever host: the workers are pinned to their node's CPU
+// and a VM homed on a node runs only there, by sched_getcpu; a VM with no home runs anywhere.
+TEST(Scheduler, VmsRunOnlyOnTheWorkersOfTheirHomeNode) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  FrameStore frames(uint64_t{1} << 30);
+  std::vector<std::unique_ptr<Vm>> vms;
+  std::vector<Vm*> list;
+  for (int k = 0; k < 5; ++k) {
+    VmConfig c{.id = k, .mem_bytes = 16 << 20, .cmdline = ""};
+    if (k < 4) c.numa_home = static_cast<uint32_t>(k % 2);
+    vms.push_back(std::make_unique<Vm>(frames, parse_elf(testing::tiny_elf(kSpin)), c, [](int, std::string_view) {}));
+    list.push_back(vms.back().get());
+  }
+  Scheduler sched(list, /*threads=*/4, /*slice=*/1000);
+  sched.set_nodes({{cpus[0]}, {cpus[1]}});
+  sched.run([](size_t) {});
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(vms[k]->state(), Vm::State::kExited) << vms[k]->failure();
+    EXPECT_EQ(vms[k]->cpus_seen(), std::vector<int>{cpus[k % 2]}) << "vm" << k;
+  }
+  EXPECT_EQ(vms[4]->state(), Vm::State::kExited);
+  EXPECT_FALSE(vms[4]->cpus_seen().empty());
+  for (int c : vms[4]->cpus_seen()) EXPECT_TRUE(c == cpus[0] || c == cpus[1]) << c;
+  // The workers' pinning stayed in the workers.
+  cpu_set_t after;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(after), &after), 0);
+  EXPECT_TRUE(CPU_EQUAL(&allowed, &after));
+}
+
+// Every VM on the second node: both workers go there, none idles pinned to the first.
+TEST(Scheduler, WorkersGoToTheNodesVmsAreHomedOn) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  FrameStore frames(uint64_t{1} << 30);
+  std::vector<std::unique_ptr<Vm>> vms;
+  std::vector<Vm*> list;
+  for (int k = 0; k < 2; ++k) {
+    VmConfig c{.id = k, .mem_bytes = 16 << 20, .cmdline = ""};
+    c.numa_home = 1;
+    vms.push_back(std::make_unique<Vm>(frames, parse_elf(testing::tiny_elf(kSpin)), c, [](int, std::string_view) {}));
+    list.push_back(vms.back().get());
+  }
+  Scheduler sched(list, /*threads=*/2, /*slice=*/1000);
+  sched.set_nodes({{cpus[0]}, {cpus[1]}});
+  sched.run([](size_t) {});
+  for (const auto& vm : vms) EXPECT_EQ(vm->cpus_seen(), std::vector<int>{cpus[1]}) << "vm" << vm->id();
+}
+
+}  // namespace
+}  // namespace densevm
