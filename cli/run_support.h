@@ -57,7 +57,7 @@ class ConsoleLines {
                                                         NumaPlacement& numa);
 
 // The run's host services as the flags configure them.
-[[nodiscard]] HostServicesConfig services_config(const RunOptions& o);
+[[nodiscard]] HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa);
 
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.
