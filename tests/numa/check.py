@@ -80,6 +80,11 @@ def main():
                    "%s: vm%d home %s frames %s" % (name, vm["id"], vm["numa"]["home_node"], vm["numa"]["frames_by_node"]))
             ran = docs[name]["numa"]["vm_cpus"][vm["id"]]
             expect(ran and set(ran) <= cpus_of[nodes - 1], "%s: vm%d ran on %s" % (name, vm["id"], ran))
+        # Every frame in use, the P2Ms' and shadow tables' with the guest pages, on that node.
+        d = docs[name]
+        on = [n["frames"] for n in d["numa"]["nodes"]]
+        expect(on[:-1] == [0] * (nodes - 1) and on[-1] + d["numa"]["frames_not_present"] == d["host"]["frames_resident"],
+               "%s: frames by node %s, %d resident" % (name, on, d["host"]["frames_resident"]))
 
     # interleave: no home, frames on every node, none with much more than its share.
     d = docs["interleave"]
