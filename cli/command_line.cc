@@ -73,6 +73,16 @@ CLI::Option* add_sharing_options(CLI::App& app, SharingOptions& o) {
   return dedup;
 }
 
+// N:SIZE, a node and its VMs' budget.
+std::pair<int, uint64_t> parse_node_budget(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) {
+    throw UsageError("--host-budget-node: '" + text + "' is not N:SIZE (the VMs homed on node N get SIZE)");
+  }
+  const auto node = static_cast<int>(parse_count("--host-budget-node N", text.substr(0, colon), {0, 1023}));
+  return {node, parse_size("--host-budget-node SIZE", text.substr(colon + 1), {4 * kKiB, uint64_t{1} << 50})};
+}
+
 // INSTRUCTIONS or marker[:K].
 void parse_checkpoint_at(const std::string& text, CheckpointOptions& c) {
   if (text == "marker") {
@@ -177,6 +187,15 @@ void define_run(CLI::App& app, CommandLine& c) {
   add_size(run, "--host-budget", o.host_budget_bytes, {4 * kKiB, uint64_t{1} << 50},
            "host memory for all guests: the balloon policy sets each VM's target from guest statistics, taxing idle "
            "memory and sparing growing guests; stopped VMs give their RAM back");
+  run.add_option_function<std::vector<std::string>>(
+         "--host-budget-node",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) o.host_budget_node.push_back(parse_node_budget(v));
+         },
+         "host memory for the guests homed on NUMA node N (--numa auto or node:N), met by ballooning those "
+         "guests only, before --host-budget; at most the node's memory (repeatable)")
+      ->type_name("N:SIZE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_checkpoint_options(run, c.checkpoint, /*run=*/true);
 }
 
@@ -351,6 +370,13 @@ void check_run(const CommandLine& c) {
     for (size_t j = 0; j < i; ++j) {
       if (o.vm_numa[j].first == o.vm_numa[i].first) {
         throw UsageError("--vm-numa names vm" + std::to_string(o.vm_numa[i].first) + " twice");
+      }
+    }
+  }
+  for (size_t i = 0; i < o.host_budget_node.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (o.host_budget_node[j].first == o.host_budget_node[i].first) {
+        throw UsageError("--host-budget-node names node " + std::to_string(o.host_budget_node[i].first) + " twice");
       }
     }
   }

@@ -58,6 +58,7 @@ struct RunOptions {
   std::vector<std::pair<unsigned, int>> vm_numa;  // --vm-numa K:N: VM K's home is node N
   std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
   uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
+  std::vector<std::pair<int, uint64_t>> host_budget_node;  // --host-budget-node N:SIZE: node N's VMs' budget
   LoopOptions loop;
 };
 

@@ -66,10 +66,13 @@ HostServicesConfig services_config(const SharingOptions& o) {
   return c;
 }
 
-HostServicesConfig services_config(const RunOptions& o) {
+HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa) {
   HostServicesConfig c = services_config(o.sharing);
   if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
   c.host_budget_pages = o.host_budget_bytes >> kPageShift;
+  if (!o.host_budget_node.empty()) {
+    for (const uint64_t bytes : numa.node_budgets(o.host_budget_node)) c.node_budget_pages.push_back(bytes >> kPageShift);
+  }
   return c;
 }
 

@@ -112,6 +112,7 @@ void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup) {
       {"volatile_pages", d.volatile_pages},
       {"verify_mismatches", d.verify_mismatches},
       {"cross_group_frames", d.cross_group_frames},
+      {"frames_moved", d.frames_moved},
       {"scan_seconds", d.scan_seconds},
   };
   nlohmann::ordered_json& vms = doc["vms"];
