@@ -12,6 +12,12 @@
 //   for (Vm* vm : vms) dedup.add(vm->memory(), /*group=*/0);
 //   scheduler.run(tick, [&] { dedup.step(rate.earn(virtual_time_elapsed())); });
 //
+// With a FrameStore of several pools (NUMA nodes), a merged frame goes where most of its users
+// are: at the end of each pass a content frame mapped by more members of another pool (their
+// GuestMemory::frame_pool) than of its own is copied to a frame of that pool and every user
+// remapped to it (counted in frames_moved), so a merge across nodes leaves the fewest users
+// remote. Ties stay put; the zero frame stays where it is.
+//
 // Not thread-safe: step() changes other VMs' P2Ms, so call it only while no VM runs.
 #pragma once
 
@@ -40,6 +46,7 @@ struct DedupStats {
   uint64_t merges = 0;             // guest pages that became backed by a dedup frame
   uint64_t volatile_pages = 0;     // visits that found the page changed since the last pass
   uint64_t verify_mismatches = 0;  // equal fingerprints, unequal bytes: not merged
+  uint64_t frames_moved = 0;       // content frames moved to the pool of most of their users
   double scan_seconds = 0;         // host CPU time in step() (thread clock): statistics only
   // A census of the P2Ms when stats() is called.
   uint64_t shared_frames = 0;       // dedup content frames some guest page maps
@@ -113,6 +120,8 @@ class DedupScanner {
   [[nodiscard]] bool still_private(const Candidate& c) const;
   [[nodiscard]] uint32_t table_of(size_t member) const;
   void finish_pass();
+  void place_by_users();
+  void move_frame(Hpa from, uint32_t pool, const std::vector<std::pair<size_t, Gpa>>& users);
 
   FrameStore& frames_;
   DedupConfig config_;

@@ -46,20 +46,32 @@ echo "== 6. the same guest cloned 4 times in memory at the marker, no file"
   --clones 4 --stats "$out/live-clones.json" | grep "memfill ok"
 jq -r '"   4 clones ready in \(.snapshot.clone_seconds * 10000 | floor / 10) ms; host RSS for the frozen VM and its 4 clones: \(.host.rss_bytes / 1048576 | floor) MiB"' "$out/live-clones.json"
 echo
+echo "== 7. a plan of these guests: step 2's four saved at their marker and step 5's, fingerprinted"
+fleet="workload=memfill size=48M zero=30 shared=40 unique=30 image=1 mark=1 hold=20 linger=60"
+"$bin" run --vms 4 --mem 64M --cmdline "$fleet" --checkpoint-at marker --save "$out/fleet.snap" >/dev/null
+snaps=("$out"/fleet.vm0.snap "$out"/fleet.vm1.snap "$out"/fleet.vm2.snap "$out"/fleet.vm3.snap)
+"$bin" plan fingerprint "${snaps[@]}" "$out/demo.snap" -o "$out" | sed 's/^/   /'
+fps=("$out"/fleet.vm0.snap.fp "$out"/fleet.vm1.snap.fp "$out"/fleet.vm2.snap.fp "$out"/fleet.vm3.snap.fp "$out/demo.snap.fp")
+"$bin" plan report --host-mem 192M --hosts 3 "${fps[@]}" -o "$out/plan.html" | sed 's/^/   /'
+"$bin" plan fit --host-mem 512M "${fps[@]:0:4}" --json >"$out/plan-fleet.json"
+"$bin" restore "${snaps[@]}" --dedup on --dedup-rate 1000000 --stats "$out/fleet-restored.json" >/dev/null
+jq -r --slurpfile plan "$out/plan-fleet.json" '($plan[0].techniques.dedup.host_bytes) as $p | (.host.frames_resident * 4096) as $m |
+  "   the four restored together with --dedup on: \($m / 1048576 * 10 | floor / 10) MiB of frames, predicted \($p / 1048576 * 10 | floor / 10) MiB (\(($m - $p) / $p * 1000 | round / 10)%)"' "$out/fleet-restored.json"
+echo
 linux_demo() {
   local L="$build/linux" mark='printf x | dd of=/dev/port bs=1 seek=246 count=1 2>/dev/null'
   local base=(--kernel "$L/vmlinux" --initrd "$L/initramfs.cpio")
-  echo "== 7. Debian 12's own Linux kernel, unmodified ($(head -n1 "$L/VERSION")), booted to a busybox /init"
+  echo "== 8. Debian 12's own Linux kernel, unmodified ($(head -n1 "$L/VERSION")), booted to a busybox /init"
   "$bin" run "${base[@]}" --mem 128M --cmdline 'console=ttyS0 cryptomgr.notests densevm.run="uname -sr; cat /proc/cpuinfo | grep -m1 model.name"' \
     --stats "$out/linux.json" | grep -E "Linux version|Run /init|densevm-init: /init|^Linux |model name|Power down" | sed 's/^/   /'
   jq -r '"   \(.vms[0].instructions / 1e6 | floor) M guest instructions in \(.host.wall_seconds * 10 | floor / 10) s, \(.vms[0].cpu.translate.retired_translated * 100 / .vms[0].instructions | floor)% of them as translated code"' "$out/linux.json"
   echo
-  echo "== 8. four Linux guests of 256 MiB share their kernel: page sharing on"
+  echo "== 9. four Linux guests of 256 MiB share their kernel: page sharing on"
   "$bin" run "${base[@]}" --mem 256M --vms 4 --dedup on --cmdline 'console=ttyS0 cryptomgr.notests quiet densevm.run="sleep 3"' \
     --stats "$out/linux-dedup.json" >/dev/null
   jq -r '"   each guest touched \(.vms[0].memory.resident_pages / 256 | floor) MiB, \(.vms[0].memory.shared_pages * 100 / .vms[0].memory.resident_pages | floor)% of it shared with the others;\n   host frames for all four: \(.host.frames_resident / 256 | floor) MiB, where they touched \([.vms[].memory.resident_pages] | add / 256 | floor) MiB (\(.dedup.bytes_saved / 1048576 | floor) MiB saved)"' "$out/linux-dedup.json"
   echo
-  echo "== 9. two Linux guests of 256 MiB each fill 160 MiB of page cache and free it, in a --host-budget of 256 MiB"
+  echo "== 10. two Linux guests of 256 MiB each fill 160 MiB of page cache and free it, in a --host-budget of 256 MiB"
   "$bin" run "${base[@]}" --mem 256M --vms 2 --host-budget 256M --stats "$out/linux-budget.json" --cmdline \
     "console=ttyS0 cryptomgr.notests quiet densevm.run=\"dd if=/dev/zero of=/tmp/fill bs=1M count=160 2>/dev/null; $mark; rm /tmp/fill; sleep 3; $mark; grep MemFree /proc/meminfo\"" |
     grep -E '^\[vm[0-9]\] MemFree' | sed 's/^/   /'
@@ -69,7 +81,7 @@ linux_demo() {
 if bash "$(dirname "$0")/fetch-linux.sh" "$build" 2>"$out/fetch-linux.log"; then
   linux_demo
 else
-  echo "== 7. (Linux guests skipped: $(tail -n1 "$out/fetch-linux.log"))"
+  echo "== 8. (Linux guests skipped: $(tail -n1 "$out/fetch-linux.log"))"
   echo
 fi
-echo "Statistics of every run are in $out/ (see README.md for the fields)."
+echo "Statistics of every run are in $out/ (see README.md for the fields); the plan is $out/plan.html."
