@@ -12,7 +12,8 @@ namespace {
 // The scanner's own counters (not its census of the P2Ms, taken when stats() is called).
 void add_counters(DedupStats& into, const DedupStats& from) {
   for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
-                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches}) {
+                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::pages_hashed,
+                     &DedupStats::pages_clean}) {
     into.*field += from.*field;
   }
   into.scan_seconds += from.scan_seconds;
