@@ -105,13 +105,17 @@ void DedupScanner::visit(size_t member, const Page& page) {
   // Only a private, writable page can be merged: dedup frames are read-only and never held
   // by one guest alone, and anything else read-only belongs to another mechanism.
   if (!m.memory->private_and_writable(page.gpa, page.hpa, page.perms)) return;
+  // Volatile: written since the last visit, even if to the same bytes (a stack, a counter
+  // put back): merged, it would only be copied again at its next write. Not hashed now: its
+  // fingerprint is taken at the first visit that finds it unwritten.
+  if (written) {
+    m.checksums->note_written(page.gpa);
+    ++counters_.volatile_pages;
+    return;
+  }
   const uint8_t* bytes = frames_.host_ptr(page.hpa);
   const uint64_t hash = fingerprint(m, page, bytes);
-  // Volatile: its fingerprint changed since the last pass, or it was written since the last
-  // visit even if to the same bytes (a stack, a counter put back): merged, it would only be
-  // copied again at its next write.
-  const bool changed = !m.checksums->update(page.gpa, hash);
-  if (changed || written) {
+  if (!m.checksums->update(page.gpa, hash)) {  // never seen, or changed unseen (a restore)
     ++counters_.volatile_pages;
     return;
   }

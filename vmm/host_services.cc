@@ -1,5 +1,7 @@
 #include "vmm/host_services.h"
 
+#include <algorithm>
+
 namespace densevm {
 
 // The services a rollback puts back, each the same way (core/persist.h); the idle sampler's
@@ -92,7 +94,13 @@ void HostServices::step() {
   if (balloon_) balloon_->step();
   if (!dedup_) return;
   const uint64_t now = virtual_time();
-  dedup_->step(scan_rate_.earn(now - virtual_time_seen_));
+  uint64_t budget = scan_rate_.earn(now - virtual_time_seen_);
+  if (!scan_rate_.unlimited()) {
+    uint64_t mapped = 0;
+    for (Vm* vm : vms_) mapped += vm->memory().resident_pages();
+    budget = std::min(budget, ScanRate::cap(now - virtual_time_seen_, mapped, vms_.size()));
+  }
+  dedup_->step(budget);
   virtual_time_seen_ = now;
 }
 
