@@ -8,8 +8,8 @@
 // The host's work is bounded too: whatever the rate, the scan goes over the mapped pages at
 // most once per kMinPassInstructions of each VM's virtual time (cap()). A halted VM's time
 // runs fast and costs the host little else, so without it small and idle VMs would be
-// scanned over and over, a full pass every epoch; memory that changes is still seen within
-// 20 virtual milliseconds.
+// scanned over and over, a full pass every epoch. It binds only for VMs mapping fewer than
+// rate x 20 ms pages (8 MiB at the default rate).
 //
 //   ScanRate rate(100'000);                 // pages per VM per virtual second
 //   uint64_t budget = rate.earn(8'000'000);  // 800 pages
