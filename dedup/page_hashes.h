@@ -6,7 +6,8 @@
 // write, a new frame): the scanner harvests them for each window it visits and marks those
 // pages written first. The fingerprints are host-only, never in a checkpoint: after a
 // restore they are forgotten and hashed anew, to the same values; which pages are written
-// is the scanner's state (it decides what merges). 8 bytes and 2 bits per 4 KiB page.
+// is the scanner's state (it decides what merges). 8 bytes per 4 KiB page hashed, 2 bits
+// per page of RAM.
 //
 //   PageHashes hashes(memory);
 //   memory.harvest_written(begin, end, [&](Gpa gpa) { hashes.written(gpa); });
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -47,7 +49,10 @@ class PageHashes {
   [[nodiscard]] uint64_t slot(Gpa gpa) const { return GuestMemory::ram_page_index(ram_bytes_, gpa); }
 
   uint64_t ram_bytes_;
-  std::vector<uint64_t> hashes_;  // per RAM page (GuestMemory::ram_page_index)
+  uint64_t pages_;
+  // Per RAM page (GuestMemory::ram_page_index), read only where known_ says so: left
+  // uninitialised, so that the host backs only the parts of it that pages were hashed into.
+  std::unique_ptr<uint64_t[]> hashes_;
   std::vector<uint64_t> known_;    // bit per RAM page: hashes_ holds its bytes' fingerprint
   std::vector<uint64_t> written_;  // bit per RAM page: written since the last take_written
 };
