@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-release test-asan test-numa build-types bench fuzz clean
+.PHONY: all deps build run test test-release test-asan test-numa test-plan build-types bench fuzz clean
 
 all: build
 
@@ -24,13 +24,13 @@ run: build
 test: test-release test-asan
 
 test-release: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600 -LE qemu-linux
 
 # ASan + UBSan over the code that reads guest input: unit, differential and fuzz tests.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DDENSEVM_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target densevm_unit_tests densevm_diff_tests densevm_fuzz_flat_vm densevm_fuzz_paging_vm \
-	  densevm_fuzz_translator densevm_fuzz_snapshot densevm_fuzz_balloon
+	  densevm_fuzz_translator densevm_fuzz_snapshot densevm_fuzz_balloon densevm_fuzz_images
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900 -L 'unit|diff|fuzz'
 
 # NUMA placement on real multi-node machines: densevm inside QEMU (TCG) machines of 2 and 4
@@ -39,6 +39,11 @@ test-numa: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS) --target densevm
 	@bash tests/numa/run.sh $(BUILD)
+
+# The planner on four QEMU guests of Debian's kernel, dumped over QMP and planned
+# (tests/qemu_linux_plan_test.sh; a few minutes on 2 cores).
+test-plan: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 1200 -L qemu-linux
 
 # Every other CMake build type compiles too (RelWithDebInfo and the sanitizer build are made
 # by `make test`): Release is what packagers build, and -O3 finds warnings -O2 does not.

@@ -16,23 +16,20 @@ uint64_t cost(const BalloonPolicyConfig& c, uint64_t alloc, uint64_t active) {
   return a * (100 - c.tax_percent) + (alloc - a) * 100;
 }
 
-}  // namespace
-
-std::vector<uint64_t> allocate_memory(const BalloonPolicyConfig& config,
-                                      const std::vector<BalloonVmView>& vms) {
-  std::vector<uint64_t> alloc;
+// Takes from the VMs `in` selects, costliest first, until their allocations sum to at most
+// `budget` or every one of them is at its floor.
+template <typename In>
+void squeeze(const BalloonPolicyConfig& config, const std::vector<BalloonVmView>& vms, std::vector<uint64_t>& alloc,
+             uint64_t budget, In in) {
   uint64_t total = 0;
-  for (const BalloonVmView& v : vms) {
-    alloc.push_back(std::min(v.cap_pages, v.ram_pages));
-    total += alloc.back();
-  }
-  if (config.host_budget_pages == 0) return alloc;
+  for (size_t i = 0; i < vms.size(); ++i) total += in(i) ? alloc[i] : 0;
   const uint64_t step = std::max<uint64_t>(config.step_pages, 1);
-  while (total > config.host_budget_pages) {
+  while (total > budget) {
     // The costliest allocation that can still give; ties go to the lower index.
     size_t pick = vms.size();
     uint64_t worst = 0;
     for (size_t i = 0; i < vms.size(); ++i) {
+      if (!in(i)) continue;
       const uint64_t floor = std::min(alloc[i], vms[i].floor_pages);
       if (alloc[i] <= floor) continue;
       const uint64_t c = cost(config, alloc[i], vms[i].active_pages);
@@ -43,17 +40,37 @@ std::vector<uint64_t> allocate_memory(const BalloonPolicyConfig& config,
     }
     if (pick == vms.size()) break;  // every VM is at its floor: the budget cannot be met
     const uint64_t floor = std::min(alloc[pick], vms[pick].floor_pages);
-    const uint64_t take = std::min({step, alloc[pick] - floor, total - config.host_budget_pages});
+    const uint64_t take = std::min({step, alloc[pick] - floor, total - budget});
     alloc[pick] -= take;
     total -= take;
+  }
+}
+
+}  // namespace
+
+bool BalloonPolicyConfig::budgeted() const {
+  return host_budget_pages != 0 ||
+         std::any_of(node_budget_pages.begin(), node_budget_pages.end(), [](uint64_t b) { return b != 0; });
+}
+
+std::vector<uint64_t> allocate_memory(const BalloonPolicyConfig& config,
+                                      const std::vector<BalloonVmView>& vms) {
+  std::vector<uint64_t> alloc;
+  for (const BalloonVmView& v : vms) alloc.push_back(std::min(v.cap_pages, v.ram_pages));
+  for (uint32_t node = 0; node < config.node_budget_pages.size(); ++node) {
+    if (config.node_budget_pages[node] == 0) continue;
+    squeeze(config, vms, alloc, config.node_budget_pages[node], [&](size_t i) { return vms[i].node == node; });
+  }
+  if (config.host_budget_pages != 0) {
+    squeeze(config, vms, alloc, config.host_budget_pages, [](size_t) { return true; });
   }
   return alloc;
 }
 
-void BalloonPolicy::add(GuestMemory& memory, BalloonDevice& device,
-                        std::optional<uint64_t> cap_pages) {
+void BalloonPolicy::add(GuestMemory& memory, BalloonDevice& device, std::optional<uint64_t> cap_pages,
+                        std::optional<uint32_t> node) {
   const uint64_t ram = memory.ram_bytes() >> kPageShift;
-  vms_.push_back({&memory, &device, std::min(cap_pages.value_or(ram), ram),
+  vms_.push_back({&memory, &device, std::min(cap_pages.value_or(ram), ram), node,
                   IdleSampler(vms_.size() + 1),
                   GrowthTracker(config_.growth_hold_rounds, config_.step_pages)});
 }
@@ -91,6 +108,7 @@ BalloonVmView BalloonPolicy::view(Entry& e) {
   BalloonVmView v;
   v.ram_pages = e.memory->ram_bytes() >> kPageShift;
   v.cap_pages = e.cap_pages;
+  v.node = e.node;
   v.active_pages = e.sampler.active_pages();
   const GuestMemoryReport& r = e.device->guest_report();
   if (!r.valid) {
@@ -124,7 +142,7 @@ void BalloonPolicy::step() {
   std::vector<BalloonVmView> views;
   for (Entry& e : vms_) {
     if (e.retired) continue;
-    if (config_.host_budget_pages != 0) e.sampler.step(*e.memory);
+    if (config_.budgeted()) e.sampler.step(*e.memory);
     views.push_back(view(e));
     live.push_back(&e);
     e.device->request_stats();  // fresh figures for the next round

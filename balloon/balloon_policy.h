@@ -12,11 +12,15 @@
 // a growing one (GrowthTracker: its use rose, or it deflated on its own, out of memory) for
 // that round and a few more, plus the growth it just showed: ballooning a guest that is
 // filling memory only makes it deflate again, 256 pages at a time. A VM that stopped is
-// retired: its RAM goes back to the host and it leaves the budget. The policy runs from the
-// scheduler's between-epochs hook on virtual-time counters only, so a run is deterministic.
+// retired: its RAM goes back to the host and it leaves the budget. On a NUMA host a budget may
+// also be set per node (an index; the VMs whose home it is share it): those are met first,
+// each by taking from its own node's VMs only, so one full node is relieved by its own
+// guests and the others are left alone; then the total budget, from any VM. The policy runs
+// from the scheduler's between-epochs hook on virtual-time counters only, so a run is
+// deterministic.
 //
-//   BalloonPolicy policy({.host_budget_pages = budget >> 12});
-//   policy.add(vm.memory(), vm.balloon(), std::nullopt);
+//   BalloonPolicy policy({.host_budget_pages = budget >> 12, .node_budget_pages = {0, 256 << 8}});
+//   policy.add(vm.memory(), vm.balloon(), std::nullopt, /*node=*/1);
 //   policy.step();                  // every epoch; a round every kPeriodEpochs
 #pragma once
 
@@ -33,10 +37,14 @@ namespace densevm {
 
 struct BalloonPolicyConfig {
   uint64_t host_budget_pages = 0;   // 0: no budget, caps only
+  std::vector<uint64_t> node_budget_pages{};  // per NUMA node index: the VMs homed there; 0: none
   unsigned tax_percent = 75;        // ESX's default idle memory tax
   uint64_t min_guest_pages = 8192;  // 32 MiB: never balloon a guest below this
   uint64_t step_pages = 256;        // reclaim granularity (1 MiB); also the growth slack
   uint64_t growth_hold_rounds = 4;  // a growing guest keeps its allocation this many rounds more
+
+  // Any budget at all: the policy samples active memory and retires stopped VMs.
+  [[nodiscard]] bool budgeted() const;
 };
 
 // One VM as the allocator sees it.
@@ -45,6 +53,7 @@ struct BalloonVmView {
   uint64_t cap_pages = 0;       // static target, or ram_pages
   uint64_t floor_pages = 0;     // never allocate less
   uint64_t active_pages = 0;    // sampled
+  std::optional<uint32_t> node{};  // home NUMA node index, for node_budget_pages
 };
 
 // The allocation (guest memory size in pages) of each VM; pure, for tests.
@@ -70,8 +79,9 @@ class BalloonPolicy {
 
   explicit BalloonPolicy(const BalloonPolicyConfig& config) : config_(config) {}
 
-  // cap_pages: the VM's --balloon-target in pages, if any.
-  void add(GuestMemory& memory, BalloonDevice& device, std::optional<uint64_t> cap_pages);
+  // cap_pages: the VM's --balloon-target in pages, if any; node: its home node's index.
+  void add(GuestMemory& memory, BalloonDevice& device, std::optional<uint64_t> cap_pages,
+           std::optional<uint32_t> node = std::nullopt);
   // From between_epochs; a policy round every kPeriodEpochs calls (the first call included).
   void step();
   // VM `vm` (in add order) stopped: its RAM goes back to the host (every frame unmapped) and
@@ -99,6 +109,7 @@ class BalloonPolicy {
     GuestMemory* memory;
     BalloonDevice* device;
     uint64_t cap_pages;
+    std::optional<uint32_t> node;
     IdleSampler sampler;
     GrowthTracker growth;
     bool retired = false;

@@ -35,6 +35,40 @@ TEST(BalloonPolicy, FloorsWinOverTheBudget) {
   EXPECT_EQ(a[0], 200 * kMiB);
 }
 
+// Node 1 is over its budget: its own VMs give, node 0's (idler, so costlier) are left alone;
+// then the total budget takes from the costliest anywhere. A VM with no home counts in no
+// node's budget.
+TEST(BalloonPolicy, NodeBudgetsAreMetByTheNodesOwnVms) {
+  const BalloonVmView idle0{512 * kMiB, 512 * kMiB, 64 * kMiB, 0, 0};
+  const BalloonVmView busy1{512 * kMiB, 512 * kMiB, 64 * kMiB, 400 * kMiB, 1};
+  const BalloonVmView idle1{512 * kMiB, 512 * kMiB, 64 * kMiB, 100 * kMiB, 1};
+  const BalloonVmView homeless{256 * kMiB, 256 * kMiB, 64 * kMiB, 0, std::nullopt};
+  const std::vector<uint64_t> a =
+      allocate_memory({.node_budget_pages = {0, 700 * kMiB}}, {idle0, busy1, idle1, homeless});
+  EXPECT_EQ(a[0], 512 * kMiB) << "node 0 has no budget: untouched though idlest";
+  EXPECT_EQ(a[1] + a[2], 700 * kMiB);
+  EXPECT_EQ(a[3], 256 * kMiB);
+  EXPECT_GT(a[1], a[2]) << "the idler VM of the node gives more";
+
+  const std::vector<uint64_t> b = allocate_memory({.host_budget_pages = 1200 * kMiB, .node_budget_pages = {0, 700 * kMiB}},
+                                                  {idle0, busy1, idle1, homeless});
+  EXPECT_EQ(b[1] + b[2], 700 * kMiB) << "the node's budget holds under the total";
+  EXPECT_EQ(b[0] + b[1] + b[2] + b[3], 1200 * kMiB);
+  EXPECT_LT(b[0], 512 * kMiB) << "the total takes from node 0 too";
+
+  // The same VMs without node budgets: the total alone leaves node 1's VMs more than 700 MiB.
+  const std::vector<uint64_t> c = allocate_memory({.host_budget_pages = 1200 * kMiB}, {idle0, busy1, idle1, homeless});
+  EXPECT_GT(c[1] + c[2], 700 * kMiB);
+}
+
+TEST(BalloonPolicy, NodeBudgetsCannotGoBelowFloors) {
+  const BalloonVmView on1{512 * kMiB, 512 * kMiB, 300 * kMiB, 0, 1};
+  const std::vector<uint64_t> a = allocate_memory({.node_budget_pages = {0, 100 * kMiB}}, {on1, on1});
+  EXPECT_EQ(a, (std::vector<uint64_t>{300 * kMiB, 300 * kMiB}));
+  EXPECT_TRUE((BalloonPolicyConfig{.node_budget_pages = {0, 1}}.budgeted()));
+  EXPECT_FALSE((BalloonPolicyConfig{.node_budget_pages = {0, 0}}.budgeted()));
+}
+
 TEST(BalloonPolicy, IsDeterministic) {
   const std::vector<BalloonVmView> vms = {{512 * kMiB, 512 * kMiB, 40 * kMiB, 10 * kMiB},
                                           {512 * kMiB, 512 * kMiB, 40 * kMiB, 10 * kMiB},

@@ -1,6 +1,9 @@
 #include "cli/command_line.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <utility>
+#include <vector>
 
 namespace densevm::cli {
 namespace {
@@ -41,6 +44,43 @@ std::pair<unsigned, int> parse_vm_numa(const std::string& text) {
   const auto vm = static_cast<unsigned>(parse_count("--vm-numa K", text.substr(0, colon), {0, kVmCount.max - 1}));
   const auto node = static_cast<int>(parse_count("--vm-numa N", text.substr(colon + 1), {0, 1023}));
   return {vm, node};
+}
+
+// Who may share a page. `scope` of dedup_scope is also plan's --dedup-scope.
+const std::vector<std::pair<std::string, DedupScope>> kScopes = {
+    {"host", DedupScope::kHost}, {"group", DedupScope::kGroup}, {"vm", DedupScope::kVm}};
+
+// Page sharing between the VMs: `run`'s and a restored fleet's. Returns --dedup.
+CLI::Option* add_sharing_options(CLI::App& app, SharingOptions& o) {
+  CLI::Option* dedup = add_choice<bool>(app, "--dedup", o.dedup, {{"on", true}, {"off", false}},
+                                        "content-hash page sharing with copy-on-write between epochs");
+  app.add_option_function<std::string>(
+         "--dedup-rate",
+         [&o](const std::string& v) {
+           o.dedup_rate = v == "max" ? ScanRate::kUnlimited : parse_count("--dedup-rate", v, {1, uint64_t{1} << 40});
+         },
+         "pages scanned per VM per virtual second (10^9 instructions), or max for a full pass every epoch "
+         "(1 to 2^40)")
+      ->type_name("N|max")
+      ->default_str(std::to_string(o.dedup_rate));
+  add_choice<DedupScope>(app, "--dedup-scope", o.dedup_scope, kScopes,
+                         "who may share a page: any guests, guests of one group, or pages of one guest; zero pages "
+                         "are shared in every scope");
+  add_count(app, "--groups", o.groups, kVmCount, "VM K belongs to group K mod G")->type_name("G");
+  add_choice<bool>(app, "--dedup-numa", o.dedup_numa_local, {{"global", false}, {"local", true}},
+                   "on a NUMA host, local shares a frame only among VMs of one home node (no remote user of a "
+                   "shared frame; KSM's merge_across_nodes=0), global among any (the frame stays where it was)");
+  return dedup;
+}
+
+// N:SIZE, a node and its VMs' budget.
+std::pair<int, uint64_t> parse_node_budget(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) {
+    throw UsageError("--host-budget-node: '" + text + "' is not N:SIZE (the VMs homed on node N get SIZE)");
+  }
+  const auto node = static_cast<int>(parse_count("--host-budget-node N", text.substr(0, colon), {0, 1023}));
+  return {node, parse_size("--host-budget-node SIZE", text.substr(colon + 1), {4 * kKiB, uint64_t{1} << 50})};
 }
 
 // INSTRUCTIONS or marker[:K].
@@ -133,25 +173,7 @@ void define_run(CLI::App& app, CommandLine& c) {
                          "back to nested when its upkeep costs more than the walks it saves");
   run.add_flag("--check-mmu", o.check_mmu, "audit every shadow entry against a fresh 2D walk after each slice");
   add_loop_options(run, o.loop);
-  add_choice<bool>(run, "--dedup", o.dedup, {{"on", true}, {"off", false}},
-                   "content-hash page sharing with copy-on-write between epochs");
-  run.add_option_function<std::string>(
-         "--dedup-rate",
-         [&o](const std::string& v) {
-           o.dedup_rate = v == "max" ? ScanRate::kUnlimited : parse_count("--dedup-rate", v, {1, uint64_t{1} << 40});
-         },
-         "pages scanned per VM per virtual second (10^9 instructions), or max for a full pass every epoch "
-         "(1 to 2^40)")
-      ->type_name("N|max")
-      ->default_str(std::to_string(o.dedup_rate));
-  add_choice<DedupScope>(run, "--dedup-scope", o.dedup_scope,
-                         {{"host", DedupScope::kHost}, {"group", DedupScope::kGroup}, {"vm", DedupScope::kVm}},
-                         "who may share a page: any guests, guests of one group, or pages of one guest; zero pages "
-                         "are shared in every scope");
-  add_count(run, "--groups", o.groups, kVmCount, "VM K belongs to group K mod G")->type_name("G");
-  add_choice<bool>(run, "--dedup-numa", o.dedup_numa_local, {{"global", false}, {"local", true}},
-                   "on a NUMA host, local shares a frame only among VMs of one home node (no remote user of a "
-                   "shared frame; KSM's merge_across_nodes=0), global among any (the frame stays where it was)");
+  add_sharing_options(run, o.sharing);
   run.add_option_function<std::vector<std::string>>(
          "--vm-numa",
          [&o](const std::vector<std::string>& values) {
@@ -165,15 +187,26 @@ void define_run(CLI::App& app, CommandLine& c) {
   add_size(run, "--host-budget", o.host_budget_bytes, {4 * kKiB, uint64_t{1} << 50},
            "host memory for all guests: the balloon policy sets each VM's target from guest statistics, taxing idle "
            "memory and sparing growing guests; stopped VMs give their RAM back");
+  run.add_option_function<std::vector<std::string>>(
+         "--host-budget-node",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) o.host_budget_node.push_back(parse_node_budget(v));
+         },
+         "host memory for the guests homed on NUMA node N (--numa auto or node:N), met by ballooning those "
+         "guests only, before --host-budget; at most the node's memory (repeatable)")
+      ->type_name("N:SIZE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_checkpoint_options(run, c.checkpoint, /*run=*/true);
 }
 
 void define_restore(CLI::App& app, CommandLine& c) {
   RestoreOptions& o = c.restore;
   CLI::App& restore = *app.add_subcommand(
-      "restore", "Rebuilds VMs from a snapshot file (and the diffs' parents) and runs them to their end");
+      "restore",
+      "Rebuilds VMs from a snapshot file (and the diffs' parents) and runs them to their end; several files are "
+      "restored as one fleet in one process (vm0, vm1, ... in the order given)");
   restore.allow_extras();
-  restore.add_option("file", o.file, "snapshot file")->required()->type_name("FILE");
+  restore.add_option("file", o.files, "snapshot files")->required()->type_name("FILE");
   CLI::Option* lazy =
       restore.add_flag("--lazy", o.lazy, "map the file and copy each page in when the guest first touches it");
   CLI::Option* eager = restore.add_flag("--eager")->description(
@@ -185,6 +218,7 @@ void define_restore(CLI::App& app, CommandLine& c) {
              "--parent", [&o](const std::string& path) { o.parent = path; },
              "the parent of a diff snapshot, when it is not where the diff names it")
       ->type_name("FILE");
+  add_sharing_options(restore, o.sharing);
   add_loop_options(restore, o.loop);
   add_checkpoint_options(restore, o.checkpoint, /*run=*/false);
 }
@@ -201,14 +235,123 @@ void define_snapshot(CLI::App& app, CommandLine& c) {
       ->type_name("FILE");
 }
 
+// --reference LABEL=FILE.
+std::pair<std::string, std::string> parse_reference(const std::string& v) {
+  const size_t eq = v.find('=');
+  if (eq == 0 || eq == std::string::npos || eq + 1 == v.size()) {
+    throw UsageError("--reference takes LABEL=FILE, not '" + v + "'");
+  }
+  return {v.substr(0, eq), v.substr(eq + 1)};
+}
+
+// What fit, place and report share: the host, the fingerprints, how their page sets are held.
+void add_plan_host_options(CLI::App& sub, PlanOptions& o) {
+  sub.add_option("fingerprints", o.inputs, "fingerprint files (plan fingerprint writes them)")
+      ->required()
+      ->type_name("FP");
+  add_size(sub, "--host-mem", o.host_bytes, {1, uint64_t{1} << 50}, "memory of one host")->required();
+  add_count(sub, "--headroom", o.headroom_percent, {0, 99}, "percent of the host's memory kept free")->type_name("P");
+  CLI::Option* exact = sub.add_flag_function(
+      "--exact", [&o](int64_t) { o.fleet.mode = planner::SetMode::kExact; },
+      "hold every VM's page set exactly (default: while they fit in --exact-limit)");
+  CLI::Option* sketch = sub.add_flag_function(
+      "--sketch", [&o](int64_t) { o.fleet.mode = planner::SetMode::kSketch; },
+      "hold each VM's page set as its KMV sketch, its error checked on --check-sample VMs");
+  exact->excludes(sketch);
+  add_size(sub, "--exact-limit", o.fleet.exact_limit_bytes, {0, uint64_t{1} << 50},
+           "memory the exact page sets may take before the plan sketches them");
+  add_count(sub, "--check-sample", o.fleet.check_sample, {2, 1024}, "VMs whose exact sets check a sketched plan");
+}
+
+void add_plan_scope_options(CLI::App& sub, PlanOptions& o) {
+  add_choice<DedupScope>(sub, "--dedup-scope", o.scope, kScopes, "the scope dedup_scoped predicts (run's --dedup-scope)");
+  add_count(sub, "--groups", o.groups, kVmCount, "VM K belongs to group K mod G (--dedup-scope group)")->type_name("G");
+}
+
+void add_plan_references(CLI::App& sub, PlanOptions& o) {
+  sub.add_option_function<std::vector<std::string>>(
+         "--reference",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) o.references.push_back(parse_reference(v));
+         },
+         "how much of the VMs' memory is FILE's contents: an ELF's segments, a cpio archive's members, or the "
+         "file (a kernel, an initramfs); needs exact page sets")
+      ->type_name("LABEL=FILE")
+      ->expected(1)  // one value each time: the fingerprints after it are not references
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+void add_plan_place_options(CLI::App& sub, PlanOptions& o, bool required) {
+  CLI::Option* hosts = add_count(sub, "--hosts", o.hosts, {0, 1'000'000},
+                                 required ? "hosts to place the VMs on" : "hosts to place the VMs on (adds a placement)");
+  if (required) hosts->required();
+  add_count(sub, "--exact-max-vms", o.exact_max_vms, {0, 63},
+            "fleets up to this size are placed by CBC's exact model too, not only greedily");
+}
+
+void define_plan(CLI::App& app, CommandLine& c) {
+  PlanOptions& o = c.plan;
+  CLI::App& plan = *app.add_subcommand(
+      "plan", "Capacity planning from the VMs' memory images: how many fit on a host, and which belong together");
+  plan.require_subcommand(1);
+  plan.allow_extras();
+  plan.footer("planner/README.md describes the fingerprints, the techniques, the placement and the JSON document.");
+
+  CLI::App& fingerprint = *plan.add_subcommand("fingerprint", "Writes a fingerprint (IMAGE.fp) of each memory image");
+  fingerprint.add_option("images", o.inputs,
+                         "densevm snapshot files (diff chains too), QEMU dump-guest-memory ELF cores, or raw:FILE "
+                         "for raw RAM")
+      ->required()
+      ->type_name("IMAGE");
+  fingerprint.add_option("-o", o.out_dir, "directory the fingerprints go to")->type_name("DIR")->capture_default_str();
+  fingerprint.allow_extras();
+  fingerprint.callback([&o] { o.command = PlanOptions::Command::kFingerprint; });
+
+  CLI::App& fit = *plan.add_subcommand(
+      "fit", "Host memory of this mix of VMs with each technique, and how many of the mix fit on the host");
+  add_plan_host_options(fit, o);
+  add_plan_scope_options(fit, o);
+  add_plan_references(fit, o);
+  fit.add_flag("--json", o.json, "print the plan as its JSON document (densevm-plan/1)");
+  fit.allow_extras();
+  fit.callback([&o] { o.command = PlanOptions::Command::kFit; });
+
+  CLI::App& place = *plan.add_subcommand(
+      "place", "VMs on hosts by the pages they share, against first-fit decreasing: hosts needed by each");
+  add_plan_host_options(place, o);
+  add_plan_place_options(place, o, /*required=*/true);
+  place.add_flag("--json", o.json, "print the plan as its JSON document (densevm-plan/1)");
+  place.allow_extras();
+  place.callback([&o] { o.command = PlanOptions::Command::kPlace; });
+
+  CLI::App& report = *plan.add_subcommand(
+      "report", "One self-contained HTML page with the plan's plots, and its JSON document beside it");
+  add_plan_host_options(report, o);
+  add_plan_scope_options(report, o);
+  add_plan_references(report, o);
+  add_plan_place_options(report, o, /*required=*/false);
+  report.add_option_function<std::string>(
+            "-o", [&o](const std::string& path) { o.output = path; },
+            "the HTML page; the JSON document goes beside it (REPORT.json)")
+      ->type_name("REPORT.html")
+      ->required();
+  report.allow_extras();
+  report.callback([&o] { o.command = PlanOptions::Command::kReport; });
+}
+
 // What a subcommand did not recognize: an unknown option, or a positional too many.
 void refuse_extras(const CLI::App& sub, const std::string& positional, const std::optional<std::string>& given) {
+  std::string name = sub.get_name();  // "plan fit": the subcommand as it is typed
+  for (const CLI::App* up = sub.get_parent(); up != nullptr && up->get_parent() != nullptr; up = up->get_parent()) {
+    name = up->get_name() + " " + name;
+  }
   for (const std::string& extra : sub.remaining()) {
     if (extra.starts_with("-") && extra != "-") {
-      throw UsageError("unknown option '" + extra + "' (see densevm " + sub.get_name() + " --help)");
+      throw UsageError("unknown option '" + extra + "' (see densevm " + name + " --help)");
     }
     if (given) throw UsageError("more than one " + positional + " given: '" + *given + "' and '" + extra + "'");
-    throw UsageError("unexpected argument '" + extra + "' (see densevm " + sub.get_name() + " --help)");
+    throw UsageError("unexpected argument '" + extra + "' (see densevm " + name + " --help)");
   }
 }
 
@@ -230,6 +373,13 @@ void check_run(const CommandLine& c) {
       }
     }
   }
+  for (size_t i = 0; i < o.host_budget_node.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (o.host_budget_node[j].first == o.host_budget_node[i].first) {
+        throw UsageError("--host-budget-node names node " + std::to_string(o.host_budget_node[i].first) + " twice");
+      }
+    }
+  }
   if (!k.requested()) return;
   if (!k.save_path && !k.rollback_every && k.clones == 0) {
     throw UsageError("--checkpoint-at needs --save FILE, --clones K or --rollback-every M");
@@ -237,10 +387,22 @@ void check_run(const CommandLine& c) {
   if (k.clones != 0 && o.vms > 1) throw UsageError("--clones clones one VM: not with --vms above 1");
 }
 
-void check_restore(const CommandLine& c) {
-  if (c.restore.checkpoint.requested() && c.restore.clones != 1) {
-    throw UsageError("--checkpoint-at saves one VM: not with --clones");
+void check_plan(const PlanOptions& o) {
+  if (o.output && std::filesystem::path(*o.output).extension() == ".json") {
+    throw UsageError("plan report -o names the HTML page; the JSON goes beside it (REPORT.json)");
   }
+}
+
+void check_restore(const CommandLine& c) {
+  const RestoreOptions& o = c.restore;
+  if (o.checkpoint.requested() && o.clones != 1) throw UsageError("--checkpoint-at saves one VM: not with --clones");
+  if (o.checkpoint.requested() && o.sharing.dedup) {
+    throw UsageError("--checkpoint-at does not combine with --dedup on restore (the saved VM would be mid-merge)");
+  }
+  if (o.files.size() == 1) return;
+  if (o.clones != 1) throw UsageError("--clones clones one file: not with several");
+  if (o.checkpoint.requested()) throw UsageError("--checkpoint-at saves one VM: not with several files");
+  if (o.parent) throw UsageError("--parent names one diff's parent: not with several files");
 }
 
 }  // namespace
@@ -256,6 +418,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   define_run(app, c);
   define_restore(app, c);
   define_snapshot(app, c);
+  define_plan(app, c);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
   try {
@@ -272,11 +435,15 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     check_run(c);
     c.command = CommandLine::Command::kRun;
   } else if (app.got_subcommand("restore")) {
-    refuse_extras(*app.get_subcommand("restore"), "snapshot file", c.restore.file);
+    refuse_extras(*app.get_subcommand("restore"), "snapshot file", std::nullopt);
     check_restore(c);
     c.command = CommandLine::Command::kRestore;
   } else if (app.got_subcommand("snapshot")) {
     c.command = CommandLine::Command::kInspect;
+  } else if (app.got_subcommand("plan")) {
+    for (const CLI::App* sub : app.get_subcommand("plan")->get_subcommands()) refuse_extras(*sub, "", std::nullopt);
+    check_plan(c.plan);
+    c.command = CommandLine::Command::kPlan;
   } else if (!app.remaining().empty()) {
     throw UsageError("unknown command '" + app.remaining().front() + "' (try densevm --help)");
   } else {

@@ -1,5 +1,5 @@
-// The densevm command line, defined once on CLI11: the subcommands `run`, `restore` and
-// `snapshot inspect`, every option with its range and the rules between options (what one
+// The densevm command line, defined once on CLI11: the subcommands `run`, `restore`,
+// `snapshot inspect` and `plan fingerprint|fit|place|report`, every option with its range and the rules between options (what one
 // needs, what excludes another), and the --help of each subcommand, generated from the very
 // definitions that parse. Parsing runs nothing: it says what to run.
 //
@@ -24,6 +24,7 @@ struct CommandLine {
     kRun,      // run, checkpoint
     kRestore,  // restore
     kInspect,  // snapshot_file, snapshot_parent
+    kPlan,     // plan
   };
   Command command = Command::kUsage;
   std::string text;
@@ -32,6 +33,7 @@ struct CommandLine {
   RestoreOptions restore;
   std::string snapshot_file;
   std::optional<std::string> snapshot_parent;  // inspect --parent: where a diff's parent is
+  PlanOptions plan;
 };
 
 // args without the program name. Throws UsageError (one line) for anything it refuses.

@@ -25,8 +25,8 @@ TEST(CommandLine, RunTakesItsOptions) {
   EXPECT_EQ(c.run.vms, 4u);
   EXPECT_EQ(c.run.mem_bytes, uint64_t{64} << 20);
   EXPECT_EQ(c.run.mmu, PagingMode::kShadow);
-  EXPECT_TRUE(c.run.dedup);
-  EXPECT_EQ(c.run.dedup_rate, ScanRate::kUnlimited);
+  EXPECT_TRUE(c.run.sharing.dedup);
+  EXPECT_EQ(c.run.sharing.dedup_rate, ScanRate::kUnlimited);
   EXPECT_EQ(c.run.loop.threads, 2u);
   EXPECT_EQ(c.run.loop.stats_path, "-");
   EXPECT_FALSE(c.checkpoint.requested());
@@ -156,7 +156,7 @@ TEST(CommandLine, HelpIsGeneratedPerSubcommand) {
 TEST(CommandLine, RestoreAndInspectTakeTheirFile) {
   const CommandLine r = parse_command_line({"restore", "a.snap", "--lazy", "--clones", "3", "--parent", "p.snap"});
   ASSERT_EQ(r.command, Command::kRestore);
-  EXPECT_EQ(r.restore.file, "a.snap");
+  EXPECT_EQ(r.restore.files, std::vector<std::string>{"a.snap"});
   EXPECT_TRUE(r.restore.lazy);
   EXPECT_EQ(r.restore.clones, 3u);
   EXPECT_EQ(r.restore.parent, "p.snap");
@@ -165,6 +165,85 @@ TEST(CommandLine, RestoreAndInspectTakeTheirFile) {
   EXPECT_EQ(i.snapshot_file, "b.snap");
   EXPECT_FALSE(i.snapshot_parent);
   EXPECT_EQ(parse_command_line({"snapshot", "inspect", "b.snap", "--parent", "p.snap"}).snapshot_parent, "p.snap");
+}
+
+// Several files: one fleet, vm0, vm1, ... in the order given, with run's page sharing.
+TEST(CommandLine, RestoreTakesSeveralFilesAsOneFleet) {
+  const CommandLine r = parse_command_line(
+      {"restore", "a.snap", "b.snap", "--dedup", "on", "c.snap", "--dedup-rate", "1000", "--dedup-scope", "group"});
+  ASSERT_EQ(r.command, Command::kRestore);
+  EXPECT_EQ(r.restore.files, (std::vector<std::string>{"a.snap", "b.snap", "c.snap"}));
+  EXPECT_TRUE(r.restore.sharing.dedup);
+  EXPECT_EQ(r.restore.sharing.dedup_rate, 1000u);
+  EXPECT_EQ(r.restore.sharing.dedup_scope, DedupScope::kGroup);
+  EXPECT_EQ(refusal({"restore", "a", "b", "--clones", "2"}), "--clones clones one file: not with several");
+  EXPECT_EQ(refusal({"restore", "a", "b", "--checkpoint-at", "5", "--save", "g"}),
+            "--checkpoint-at saves one VM: not with several files");
+  EXPECT_EQ(refusal({"restore", "a", "b", "--parent", "p"}), "--parent names one diff's parent: not with several files");
+  EXPECT_EQ(refusal({"restore", "a", "--dedup", "on", "--checkpoint-at", "5", "--save", "g"}),
+            "--checkpoint-at does not combine with --dedup on restore (the saved VM would be mid-merge)");
+  EXPECT_EQ(refusal({"restore", "a", "--dedup-scope", "rack"}), "--dedup-scope takes host, group or vm, not 'rack'");
+  EXPECT_NE(refusal({"restore"}), "");
+}
+
+TEST(CommandLine, PlanSubcommandsTakeTheirOptions) {
+  const CommandLine f = parse_command_line({"plan", "fingerprint", "a.snap", "raw:b.ram", "-o", "fp"});
+  ASSERT_EQ(f.command, Command::kPlan);
+  EXPECT_EQ(f.plan.command, PlanOptions::Command::kFingerprint);
+  EXPECT_EQ(f.plan.inputs, (std::vector<std::string>{"a.snap", "raw:b.ram"}));
+  EXPECT_EQ(f.plan.out_dir, "fp");
+
+  const CommandLine fit = parse_command_line({"plan", "fit", "--host-mem", "64G", "a.fp", "b.fp", "--headroom", "5",
+                                              "--dedup-scope", "group", "--groups", "2", "--reference", "kernel=vmlinux",
+                                              "--reference", "initrd=i.cpio", "--sketch", "--json"});
+  ASSERT_EQ(fit.command, Command::kPlan);
+  EXPECT_EQ(fit.plan.command, PlanOptions::Command::kFit);
+  EXPECT_EQ(fit.plan.inputs, (std::vector<std::string>{"a.fp", "b.fp"}));
+  EXPECT_EQ(fit.plan.host_bytes, uint64_t{64} << 30);
+  EXPECT_EQ(fit.plan.headroom_percent, 5u);
+  EXPECT_EQ(fit.plan.scope, DedupScope::kGroup);
+  EXPECT_EQ(fit.plan.groups, 2u);
+  EXPECT_EQ(fit.plan.fleet.mode, planner::SetMode::kSketch);
+  EXPECT_TRUE(fit.plan.json);
+  ASSERT_EQ(fit.plan.references.size(), 2u);
+  EXPECT_EQ(fit.plan.references[1], (std::pair<std::string, std::string>{"initrd", "i.cpio"}));
+  // Each --reference takes one value: the fingerprints after it stay fingerprints.
+  const CommandLine refs =
+      parse_command_line({"plan", "fit", "--host-mem", "1G", "--reference", "k=v", "--reference", "i=c", "a.fp", "b.fp"});
+  EXPECT_EQ(refs.plan.references.size(), 2u);
+  EXPECT_EQ(refs.plan.inputs, (std::vector<std::string>{"a.fp", "b.fp"}));
+
+  const CommandLine place = parse_command_line({"plan", "place", "--hosts", "3", "--host-mem", "8G", "a.fp"});
+  EXPECT_EQ(place.plan.command, PlanOptions::Command::kPlace);
+  EXPECT_EQ(place.plan.hosts, 3u);
+  const CommandLine report =
+      parse_command_line({"plan", "report", "--host-mem", "8G", "a.fp", "-o", "r.html", "--hosts", "2"});
+  EXPECT_EQ(report.plan.command, PlanOptions::Command::kReport);
+  EXPECT_EQ(report.plan.output, "r.html");
+  EXPECT_EQ(report.plan.hosts, 2u);
+  EXPECT_EQ(parse_command_line({"plan", "fit", "--help"}).command, Command::kHelp);
+}
+
+TEST(CommandLine, PlanRefusesWhatItCannotUse) {
+  EXPECT_NE(refusal({"plan"}), "") << "a subcommand is needed";
+  EXPECT_NE(refusal({"plan", "fit", "a.fp"}), "") << "--host-mem is needed";
+  EXPECT_NE(refusal({"plan", "fit", "--host-mem", "8G"}), "") << "fingerprints are needed";
+  EXPECT_NE(refusal({"plan", "place", "--host-mem", "8G", "a.fp"}), "") << "--hosts is needed";
+  EXPECT_NE(refusal({"plan", "report", "--host-mem", "8G", "a.fp"}), "") << "-o is needed";
+  EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "0", "a.fp"}).find("--host-mem must be between"), 0u);
+  EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "8G", "--headroom", "100", "a.fp"}),
+            "--headroom takes a whole number from 0 to 99, not '100'");
+  EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "8G", "--reference", "kernel", "a.fp"}),
+            "--reference takes LABEL=FILE, not 'kernel'");
+  EXPECT_NE(refusal({"plan", "fit", "--host-mem", "8G", "--exact", "--sketch", "a.fp"}), "");
+  EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "8G", "--frob", "a.fp"}),
+            "unknown option '--frob' (see densevm plan fit --help)");
+  EXPECT_EQ(refusal({"plan", "fingerprint", "--host-mem", "8G", "a.snap"}),
+            "unknown option '--host-mem' (see densevm plan fingerprint --help)");
+  EXPECT_EQ(refusal({"plan", "report", "--host-mem", "8G", "a.fp", "-o", "r.json"}),
+            "plan report -o names the HTML page; the JSON goes beside it (REPORT.json)");
+  EXPECT_NE(refusal({"plan", "place", "--host-mem", "8G", "--hosts", "2", "--reference", "k=f", "a.fp"}), "")
+      << "references are for fit and report";
 }
 
 }  // namespace

@@ -20,10 +20,14 @@ namespace densevm::cli {
 // their end; with a checkpoint, runs them to it first, then they go on (saved in the
 // background and/or rolled back in memory), or K clones of the one VM run, to the end.
 [[nodiscard]] int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const uint8_t> builtin_guest);
-// `densevm restore FILE`: VMs from a snapshot chain, and a checkpoint taken from one.
+// `densevm restore FILE...`: VMs from a snapshot chain, and a checkpoint taken from one; or
+// several files as one fleet (vmK: the K-th file) with the run's page sharing among them.
 [[nodiscard]] int restore_command(const RestoreOptions& o);
 // `densevm snapshot inspect FILE [--parent P]`: checks the file and its chain as a restore
 // does before the first instruction, and prints what the file holds.
 [[nodiscard]] int inspect_command(const std::string& file, const std::optional<std::string>& parent);
+// `densevm plan ...`: fingerprints of memory images, or a plan from fingerprints (planner/).
+// Bad input is refused before anything is written under an output name.
+[[nodiscard]] int plan_command(const PlanOptions& o);
 
 }  // namespace densevm::cli

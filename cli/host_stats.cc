@@ -27,5 +27,6 @@ uint64_t status_kib(const char* key) {
 
 uint64_t host_rss_bytes() { return status_kib("VmRSS") * 1024; }
 uint64_t host_peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
+uint64_t host_rss_anon_bytes() { return status_kib("RssAnon") * 1024; }
 
 }  // namespace densevm::cli

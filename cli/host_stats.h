@@ -1,5 +1,7 @@
 // What the host kernel says about this process: resident and peak resident memory, read
-// from /proc/self/status (VmRSS, VmHWM) — the numbers an operator sees, not our counters.
+// from /proc/self/status (VmRSS, VmHWM) — the numbers an operator sees, not our counters —
+// and the anonymous part of the resident memory (RssAnon: guest frames and the VMM's heap,
+// without file pages such as the binary's).
 //
 //   uint64_t rss = host_rss_bytes();
 #pragma once
@@ -10,5 +12,6 @@ namespace densevm::cli {
 
 [[nodiscard]] uint64_t host_rss_bytes();
 [[nodiscard]] uint64_t host_peak_rss_bytes();
+[[nodiscard]] uint64_t host_rss_anon_bytes();
 
 }  // namespace densevm::cli

@@ -26,6 +26,8 @@ int run(const densevm::cli::CommandLine& c) {
       return densevm::cli::restore_command(c.restore);
     case Command::kInspect:
       return densevm::cli::inspect_command(c.snapshot_file, c.snapshot_parent);
+    case Command::kPlan:
+      return densevm::cli::plan_command(c.plan);
   }
   return 2;
 }

@@ -57,7 +57,9 @@ void add_numa_stats(nlohmann::ordered_json& doc, const std::vector<std::unique_p
                      {"free_bytes", node_free_bytes(topology.nodes[i].id)},
                      {"vms", homed[i]},
                      {"cpus", topology.nodes[i].cpus},
-                     {"fallback_frames", numa.by_node() ? frames.pool_stats(static_cast<uint32_t>(i)).fallbacks : 0}});
+                     {"fallback_frames", numa.by_node() ? frames.pool_stats(static_cast<uint32_t>(i)).fallbacks : 0},
+                     {"reserved_bytes", topology.nodes[i].reserved_bytes},
+                     {"pool_frames", numa.by_node() ? frames.pool_stats(static_cast<uint32_t>(i)).capacity_frames : 0}});
   }
   doc["numa"] = {{"policy", numa.setting().name()},
                  {"by_node", numa.by_node()},

@@ -1,6 +1,6 @@
 // What the densevm command line asks for, as plain structs that command_line.cc fills: the
-// guests of a run and its host services, a checkpoint to take, a snapshot to restore, and how
-// the VMs are run. Nothing here parses or runs.
+// guests of a run and its host services, a checkpoint to take, snapshots to restore, how the
+// VMs are run, and a capacity plan. Nothing here parses or runs.
 //
 //   const CommandLine c = parse_command_line({"run", "--vms", "4"});
 //   assert(c.run.vms == 4 && !c.checkpoint.requested());
@@ -16,6 +16,7 @@
 #include "dedup/scan_rate.h"
 #include "mmu/mmu_policy.h"
 #include "numa/placement.h"
+#include "planner/fleet.h"
 
 namespace densevm::cli {
 
@@ -32,6 +33,15 @@ struct LoopOptions {
   NumaSetting numa;                       // --numa: where VMs live on a NUMA host
 };
 
+// Page sharing between the VMs of a run or of a restored fleet.
+struct SharingOptions {
+  bool dedup = false;  // content-hash page sharing; off until proven by use
+  uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // per VM per virtual second; 0: max
+  DedupScope dedup_scope = DedupScope::kHost;
+  unsigned groups = 1;  // VM K belongs to group K mod groups
+  bool dedup_numa_local = false;  // --dedup-numa local: share frames only among VMs of one home node
+};
+
 // `densevm run`: the guests and the run's host services.
 struct RunOptions {
   static constexpr const char* kGuestCmdline = "workload=hello";  // the built-in guest's default
@@ -44,14 +54,11 @@ struct RunOptions {
   std::string cmdline = kGuestCmdline;  // kLinuxCmdline with --kernel, unless given
   PagingMode mmu = PagingMode::kAuto;
   bool check_mmu = false;  // --check-mmu: audit shadow tables after every slice
-  bool dedup = false;      // content-hash page sharing; off until proven by use
-  uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // per VM per virtual second; 0: max
-  DedupScope dedup_scope = DedupScope::kHost;
-  unsigned groups = 1;                           // VM K belongs to group K mod groups
-  bool dedup_numa_local = false;  // --dedup-numa local: share frames only among VMs of one home node
+  SharingOptions sharing;
   std::vector<std::pair<unsigned, int>> vm_numa;  // --vm-numa K:N: VM K's home is node N
   std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
   uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
+  std::vector<std::pair<int, uint64_t>> host_budget_node;  // --host-budget-node N:SIZE: node N's VMs' budget
   LoopOptions loop;
 };
 
@@ -75,14 +82,34 @@ struct CheckpointOptions {
   }
 };
 
-// `densevm restore FILE`.
+// `densevm restore FILE...`: one file (its clones, a checkpoint from it), or several files
+// restored as one fleet (vm0, vm1, ... in the order given).
 struct RestoreOptions {
-  std::string file;
+  std::vector<std::string> files;
   std::optional<std::string> parent;  // where a diff's parent is, if not where it says
   unsigned clones = 1;
   bool lazy = false;
+  SharingOptions sharing;  // among the restored VMs
   LoopOptions loop;
   CheckpointOptions checkpoint;
+};
+
+// `densevm plan fingerprint|fit|place|report`: fingerprints of memory images, then a plan
+// from the fingerprints (planner/).
+struct PlanOptions {
+  enum class Command : uint8_t { kFingerprint, kFit, kPlace, kReport } command = Command::kFit;
+  std::vector<std::string> inputs;    // images (fingerprint) or fingerprint files
+  std::string out_dir = ".";          // fingerprint -o DIR
+  std::optional<std::string> output;  // report -o REPORT.html
+  uint64_t host_bytes = 0;
+  unsigned headroom_percent = 10;
+  uint64_t hosts = 0;  // place (required), report (optional: then a placement too)
+  DedupScope scope = DedupScope::kVm;  // what dedup_scoped assumes
+  unsigned groups = 1;
+  planner::FleetOptions fleet;
+  uint64_t exact_max_vms = 16;
+  std::vector<std::pair<std::string, std::string>> references;  // --reference LABEL=FILE
+  bool json = false;
 };
 
 }  // namespace densevm::cli

@@ -1,4 +1,5 @@
-// `densevm restore FILE`: VMs from a snapshot chain, and checkpoints taken from them.
+// `densevm restore FILE...`: VMs from a snapshot chain, and checkpoints taken from them; or
+// several snapshot files restored as one fleet.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "cow-snapshots/snapshot_file.h"
 #include "cow-snapshots/snapshot_image.h"
 #include "vmm/frozen_vm.h"
+#include "vmm/host_services.h"
 #include "vmm/vm_image.h"
 
 namespace densevm::cli {
@@ -53,16 +55,83 @@ void say_where_placed(const std::vector<std::unique_ptr<Vm>>& vms) {
   }
 }
 
+// snapshot.* of one restored file (the run's fields are added by the caller).
+nlohmann::ordered_json image_stats(const std::string& file, const snapshot::SnapshotImage& image) {
+  const snapshot::Snapshot& top = image.top();
+  return {{"restored_from", file},
+          {"chain_depth", image.depth()},
+          {"file_bytes", top.file_bytes},
+          {"image_pages", image.pages()},
+          {"pages_stored", top.stored_pages()},
+          {"pages_zero_elided", top.zero_pages},
+          {"pages_duplicate", top.duplicate_pages}};
+}
+
+// Several snapshot files restored as one fleet in one process: file K is vmK (its console
+// prefixed [vmK]), all run together by the one RunLoop with the run's page sharing among them.
+// --stats: snapshot.files[] holds each file's fields; the snapshot.* counts sum them.
+int restore_fleet(const RestoreOptions& o) {
+  using namespace snapshot;
+  const auto start = RunLoop::Clock::now();
+  RunLoop loop(o.loop);
+  std::vector<std::vector<Snapshot>> chains;
+  uint64_t mem = 0;
+  for (const std::string& f : o.files) {
+    chains.push_back(load_snapshot_chain(f, /*verify_pages=*/!o.lazy));
+    mem += chains.back().back().config.mem_bytes;
+  }
+  const std::unique_ptr<FrameStore> frames_owner = loop.make_frames(frame_store_capacity(mem));
+  FrameStore& frames = *frames_owner;
+  ConsoleLines console(true);
+  std::vector<std::shared_ptr<SnapshotImage>> images;
+  std::vector<std::unique_ptr<Vm>> vms;
+  for (size_t k = 0; k < chains.size(); ++k) {
+    images.push_back(std::make_shared<SnapshotImage>(std::move(chains[k]), frames, /*shared=*/false));
+    vms.push_back(restore_vm(vm_image(images.back()), frames, console.sink(),
+                             {.lazy = o.lazy,
+                              .vm_id = static_cast<int>(k),
+                              .clone = 0,
+                              .same_vm = false,
+                              .cpu = cpu_config(o.loop.cpu),
+                              .numa = &loop.numa()}));
+    if (!o.lazy) images.back()->release_file_pages();
+  }
+  const double ready = RunLoop::seconds_since(start);
+  say_where_placed(vms);
+  HostServices services(services_config(o.sharing), frames);  // after the VMs: it goes first
+  services.attach(list_of(vms));
+  loop.run(vms, [&services] { services.step(); });
+
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  constexpr const char* kSummed[] = {"file_bytes",        "image_pages",   "pages_stored",
+                                     "pages_zero_elided", "pages_fetched", "frames_loaded"};
+  uint64_t sums[std::size(kSummed)] = {};
+  for (size_t k = 0; k < images.size(); ++k) {
+    nlohmann::ordered_json f = image_stats(o.files[k], *images[k]);
+    f["pages_fetched"] = images[k]->fetches();
+    f["frames_loaded"] = images[k]->frames_loaded();
+    for (size_t i = 0; i < std::size(kSummed); ++i) sums[i] += f[kSummed[i]].get<uint64_t>();
+    files.push_back(f);
+  }
+  nlohmann::ordered_json snap = {{"restored_from", o.files}, {"mode", o.lazy ? "lazy" : "eager"}, {"clones", 1},
+                                 {"restore_seconds", ready}};
+  for (size_t i = 0; i < std::size(kSummed); ++i) snap[kSummed[i]] = sums[i];
+  snap["files"] = files;
+  return finish_run(vms, frames, loop, o.loop, snap, {}, services.dedup_stats());
+}
+
 }  // namespace
 
 int restore_command(const RestoreOptions& o) {
   using namespace snapshot;
+  if (o.files.size() > 1) return restore_fleet(o);
+  const std::string& file = o.files.front();
   const CheckpointOptions& c = o.checkpoint;
   const auto start = RunLoop::Clock::now();
   RunLoop loop(o.loop);
   // Lazy: the pages section is not read up front; each page is checked against its own hash
   // from the index when a VM first touches it.
-  std::vector<Snapshot> chain = load_snapshot_chain(o.file, /*verify_pages=*/!o.lazy, o.parent);
+  std::vector<Snapshot> chain = load_snapshot_chain(file, /*verify_pages=*/!o.lazy, o.parent);
   const uint64_t mem = chain.back().config.mem_bytes;
   // A checkpoint's VM goes on from a template of itself: room for both.
   const std::unique_ptr<FrameStore> frames_owner =
@@ -74,19 +143,18 @@ int restore_command(const RestoreOptions& o) {
   std::vector<std::unique_ptr<Vm>> vms =
       restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
                      {.lazy = o.lazy, .cpu = cpu_config(o.loop.cpu), .numa = &loop.numa()});
+  // Eager: every page is in a frame now; the file's pages read to copy them leave the RSS.
+  if (!o.lazy) image->release_file_pages();
   const double ready = RunLoop::seconds_since(start);
   say_where_placed(vms);
-  const Snapshot& top = image->top();
-  nlohmann::ordered_json snap = {{"restored_from", o.file},
-                                 {"mode", o.lazy ? "lazy" : "eager"},
-                                 {"clones", o.clones},
-                                 {"chain_depth", image->depth()},
-                                 {"restore_seconds", ready},
-                                 {"file_bytes", top.file_bytes},
-                                 {"image_pages", image->pages()},
-                                 {"pages_stored", top.stored_pages()},
-                                 {"pages_zero_elided", top.zero_pages},
-                                 {"pages_duplicate", top.duplicate_pages}};
+  nlohmann::ordered_json snap = image_stats(file, *image);
+  snap["mode"] = o.lazy ? "lazy" : "eager";
+  snap["clones"] = o.clones;
+  snap["restore_seconds"] = ready;
+  // Page sharing between the clones (declared after the VMs: it goes first). Never with a
+  // checkpoint (the command line refuses both): the VM going on from it is a new object.
+  HostServices services(services_config(o.sharing), frames);
+  if (o.sharing.dedup) services.attach(list_of(vms));
 
   FrozenVm frozen;
   uint64_t at = 0;
@@ -99,7 +167,7 @@ int restore_command(const RestoreOptions& o) {
     options.compress = c.compress;
     if (c.diff) {
       options.parent = image.get();  // outlives the save: declared before `frozen`
-      options.parent_name = parent_name_for(o.file, *c.save_path);
+      options.parent_name = parent_name_for(file, *c.save_path);
     }
     // The VM goes on from its template (same id, console and generation id) while it is saved.
     const auto pause_start = RunLoop::Clock::now();
@@ -111,13 +179,14 @@ int restore_command(const RestoreOptions& o) {
   }
   std::optional<Handover> handover;  // the VM going on takes the template's pages once saved
   if (c.requested()) handover.emplace(*frozen.tmpl, frozen.save.get(), vms.front()->memory());
-  loop.run(vms, [&handover] {
+  loop.run(vms, [&handover, &services] {
     if (handover) handover->step();
+    services.step();
   });
   snap["pages_fetched"] = image->fetches();
   snap["frames_loaded"] = image->frames_loaded();
   if (c.requested()) snap["checkpoint"] = checkpoint_stats(at, pause, frozen, c.compress, c.diff);
-  return finish_run(vms, frames, loop, o.loop, snap, std::span<FrozenVm>(&frozen, 1));
+  return finish_run(vms, frames, loop, o.loop, snap, std::span<FrozenVm>(&frozen, 1), services.dedup_stats());
 }
 
 }  // namespace densevm::cli

@@ -40,7 +40,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
   std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, image, console.sink(), loop.numa());
   // Balloon targets and page sharing between epochs; after a freeze they serve the VMs going
   // on (declared after the VMs: it goes first).
-  HostServices services(services_config(o), frames);
+  HostServices services(services_config(o, loop.numa()), frames);
   services.attach(list_of(vms));
   const RunLoop::Between between = [&services] { services.step(); };
 

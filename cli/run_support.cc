@@ -56,15 +56,23 @@ int report_endings(const std::vector<std::unique_ptr<Vm>>& vms) {
   return status;
 }
 
-HostServicesConfig services_config(const RunOptions& o) {
+HostServicesConfig services_config(const SharingOptions& o) {
   HostServicesConfig c;
-  if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
-  c.host_budget_pages = o.host_budget_bytes >> kPageShift;
   c.dedup = o.dedup;
   c.dedup_rate = o.dedup_rate;
   c.dedup_scope = o.dedup_scope;
   c.dedup_numa_local = o.dedup_numa_local;
   c.groups = o.groups;
+  return c;
+}
+
+HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa) {
+  HostServicesConfig c = services_config(o.sharing);
+  if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
+  c.host_budget_pages = o.host_budget_bytes >> kPageShift;
+  if (!o.host_budget_node.empty()) {
+    for (const uint64_t bytes : numa.node_budgets(o.host_budget_node)) c.node_budget_pages.push_back(bytes >> kPageShift);
+  }
   return c;
 }
 

@@ -56,8 +56,10 @@ class ConsoleLines {
                                                         const GuestImage& image, const Vm::ConsoleSink& sink,
                                                         NumaPlacement& numa);
 
-// The run's host services as the flags configure them.
-[[nodiscard]] HostServicesConfig services_config(const RunOptions& o);
+// The run's host services as the flags configure them (per-node budgets placed by `numa`); a
+// restored fleet's (page sharing only).
+[[nodiscard]] HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa);
+[[nodiscard]] HostServicesConfig services_config(const SharingOptions& o);
 
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.

@@ -16,6 +16,7 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
   doc["host"] = {
       {"rss_bytes", host_rss_bytes()},
       {"peak_rss_bytes", host_peak_rss_bytes()},
+      {"rss_anon_bytes", host_rss_anon_bytes()},
       {"frames_resident", fs.frames_resident},
       {"frames_shared", fs.frames_shared},
       {"wall_seconds", wall_seconds},
@@ -113,6 +114,7 @@ void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup) {
       {"volatile_pages", d.volatile_pages},
       {"verify_mismatches", d.verify_mismatches},
       {"cross_group_frames", d.cross_group_frames},
+      {"frames_moved", d.frames_moved},
       {"scan_seconds", d.scan_seconds},
   };
   nlohmann::ordered_json& vms = doc["vms"];

@@ -43,7 +43,8 @@ class PageTableWalker {
     return static_cast<unsigned>(addr >> shift(level)) & (kEntriesPerTable - 1);
   }
 
-  explicit PageTableWalker(FrameStore& frames) : frames_(&frames) {}
+  // Tables it creates come from `pool` of the store (a VM's home NUMA node's).
+  explicit PageTableWalker(FrameStore& frames, uint32_t pool = 0) : frames_(&frames), pool_(pool) {}
 
   [[nodiscard]] Entry* table(Hpa hpa) const {
     return reinterpret_cast<Entry*>(frames_->host_ptr(hpa));
@@ -70,7 +71,7 @@ class PageTableWalker {
       Entry* e = &table(t)[index(addr, l)];
       if (l == level) return e;
       if (!e->holds_frame()) {
-        std::optional<Hpa> fresh = frames_->allocate();
+        std::optional<Hpa> fresh = frames_->allocate(pool_);
         if (!fresh) return nullptr;
         *e = Entry::table_entry(*fresh);
         ++tables_created;
@@ -132,6 +133,7 @@ class PageTableWalker {
   }
 
   FrameStore* frames_;
+  uint32_t pool_;
 };
 
 }  // namespace densevm

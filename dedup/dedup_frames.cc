@@ -56,6 +56,12 @@ std::optional<uint32_t> DedupFrames::group_of(Hpa hpa) const {
   return it->second.group;
 }
 
+std::optional<uint64_t> DedupFrames::hash_of(Hpa hpa) const {
+  const auto it = owned_.find(hpa);
+  if (it == owned_.end()) return std::nullopt;
+  return it->second.hash;
+}
+
 uint64_t DedupFrames::prune() {
   uint64_t pruned = 0;
   for (auto it = owned_.begin(); it != owned_.end();) {

@@ -57,6 +57,8 @@ class DedupFrames {
 
   // The group a content frame was filed under, or nullopt if not ours (zero frame too).
   [[nodiscard]] std::optional<uint32_t> group_of(Hpa hpa) const;
+  // The fingerprint it was filed under, or nullopt if not ours.
+  [[nodiscard]] std::optional<uint64_t> hash_of(Hpa hpa) const;
   [[nodiscard]] uint64_t content_frames() const { return owned_.size(); }
   // Gives back every content frame no guest maps any more; returns how many.
   uint64_t prune();

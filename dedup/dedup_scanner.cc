@@ -178,9 +178,56 @@ void DedupScanner::map_shared(size_t member, Gpa gpa, Hpa frame) {
 void DedupScanner::finish_pass() {
   ++counters_.full_passes;
   for (Candidates& c : candidates_) c.clear();
+  place_by_users();
   (void)owned_.prune();
   cursor_member_ = 0;
   cursor_gpa_ = Gpa{0};
+}
+
+// Once a pass: each content frame's users counted by pool; one with more users in another
+// pool than in its own moves there. A census of every P2M, as stats() takes.
+void DedupScanner::place_by_users() {
+  if (frames_.pools() < 2) return;
+  std::unordered_map<Hpa, std::vector<std::pair<size_t, Gpa>>> users;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    members_[i].memory->for_each_mapping([&](Gpa gpa, Hpa hpa, EptPerms) {
+      if (owned_.group_of(hpa)) users[hpa].emplace_back(i, gpa);
+    });
+  }
+  std::vector<Hpa> order;  // by address: the same moves in the same order every run
+  for (const auto& [hpa, list] : users) order.push_back(hpa);
+  std::sort(order.begin(), order.end());
+  std::vector<uint64_t> by_pool(frames_.pools());
+  for (const Hpa hpa : order) {
+    std::fill(by_pool.begin(), by_pool.end(), 0);
+    for (const auto& [member, gpa] : users[hpa]) ++by_pool[members_[member].memory->frame_pool()];
+    const uint32_t here = frames_.pool_of(hpa);
+    uint32_t best = here;
+    for (uint32_t p = 0; p < by_pool.size(); ++p) {
+      if (by_pool[p] > by_pool[best]) best = p;
+    }
+    if (best != here) move_frame(hpa, best, users[hpa]);
+  }
+}
+
+// The copy is filed beside the frame (same group and content) and every user remapped to it;
+// the old frame, then held by the service alone, goes at the next prune(). A pool full (the
+// store's fall-back would hand out a frame elsewhere) leaves the frame where it is.
+void DedupScanner::move_frame(Hpa from, uint32_t pool, const std::vector<std::pair<size_t, Gpa>>& users) {
+  const std::optional<Hpa> to = frames_.allocate(pool);
+  if (!to) return;
+  if (frames_.pool_of(*to) != pool) {
+    frames_.release(*to);
+    return;
+  }
+  std::memcpy(frames_.host_ptr(*to), frames_.host_ptr(from), kPageSize);
+  owned_.adopt(*owned_.group_of(from), *owned_.hash_of(from), *to);
+  for (const auto& [member, gpa] : users) {
+    frames_.retain(*to);
+    if (!members_[member].memory->share(gpa, *to)) frames_.release(*to);
+  }
+  frames_.release(*to);  // allocate()'s reference: the service's and the users' remain
+  ++counters_.frames_moved;
 }
 
 void DedupScanner::harvest_all(const Member& m, const std::function<void(Gpa)>& on_written) {

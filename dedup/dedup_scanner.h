@@ -16,6 +16,12 @@
 //   for (Vm* vm : vms) dedup.add(vm->memory(), /*group=*/0);
 //   scheduler.run(tick, [&] { dedup.step(rate.earn(virtual_time_elapsed())); });
 //
+// With a FrameStore of several pools (NUMA nodes), a merged frame goes where most of its users
+// are: at the end of each pass a content frame mapped by more members of another pool (their
+// GuestMemory::frame_pool) than of its own is copied to a frame of that pool and every user
+// remapped to it (counted in frames_moved), so a merge across nodes leaves the fewest users
+// remote. Ties stay put; the zero frame stays where it is.
+//
 // Not thread-safe: step() changes other VMs' P2Ms, so call it only while no VM runs.
 #pragma once
 
@@ -46,9 +52,11 @@ struct DedupStats {
   uint64_t merges = 0;             // guest pages that became backed by a dedup frame
   uint64_t volatile_pages = 0;     // visits that found the page written or changed since
   uint64_t verify_mismatches = 0;  // equal fingerprints, unequal bytes: not merged
-  // Host work, going on across restore() like scan_seconds: of the private pages visited,
-  // those hashed (written since last hashed, or never hashed) and those whose fingerprint
-  // was kept (not written since).
+  uint64_t frames_moved = 0;       // content frames moved to the pool of most of their users
+  // Host work, going on across restore() like scan_seconds: of the private pages a visit
+  // found unwritten, those hashed (written some time before, or never hashed) and those
+  // whose kept fingerprint stood in (not written since it was taken). Pages found written
+  // are volatile and not hashed.
   uint64_t pages_hashed = 0;
   uint64_t pages_clean = 0;
   double scan_seconds = 0;         // host CPU time in step() (thread clock): statistics only
@@ -135,6 +143,8 @@ class DedupScanner {
   [[nodiscard]] bool still_private(const Candidate& c) const;
   [[nodiscard]] uint32_t table_of(size_t member) const;
   void finish_pass();
+  void place_by_users();
+  void move_frame(Hpa from, uint32_t pool, const std::vector<std::pair<size_t, Gpa>>& users);
 
   FrameStore& frames_;
   DedupConfig config_;

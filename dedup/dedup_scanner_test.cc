@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "dedup/internal/test_pages.h"
+#include "numa/placement.h"
 
 namespace densevm {
 namespace {
@@ -285,6 +286,54 @@ TEST_F(DedupScannerTest, ARestoredScannerDoesTheSameWorkAgain) {
   dedup.restore(after);  // the frames `after` holds are owned again
   EXPECT_EQ(dedup.stats().merges, merged.merges);
   for (uint64_t i = 0; i < 4; ++i) EXPECT_TRUE(holds(a, Gpa{0x10000 + i * kPageSize}, 10 + i));
+}
+
+// Two NUMA nodes (an injected topology, one FrameStore pool each): a page merged from a VM on
+// node 0 with two VMs on node 1 starts in the node-0 VM's frame; at the end of the pass it
+// moves to node 1's pool, every user remapped, the old frame given back. With one user on
+// each side (a tie) it stays where it is.
+TEST(DedupScannerNuma, AMergedFrameMovesToThePoolOfMostOfItsUsers) {
+  const NumaPlacement numa(Topology::uniform(2, 64 * kMiB, 1), *NumaSetting::parse("auto"));
+  FrameStore frames(numa.pool_specs(64 * kMiB));
+  ASSERT_EQ(frames.pools(), 2u);
+  GuestMemory a(frames, 4 * kMiB), b(frames, 4 * kMiB, /*pool=*/1), c(frames, 4 * kMiB, /*pool=*/1);
+  fill(a, Gpa{0x10000}, 7);
+  fill(b, Gpa{0x10000}, 7);
+  fill(c, Gpa{0x20000}, 7);
+  fill(a, Gpa{0x30000}, 8);  // a tie: one user in each pool
+  fill(b, Gpa{0x30000}, 8);
+  const Hpa first = frame_of(a, Gpa{0x10000});
+  ASSERT_EQ(frames.pool_of(first), 0u);
+  DedupScanner dedup(frames);
+  dedup.add(a, 0);
+  dedup.add(b, 0);
+  dedup.add(c, 0);
+  dedup.step(kMax);
+  dedup.step(kMax);
+
+  const DedupStats s = dedup.stats();
+  EXPECT_EQ(s.merges, 5u);
+  EXPECT_EQ(s.frames_moved, 1u);
+  EXPECT_EQ(s.shared_frames, 2u);
+  const Hpa moved = frame_of(a, Gpa{0x10000});
+  EXPECT_NE(moved, first);
+  EXPECT_EQ(frames.pool_of(moved), 1u);
+  EXPECT_EQ(frame_of(b, Gpa{0x10000}), moved);
+  EXPECT_EQ(frame_of(c, Gpa{0x20000}), moved);
+  EXPECT_EQ(frames.refcount(moved), 4u) << "three users and the service";
+  EXPECT_EQ(frames.refcount(first), 0u) << "the old frame went back";
+  EXPECT_EQ(perms_of(b, Gpa{0x10000}), kEptRead | kEptExec);
+  EXPECT_TRUE(holds(a, Gpa{0x10000}, 7));
+  EXPECT_TRUE(holds(c, Gpa{0x20000}, 7));
+  EXPECT_EQ(frames.pool_of(frame_of(a, Gpa{0x30000})), 0u) << "a tie stays put";
+  EXPECT_EQ(frame_of(b, Gpa{0x30000}), frame_of(a, Gpa{0x30000}));
+
+  // A write still copies (into the writer's pool), and the next pass moves nothing more.
+  const uint8_t byte = 1;
+  ASSERT_TRUE(a.write(Gpa{0x10000}, &byte, 1));
+  dedup.step(kMax);
+  EXPECT_EQ(dedup.stats().frames_moved, 1u);
+  EXPECT_EQ(frame_of(b, Gpa{0x10000}), moved);
 }
 
 }  // namespace

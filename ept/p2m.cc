@@ -46,8 +46,8 @@ class P2m::ChangeRuns {
   uint64_t end_ = 0;  // 0: no open run (a run never ends at address 0)
 };
 
-P2m::P2m(FrameStore& frames) : frames_(&frames), walker_(frames) {
-  std::optional<Hpa> root = frames.allocate();
+P2m::P2m(FrameStore& frames, uint32_t pool) : frames_(&frames), walker_(frames, pool) {
+  std::optional<Hpa> root = frames.allocate(pool);
   if (!root) throw std::runtime_error("P2m: FrameStore exhausted, no frame for the EPT root");
   root_ = *root;
   stats_.table_frames = 1;

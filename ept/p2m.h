@@ -121,7 +121,8 @@ class P2m {
   static constexpr uint64_t kGpaLimit = Walker::kAddressLimit;  // 2^48: 4-level EPT
 
   // Allocates the root table; throws std::runtime_error if the FrameStore is exhausted.
-  explicit P2m(FrameStore& frames);
+  // Its tables come from `pool` of the store (the VM's home NUMA node's).
+  explicit P2m(FrameStore& frames, uint32_t pool = 0);
   // Releases every mapped frame and every table frame; listeners are not told.
   ~P2m();
   P2m(const P2m&) = delete;

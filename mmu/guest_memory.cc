@@ -5,8 +5,8 @@
 
 namespace densevm {
 
-GuestMemory::GuestMemory(FrameStore& frames, uint64_t ram_bytes)
-    : frames_(frames), p2m_(frames), ram_bytes_(ram_bytes & ~kPageMask) {
+GuestMemory::GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool)
+    : frames_(frames), p2m_(frames, pool), ram_bytes_(ram_bytes & ~kPageMask), pool_(pool) {
   const uint64_t low = std::min(ram_bytes_, kLowRamLimit);
   ranges_.push_back({Gpa{0}, low});
   if (ram_bytes_ > low) ranges_.push_back({Gpa{kHighRamBase}, ram_bytes_ - low});

@@ -43,7 +43,8 @@ class GuestMemory {
     uint64_t size;
   };
 
-  GuestMemory(FrameStore& frames, uint64_t ram_bytes);
+  // Its frames, and its P2M's tables, come from `pool` of the store: its home NUMA node's.
+  GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool = 0);
 
   // The layout as page indices (0 .. ram_bytes / 4 KiB, counted across the ranges), for
   // tables kept per RAM page: ram_page_index gives ram_bytes / 4 KiB for a non-RAM page.
@@ -95,8 +96,7 @@ class GuestMemory {
   [[nodiscard]] FrameStore& frames() { return frames_; }
   [[nodiscard]] const FrameStore& frames() const { return frames_; }
   // The FrameStore pool this VM's new frames come from (first touches, copy-on-write breaks,
-  // pages put back): its home NUMA node's. Pool 0 unless set.
-  void set_frame_pool(uint32_t pool) { pool_ = pool; }
+  // pages put back, P2M and shadow tables): its home NUMA node's.
   [[nodiscard]] uint32_t frame_pool() const { return pool_; }
   [[nodiscard]] uint64_t resident_pages() const { return p2m_.stats().mapped_pages; }
 

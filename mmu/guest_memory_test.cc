@@ -97,11 +97,10 @@ TEST(GuestMemory, AccessedBitsAreSetByLookupsAndClearedBySampling) {
 }  // namespace
 // A VM's frames come from its pool (its home NUMA node's): first touches and the private
 // copy a copy-on-write break makes, even of a frame shared from another pool. The P2M's own
-// table frames are not guest pages: they may come from anywhere.
+// table frames come from there too: the hardware's walks of them are the VM's accesses.
 TEST(GuestMemory, NewFramesComeFromTheVmsPool) {
   FrameStore frames({{.capacity_bytes = 64 * kMiB, .fallback = {1}}, {.capacity_bytes = 64 * kMiB, .fallback = {0}}});
-  GuestMemory near(frames, 16 * kMiB), far(frames, 16 * kMiB);
-  near.set_frame_pool(1);
+  GuestMemory near(frames, 16 * kMiB, /*pool=*/1), far(frames, 16 * kMiB);
   EXPECT_EQ(near.frame_pool(), 1u);
   for (uint64_t page = 0; page < 64; ++page) ASSERT_TRUE(near.write(Gpa{page * kPageSize}, "x", 1));
   ASSERT_TRUE(far.write(Gpa{0x5000}, "shared!", 8));
@@ -113,6 +112,10 @@ TEST(GuestMemory, NewFramesComeFromTheVmsPool) {
   ASSERT_TRUE(near.write(Gpa{0x9000}, "mine", 4));
   EXPECT_EQ(frames.pool_of(near.mapping(Gpa{0x9000})->hpa), 1u) << "the private copy is made in the VM's pool";
   EXPECT_EQ(frames.pool_stats(1).fallbacks, 0u);
+  EXPECT_EQ(frames.pool_of(near.p2m_for_testing().root()), 1u);
+  EXPECT_GT(near.ept_stats().table_frames, 1u);
+  EXPECT_EQ(frames.pool_stats(1).frames_resident, near.resident_pages() + near.ept_stats().table_frames)
+      << "every frame in pool 1 is near's: its pages and its P2M's tables";
 }
 
 }  // namespace densevm

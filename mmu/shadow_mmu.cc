@@ -32,7 +32,7 @@ ShadowMmu::ShadowMmu(GuestMemory& memory, PageTracking& tracking, ShadowConfig c
       tracking_(tracking),
       config_(config),
       walker_(memory.frames()),
-      tables_(memory.frames(), tracking),
+      tables_(memory.frames(), tracking, memory.frame_pool()),
       roots_(tables_, config.max_roots) {
   memory_.add_listener(this);
 }

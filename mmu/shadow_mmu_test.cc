@@ -239,5 +239,21 @@ TEST_F(ShadowMmuTest, PagingOffIsIdentityThroughTheEpt) {
   EXPECT_EQ(mmu_.stats().tables_live, 0u);
 }
 
+// A VM's shadow tables come from its pool (its home NUMA node's), as its frames do: the
+// hardware walks them on every TLB miss.
+TEST(ShadowMmuPools, TablesComeFromTheVmsPool) {
+  FrameStore frames({{.capacity_bytes = 16 << 20, .fallback = {1}}, {.capacity_bytes = 16 << 20, .fallback = {0}}});
+  GuestMemory memory(frames, 4 << 20, /*pool=*/1);
+  PageTracking tracking(memory.ram_bytes() >> kPageShift);
+  ShadowMmu mmu(memory, tracking);
+  const uint64_t before = frames.pool_stats(1).frames_resident;
+  ShadowPageTables tables(frames, tracking, memory.frame_pool());
+  const ShadowTable* direct = tables.create(/*gfn=*/0, /*level=*/1, /*direct=*/true, /*nxe=*/false, nullptr);
+  ASSERT_NE(direct, nullptr);
+  EXPECT_EQ(frames.pool_of(direct->frame), 1u);
+  EXPECT_EQ(frames.pool_stats(1).frames_resident, before + 1);
+  EXPECT_EQ(frames.pool_stats(0).frames_resident, 0u) << "nothing of this VM's in pool 0, P2M root included";
+}
+
 }  // namespace
 }  // namespace densevm

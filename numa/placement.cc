@@ -50,7 +50,7 @@ std::vector<FramePoolSpec> NumaPlacement::pool_specs(uint64_t capacity_bytes) co
   if (!by_node_) return {{.capacity_bytes = capacity_bytes, .fallback = {}}};
   std::vector<FramePoolSpec> pools;
   for (size_t i = 0; i < topology_.size(); ++i) {
-    const uint64_t room = std::min(capacity_bytes, topology_.nodes[i].free_bytes);
+    const uint64_t room = std::min(capacity_bytes, topology_.nodes[i].usable_bytes());
     pools.push_back({.capacity_bytes = room & ~kPageMask, .fallback = topology_.fallback_order(i)});
   }
   return pools;
@@ -71,8 +71,27 @@ bool NumaPlacement::bind(FrameStore& frames) const {
   return interleave(frames.pool_base(0), frames.pool_bytes(0), ids);
 }
 
+std::vector<uint64_t> NumaPlacement::node_budgets(const std::vector<std::pair<int, uint64_t>>& by_id) const {
+  std::vector<uint64_t> budgets(topology_.size(), 0);
+  for (const auto& [id, bytes] : by_id) {
+    const std::string flag = "--host-budget-node " + std::to_string(id) + ":" + std::to_string(bytes >> 20) + "M";
+    if (setting_.mode == NumaMode::kOff || setting_.mode == NumaMode::kInterleave) {
+      throw std::invalid_argument(flag + ": --numa " + setting_.name() + " gives VMs no home node to budget by");
+    }
+    const std::optional<size_t> index = topology_.index_of(id);
+    if (!index) throw std::invalid_argument(flag + ": the host has no node " + std::to_string(id));
+    const NumaNode& node = topology_.nodes[*index];
+    if (bytes > node.total_bytes) {
+      throw std::invalid_argument(flag + ": node " + std::to_string(id) + " has only " +
+                                  std::to_string(node.total_bytes >> 20) + " MiB");
+    }
+    budgets[*index] = bytes;
+  }
+  return budgets;
+}
+
 bool NumaPlacement::holds(uint32_t index, uint64_t mem_bytes) const {
-  const uint64_t free = topology_.nodes[index].free_bytes;
+  const uint64_t free = topology_.nodes[index].usable_bytes();
   return committed_[index] <= free && free - committed_[index] >= mem_bytes;
 }
 
@@ -95,7 +114,7 @@ std::optional<uint32_t> NumaPlacement::place(uint64_t mem_bytes, std::optional<u
     home = static_cast<uint32_t>(*topology_.index_of(setting_.node));
   } else {
     auto left = [&](uint32_t i) {
-      const uint64_t free = topology_.nodes[i].free_bytes;
+      const uint64_t free = topology_.nodes[i].usable_bytes();
       return committed_[i] < free ? free - committed_[i] : 0;
     };
     std::optional<uint32_t> best;

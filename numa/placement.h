@@ -3,8 +3,9 @@
 // With auto and node:N on a host of several nodes the FrameStore is cut into one pool per
 // node (pool i is topology node i, bound to it with mbind, falling back to the nearest other
 // node when full), each VM gets a home node whose pool its frames come from and whose CPUs
-// its worker threads are pinned to. auto picks, for each VM in turn, among the nodes whose
-// free memory (read at start-up, less what the VMs placed there already may take) still
+// its worker threads are pinned to. A pool holds at most its node's usable memory (free at
+// start-up less the kernel's reserve: NumaNode::usable_bytes). auto picks, for each VM in
+// turn, among the nodes whose usable memory (less what the VMs placed there already may take) still
 // holds the VM, the one with the fewest VMs, then the most memory left (then the lowest
 // number); when none holds it, the one with the most memory left, and the pool's fall-back
 // does the rest. interleave is one pool spread page by page over every node, off one pool
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/frame_store.h"
@@ -60,6 +62,11 @@ class NumaPlacement {
   // Throws std::invalid_argument when `wanted` or `was` is no node of this host.
   [[nodiscard]] std::optional<uint32_t> place(uint64_t mem_bytes, std::optional<uint32_t> wanted = std::nullopt,
                                               std::optional<uint32_t> was = std::nullopt);
+  // Balloon budgets per node (--host-budget-node N:SIZE: kernel node id and bytes), as bytes
+  // by node index (0: none). Throws std::invalid_argument (one line) for a node the host
+  // lacks, a budget larger than the node's memory, or a setting that homes no VM (off,
+  // interleave): a node's budget is shared by the VMs whose home it is.
+  [[nodiscard]] std::vector<uint64_t> node_budgets(const std::vector<std::pair<int, uint64_t>>& by_id) const;
   // The frame pool for a VM of this home.
   [[nodiscard]] uint32_t pool_for(std::optional<uint32_t> home) const { return by_node_ && home ? *home : 0; }
   [[nodiscard]] unsigned vms_on(uint32_t index) const { return vms_[index]; }

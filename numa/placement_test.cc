@@ -124,5 +124,31 @@ TEST(NumaPlacement, OneNodeHostIsOneUnboundPoolWhateverTheSetting) {
   }
 }
 
+// Budgets by node id come back by node index (ids need not be dense); a node the host lacks,
+// a budget above the node's memory and a setting without homes are refused, one line each.
+TEST(NumaPlacement, NodeBudgetsByIndexAndBadOnesRefused) {
+  Topology t = Topology::uniform(2, 4 * kGiB, 1);
+  t.nodes[1].id = 3;
+  const NumaPlacement numa(t, *NumaSetting::parse("auto"));
+  EXPECT_EQ(numa.node_budgets({{3, 1 * kGiB}}), (std::vector<uint64_t>{0, 1 * kGiB}));
+  EXPECT_EQ(numa.node_budgets({{0, 4 * kGiB}, {3, 2 * kGiB}}), (std::vector<uint64_t>{4 * kGiB, 2 * kGiB}));
+  EXPECT_EQ(numa.node_budgets({}), (std::vector<uint64_t>{0, 0}));
+  auto refusal = [](const NumaPlacement& p, std::vector<std::pair<int, uint64_t>> b) -> std::string {
+    try {
+      (void)p.node_budgets(b);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(refusal(numa, {{1, kGiB}}), "--host-budget-node 1:1024M: the host has no node 1");
+  EXPECT_EQ(refusal(numa, {{3, 4 * kGiB + kMiB}}), "--host-budget-node 3:4097M: node 3 has only 4096 MiB");
+  const NumaPlacement off(t, *NumaSetting::parse("off"));
+  EXPECT_EQ(refusal(off, {{0, kGiB}}), "--host-budget-node 0:1024M: --numa off gives VMs no home node to budget by");
+  // One node: auto homes every VM on node 0, so its budget works like the total.
+  const NumaPlacement one(Topology::uniform(1, 4 * kGiB, 1), *NumaSetting::parse("auto"));
+  EXPECT_EQ(one.node_budgets({{0, kGiB}}), (std::vector<uint64_t>{kGiB}));
+}
+
 }  // namespace
 }  // namespace densevm

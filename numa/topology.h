@@ -7,8 +7,10 @@
 //   const Topology two = Topology::uniform(2, /*bytes_per_node=*/1ull << 30, /*cpus_per_node=*/2);
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace densevm {
@@ -18,6 +20,12 @@ struct NumaNode {
   std::vector<int> cpus;      // the CPUs this process may run on, on this node
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;    // when read
+  // Of free_bytes, what the kernel keeps for itself: below each zone's low watermark plus its
+  // lowmem reserve, a page first touched under a node preference comes from another node.
+  uint64_t reserved_bytes = 0;
+
+  // What a pool bound to this node can expect to get on it.
+  [[nodiscard]] uint64_t usable_bytes() const { return free_bytes - std::min(reserved_bytes, free_bytes); }
 };
 
 struct Topology {
@@ -36,8 +44,13 @@ struct Topology {
 };
 
 // The host as libnuma sees it: every configured node with memory, the CPUs of this process's
-// affinity mask on it, its size and free memory, and the distance table. A host without NUMA
-// support (numa_available() < 0) is one node holding every allowed CPU and all memory.
+// affinity mask on it, its size, free memory and the kernel's reserve of it (/proc/zoneinfo),
+// and the distance table. A host without NUMA support (numa_available() < 0) is one node
+// holding every allowed CPU and all memory.
 [[nodiscard]] Topology read_host_topology();
+
+// Per node id (index), the free pages /proc/zoneinfo's text holds back from user allocations:
+// for each zone min(free, low + its largest lowmem protection). Empty for text without zones.
+[[nodiscard]] std::vector<uint64_t> zone_reserved_pages(std::string_view zoneinfo);
 
 }  // namespace densevm

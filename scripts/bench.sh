@@ -9,7 +9,7 @@ for b in "$build"/bench/*_bench; do
   echo "== $(basename "$b")"
   "$b" --benchmark_min_time=0.5
 done
-for s in bench/mmu_modes.sh bench/qemu_peer.sh bench/ksm_compare.sh bench/balloon_reclaim.sh bench/snapshot_files.sh; do
+for s in bench/mmu_modes.sh bench/qemu_peer.sh bench/ksm_compare.sh bench/balloon_reclaim.sh bench/snapshot_files.sh bench/plan_fleet.sh; do
   echo "== $s"
   bash "$s" "$build"
 done

@@ -44,4 +44,16 @@ echo "== 6. the same guest cloned 4 times in memory at the marker, no file"
   --clones 4 --stats "$out/live-clones.json" | grep "memfill ok"
 jq -r '"   4 clones ready in \(.snapshot.clone_seconds * 10000 | floor / 10) ms; host RSS for the frozen VM and its 4 clones: \(.host.rss_bytes / 1048576 | floor) MiB"' "$out/live-clones.json"
 echo
-echo "Statistics of every run are in $out/ (see README.md for the fields)."
+echo "== 7. a plan of these guests: step 2's four saved at their marker and step 5's, fingerprinted"
+fleet="workload=memfill size=48M zero=30 shared=40 unique=30 image=1 mark=1 hold=20 linger=60"
+"$bin" run --vms 4 --mem 64M --cmdline "$fleet" --checkpoint-at marker --save "$out/fleet.snap" >/dev/null
+snaps=("$out"/fleet.vm0.snap "$out"/fleet.vm1.snap "$out"/fleet.vm2.snap "$out"/fleet.vm3.snap)
+"$bin" plan fingerprint "${snaps[@]}" "$out/demo.snap" -o "$out" | sed 's/^/   /'
+fps=("$out"/fleet.vm0.snap.fp "$out"/fleet.vm1.snap.fp "$out"/fleet.vm2.snap.fp "$out"/fleet.vm3.snap.fp "$out/demo.snap.fp")
+"$bin" plan report --host-mem 192M --hosts 3 "${fps[@]}" -o "$out/plan.html" | sed 's/^/   /'
+"$bin" plan fit --host-mem 512M "${fps[@]:0:4}" --json >"$out/plan-fleet.json"
+"$bin" restore "${snaps[@]}" --dedup on --dedup-rate 1000000 --stats "$out/fleet-restored.json" >/dev/null
+jq -r --slurpfile plan "$out/plan-fleet.json" '($plan[0].techniques.dedup.host_bytes) as $p | (.host.frames_resident * 4096) as $m |
+  "   the four restored together with --dedup on: \($m / 1048576 * 10 | floor / 10) MiB of frames, predicted \($p / 1048576 * 10 | floor / 10) MiB (\(($m - $p) / $p * 1000 | round / 10)%)"' "$out/fleet-restored.json"
+echo
+echo "Statistics of every run are in $out/ (see README.md for the fields); the plan is $out/plan.html."

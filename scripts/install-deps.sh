@@ -6,7 +6,8 @@ pkgs=(
   cmake g++ make pkg-config
   libzydis-dev libasmjit-dev libxxhash-dev libjemalloc-dev libnuma-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-  qemu-system-x86 bc jq python3 time acpica-tools
+  coinor-libcbc-dev
+  qemu-system-x86 bc jq python3 time acpica-tools chromium
   clang libclang-rt-14-dev
 )
 missing=()

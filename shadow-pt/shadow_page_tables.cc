@@ -23,7 +23,7 @@ ShadowTable* ShadowPageTables::create(uint64_t gfn, unsigned level, bool direct,
     tracking_.clear(page, PageTracking::kPageTable);
     if (!trackable) return nullptr;
   }
-  const std::optional<Hpa> frame = frames_.allocate();
+  const std::optional<Hpa> frame = frames_.allocate(pool_);
   if (!frame) return nullptr;
   ShadowTable& t = by_frame_[frame->page_number()];
   t.frame = *frame;

@@ -60,8 +60,9 @@ class ShadowPageTables {
   using Walker = PageTableWalker<X86Pte>;
   static constexpr unsigned kEntries = Walker::kEntriesPerTable;
 
-  ShadowPageTables(FrameStore& frames, PageTracking& tracking)
-      : frames_(frames), tracking_(tracking) {}
+  // Tables come from `pool` of the store (the VM's home NUMA node's).
+  ShadowPageTables(FrameStore& frames, PageTracking& tracking, uint32_t pool = 0)
+      : frames_(frames), tracking_(tracking), pool_(pool) {}
   // Releases every frame and clears the tracking this set added.
   ~ShadowPageTables();
   ShadowPageTables(const ShadowPageTables&) = delete;
@@ -136,6 +137,7 @@ class ShadowPageTables {
 
   FrameStore& frames_;
   PageTracking& tracking_;
+  uint32_t pool_;
   std::unordered_map<uint64_t, ShadowTable> by_frame_;  // by frame number
   std::unordered_map<uint64_t, GuestTableState> by_gfn_;
   std::vector<uint64_t> unsync_;

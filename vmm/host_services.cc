@@ -14,8 +14,8 @@ namespace {
 // The scanner's own counters (not its census of the P2Ms, taken when stats() is called).
 void add_counters(DedupStats& into, const DedupStats& from) {
   for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
-                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::pages_hashed,
-                     &DedupStats::pages_clean}) {
+                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::frames_moved,
+                     &DedupStats::pages_hashed, &DedupStats::pages_clean}) {
     into.*field += from.*field;
   }
   into.scan_seconds += from.scan_seconds;
@@ -24,7 +24,12 @@ void add_counters(DedupStats& into, const DedupStats& from) {
 }  // namespace
 
 HostServices::HostServices(const HostServicesConfig& config, FrameStore& frames)
-    : config_(config), frames_(frames), scan_rate_(config.dedup_rate) {}
+    : config_(config),
+      budgeted_(BalloonPolicyConfig{.host_budget_pages = config.host_budget_pages,
+                                    .node_budget_pages = config.node_budget_pages}
+                    .budgeted()),
+      frames_(frames),
+      scan_rate_(config.dedup_rate) {}
 
 uint64_t HostServices::virtual_time() const {
   uint64_t sum = 0;
@@ -36,9 +41,12 @@ void HostServices::attach(std::span<Vm* const> vms) {
   vms_.assign(vms.begin(), vms.end());
   virtual_time_seen_ = virtual_time();
   balloon_.reset();
-  if (config_.balloon_target_pages || config_.host_budget_pages != 0) {
-    balloon_ = std::make_unique<BalloonPolicy>(BalloonPolicyConfig{.host_budget_pages = config_.host_budget_pages});
-    for (Vm* vm : vms_) balloon_->add(vm->memory(), vm->balloon(), config_.balloon_target_pages);
+  if (config_.balloon_target_pages || budgeted_) {
+    balloon_ = std::make_unique<BalloonPolicy>(BalloonPolicyConfig{
+        .host_budget_pages = config_.host_budget_pages, .node_budget_pages = config_.node_budget_pages});
+    for (Vm* vm : vms_) {
+      balloon_->add(vm->memory(), vm->balloon(), config_.balloon_target_pages, vm->config().numa_home);
+    }
     balloon_->step();
   }
   start_dedup();
@@ -88,7 +96,7 @@ void HostServices::restore(const State& s) {
 
 void HostServices::step() {
   // Under a budget, a VM that stopped gives its RAM back and leaves the budget.
-  for (size_t i = 0; i < vms_.size() && config_.host_budget_pages != 0; ++i) {
+  for (size_t i = 0; i < vms_.size() && budgeted_; ++i) {
     if (vms_[i]->state() != Vm::State::kRunning) balloon_->retire(i);
   }
   if (balloon_) balloon_->step();

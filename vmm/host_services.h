@@ -29,6 +29,7 @@ namespace densevm {
 struct HostServicesConfig {
   std::optional<uint64_t> balloon_target_pages;  // each VM's guest memory size: its cap
   uint64_t host_budget_pages = 0;                // 0: no budget
+  std::vector<uint64_t> node_budget_pages{};     // per NUMA node index (VmConfig::numa_home); 0: none
   bool dedup = false;
   uint64_t dedup_rate = ScanRate::kDefaultPagesPerSecond;  // pages per VM per virtual second
   DedupScope dedup_scope = DedupScope::kHost;
@@ -74,6 +75,7 @@ class HostServices {
   [[nodiscard]] uint64_t virtual_time() const;
 
   HostServicesConfig config_;
+  bool budgeted_;  // a host or node budget: the balloon policy samples, and retires stopped VMs
   FrameStore& frames_;
   std::vector<Vm*> vms_;
   std::unique_ptr<BalloonPolicy> balloon_;

@@ -80,14 +80,13 @@ bool Vm::set_generation_id(GenerationId id) {
 
 Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
     : config_(config),
-      memory_(frames, config.mem_bytes),
+      memory_(frames, config.mem_bytes, config.frame_pool),
       tracking_(tracking_pages(memory_)),
       mmu_(memory_, tracking_, config.paging),
       balloon_(memory_),
       balloon_mmio_(memory_, balloon_),
       uart_([sink = std::move(sink), id = config.id](std::string_view line) { sink(id, line); }),
       vcpu_(mmu_, *this, tracking_, &mmu_) {
-  memory_.set_frame_pool(config.frame_pool);  // before a boot path writes the first page
   if (config.cpu.translate) {
     std::string error;
     if (!vcpu_.enable_translation(config.cpu.jit, &error)) {

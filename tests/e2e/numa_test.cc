@@ -87,6 +87,30 @@ TEST(Numa, OneNodeChangesNothing) {
   EXPECT_EQ(off_doc["vms"], auto_doc["vms"]);
 }
 
+// On one node every VM is homed on node 0, so its budget is the total budget: the same
+// balloon targets, the same run. The policy across nodes is in balloon_policy_test (and
+// make test-numa).
+TEST(Numa, OneNodesBudgetIsTheHostBudget) {
+  if (host_nodes() != 1) GTEST_SKIP() << "a host of one node";
+  const std::vector<std::string> args = {"run", "--vms", "2", "--mem", "64M", "--cmdline",
+                                         "workload=memfill size=24M free=1 linger=150 balloon_report=0"};
+  CliResult total, node;
+  nlohmann::json total_doc = run_stats(with(args, {"--host-budget", "80M"}), &total);
+  nlohmann::json node_doc = run_stats(with(args, {"--host-budget-node", "0:80M"}), &node);
+  ASSERT_EQ(total.exit_code, 0) << total.err;
+  ASSERT_EQ(node.exit_code, 0) << node.err;
+  uint64_t held = 0;
+  for (const auto& vm : node_doc["vms"]) {
+    EXPECT_GT(vm["balloon"]["target_pages"].get<uint64_t>(), 0u);
+    held += 64 * 256 - vm["balloon"]["target_pages"].get<uint64_t>();
+  }
+  EXPECT_LE(held, 80u * 256) << "the targets fit the node's budget";
+  for (nlohmann::json* doc : {&total_doc, &node_doc}) {
+    for (auto& vm : (*doc)["vms"]) vm.erase("numa");
+  }
+  EXPECT_EQ(total_doc["vms"], node_doc["vms"]);
+}
+
 TEST(Numa, BadNodesGetOneLineAndNonZeroExit) {
   const std::string missing = "node:" + std::to_string(host_nodes());
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
@@ -100,6 +124,11 @@ TEST(Numa, BadNodesGetOneLineAndNonZeroExit) {
       {{"run", "--vm-numa", "0"}, "is not K:N"},
       {{"run", "--vm-numa", "0:" + std::to_string(host_nodes())}, "the host has no node"},
       {{"run", "--dedup-numa", "near"}, "--dedup-numa takes global or local"},
+      {{"run", "--host-budget-node", std::to_string(host_nodes()) + ":64M"}, "the host has no node"},
+      {{"run", "--host-budget-node", "0:1000T"}, "node 0 has only"},
+      {{"run", "--host-budget-node", "0:64M", "--host-budget-node", "0:32M"}, "--host-budget-node names node 0 twice"},
+      {{"run", "--host-budget-node", "0:64M", "--numa", "off"}, "--numa off gives VMs no home node to budget by"},
+      {{"run", "--host-budget-node", "64M"}, "is not N:SIZE"},
   };
   for (const auto& [args, message] : cases) {
     const CliResult r = run_densevm(args);

@@ -308,6 +308,34 @@ TEST_F(SnapshotFile, LazyRestoresRunExactlyAsEagerOnesAndTouchOnlyWhatTheGuestUs
 
 // A diff from a restored VM is small, restores to the same end as the uninterrupted run, and
 // names its parent: a missing or different parent is refused in one line.
+// Several files restored as one fleet: each VM goes on as its own file's restore does, under
+// the [vmK] of its place on the command line; a bad file among them stops everything first.
+TEST_F(SnapshotFile, SeveralFilesRestoreAsOneFleetInTheOrderGiven) {
+  const std::string other = temp_path("memfill-seed7.snap");
+  ASSERT_EQ(run_densevm({"run", "--mem", "32M", "--cmdline", "workload=memfill size=4M seed=7 hold=5", "--checkpoint-at",
+                         kCheckpointAt, "--save", other}).exit_code, 0);
+  const std::string mine = memfill_line(run_densevm({"restore", *file_}).out);
+  const std::string its = memfill_line(run_densevm({"restore", other}).out);
+  ASSERT_NE(mine, "");
+  ASSERT_NE(its, mine) << "two different guests";
+
+  const Outcome fleet = run_with_stats({"restore", other, *file_}, "fleet");
+  ASSERT_EQ(fleet.result.exit_code, 0) << fleet.result.err;
+  EXPECT_NE(fleet.result.out.find("[vm0] " + its), std::string::npos) << fleet.result.out;
+  EXPECT_NE(fleet.result.out.find("[vm1] " + mine), std::string::npos) << fleet.result.out;
+  const nlohmann::json& snap = fleet.stats["snapshot"];
+  ASSERT_EQ(snap["files"].size(), 2u);
+  EXPECT_EQ(snap["files"][0]["restored_from"], other);
+  EXPECT_EQ(snap["files"][1]["restored_from"], *file_);
+  EXPECT_EQ(snap["image_pages"].get<uint64_t>(),
+            snap["files"][0]["image_pages"].get<uint64_t>() + snap["files"][1]["image_pages"].get<uint64_t>());
+  EXPECT_EQ(fleet.stats["vms"].size(), 2u);
+
+  expect_refused(run_densevm({"restore", *file_, temp_path("missing.snap")}), "missing.snap");
+  expect_refused(run_densevm({"restore", *file_, other, "--clones", "2"}), "--clones clones one file");
+  std::remove(other.c_str());
+}
+
 TEST_F(SnapshotFile, DiffSnapshotsChainToTheirParent) {
   const std::string child = temp_path("child.snap");
   const Outcome saved = run_with_stats(

@@ -36,7 +36,8 @@ def main():
         print("test-numa %d nodes: FAIL: %s" % (nodes, "; ".join(failures)))
         return 1
     docs, statuses = documents(text)
-    for name in ["auto", "node", "pervm", "interleave", "off", "local", "global", "full", "saved", "restored", "moved"]:
+    for name in ["auto", "node", "pervm", "interleave", "off", "local", "global", "majority", "budget", "full", "saved",
+                 "restored", "moved"]:
         expect(statuses.get(name) == 0 and docs.get(name), "%s: densevm failed (status %s)" % (name, statuses.get(name)))
     if failures:
         print("test-numa %d nodes: FAIL: %s" % (nodes, "; ".join(failures)))
@@ -79,6 +80,11 @@ def main():
                    "%s: vm%d home %s frames %s" % (name, vm["id"], vm["numa"]["home_node"], vm["numa"]["frames_by_node"]))
             ran = docs[name]["numa"]["vm_cpus"][vm["id"]]
             expect(ran and set(ran) <= cpus_of[nodes - 1], "%s: vm%d ran on %s" % (name, vm["id"], ran))
+        # Every frame in use, the P2Ms' and shadow tables' with the guest pages, on that node.
+        d = docs[name]
+        on = [n["frames"] for n in d["numa"]["nodes"]]
+        expect(on[:-1] == [0] * (nodes - 1) and on[-1] + d["numa"]["frames_not_present"] == d["host"]["frames_resident"],
+               "%s: frames by node %s, %d resident" % (name, on, d["host"]["frames_resident"]))
 
     # interleave: no home, frames on every node, none with much more than its share.
     d = docs["interleave"]
@@ -105,7 +111,31 @@ def main():
     notes.append("dedup merges local %d (remote 0) global %d (remote %d)" %
                  (local["dedup"]["merges"], glob["dedup"]["merges"], remote_global))
 
-    # A full node: the VM runs to its end, part of its frames on another node by the
+    # Global merges go where most of their users are: the three VMs of the last node map no
+    # remote frame but the zero frame; vm0, alone on node 0, maps the shared ones remotely.
+    d = docs["majority"]
+    remote = [vm["numa"]["remote_mappings"] - vm["numa"]["remote_zero_mappings"] for vm in d["vms"]]
+    expect(d["dedup"]["frames_moved"] > 0, "majority: no frame moved")
+    expect([vm["numa"]["home_node"] for vm in d["vms"]] == [0] + [nodes - 1] * 3, "majority: homes")
+    expect(remote[1:] == [0, 0, 0] and remote[0] > 0, "majority: remote non-zero mappings %s" % remote)
+    notes.append("majority: %d frames moved, remote %s" % (d["dedup"]["frames_moved"], remote))
+
+    # A budget for the last node: its VMs ballooned to fit it, every other VM left alone.
+    d = docs["budget"]
+    budget_pages = 40 * 4 // nodes * 256
+    ram_pages = 64 * 256
+    held = 0
+    for vm in d["vms"]:
+        target = vm["balloon"]["target_pages"]
+        if vm["numa"]["home_node"] == nodes - 1:
+            expect(target > 0, "budget: vm%d on the budgeted node not ballooned" % vm["id"])
+            held += ram_pages - target
+        else:
+            expect(target == 0, "budget: vm%d on node %s ballooned (%d pages)" % (vm["id"], vm["numa"]["home_node"], target))
+    expect(0 < held <= budget_pages, "budget: the last node's VMs hold %d pages, budget %d" % (held, budget_pages))
+    notes.append("budget: node %d's VMs hold %d of %d pages" % (nodes - 1, held, budget_pages))
+
+    # A full node:    # A full node: the VM runs to its end, part of its frames on another node by the
     # kernel's answer, and the pool's fall-back counted.
     d = docs.get("full")
     if expect(statuses.get("full") == 0 and d, "full: densevm failed (status %s)" % statuses.get("full")):
@@ -115,8 +145,16 @@ def main():
         expect(vm["exit_code"] == 0, "full: the VM did not exit 0")
         expect(fallbacks > 0 and sum(by) - by[nodes - 1] > 0 and vm["numa"]["remote_mappings"] > 0,
                "full: no fall-back (frames %s, fallback_frames %d)" % (by, fallbacks))
-        notes.append("full node: %.0f%% home, %d frames elsewhere, %d fall-backs" %
-                     (100.0 * by[nodes - 1] / max(1, sum(by)), sum(by) - by[nodes - 1], fallbacks))
+        # The pool is sized from the node's free memory less the kernel's reserve (zone
+        # watermarks and lowmem protection), so what it hands out the kernel puts on the node:
+        # most of it, the VMM's own memory on that node taking the rest (49-100% in six runs;
+        # 13-36% before, with the reserve counted in the pool).
+        pool = d["numa"]["nodes"][nodes - 1]["pool_frames"]
+        expect(pool > 0 and by[nodes - 1] >= pool * 2 // 5,
+               "full: %d of the pool's %d frames on the node" % (by[nodes - 1], pool))
+        notes.append("full node: %.0f%% home, %d frames elsewhere, %d fall-backs, pool %d frames %.0f%% on the node" %
+                     (100.0 * by[nodes - 1] / max(1, sum(by)), sum(by) - by[nodes - 1], fallbacks, pool,
+                      100.0 * by[nodes - 1] / max(1, pool)))
 
     # Snapshots: the home node recorded, restored there, or moved and said so.
     for name, node in [("saved", nodes - 1), ("restored", nodes - 1), ("moved", 0)]:
@@ -135,6 +173,11 @@ def main():
 
     m = re.search(r"=== bad node (\d+) (\d+) (.*?) ===", text)
     expect(m and m.group(1) != "0" and m.group(2) == "1", "bad node: %s" % (m.group(0) if m else "no line"))
+
+    for what, needle in [("node", "the host has no node %d" % nodes), ("size", "node 0 has only")]:
+        m = re.search(r"=== bad budget %s (\d+) (\d+) (.*?) ===" % what, text)
+        expect(m and m.group(1) != "0" and m.group(2) == "1" and needle in m.group(3),
+               "bad budget %s: %s" % (what, m.group(0) if m else "no line"))
 
     if failures:
         print("test-numa %d nodes: FAIL: %s" % (nodes, "; ".join(failures)))

@@ -32,6 +32,10 @@ run() {
   echo "=== end $name ==="
 }
 
+# The kernel's automatic NUMA balancing would unmap our pages now and then (NUMA hinting
+# faults) in a pool without a policy (--numa off), and move_pages(2) reports such a page as
+# not present: off's census would depend on when the scanner last ran.
+echo 0 >/proc/sys/kernel/numa_balancing 2>/dev/null
 nodes=$(ls -d /sys/devices/system/node/node* | wc -l)
 last=$((nodes - 1))
 run auto run --vms 4 --threads 4 --mem 32M --numa auto --cmdline "$(fill 8M 0 0)"
@@ -43,6 +47,14 @@ run local run --vms 4 --threads 4 --mem 32M --numa auto --dedup on --dedup-rate 
     --cmdline "$(fill 4M 100 40)"
 run global run --vms 4 --threads 4 --mem 32M --numa auto --dedup on --dedup-rate max --dedup-numa global \
     --cmdline "$(fill 4M 100 40)"
+# Global merges placed by their users: vm0 on node 0, three VMs on the last node; a page all
+# four share starts in vm0's frame (scanned first) and moves to the last node.
+run majority run --vms 4 --threads 4 --mem 32M --numa auto --vm-numa 0:0 --vm-numa 1:$last --vm-numa 2:$last \
+    --vm-numa 3:$last --dedup on --dedup-rate max --dedup-numa global --cmdline "$(fill 4M 100 40)"
+# A budget for the last node only: its VMs balloon (after filling 24 MiB each they free it and
+# linger, idle), the others keep everything.
+run budget run --vms 4 --threads 4 --mem 64M --numa auto --host-budget-node $last:$((40 * 4 / nodes))M \
+    --cmdline "workload=memfill size=24M free=1 linger=150 balloon_report=0"
 # Snapshots record the home node: saved on the last node, a restore goes back there; one told
 # to use node 0 says where it went.
 run saved run --mem 32M --numa node:$last --cmdline "$(fill 4M 0 0) mark=1" --checkpoint-at marker --save /tmp/vm.snap
@@ -64,5 +76,9 @@ umount /mnt/full
 # Bad input: one line, a non-zero exit.
 densevm run --numa node:$nodes >/tmp/bad.out 2>&1
 echo "=== bad node $? $(wc -l </tmp/bad.out) $(cat /tmp/bad.out) ==="
+densevm run --host-budget-node $nodes:64M >/tmp/bad.out 2>&1
+echo "=== bad budget node $? $(wc -l </tmp/bad.out) $(cat /tmp/bad.out) ==="
+densevm run --host-budget-node 0:64G >/tmp/bad.out 2>&1
+echo "=== bad budget size $? $(wc -l </tmp/bad.out) $(cat /tmp/bad.out) ==="
 echo "numa-guest: done"
 poweroff -f

@@ -1,0 +1,46 @@
+#include "cow-snapshots/chain_pages.h"
+
+#include <algorithm>
+
+#include "mmu/guest_memory.h"
+
+namespace densevm::snapshot {
+
+ChainPages::ChainPages(std::vector<Snapshot> chain) : chain_(std::move(chain)) {
+  if (chain_.empty()) throw SnapshotError("no snapshot to restore");
+  slots_.assign(top().config.mem_bytes >> kPageShift, kNone);
+  for (const Snapshot& s : chain_) {
+    const auto base = static_cast<uint32_t>(stored_);
+    first_.push_back(stored_);
+    stored_ += s.stored_pages();
+    if (stored_ >= kNone) throw SnapshotError("snapshot chain holds too many pages");
+    for (uint64_t i = 0; i < s.page_count; ++i) {
+      const IndexEntry ref = s.page(i);
+      const uint64_t index = index_of(Gpa{ref.gpa});
+      if (index >= slots_.size()) throw SnapshotError("snapshot has a page outside guest RAM");
+      slots_[index] = ref.stored == kDroppedPage ? kNone : base + ref.stored;
+    }
+  }
+  for (const uint32_t slot : slots_) pages_ += slot != kNone;
+}
+
+uint64_t ChainPages::index_of(Gpa page) const { return GuestMemory::ram_page_index(top().config.mem_bytes, page); }
+
+Gpa ChainPages::gpa_of(uint64_t index) const { return GuestMemory::ram_page_gpa(top().config.mem_bytes, index); }
+
+size_t ChainPages::owner_of(uint32_t s) const {
+  const auto it = std::upper_bound(first_.begin(), first_.end(), uint64_t{s});
+  return static_cast<size_t>(it - first_.begin()) - 1;
+}
+
+const uint8_t* ChainPages::data(uint32_t s) const {
+  const size_t k = owner_of(s);
+  return chain_[k].stored_page(static_cast<uint32_t>(s - first_[k]));
+}
+
+uint64_t ChainPages::hash(uint32_t s) const {
+  const size_t k = owner_of(s);
+  return chain_[k].page_hash(static_cast<uint32_t>(s - first_[k]));
+}
+
+}  // namespace densevm::snapshot

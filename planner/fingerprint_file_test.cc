@@ -1,0 +1,106 @@
+#include "planner/fingerprint_file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "planner/internal/test_fingerprints.h"
+
+namespace densevm::planner {
+namespace {
+
+using testing::content;
+using testing::kZero;
+
+class FingerprintFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("densevm-fp-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+  static std::vector<char> bytes_of(const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+  static void put(const std::string& p, const std::vector<char>& bytes) {
+    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  static Fingerprint sample() {
+    std::vector<uint64_t> h;
+    for (uint64_t i = 0; i < 3000; ++i) h.push_back(i % 3 == 0 ? kZero : content(i % 1000));
+    Fingerprint fp = fingerprint_of("vm0.snap", ImageKind::kSnapshot, {{0, 1000}, {uint64_t{4} << 30, 2000}}, h, 64);
+    fp.image_bytes = 123456;
+    fp.working_set_pages = 77;
+    return fp;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(FingerprintFile, RoundTripsWithAndWithoutPages) {
+  const Fingerprint fp = sample();
+  write_fingerprint(fp, path("vm0.fp"));
+  for (const bool with_pages : {false, true}) {
+    const Fingerprint back = read_fingerprint(path("vm0.fp"), with_pages);
+    EXPECT_EQ(back.name, "vm0.snap");
+    EXPECT_EQ(back.kind, ImageKind::kSnapshot);
+    EXPECT_EQ(back.image_bytes, 123456u);
+    EXPECT_EQ(back.ranges, fp.ranges);
+    EXPECT_EQ(back.ram_pages, 3000u);
+    EXPECT_EQ(back.zero_pages, 1000u);
+    EXPECT_EQ(back.distinct_pages, fp.distinct_pages);
+    EXPECT_EQ(back.working_set_pages, std::optional<uint64_t>(77));
+    EXPECT_EQ(back.sketch.k(), 64u);
+    EXPECT_TRUE(std::equal(back.sketch.values().begin(), back.sketch.values().end(), fp.sketch.values().begin(),
+                           fp.sketch.values().end()));
+    EXPECT_EQ(back.samples, fp.samples);
+    EXPECT_EQ(back.page_hashes, with_pages ? fp.page_hashes : std::vector<uint64_t>{});
+  }
+}
+
+TEST_F(FingerprintFile, EveryTruncationAndEveryFlippedByteIsRefused) {
+  write_fingerprint(sample(), path("vm0.fp"));
+  const std::vector<char> good = bytes_of(path("vm0.fp"));
+  for (size_t cut = 0; cut < good.size(); cut += std::max<size_t>(1, good.size() / 97)) {
+    put(path("cut.fp"), std::vector<char>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut)));
+    EXPECT_THROW((void)read_fingerprint(path("cut.fp"), true), FingerprintError) << cut;
+  }
+  for (size_t at = 0; at < good.size(); at += std::max<size_t>(1, good.size() / 211)) {
+    std::vector<char> bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ 0x20);
+    put(path("flip.fp"), bad);
+    EXPECT_THROW((void)read_fingerprint(path("flip.fp"), true), FingerprintError) << at;
+  }
+}
+
+TEST_F(FingerprintFile, ForeignFilesAndOtherVersionsAreRefusedByName) {
+  put(path("foreign.fp"), std::vector<char>(64, 'x'));
+  try {
+    (void)read_fingerprint(path("foreign.fp"), false);
+    FAIL();
+  } catch (const FingerprintError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a densevm fingerprint"), std::string::npos) << e.what();
+  }
+  write_fingerprint(sample(), path("vm0.fp"));
+  std::vector<char> v2 = bytes_of(path("vm0.fp"));
+  v2[8] = 2;
+  put(path("v2.fp"), v2);
+  EXPECT_THROW((void)read_fingerprint(path("v2.fp"), false), FingerprintError);
+  EXPECT_THROW((void)read_fingerprint(path("missing.fp"), false), FingerprintError);
+}
+
+TEST_F(FingerprintFile, AFailedWriteLeavesNothingUnderTheName) {
+  Fingerprint fp = sample();
+  fp.page_hashes.pop_back();  // inconsistent: refused before anything is written
+  EXPECT_THROW(write_fingerprint(fp, path("bad.fp")), std::logic_error);
+  EXPECT_FALSE(std::filesystem::exists(path("bad.fp")));
+  EXPECT_THROW(write_fingerprint(sample(), path("no-such-dir/vm.fp")), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace densevm::planner
