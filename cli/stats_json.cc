@@ -102,6 +102,8 @@ void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup) {
   doc["dedup"] = {
       {"enabled", dedup != nullptr},
       {"pages_scanned", d.pages_scanned},
+      {"pages_hashed", d.pages_hashed},
+      {"pages_clean", d.pages_clean},
       {"full_passes", d.full_passes},
       {"merges", d.merges},
       {"shared_frames", d.shared_frames},

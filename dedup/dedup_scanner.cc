@@ -24,7 +24,7 @@ DedupScanner::DedupScanner(FrameStore& frames, DedupConfig config)
     : frames_(frames), config_(config), zero_hash_(config.hash(zero_page())), owned_(frames) {}
 
 size_t DedupScanner::add(GuestMemory& memory, uint32_t group) {
-  members_.push_back({&memory, group, std::make_unique<PageChecksums>(memory)});
+  members_.push_back({&memory, group, std::make_unique<PageChecksums>(memory), std::make_unique<PageHashes>(memory)});
   return members_.size() - 1;
 }
 
@@ -51,6 +51,7 @@ void DedupScanner::step(uint64_t budget) {
       cursor_gpa_ = Gpa{0};
       continue;
     }
+    forget_written(members_[cursor_member_]);
     for (const Page& p : batch_) visit(cursor_member_, p);
     scanned += batch_.size();
   }
@@ -78,13 +79,43 @@ bool DedupScanner::collect(const Member& m, uint64_t want) {
   return false;
 }
 
+// The batch's pages written since their last visit lose their kept fingerprint. Harvesting
+// the D bits drops the guests' writable translations of them, so the next write walks the
+// EPT and sets D again: a page written after this is hashed at its next visit.
+void DedupScanner::forget_written(const Member& m) const {
+  if (batch_.empty()) return;
+  m.memory->harvest_written(batch_.front().gpa, batch_.back().gpa + kPageSize,
+                            [&](Gpa gpa) { m.hashes->written(gpa); });
+}
+
+uint64_t DedupScanner::fingerprint(const Member& m, const Page& page, const uint8_t* bytes) {
+  if (const std::optional<uint64_t> kept = m.hashes->known(page.gpa)) {
+    ++counters_.pages_clean;
+    return *kept;
+  }
+  const uint64_t hash = config_.hash(bytes);
+  m.hashes->remember(page.gpa, hash);
+  ++counters_.pages_hashed;
+  return hash;
+}
+
 void DedupScanner::visit(size_t member, const Page& page) {
+  const Member& m = members_[member];
+  const bool written = m.hashes->take_written(page.gpa);
   // Only a private, writable page can be merged: dedup frames are read-only and never held
   // by one guest alone, and anything else read-only belongs to another mechanism.
-  if (!members_[member].memory->private_and_writable(page.gpa, page.hpa, page.perms)) return;
+  if (!m.memory->private_and_writable(page.gpa, page.hpa, page.perms)) return;
+  // Volatile: written since the last visit, even if to the same bytes (a stack, a counter
+  // put back): merged, it would only be copied again at its next write. Not hashed now: its
+  // fingerprint is taken at the first visit that finds it unwritten.
+  if (written) {
+    m.checksums->note_written(page.gpa);
+    ++counters_.volatile_pages;
+    return;
+  }
   const uint8_t* bytes = frames_.host_ptr(page.hpa);
-  const uint64_t hash = config_.hash(bytes);
-  if (!members_[member].checksums->update(page.gpa, hash)) {
+  const uint64_t hash = fingerprint(m, page, bytes);
+  if (!m.checksums->update(page.gpa, hash)) {  // never seen, or changed unseen (a restore)
     ++counters_.volatile_pages;
     return;
   }
@@ -199,22 +230,40 @@ void DedupScanner::move_frame(Hpa from, uint32_t pool, const std::vector<std::pa
   ++counters_.frames_moved;
 }
 
+void DedupScanner::harvest_all(const Member& m, const std::function<void(Gpa)>& on_written) {
+  for (const GuestMemory::Range& r : m.memory->ram_ranges()) m.memory->harvest_written(r.begin, r.begin + r.size, on_written);
+}
+
 DedupScanner::State DedupScanner::save() const {
-  State s{cursor_member_, cursor_gpa_, candidates_, {}, owned_.save(), counters_};
-  for (const Member& m : members_) s.checksums.push_back(m.checksums->save());
+  State s{cursor_member_, cursor_gpa_, candidates_, {}, {}, owned_.save(), counters_};
+  for (const Member& m : members_) {
+    s.checksums.push_back(m.checksums->save());
+    harvest_all(m, [&](Gpa gpa) { m.hashes->written(gpa); });
+    s.written.push_back(m.hashes->written_bits());
+  }
   return s;
 }
 
 void DedupScanner::restore(const State& s) {
-  if (s.checksums.size() != members_.size()) throw StateError("dedup state is for another set of guests");
-  for (size_t i = 0; i < members_.size(); ++i) members_[i].checksums->restore(s.checksums[i]);
+  if (s.checksums.size() != members_.size() || s.written.size() != members_.size()) {
+    throw StateError("dedup state is for another set of guests");
+  }
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const Member& m = members_[i];
+    m.checksums->restore(s.checksums[i]);
+    harvest_all(m, [](Gpa) {});  // written after the save, in a history the rollback undid
+    m.hashes->forget_all();      // the pages may hold other bytes now: hash anew
+    m.hashes->restore_written(s.written[i]);
+  }
   owned_.restore(s.frames);
   cursor_member_ = s.cursor_member;
   cursor_gpa_ = s.cursor_gpa;
   candidates_ = s.candidates;
-  const double scan_seconds = counters_.scan_seconds;  // host time: not the scan's state
+  const DedupStats host_work = counters_;  // host work goes on: not the scan's state
   counters_ = s.counters;
-  counters_.scan_seconds = scan_seconds;
+  counters_.scan_seconds = host_work.scan_seconds;
+  counters_.pages_hashed = host_work.pages_hashed;
+  counters_.pages_clean = host_work.pages_clean;
 }
 
 DedupStats DedupScanner::stats() const {

@@ -6,7 +6,11 @@
 // translations, and the duplicate frame goes back to the host at the end of the step. A
 // guest write to a merged page is an EPT violation that GuestMemory::break_cow answers with
 // a private copy. A fingerprint only nominates: nothing merges before memcmp agrees, and a
-// page whose fingerprint changed since the previous pass is volatile and left alone.
+// page that is volatile — its fingerprint changed since the previous pass, or it was
+// written since the last visit at all — is left alone. Which pages were written is what
+// their EPT D bits say (every writer of guest memory sets them, see GuestMemory): a page
+// not written since it was hashed is not hashed again, its kept fingerprint (PageHashes)
+// stands in, and a merged page costs a P2M visit until a write breaks it.
 //
 //   DedupScanner dedup(frames, {.scope = DedupScope::kHost});
 //   for (Vm* vm : vms) dedup.add(vm->memory(), /*group=*/0);
@@ -22,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +35,7 @@
 #include "dedup/dedup_scope.h"
 #include "dedup/page_checksums.h"
 #include "dedup/page_hash.h"
+#include "dedup/page_hashes.h"
 #include "mmu/guest_memory.h"
 
 namespace densevm {
@@ -44,9 +50,15 @@ struct DedupStats {
   uint64_t pages_scanned = 0;      // mapped pages visited
   uint64_t full_passes = 0;        // times the scan went over every member
   uint64_t merges = 0;             // guest pages that became backed by a dedup frame
-  uint64_t volatile_pages = 0;     // visits that found the page changed since the last pass
+  uint64_t volatile_pages = 0;     // visits that found the page written or changed since
   uint64_t verify_mismatches = 0;  // equal fingerprints, unequal bytes: not merged
   uint64_t frames_moved = 0;       // content frames moved to the pool of most of their users
+  // Host work, going on across restore() like scan_seconds: of the private pages a visit
+  // found unwritten, those hashed (written some time before, or never hashed) and those
+  // whose kept fingerprint stood in (not written since it was taken). Pages found written
+  // are volatile and not hashed.
+  uint64_t pages_hashed = 0;
+  uint64_t pages_clean = 0;
   double scan_seconds = 0;         // host CPU time in step() (thread clock): statistics only
   // A census of the P2Ms when stats() is called.
   uint64_t shared_frames = 0;       // dedup content frames some guest page maps
@@ -70,13 +82,18 @@ class DedupScanner {
 
   // The scanner's part of a checkpoint (core/persist.h): its place in the pass, the pass's
   // candidates, every member's fingerprints, the frames it owns (held by the state too) and
-  // its counters, so that after a restore the scan visits and merges exactly what it did
-  // after the save. Host time (scan_seconds) goes on.
+  // its counters and which pages were written since their last visit (the EPT D bits,
+  // harvested by save()), so that after a restore the scan visits and merges exactly what it
+  // did after the save. restore() expects the members' memory as it was at the save (a
+  // rollback puts it back first): the D bits set since describe an undone history and are
+  // dropped. Host work (scan_seconds, pages_hashed, pages_clean) goes on, and the kept
+  // fingerprints are host-only: after a restore every page is hashed anew.
   struct State {
     size_t cursor_member = 0;
     Gpa cursor_gpa;
     std::vector<Candidates> candidates;
     std::vector<std::vector<uint32_t>> checksums;  // per member
+    std::vector<std::vector<uint64_t>> written;    // per member, bit per RAM page
     DedupFramesState frames;
     DedupStats counters;
   };
@@ -96,7 +113,9 @@ class DedupScanner {
 
   [[nodiscard]] DedupStats stats() const;
 
-  // Between epochs. restore throws StateError for another set of members.
+  // Between epochs. restore throws StateError for another set of members. save() moves the
+  // D bits into the scanner's own record of written pages (the guests' writable
+  // translations go, as at any harvest): nothing it decides changes.
   [[nodiscard]] State save() const;
   void restore(const State& s);
 
@@ -105,6 +124,7 @@ class DedupScanner {
     GuestMemory* memory;
     uint32_t group;
     std::unique_ptr<PageChecksums> checksums;
+    std::unique_ptr<PageHashes> hashes;  // host-only: not in State
   };
   struct Page {
     Gpa gpa;
@@ -113,6 +133,9 @@ class DedupScanner {
   };
 
   [[nodiscard]] bool collect(const Member& m, uint64_t want);
+  void forget_written(const Member& m) const;
+  static void harvest_all(const Member& m, const std::function<void(Gpa)>& on_written);
+  [[nodiscard]] uint64_t fingerprint(const Member& m, const Page& page, const uint8_t* bytes);
   void visit(size_t member, const Page& page);
   void merge_with_candidate(size_t member, const Page& page, const uint8_t* bytes,
                             uint64_t hash, uint32_t table);

@@ -3,11 +3,14 @@
 namespace densevm {
 namespace {
 
-// 0 marks a page never seen, so a fingerprint of 0 is stored as 1: such a page is merged
-// a pass later at worst.
+constexpr uint32_t kNever = 0;
+constexpr uint32_t kWritten = 1;
+
+// The two marks are no fingerprint: a fingerprint folding to one is stored as 2 (such a
+// page may be merged a pass later than it could).
 uint32_t fold(uint64_t hash) {
   const auto folded = static_cast<uint32_t>(hash ^ (hash >> 32));
-  return folded == 0 ? 1 : folded;
+  return folded <= kWritten ? 2 : folded;
 }
 
 }  // namespace
@@ -19,9 +22,14 @@ bool PageChecksums::update(Gpa gpa, uint64_t hash) {
   const uint64_t i = slot(gpa);
   if (i >= sums_.size()) return false;
   const uint32_t now = fold(hash);
-  const bool same = sums_[i] == now;
+  const bool same = sums_[i] == now || sums_[i] == kWritten;
   sums_[i] = now;
   return same;
+}
+
+void PageChecksums::note_written(Gpa gpa) {
+  const uint64_t i = slot(gpa);
+  if (i < sums_.size()) sums_[i] = kWritten;
 }
 
 void PageChecksums::restore(const std::vector<uint32_t>& sums) {

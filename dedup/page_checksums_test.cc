@@ -17,6 +17,18 @@ TEST(PageChecksums, APageIsStableOnlyWhenItsFingerprintRepeats) {
   EXPECT_FALSE(sums.update(Gpa{uint64_t{16} << 20}, 1));
 }
 
+TEST(PageChecksums, APageVisitedWrittenIsStableAtItsNextVisitWhateverItsBytes) {
+  FrameStore frames(uint64_t{1} << 30);
+  GuestMemory mem(frames, uint64_t{16} << 20);
+  PageChecksums sums(mem);
+  sums.note_written(Gpa{0x5000});
+  EXPECT_TRUE(sums.update(Gpa{0x5000}, 7)) << "seen, and the caller saw no write since";
+  EXPECT_TRUE(sums.update(Gpa{0x5000}, 7));
+  EXPECT_FALSE(sums.update(Gpa{0x5000}, 8));
+  EXPECT_FALSE(sums.update(Gpa{0x6000}, 1)) << "a fingerprint folding to a mark is still never seen";
+  EXPECT_TRUE(sums.update(Gpa{0x6000}, 1));
+}
+
 TEST(PageChecksums, RamAboveTheMmioWindowHasItsOwnSlots) {
   FrameStore frames(uint64_t{1} << 33);
   GuestMemory mem(frames, uint64_t{4} << 30);

@@ -29,5 +29,16 @@ TEST(ScanRate, HugeProductsDoNotOverflow) {
   EXPECT_EQ(rate.earn(uint64_t{1} << 63), ScanRate::kUnlimitedBudget - 1);
 }
 
+TEST(ScanRate, CapAllowsAPassPerTwentyVirtualMillisecondsOfEachVm) {
+  // 4 VMs mapping 1000 pages between them, one 2 ms epoch each: a tenth of a pass.
+  EXPECT_EQ(ScanRate::cap(4 * 2'000'000, 1000, 4), 100u);
+  EXPECT_EQ(ScanRate::cap(4 * 20'000'000, 1000, 4), 1000u) << "a whole pass per 20 ms";
+  EXPECT_EQ(ScanRate::cap(1, 1000, 4), 1u) << "rounded up";
+  EXPECT_EQ(ScanRate::cap(0, 1000, 4), 0u);
+  EXPECT_EQ(ScanRate::cap(8'000'000, 0, 4), 0u) << "nothing mapped, nothing to visit";
+  EXPECT_EQ(ScanRate::cap(8'000'000, 1000, 0), 0u);
+  EXPECT_EQ(ScanRate::cap(~uint64_t{0}, ~uint64_t{0}, 1), ScanRate::kUnlimitedBudget - 1) << "128 bits, clamped";
+}
+
 }  // namespace
 }  // namespace densevm

@@ -225,7 +225,7 @@ void P2m::harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_d
   ChangeRuns runs(*this);
   auto harvest = [&](uint64_t addr, EptEntry& e, unsigned) {
     if (!e.dirty()) return;
-    e.clear(EptEntry::kDirty | EptEntry::kAccessed);
+    e.clear(EptEntry::kDirty);
     ++stats_.entry_writes;
     runs.add(addr);
     on_dirty(Gpa{addr});
@@ -248,6 +248,14 @@ void P2m::mark_accessed(Gpa gpa) {
   EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
   if (leaf == nullptr || !leaf->holds_frame() || leaf->accessed()) return;
   leaf->set(EptEntry::kAccessed);
+  ++stats_.entry_writes;
+}
+
+void P2m::mark_dirty(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return;
+  EptEntry* leaf = walker_.find(root_, gpa.value(), 1);
+  if (leaf == nullptr || !leaf->holds_frame() || leaf->dirty()) return;
+  leaf->set(EptEntry::kDirty);
   ++stats_.entry_writes;
 }
 

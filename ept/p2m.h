@@ -156,8 +156,13 @@ class P2m {
   // it first (and may keep its frame, making it shared).
   void before_leaf_write(Gpa page);
 
-  // Calls on_dirty for each page in [begin, end) whose D bit is set, clearing D and A.
+  // Calls on_dirty for each page in [begin, end) whose D bit is set and clears D (A stays:
+  // it is idle-memory sampling's). Announced as a change of rights, so that translations
+  // cached as writable go and the next write walks again, setting D anew.
   void harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty);
+  // Sets the leaf's D bit, as a write through the EPT would: the VMM wrote the page or gave
+  // it a frame with other bytes (not announced: a cached translation only lacks the bit).
+  void mark_dirty(Gpa gpa);
   // Whether the leaf at gpa was accessed since the last call; clears A.
   [[nodiscard]] bool test_and_clear_accessed(Gpa gpa);
   // Sets the leaf's A bit, as an access would (not announced: nothing cached can be wrong).

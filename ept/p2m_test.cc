@@ -193,8 +193,8 @@ TEST_F(P2mTest, HarvestDirtyReportsAndClears) {
   p2m_.harvest_dirty(Gpa{0}, Gpa{6 * kPageSize}, [&](Gpa gpa) { dirty.push_back(gpa.value()); });
   EXPECT_EQ(dirty, (std::vector<uint64_t>{kPageSize, 2 * kPageSize})) << "page 6 is out of range";
   EXPECT_FALSE(p2m_.inspect(Gpa{kPageSize})->dirty);
-  EXPECT_FALSE(p2m_.inspect(Gpa{kPageSize})->accessed);
-  EXPECT_TRUE(p2m_.inspect(Gpa{4 * kPageSize})->accessed) << "clean pages keep A";
+  EXPECT_TRUE(p2m_.inspect(Gpa{kPageSize})->accessed) << "A is idle sampling's, not dirty logging's";
+  EXPECT_TRUE(p2m_.inspect(Gpa{4 * kPageSize})->accessed);
   const std::vector<std::pair<uint64_t, uint64_t>> one_run = {{kPageSize, 3 * kPageSize}};
   EXPECT_EQ(listener.changes, one_run);
 
@@ -202,6 +202,19 @@ TEST_F(P2mTest, HarvestDirtyReportsAndClears) {
   p2m_.harvest_dirty(Gpa{0}, Gpa{P2m::kGpaLimit}, [&](Gpa gpa) { dirty.push_back(gpa.value()); });
   EXPECT_EQ(dirty, (std::vector<uint64_t>{6 * kPageSize}));
   p2m_.remove_listener(&listener);
+}
+
+TEST_F(P2mTest, MarkDirtyIsHarvestedLikeAWrite) {
+  map_new(0x3000);
+  map_new(0x4000, kEptRead);
+  p2m_.mark_dirty(Gpa{0x3000});
+  p2m_.mark_dirty(Gpa{0x4000});  // the VMM may write a page the guest may not
+  p2m_.mark_dirty(Gpa{0x5000});  // nothing mapped: nothing to mark
+  EXPECT_FALSE(p2m_.inspect(Gpa{0x3000})->accessed) << "only D";
+  std::vector<uint64_t> dirty;
+  p2m_.harvest_dirty(Gpa{0}, Gpa{P2m::kGpaLimit}, [&](Gpa gpa) { dirty.push_back(gpa.value()); });
+  EXPECT_EQ(dirty, (std::vector<uint64_t>{0x3000, 0x4000}));
+  EXPECT_FALSE(p2m_.inspect(Gpa{0x5000}).has_value());
 }
 
 TEST_F(P2mTest, TestAndClearAccessed) {

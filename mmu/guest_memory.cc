@@ -85,6 +85,7 @@ bool GuestMemory::map_from_source(Gpa page, Populate& result) {
     result = Populate::kOutOfMemory;
     return true;
   }
+  p2m_.mark_dirty(page);
   result = Populate::kMapped;
   return true;
 }
@@ -161,6 +162,7 @@ GuestMemory::Populate GuestMemory::populate(Gpa gpa) {
     frames_.release(*frame);
     return Populate::kOutOfMemory;
   }
+  p2m_.mark_dirty(gpa.page_base());
   return Populate::kMapped;
 }
 
@@ -179,6 +181,7 @@ GuestMemory::Populate GuestMemory::break_cow(Gpa gpa) {
       frames_.release(*copy);
       return Populate::kOutOfMemory;
     }
+    p2m_.mark_dirty(page_gpa);
   } else if (p2m_.protect(page_gpa, page_gpa + kPageSize, kEptRwx) != P2mStatus::kOk) {
     return Populate::kOutOfMemory;
   }
@@ -193,7 +196,9 @@ uint8_t* GuestMemory::writable_page(Gpa gpa) {
     if (break_cow(gpa) != Populate::kMapped) return nullptr;
     leaf = p2m_.inspect(gpa.page_base());
   }
-  return leaf ? frames_.host_ptr(leaf->hpa) : nullptr;
+  if (!leaf) return nullptr;
+  p2m_.mark_dirty(gpa.page_base());  // the caller writes it: dirty logging must see that
+  return frames_.host_ptr(leaf->hpa);
 }
 
 bool GuestMemory::write(Gpa gpa, const void* data, size_t size) {

@@ -7,6 +7,12 @@
 // — balloon (discard, accessed bits), dedup (sharing frames), checkpoints and snapshots (a
 // keeper, mappings, putting pages back) — use the named operations below, never the P2M.
 //
+// A page's EPT D bit says its bytes may have changed since the bit was last harvested: a
+// guest write through the EPT sets it (the MMU's walk, as hardware does), and so does every
+// operation below that writes a page or gives it a frame with other bytes (a first touch, a
+// source's copy, a copy-on-write break, put_back, writable_page and so write). Only share()
+// maps without it: the frame it maps holds the same bytes.
+//
 //   GuestMemory mem(frames, 512ull << 20);
 //   mem.write(Gpa{0x100000}, image.data(), image.size());
 //   mem.for_each_mapping([](Gpa gpa, Hpa frame, EptPerms) { ... });
@@ -148,6 +154,13 @@ class GuestMemory {
     }
   }
 
+  // Page sharing: calls on_written for every page in [begin, end) whose bytes may have
+  // changed since the last call (D set, see above) and clears D; the change is announced, so
+  // the next guest write walks again and sets it.
+  void harvest_written(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_written) {
+    p2m_.harvest_dirty(begin, end, on_written);
+  }
+
   // Checkpoints. write_protect_all makes every RAM page read-only at once, with one EPT entry
   // per 512 GiB whatever the guest's size: a guest write then faults and break_cow pushes the
   // restriction down to the page written. The keeper (P2mKeeper, at most one) sees each page
@@ -157,7 +170,9 @@ class GuestMemory {
   void set_keeper(P2mKeeper* keeper) { p2m_.set_keeper(keeper); }
   [[nodiscard]] P2mKeeper* keeper() const { return p2m_.keeper(); }
   [[nodiscard]] bool put_back(Gpa page, Hpa frame, EptPerms perms, EptMemType type) {
-    return p2m_.map(page, frame, perms, type) == P2mStatus::kOk;
+    if (p2m_.map(page, frame, perms, type) != P2mStatus::kOk) return false;
+    p2m_.mark_dirty(page);
+    return true;
   }
 
   // Tests (and benches) that play the part of a service changing the P2M in ways no operation

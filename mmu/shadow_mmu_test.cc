@@ -73,6 +73,9 @@ TEST_F(ShadowMmuTest, AccessedAndDirtyAreEmulatedExactly) {
 
 TEST_F(ShadowMmuTest, ReadOfAGuestDirtyPageIsWritableOnlyOnceTheEptDirtyBitIsSet) {
   g_.map(kVa, TestGuest::data_page(0), kP | kW | kA | kD);
+  // Giving the page its zeroed frame set EPT D (the host wrote it); dirty logging clears it.
+  ASSERT_EQ(g_.memory.populate(Gpa{TestGuest::data_page(0)}), GuestMemory::Populate::kMapped);
+  g_.memory.harvest_written(Gpa{0}, Gpa{TestGuest::kRamBytes}, [](Gpa) {});
   ASSERT_EQ(tr(kVa, Access::kRead).kind, Translation::Kind::kRam);
   EXPECT_FALSE(shadow_write_capable(*mmu_.leaf_for_testing(Gva{kVa}))) << "EPT D still clear";
   ASSERT_EQ(tr(kVa, Access::kWrite).kind, Translation::Kind::kRam);

@@ -1,5 +1,7 @@
 #include "vmm/host_services.h"
 
+#include <algorithm>
+
 namespace densevm {
 
 // The services a rollback puts back, each the same way (core/persist.h); the idle sampler's
@@ -12,7 +14,8 @@ namespace {
 // The scanner's own counters (not its census of the P2Ms, taken when stats() is called).
 void add_counters(DedupStats& into, const DedupStats& from) {
   for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
-                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::frames_moved}) {
+                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::frames_moved,
+                     &DedupStats::pages_hashed, &DedupStats::pages_clean}) {
     into.*field += from.*field;
   }
   into.scan_seconds += from.scan_seconds;
@@ -99,7 +102,13 @@ void HostServices::step() {
   if (balloon_) balloon_->step();
   if (!dedup_) return;
   const uint64_t now = virtual_time();
-  dedup_->step(scan_rate_.earn(now - virtual_time_seen_));
+  uint64_t budget = scan_rate_.earn(now - virtual_time_seen_);
+  if (!scan_rate_.unlimited()) {
+    uint64_t mapped = 0;
+    for (Vm* vm : vms_) mapped += vm->memory().resident_pages();
+    budget = std::min(budget, ScanRate::cap(now - virtual_time_seen_, mapped, vms_.size()));
+  }
+  dedup_->step(budget);
   virtual_time_seen_ = now;
 }
 

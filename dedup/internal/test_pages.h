@@ -55,6 +55,7 @@ inline void guest_write(GuestMemory& mem, Gpa gpa, uint64_t seed) {
   if (const auto* v = std::get_if<EptViolation>(&r)) {
     const GuestMemory::Populate done = v->mapped ? mem.break_cow(gpa) : mem.populate(gpa);
     ASSERT_EQ(done, GuestMemory::Populate::kMapped);
+    ASSERT_TRUE(std::holds_alternative<EptHit>(mem.lookup(gpa, Access::kWrite))) << "the MMU retries";
   }
   const auto page = pattern(seed);
   std::memcpy(mem.frames().host_ptr(frame_of(mem, gpa)), page.data(), page.size());
