@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The translator (issue 16) next to QEMU TCG, side by side in one run: the same guest image
 # and command line on densevm --cpu interp, densevm --cpu auto and qemu-system-x86_64
-# -M microvm (TCG), interleaved, wall seconds the median of 3; ratio = QEMU time / densevm
-# time (above 1: densevm faster). Then, from one --stats run per workload: guest
-# instructions, the share retired by translated code, guest instructions per second of the
-# whole run, blocks translated and host time per block translated.
+# -M microvm (TCG), interleaved, CPU seconds (user + system) the median of 3; ratio = QEMU
+# time / densevm time (above 1: densevm faster). QEMU runs twice: as it comes, and with
+# transparent huge pages off (prctl PR_SET_THP_DISABLE, inherited across exec), since QEMU
+# asks for THP on guest RAM (MADV_HUGEPAGE) and densevm keeps 4 KiB frames on purpose
+# (MADV_NOHUGEPAGE: dedup, balloon and COW work per page), so first touches of fresh guest
+# memory cost QEMU one fault per 2 MiB and densevm one per 4 KiB. Then, from one --stats run
+# per workload: guest instructions, the share retired by translated code, guest
+# instructions per wall second of the whole run, blocks translated and host time per block.
 #
 #   bash bench/translate_peer.sh build
 set -euo pipefail
@@ -12,33 +16,40 @@ build=${1:-build}
 bin="$build/densevm"
 elf="$build/guest-tools/densevm-guest.elf"
 
-secs() {  # wall seconds of one run of a command
-  local s e
-  s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
-  echo "$e - $s" | bc
+# Runs its command with transparent huge pages off (PR_SET_THP_DISABLE = 41, kept across exec).
+thp_off=(python3 -c 'import ctypes, os, sys; ctypes.CDLL(None).prctl(41, 1, 0, 0, 0); os.execvp(sys.argv[1], sys.argv[1:])')
+secs() {  # CPU seconds (user + system: perf's task-clock) of one run of a command; --no-thp
+  local t pre=()
+  [[ $1 == --no-thp ]] && { pre=("${thp_off[@]}"); shift; }
+  t=$(mktemp)
+  "${pre[@]}" perf stat -x, -e task-clock -o "$t" "$@" >/dev/null 2>&1 || true
+  awk -F, '/task-clock/ { print $1 / 1000 }' "$t"
+  rm -f "$t"
 }
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 
-qemu() {
-  qemu-system-x86_64 -M microvm -m 256M -nodefaults -no-reboot -nographic -serial stdio \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$elf" -append "$1"
-}
+qemu=(qemu-system-x86_64 -M microvm -m 256M -nodefaults -no-reboot -nographic -serial stdio
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$elf")
 
-echo "== densevm (interp, auto) vs QEMU TCG, same guest image (wall seconds, median of 3)"
-printf '%-40s %8s %8s %8s %7s %7s %12s %6s %9s %7s %9s\n' workload interp auto qemu q/int q/auto \
-  guest-insns transl "M insn/s" blocks "us/block"
+echo "== densevm (interp, auto) vs QEMU TCG, same guest image (CPU seconds, median of 3)"
+echo "$(date -u '+%F %H:%M UTC'); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-40s %7s %7s %7s %7s %6s %6s %7s %12s %6s %9s %7s %9s\n' workload interp auto qemu qemu4k q/int \
+  q/auto q4k/auto guest-insns transl "M insn/s" blocks "us/block"
 for w in "workload=hello" "workload=tlbwalk size=64K steps=5000000" "workload=compute size=4M rounds=8" \
          "workload=memfill size=64M" "workload=ptchurn" "workload=tlbwalk"; do
-  i=() a=() q=()
+  i=() a=() q=() k=()
   for _ in 1 2 3; do
     i+=("$(secs "$bin" run --mem 256M --cpu interp --cmdline "$w")")
     a+=("$(secs "$bin" run --mem 256M --cpu auto --cmdline "$w")")
-    q+=("$(secs qemu "$w")")
+    q+=("$(secs "${qemu[@]}" -append "$w")")
+    k+=("$(secs --no-thp "${qemu[@]}" -append "$w")")
   done
-  ti=$(median "${i[@]}") ta=$(median "${a[@]}") tq=$(median "${q[@]}")
+  ti=$(median "${i[@]}") ta=$(median "${a[@]}") tq=$(median "${q[@]}") tk=$(median "${k[@]}")
+  s=$(date +%s.%N); "$bin" run --mem 256M --cpu auto --cmdline "$w" >/dev/null; e=$(date +%s.%N)
   "$bin" run --mem 256M --cpu auto --cmdline "$w" --stats /tmp/densevm-translate-bench.json >/dev/null
   read -r insns transl blocks ns < <(jq -r '"\(.vms[0].instructions) \(.vms[0].cpu.translate.retired_translated) \(.vms[0].cpu.translate.blocks_translated) \(.host.translate_seconds * 1e9)"' /tmp/densevm-translate-bench.json)
-  printf '%-40s %8.3f %8.3f %8.3f %7.2f %7.2f %12s %5.1f%% %9.0f %7s %9.1f\n' "$w" "$ti" "$ta" "$tq" \
-    "$(echo "$tq / $ti" | bc -l)" "$(echo "$tq / $ta" | bc -l)" "$insns" "$(echo "100 * $transl / $insns" | bc -l)" \
-    "$(echo "$insns / $ta / 1000000" | bc -l)" "$blocks" "$(echo "$ns / ($blocks + ($blocks == 0)) / 1000" | bc -l)"
+  printf '%-40s %7.3f %7.3f %7.3f %7.3f %6.2f %6.2f %7.2f %12s %5.1f%% %9.0f %7s %9.1f\n' "$w" "$ti" "$ta" "$tq" \
+    "$tk" "$(echo "$tq / $ti" | bc -l)" "$(echo "$tq / $ta" | bc -l)" "$(echo "$tk / $ta" | bc -l)" "$insns" \
+    "$(echo "100 * $transl / $insns" | bc -l)" "$(echo "$insns / ($e - $s) / 1000000" | bc -l)" "$blocks" "$(echo "$ns / ($blocks + ($blocks == 0)) / 1000" | bc -l)"
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -143,12 +143,12 @@ bool BlockEmitter::effective_address(const Site& s, const Gp& out) {
 // ---- the soft TLB: Vcpu::read / Vcpu::write inline ----
 
 void BlockEmitter::tlb_lookup(const Gp& va, unsigned size, int32_t tag, const Label& slow) {
-  // Entry (va >> 12) & 255 of the current view; one tag compare covers a crossing access:
+  // Entry (va >> 12) % kTlbEntries of the current view; one tag compare covers a crossing access:
   // the last byte's page is never the tag in the first byte's slot.
   a_.mov(r8, qword_ptr(rbx, l_.tlb_view));
   a_.mov(r9, va);
   a_.shr(r9, 12);
-  a_.movzx(r9d, r9b);
+  a_.and_(r9d, VcpuAccess::kTlbEntries - 1);
   a_.lea(r9, ptr(r9, r9, 2));
   a_.lea(r8, ptr(r8, r9, 3));
   if (size == 1) a_.mov(r9, va); else a_.lea(r9, ptr(va, static_cast<int32_t>(size - 1)));

@@ -46,7 +46,7 @@ struct VcpuAccess {
     int32_t retired = 0, insn_rip = 0, break_inner = 0, tlb_view = 0;
   };
   static constexpr int32_t kTlbEntryBytes = 40, kTlbReadTag = 0, kTlbWriteTag = 8, kTlbAddend = 24;
-  static constexpr unsigned kTlbEntries = 256;
+  static constexpr unsigned kTlbEntries = 1024;
 
   // Offsets of the state in every Vcpu (the class's layout, read off `v`).
   static Layout layout(const Vcpu& v);
