@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace densevm {
 namespace {
 
@@ -33,15 +35,6 @@ std::string slurp(const fs::path& p) {
 
 class AtomicFileTarget : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("densevm-atomic-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static void write_all(const std::string& path, const std::string& text) {
     AtomicFile f(path, 0644, "stats to " + path);
     f.write(bytes_of(text));
@@ -56,7 +49,7 @@ class AtomicFileTarget : public ::testing::Test {
     }
     return "";
   }
-  fs::path dir_;
+  densevm::testing::TempDir dir_{"atomic"};
 };
 
 TEST_F(AtomicFileTarget, RegularAndMissingFilesAreReplaced) {
@@ -140,7 +133,7 @@ TEST_F(AtomicFileTarget, AMknodCopyOfDevFullStaysADevice) {
 }
 
 TEST_F(AtomicFileTarget, DirectoriesAndSocketsAreRefused) {
-  EXPECT_EQ(error_of(dir_), "cannot write stats to " + dir_.string() + ": " + dir_.string() +
+  EXPECT_EQ(error_of(dir_.string()), "cannot write stats to " + dir_.string() + ": " + dir_.string() +
                                 " is a directory");
   const fs::path sock = dir_ / "sock";
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "cow-snapshots/snapshot_format.h"
+#include "tests/support/temp_dir.h"
 
 namespace densevm::snapshot {
 namespace {
@@ -14,18 +15,10 @@ namespace fs = std::filesystem;
 
 class SnapshotIo : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("densevm-snapshot-io-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   [[nodiscard]] size_t entries() const {
     return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
   }
-  fs::path dir_;
+  densevm::testing::TempDir dir_{"snapshot-io"};
 };
 
 TEST_F(SnapshotIo, ReplacesTheFileWholeAndLeavesNoTempFile) {

@@ -1,13 +1,13 @@
 #include "planner/fingerprint_file.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "planner/internal/test_fingerprints.h"
+#include "tests/support/temp_dir.h"
 
 namespace densevm::planner {
 namespace {
@@ -17,11 +17,6 @@ using testing::kZero;
 
 class FingerprintFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("densevm-fp-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const char* name) const { return (dir_ / name).string(); }
   static std::vector<char> bytes_of(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
@@ -39,7 +34,7 @@ class FingerprintFile : public ::testing::Test {
     return fp;
   }
 
-  std::filesystem::path dir_;
+  densevm::testing::TempDir dir_{"fp"};
 };
 
 TEST_F(FingerprintFile, RoundTripsWithAndWithoutPages) {

@@ -2,7 +2,6 @@
 
 #include <elf.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include "dedup/page_hash.h"
 #include "planner/internal/test_elf_core.h"
 #include "planner/qemu_dump.h"
+#include "tests/support/temp_dir.h"
 
 namespace densevm::planner {
 namespace {
@@ -29,15 +29,8 @@ std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
 
 class MemoryImages : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("densevm-img-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const char* name, const std::vector<uint8_t>& bytes) const {
-    const std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return p;
+    return dir_.write(name, std::span<const uint8_t>(bytes));
   }
   static std::string error_of(const std::string& spec) {
     try {
@@ -48,7 +41,7 @@ class MemoryImages : public ::testing::Test {
     return "(accepted)";
   }
 
-  std::filesystem::path dir_;
+  densevm::testing::TempDir dir_{"img"};
 };
 
 TEST_F(MemoryImages, ARawFileIsHashedPageByPageFromAddressZero) {

@@ -1,13 +1,13 @@
 #include "planner/reference_pages.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "dedup/page_hash.h"
 #include "planner/fit.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tiny_elf.h"
 
 namespace densevm::planner {
@@ -33,17 +33,10 @@ void cpio_entry(std::vector<uint8_t>& out, const std::string& name, uint32_t mod
 
 class References : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("densevm-ref-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const char* name, const std::vector<uint8_t>& bytes) const {
-    const std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return p;
+    return dir_.write(name, std::span<const uint8_t>(bytes));
   }
-  std::filesystem::path dir_;
+  densevm::testing::TempDir dir_{"ref"};
 };
 
 TEST_F(References, ACpioArchiveContributesEachMembersPagesFromItsStart) {

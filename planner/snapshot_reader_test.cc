@@ -1,6 +1,5 @@
 // read_snapshot_image on real snapshot files: a full snapshot and a diff chain on top of it.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include "dedup/page_hash.h"
 #include "mmu/guest_memory.h"
 #include "planner/memory_image.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tiny_elf.h"
 #include "vmm/elf_loader.h"
 #include "vmm/vm_image.h"
@@ -22,11 +22,6 @@ constexpr uint64_t kData = 0x400000;
 
 class SnapshotImages : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("densevm-snapimg-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const char* name) const { return (dir_ / name).string(); }
   std::unique_ptr<Vm> vm() {
     // hlt: the guest never runs here; the test writes its memory.
@@ -43,7 +38,7 @@ class SnapshotImages : public ::testing::Test {
   }
 
   FrameStore frames_{uint64_t{1} << 30};
-  std::filesystem::path dir_;
+  densevm::testing::TempDir dir_{"snapimg"};
 };
 
 TEST_F(SnapshotImages, EveryRamPageGetsItsHashZeroAndUntouchedPagesTheZeroHash) {
