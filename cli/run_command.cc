@@ -58,6 +58,31 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     return finish_run(vms, frames, loop, o.loop, snap, {}, services.dedup_stats());
   }
 
+  // The VMs going on are built blank before the pause, which only fills them from the
+  // templates: their fresh host memory is faulted in while the guests still run (vm_image.h).
+  const CpuConfig cpu = cpu_config(o.loop.cpu);
+  std::vector<densevm::RestoreOptions> next_options;
+  std::vector<std::unique_ptr<Vm>> next;
+  if (c.clones == 0) {
+    // The same VMs go on: same ids, console and generation ids.
+    for (unsigned k = 0; k < vms.size(); ++k) {
+      next_options.push_back(
+          {.lazy = true, .vm_id = static_cast<int>(k), .clone = 0, .same_vm = true, .cpu = cpu});
+      next.push_back(blank_vm(snapshot_config(vms[k]->config()), frames, console.sink(), next_options.back(), vms[k].get()));
+    }
+  } else {
+    // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
+    for (unsigned k = 0; k < c.clones; ++k) {
+      next_options.push_back({.lazy = true,
+                              .vm_id = static_cast<int>(k),
+                              .clone = 1 + uint64_t{k},
+                              .same_vm = false,
+                              .cpu = cpu,
+                              .numa = &loop.numa()});
+      next.push_back(blank_vm(snapshot_config(vms.front()->config()), frames, clone_console.sink(), next_options.back(), nullptr));
+    }
+  }
+
   // The guests stand still from here until the VMs going on from the templates are ready.
   const auto pause_start = RunLoop::Clock::now();
   std::vector<FrozenVm> frozen;
@@ -80,15 +105,9 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     return nlohmann::ordered_json{{"pause_seconds", pause}, {"vms", per_vm}};
   };
   if (c.clones == 0) {
-    // The same VMs go on: same ids, console and generation ids; each takes its template's
-    // pages once its save has ended.
+    // Each VM going on takes its template's pages once its save has ended.
     for (unsigned k = 0; k < frozen.size(); ++k) {
-      vms.push_back(restore_vm(vm_image(frozen[k]), frames, console.sink(),
-                               {.lazy = true,
-                                .vm_id = static_cast<int>(k),
-                                .clone = 0,
-                                .same_vm = true,
-                                .cpu = cpu_config(o.loop.cpu)}));
+      vms.push_back(restore_into(std::move(next[k]), vm_image(frozen[k]), next_options[k]));
     }
     services.go_on(list_of(vms));
     const double pause = RunLoop::seconds_since(pause_start);
@@ -106,10 +125,9 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     return finish_run(vms, frames, loop, o.loop, snap, frozen, services.dedup_stats());
   }
 
-  // Clones: vm0..vmK-1, each with a generation id of its own (clone numbers from 1).
   const auto clones_start = RunLoop::Clock::now();
-  vms = restore_clones(vm_image(frozen.front()), frames, clone_console.sink(), c.clones, /*first_clone=*/1,
-                       {.lazy = true, .cpu = cpu_config(o.loop.cpu), .numa = &loop.numa()});
+  const VmImage image = vm_image(frozen.front());
+  for (unsigned k = 0; k < c.clones; ++k) vms.push_back(restore_into(std::move(next[k]), image, next_options[k]));
   const double clone_seconds = RunLoop::seconds_since(clones_start);
   services.attach(list_of(vms));
   const double pause = RunLoop::seconds_since(pause_start);

@@ -39,11 +39,11 @@ VmImage vm_image(const std::shared_ptr<snapshot::SnapshotImage>& image) {
   return {top.config, top.state, top.version, image, top.content_checksum, nullptr};
 }
 
-std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
-                               const RestoreOptions& o) {
-  VmConfig config = vm_config(image.config, o.vm_id, o.cpu);
-  if (o.same_vm && image.frozen != nullptr) {
-    const VmConfig& was = image.frozen->config();
+std::unique_ptr<Vm> blank_vm(const SnapshotConfig& image_config, FrameStore& frames, Vm::ConsoleSink sink,
+                             const RestoreOptions& o, const Vm* frozen) {
+  VmConfig config = vm_config(image_config, o.vm_id, o.cpu);
+  if (o.same_vm && frozen != nullptr) {
+    const VmConfig& was = frozen->config();
     config.numa_home = was.numa_home;
     config.frame_pool = was.frame_pool;
     config.numa_node = was.numa_node;
@@ -59,9 +59,15 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
     config.numa_home = o.numa->place(config.mem_bytes, o.home, was);
     config.frame_pool = o.numa->pool_for(config.numa_home);
     if (config.numa_home) config.numa_node = o.numa->topology().nodes[*config.numa_home].id;
-    image.pages->prefer_pool(config.frame_pool);
   }
-  auto vm = std::make_unique<Vm>(frames, config, std::move(sink));
+  return std::make_unique<Vm>(frames, config, std::move(sink));
+}
+
+std::unique_ptr<Vm> restore_into(std::unique_ptr<Vm> vm, const VmImage& image, const RestoreOptions& o) {
+  if (vm->config().mem_bytes != image.config.mem_bytes || vm->stats().instructions != 0) {
+    throw std::invalid_argument("restore_into: the VM is not a blank VM of the image's size");
+  }
+  if (!(o.same_vm && image.frozen != nullptr) && o.numa != nullptr) image.pages->prefer_pool(vm->config().frame_pool);
   vm->memory().set_source(image.pages);
   if (!o.lazy) {
     switch (vm->memory().materialize()) {
@@ -87,6 +93,11 @@ std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::Con
     throw snapshot::SnapshotError("cannot write the generation id (snapshot page unreadable or host out of memory)");
   }
   return vm;
+}
+
+std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
+                               const RestoreOptions& o) {
+  return restore_into(blank_vm(image.config, frames, std::move(sink), o, image.frozen), image, o);
 }
 
 std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames, const Vm::ConsoleSink& sink,

@@ -80,6 +80,20 @@ struct VmImage {
 // id: XXH3-128 of {identity, clone}. Throws snapshot::SnapshotError.
 [[nodiscard]] std::unique_ptr<Vm> restore_vm(const VmImage& image, FrameStore& frames, Vm::ConsoleSink sink,
                                              const RestoreOptions& options);
+
+// restore_vm in two steps, so that a checkpoint's pause has only the second: blank_vm builds
+// the VM a restore fills (its vCPU's soft TLB, the translator's block cache, the P2M root:
+// about 40 pages of fresh host memory, each a first-touch fault of up to 20 us on a host that
+// is itself a VM) from the config the image will have (snapshot_config of the VM about to be
+// frozen; `frozen` is that VM when same_vm); restore_into fills it from the image. Throws
+// std::invalid_argument for a VM that is not blank or not of the image's size.
+//   std::unique_ptr<Vm> next = blank_vm(snapshot_config(vm->config()), frames, sink, o, vm.get());
+//   FrozenVm f = freeze(std::move(vm), path, {});  // the pause starts here
+//   next = restore_into(std::move(next), vm_image(f), o);
+[[nodiscard]] std::unique_ptr<Vm> blank_vm(const SnapshotConfig& image_config, FrameStore& frames,
+                                           Vm::ConsoleSink sink, const RestoreOptions& options, const Vm* frozen);
+[[nodiscard]] std::unique_ptr<Vm> restore_into(std::unique_ptr<Vm> blank, const VmImage& image,
+                                               const RestoreOptions& options);
 // `count` VMs from one image: vm ids 0..count-1, clone numbers first_clone + k (their
 // generation ids), lazy and cpu as `options` say.
 [[nodiscard]] std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore& frames,

@@ -450,6 +450,37 @@ TEST_F(VmSnapshot, EveryRestoreGetsAGenerationIdOfItsOwnAndRepeatsIt) {
   EXPECT_EQ((Vm::GenerationId{words[0], words[1]}), original);
 }
 
+// A VM built blank before a checkpoint's pause and filled from the image in it is the VM
+// restore_vm makes: same generation id, same run; a VM that has run, or one of another size,
+// is refused.
+TEST_F(VmSnapshot, ABlankVmFilledFromTheImageIsTheRestoredVm) {
+  auto vm = booted_after_a();
+  SaveStats s;
+  const std::vector<uint8_t> file = encode(*vm, s);
+  const Snapshot snap = parse(file);
+  const std::shared_ptr<SnapshotImage> img = image(snap);
+  const RestoreOptions o{.lazy = true, .vm_id = 0, .clone = 3};
+  Captured whole, in_two;
+  std::unique_ptr<Vm> restored = restore_vm(vm_image(img), frames_, whole.sink(), o);
+  std::unique_ptr<Vm> blank = blank_vm(snapshot_config(vm->config()), frames_, in_two.sink(), o, nullptr);
+  EXPECT_EQ(blank->memory().source(), nullptr);  // nothing of the image yet
+  std::unique_ptr<Vm> filled = restore_into(std::move(blank), vm_image(img), o);
+  EXPECT_EQ(filled->generation_id(), restored->generation_id());
+  for (Vm* v : {restored.get(), filled.get()}) {
+    while (v->run_slice(1000)) {}
+    ASSERT_EQ(v->state(), Vm::State::kExited) << v->failure();
+  }
+  EXPECT_EQ(filled->exit_status(), 7);
+  EXPECT_EQ(filled->stats().instructions, restored->stats().instructions);
+  EXPECT_EQ(in_two.lines, whole.lines);
+
+  EXPECT_THROW((void)restore_into(std::move(filled), vm_image(img), o), std::invalid_argument);  // has run
+  VmConfig other = vm->config();
+  other.mem_bytes = 2 * kMem;
+  EXPECT_THROW((void)restore_into(blank_vm(snapshot_config(other), frames_, in_two.sink(), o, nullptr), vm_image(img), o),
+               std::invalid_argument);
+}
+
 // A diff against the snapshot a VM was restored from holds only what changed, and the chain
 // restores the VM's memory exactly: changed, zeroed and ballooned pages included.
 TEST_F(VmSnapshot, ADiffStoresOnlyChangesAndTheChainRestoresThemAll) {
