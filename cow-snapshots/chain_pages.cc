@@ -8,7 +8,7 @@ namespace densevm::snapshot {
 
 ChainPages::ChainPages(std::vector<Snapshot> chain) : chain_(std::move(chain)) {
   if (chain_.empty()) throw SnapshotError("no snapshot to restore");
-  slots_.assign(top().config.mem_bytes >> kPageShift, kNone);
+  slots_ = ZeroedArray<uint32_t>(top().config.mem_bytes >> kPageShift);
   for (const Snapshot& s : chain_) {
     const auto base = static_cast<uint32_t>(stored_);
     first_.push_back(stored_);
@@ -18,10 +18,12 @@ ChainPages::ChainPages(std::vector<Snapshot> chain) : chain_(std::move(chain)) {
       const IndexEntry ref = s.page(i);
       const uint64_t index = index_of(Gpa{ref.gpa});
       if (index >= slots_.size()) throw SnapshotError("snapshot has a page outside guest RAM");
-      slots_[index] = ref.stored == kDroppedPage ? kNone : base + ref.stored;
+      const uint32_t now = ref.stored == kDroppedPage ? 0 : base + ref.stored + 1;
+      // pages_ counted as entries change: reading the whole table would touch all of it.
+      pages_ += static_cast<uint64_t>(now != 0) - static_cast<uint64_t>(slots_[index] != 0);
+      slots_[index] = now;
     }
   }
-  for (const uint32_t slot : slots_) pages_ += slot != kNone;
 }
 
 uint64_t ChainPages::index_of(Gpa page) const { return GuestMemory::ram_page_index(top().config.mem_bytes, page); }

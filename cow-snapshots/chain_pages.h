@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "core/zeroed_array.h"
 #include "cow-snapshots/snapshot_file.h"
 
 namespace densevm::snapshot {
@@ -35,7 +36,7 @@ class ChainPages {
   [[nodiscard]] Gpa gpa_of(uint64_t index) const;
   // The stored page (numbered across the chain, root first) holding RAM page `index`, or
   // kNone for a zero or absent page.
-  [[nodiscard]] uint32_t slot(uint64_t index) const { return index < slots_.size() ? slots_[index] : kNone; }
+  [[nodiscard]] uint32_t slot(uint64_t index) const { return index < slots_.size() ? slots_[index] - 1 : kNone; }
   [[nodiscard]] uint64_t stored_pages() const { return stored_; }
   // Stored page s: its bytes (as the file holds them, unverified) and its hash from the index.
   [[nodiscard]] const uint8_t* data(uint32_t s) const;
@@ -45,7 +46,10 @@ class ChainPages {
   [[nodiscard]] size_t owner_of(uint32_t s) const;
 
   std::vector<Snapshot> chain_;
-  std::vector<uint32_t> slots_;  // RAM page index -> stored page (whole chain) or kNone
+  // RAM page index -> stored page (whole chain) + 1, or 0 for none (kNone - 1 wraps to it):
+  // zero is what a ZeroedArray holds untouched, so only pages of the table that describe
+  // stored pages are written, not the whole table, before the first instruction.
+  ZeroedArray<uint32_t> slots_;
   std::vector<uint64_t> first_;  // per chain member: number of its first stored page
   uint64_t stored_ = 0;
   uint64_t pages_ = 0;

@@ -9,10 +9,7 @@ namespace densevm::snapshot {
 
 SnapshotImage::SnapshotImage(std::vector<Snapshot> chain, FrameStore& frames, bool shared)
     : layout_(std::move(chain)), frames_(frames), shared_(shared) {
-  if (shared_) {
-    loaded_ = std::make_unique<std::atomic<uint64_t>[]>(layout_.stored_pages());
-    for (size_t i = 0; i < layout_.stored_pages(); ++i) loaded_[i].store(0, std::memory_order_relaxed);
-  }
+  if (shared_) loaded_ = ZeroedArray<std::atomic<uint64_t>>(layout_.stored_pages());
 }
 
 SnapshotImage::~SnapshotImage() {

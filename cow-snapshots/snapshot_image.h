@@ -19,6 +19,7 @@
 
 #include "core/frame_store.h"
 #include "core/page_source.h"
+#include "core/zeroed_array.h"
 #include "cow-snapshots/chain_pages.h"
 #include "cow-snapshots/snapshot_file.h"
 
@@ -66,7 +67,8 @@ class SnapshotImage final : public PageSource {
   uint32_t pool_ = 0;
   std::atomic<bool> pool_chosen_{false};
   bool shared_;
-  std::unique_ptr<std::atomic<uint64_t>[]> loaded_;  // shared: frame per stored page, 0 = none
+  // shared: frame per stored page, 0 = none; untouched until a clone first fetches the page
+  ZeroedArray<std::atomic<uint64_t>> loaded_;
   std::atomic<uint64_t> fetches_{0};
   std::atomic<uint64_t> loaded_count_{0};
 };
