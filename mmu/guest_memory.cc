@@ -43,7 +43,7 @@ Gpa GuestMemory::ram_page_gpa(uint64_t ram_bytes, uint64_t index) {
 
 void GuestMemory::set_source(std::shared_ptr<PageSource> source) {
   source_ = std::move(source);
-  discarded_.assign(source_ ? ((ram_bytes_ >> kPageShift) + 63) / 64 : 0, 0);
+  discarded_ = ZeroedArray<uint64_t>(source_ ? ((ram_bytes_ >> kPageShift) + 63) / 64 : 0);
 }
 
 bool GuestMemory::discarded_from_source(Gpa gpa) const {
