@@ -169,11 +169,15 @@ int restore_command(const RestoreOptions& o) {
       options.parent = image.get();  // outlives the save: declared before `frozen`
       options.parent_name = parent_name_for(file, *c.save_path);
     }
-    // The VM goes on from its template (same id, console and generation id) while it is saved.
+    // The VM goes on from its template (same id, console and generation id) while it is
+    // saved; it is built blank before the pause, which only fills it (vm_image.h).
+    const densevm::RestoreOptions going_on{
+        .lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop.cpu)};
+    std::unique_ptr<Vm> next =
+        blank_vm(snapshot_config(vms.front()->config()), frames, console.sink(), going_on, vms.front().get());
     const auto pause_start = RunLoop::Clock::now();
     frozen = freeze(std::move(vms.front()), c.save_path, options);
-    vms.front() = restore_vm(vm_image(frozen), frames, console.sink(),
-                             {.lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop.cpu)});
+    vms.front() = restore_into(std::move(next), vm_image(frozen), going_on);
     pause = RunLoop::seconds_since(pause_start);
     snap["checkpoint"] = nullptr;  // filled once the save has ended
   }
