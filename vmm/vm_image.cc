@@ -64,7 +64,7 @@ std::unique_ptr<Vm> blank_vm(const SnapshotConfig& image_config, FrameStore& fra
 }
 
 std::unique_ptr<Vm> restore_into(std::unique_ptr<Vm> vm, const VmImage& image, const RestoreOptions& o) {
-  if (vm->config().mem_bytes != image.config.mem_bytes || vm->stats().instructions != 0) {
+  if (vm->config().mem_bytes != image.config.mem_bytes || vm->stats().instructions != 0 || vm->memory().has_source()) {
     throw std::invalid_argument("restore_into: the VM is not a blank VM of the image's size");
   }
   if (!(o.same_vm && image.frozen != nullptr) && o.numa != nullptr) image.pages->prefer_pool(vm->config().frame_pool);

@@ -475,6 +475,9 @@ TEST_F(VmSnapshot, ABlankVmFilledFromTheImageIsTheRestoredVm) {
   EXPECT_EQ(in_two.lines, whole.lines);
 
   EXPECT_THROW((void)restore_into(std::move(filled), vm_image(img), o), std::invalid_argument);  // has run
+  std::unique_ptr<Vm> once = restore_into(blank_vm(snapshot_config(vm->config()), frames_, in_two.sink(), o, nullptr),
+                                          vm_image(img), o);
+  EXPECT_THROW((void)restore_into(std::move(once), vm_image(img), o), std::invalid_argument);  // filled already
   VmConfig other = vm->config();
   other.mem_bytes = 2 * kMem;
   EXPECT_THROW((void)restore_into(blank_vm(snapshot_config(other), frames_, in_two.sink(), o, nullptr), vm_image(img), o),
