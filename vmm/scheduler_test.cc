@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "tests/support/tiny_elf.h"
@@ -13,26 +15,45 @@ namespace {
 // mov ecx, 20000; 1: dec ecx; jnz 1b; out 0xf4, al — 40001 instructions, many slices.
 const std::vector<uint8_t> kSpin = {0xb9, 0x20, 0x4e, 0x00, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xe6, 0xf4};
 
+// The first two CPUs this thread may run on (fewer on a one-CPU host).
+std::vector<int> first_two_cpus(const cpu_set_t& allowed) {
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+// `count` VMs running kSpin, VM k homed where `home(k)` says (no home for std::nullopt).
+struct SpinVms {
+  std::vector<std::unique_ptr<Vm>> vms;
+  std::vector<Vm*> list;
+};
+SpinVms spin_vms(FrameStore& frames, int count, const std::function<std::optional<uint32_t>(int)>& home) {
+  SpinVms out;
+  for (int k = 0; k < count; ++k) {
+    VmConfig c{.id = k, .mem_bytes = 16 << 20, .cmdline = ""};
+    c.numa_home = home(k);
+    out.vms.push_back(std::make_unique<Vm>(frames, parse_elf(testing::tiny_elf(kSpin)), c, [](int, std::string_view) {}));
+    out.list.push_back(out.vms.back().get());
+  }
+  return out;
+}
+
 // Two "nodes" of one CPU each, on whatever host: the workers are pinned to their node's CPU
 // and a VM homed on a node runs only there, by sched_getcpu; a VM with no home runs anywhere.
 TEST(Scheduler, VmsRunOnlyOnTheWorkersOfTheirHomeNode) {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
-    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
-  }
+  const std::vector<int> cpus = first_two_cpus(allowed);
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   FrameStore frames(uint64_t{1} << 30);
-  std::vector<std::unique_ptr<Vm>> vms;
-  std::vector<Vm*> list;
-  for (int k = 0; k < 5; ++k) {
-    VmConfig c{.id = k, .mem_bytes = 16 << 20, .cmdline = ""};
-    if (k < 4) c.numa_home = static_cast<uint32_t>(k % 2);
-    vms.push_back(std::make_unique<Vm>(frames, parse_elf(testing::tiny_elf(kSpin)), c, [](int, std::string_view) {}));
-    list.push_back(vms.back().get());
-  }
+  // vm0-vm3 alternate between the nodes; vm4 has no home.
+  auto [vms, list] = spin_vms(frames, 5, [](int k) -> std::optional<uint32_t> {
+    if (k < 4) return static_cast<uint32_t>(k % 2);
+    return std::nullopt;
+  });
   Scheduler sched(list, /*threads=*/4, /*slice=*/1000);
   sched.set_nodes({{cpus[0]}, {cpus[1]}});
   sched.run([](size_t) {});
@@ -54,20 +75,10 @@ TEST(Scheduler, WorkersGoToTheNodesVmsAreHomedOn) {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
-    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
-  }
+  const std::vector<int> cpus = first_two_cpus(allowed);
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   FrameStore frames(uint64_t{1} << 30);
-  std::vector<std::unique_ptr<Vm>> vms;
-  std::vector<Vm*> list;
-  for (int k = 0; k < 2; ++k) {
-    VmConfig c{.id = k, .mem_bytes = 16 << 20, .cmdline = ""};
-    c.numa_home = 1;
-    vms.push_back(std::make_unique<Vm>(frames, parse_elf(testing::tiny_elf(kSpin)), c, [](int, std::string_view) {}));
-    list.push_back(vms.back().get());
-  }
+  auto [vms, list] = spin_vms(frames, 2, [](int) -> std::optional<uint32_t> { return 1; });
   Scheduler sched(list, /*threads=*/2, /*slice=*/1000);
   sched.set_nodes({{cpus[0]}, {cpus[1]}});
   sched.run([](size_t) {});
