@@ -3,7 +3,7 @@
 namespace densevm {
 namespace {
 
-constexpr uint32_t kNever = 0;
+constexpr uint32_t kNever = 0;  // what sums_ starts as
 constexpr uint32_t kWritten = 1;
 
 // The two marks are no fingerprint: a fingerprint folding to one is stored as 2 (such a
@@ -16,7 +16,7 @@ uint32_t fold(uint64_t hash) {
 }  // namespace
 
 PageChecksums::PageChecksums(const GuestMemory& memory)
-    : memory_(memory), sums_(memory.ram_bytes() >> kPageShift, 0) {}
+    : memory_(memory), sums_(memory.ram_bytes() >> kPageShift, kNever) {}
 
 bool PageChecksums::update(Gpa gpa, uint64_t hash) {
   const uint64_t i = slot(gpa);

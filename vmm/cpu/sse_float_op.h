@@ -28,8 +28,8 @@ namespace densevm::cpu {
       return a;                                                                 \
     }                                                                           \
     static constexpr ArithOp kOp = op;                                          \
-    static constexpr bool kSingle = single;                                     \
-    static constexpr unsigned kLanes = lanes;                                   \
+    [[maybe_unused]] static constexpr bool kSingle = single;                    \
+    [[maybe_unused]] static constexpr unsigned kLanes = lanes;                  \
   };
 
 template <class K, Src S>

@@ -124,7 +124,7 @@ bool Translator::emit_stubs(CodeArena& arena) {
   size_t bytes = 0;
   if (errors.error != kErrorOk || !place(code, arena, at, bytes)) return false;
   const auto base = reinterpret_cast<uint64_t>(at);
-  enter_ = reinterpret_cast<EnterFn>(at);
+  enter_ = reinterpret_cast<EnterFn>(base);  // from the integer: a code pointer has no const to cast away
   globals_.epilogue = base + code.labelOffset(epilogue);
   globals_.fault_exit = base + code.labelOffset(fault_exit);
   globals_.helper_exit = base + code.labelOffset(helper_exit);
