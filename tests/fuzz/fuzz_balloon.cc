@@ -147,7 +147,9 @@ class Driver {
         write_zeros(ring(q), 0x4000);
         break;
     }
-    check();
+    // The bitmap is scanned after what reaches the device (a notify, a register, a restore,
+    // a guest write); rings, buffers and the target written alone change none of it.
+    check(/*scan_bitmap=*/op[0] % 10 == 3 || op[0] % 10 == 5 || op[0] % 10 == 7 || op[0] % 10 == 8);
   }
 
  private:
@@ -176,9 +178,10 @@ class Driver {
     }
   }
 
-  void check() const {
+  void check(bool scan_bitmap) const {
     const BalloonStats s = balloon_.stats();
     if (s.ballooned_pages != s.inflated_total - s.deflated_total) fail("ballooned != inflated - deflated");
+    if (!scan_bitmap) return;
     uint64_t held = 0;
     for (uint64_t gpa = 0; gpa < kRam; gpa += 4096) held += balloon_.in_balloon(Gpa{gpa});
     if (held != s.ballooned_pages) fail("the balloon's count is not its bitmap's");
