@@ -2,16 +2,22 @@
 // the planner reads — a densevm snapshot and a diff-free chain of one, a QEMU-layout ELF core,
 // a raw RAM file, a fingerprint file, a cpio archive — each mutated many times by a seeded
 // PRNG (bytes flipped, fields set to edge values, truncated, chunks repeated), then every
-// file named on the command line as it is.
+// file named on the command line, or in a directory named (a corpus), as it is.
+// `--write-seeds DIR` writes the seeds to DIR instead (seed_0 ...): corpus/images, where
+// libFuzzer starts.
 //
-//   densevm_fuzz_images --runs 4000 --seed 1 crash-input.bin
+//   densevm_fuzz_images --runs 4000 --seed 1 corpus/images crash-input.bin
+//   densevm_fuzz_images --write-seeds tests/fuzz/corpus/images
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <vector>
 
 #include "cow-snapshots/snapshot_file.h"
@@ -129,9 +135,12 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> in, uint64_t& state) {
 
 int main(int argc, char** argv) {
   uint64_t runs = 4000, seed = 1;
+  const char* seeds_dir = nullptr;
   std::vector<const char*> files;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+    if (std::strcmp(argv[i], "--write-seeds") == 0 && i + 1 < argc) {
+      seeds_dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
       seed = std::strtoull(argv[++i], nullptr, 10);
@@ -141,18 +150,48 @@ int main(int argc, char** argv) {
   }
   const auto start = std::chrono::steady_clock::now();
   const std::vector<std::vector<uint8_t>> corpus = seeds();
+  if (seeds_dir != nullptr) {
+    for (size_t i = 0; i < corpus.size(); ++i) {
+      const std::string path = std::string(seeds_dir) + "/seed_" + std::to_string(i);
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(corpus[i].data()), static_cast<std::streamsize>(corpus[i].size()));
+      if (!out.flush()) {
+        std::fprintf(stderr, "fuzz_images: cannot write %s\n", path.c_str());
+        return 1;
+      }
+    }
+    std::printf("fuzz_images: %zu seeds written to %s\n", corpus.size(), seeds_dir);
+    return 0;
+  }
   for (const auto& s : corpus) LLVMFuzzerTestOneInput(s.data(), s.size());  // the seeds as they are
   uint64_t state = seed;
   for (uint64_t i = 0; i < runs; ++i) {
     const std::vector<uint8_t> input = mutate(corpus[i % corpus.size()], state);
     LLVMFuzzerTestOneInput(input.data(), input.size());
   }
-  for (const char* f : files) {
-    const std::vector<uint8_t> input = read_all(f);
-    LLVMFuzzerTestOneInput(input.data(), input.size());
+  size_t file_count = 0;
+  for (const char* name : files) {
+    std::vector<std::filesystem::path> paths;
+    std::error_code error;
+    if (std::filesystem::is_directory(name, error)) {
+      for (const auto& entry : std::filesystem::directory_iterator(name, error)) paths.push_back(entry.path());
+      std::sort(paths.begin(), paths.end());
+    } else {
+      paths.emplace_back(name);
+    }
+    for (const auto& path : paths) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        std::fprintf(stderr, "fuzz_images: cannot read %s\n", path.c_str());
+        return 1;
+      }
+      const std::vector<uint8_t> input{std::istreambuf_iterator<char>(in), {}};
+      LLVMFuzzerTestOneInput(input.data(), input.size());
+      ++file_count;
+    }
   }
   std::printf("fuzz_images: %zu seeds, %llu mutated inputs, %zu files in %.1f s\n", corpus.size(),
-              static_cast<unsigned long long>(runs), files.size(),
+              static_cast<unsigned long long>(runs), file_count,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;
 }
