@@ -20,10 +20,10 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWit
 for target in $targets; do
   cmake --build "$fuzz_build" -j"$(nproc)" --target "densevm_libfuzzer_$target"
 done
-# Inputs up to 4 KiB of code or virtqueue operations; snapshot files up to 160 KB (the
-# corpus's largest is a 138 KB file of an 8 MiB guest); the planner's image, fingerprint
-# and reference files up to 64 KB (its seeds are 0.2-41 KB).
-declare -A max_len=([flat_vm]=4096 [paging_vm]=4096 [translator]=4096 [snapshot]=163840 [balloon]=4096
+# Inputs up to 4 KiB of code or virtqueue operations (the translator reads a control byte
+# and 256 bytes of code); snapshot files up to 160 KB (the corpus's largest is a 138 KB file
+# of an 8 MiB guest); the planner's image, fingerprint and reference files up to 64 KB.
+declare -A max_len=([flat_vm]=4096 [paging_vm]=4096 [translator]=257 [snapshot]=163840 [balloon]=4096
                     [images]=65536)
 for target in $targets; do
   corpus="$fuzz_build/corpus/$target"

@@ -34,7 +34,7 @@ using densevm::testing::SkippingKernel;
 
 // The code runs from near a page's end, so blocks and instructions meet the boundary and
 // the page after it (mapped, but not executable: fetches from it fault).
-constexpr uint64_t kCodeBase = 0x20000f00, kCodeSize = 0x1100;
+constexpr uint64_t kCodeBase = 0x20000f00;
 constexpr uint64_t kDataBase = 0x10000000, kDataSize = 0x10000;
 constexpr uint64_t kKernelBase = 0x30000000, kKernelStack = 0x31000000;
 constexpr uint64_t kMaxInstructions = 2000;
