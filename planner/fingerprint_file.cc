@@ -27,6 +27,7 @@ constexpr uint64_t kMaxName = 4096;
 constexpr uint64_t kMaxRanges = 1 << 16;
 constexpr uint64_t kMaxRamPages = uint64_t{1} << 28;  // 1 TiB, the snapshot format's limit too
 constexpr int kZstdLevel = 1;  // hashes are random: only zero runs compress, and cheaply
+constexpr uint64_t kZstdMaxRatio = (128 << 10) / 4;  // a zstd RLE block: 4 bytes for 128 KiB
 
 const char* section_name(Id id) {
   switch (id) {
@@ -228,6 +229,13 @@ void parse_pages(std::span<const uint8_t> payload, Fingerprint& fp) {
   if (raw != fp.ram_pages * 8) throw StateError("pages section does not hold one hash per page");
   const unsigned long long framed = ZSTD_getFrameContentSize(payload.data() + 8, payload.size() - 8);
   if (framed != raw) throw StateError("pages section's zstd frame has the wrong size");
+  // zstd's densest block (RLE: a 3-byte header and one byte) stands for at most 128 KiB, so a
+  // frame of n bytes holds at most 32768 n: a size past that is only its header's claim, refused
+  // before a table of up to 2 GiB is built for it.
+  if (raw / kZstdMaxRatio > payload.size() - 8) {
+    throw StateError("pages section's zstd frame of " + std::to_string(payload.size() - 8) +
+                     " bytes cannot hold the " + std::to_string(raw) + " it claims");
+  }
   fp.page_hashes.resize(fp.ram_pages);
   const size_t n = ZSTD_decompress(fp.page_hashes.data(), raw, payload.data() + 8, payload.size() - 8);
   if (ZSTD_isError(n) || n != raw) throw StateError("pages section does not decompress");

@@ -1,7 +1,9 @@
 #include "planner/fingerprint_file.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -87,6 +89,37 @@ TEST_F(FingerprintFile, ForeignFilesAndOtherVersionsAreRefusedByName) {
   put(path("v2.fp"), v2);
   EXPECT_THROW((void)read_fingerprint(path("v2.fp"), false), FingerprintError);
   EXPECT_THROW((void)read_fingerprint(path("missing.fp"), false), FingerprintError);
+}
+
+TEST_F(FingerprintFile, APagesFrameTooShortForTheSizeItClaimsIsRefusedBeforeItsTableIsBuilt) {
+  // 2^21 zero pages compress to a few KB and are read back; the same frame cut to its header
+  // (a valid checksum over it) claims 16 MiB in a few bytes.
+  const std::vector<uint64_t> zeros(uint64_t{1} << 21, kZero);
+  write_fingerprint(fingerprint_of("zeros", ImageKind::kRaw, {{0, zeros.size()}}, zeros, 64), path("zeros.fp"));
+  EXPECT_EQ(read_fingerprint(path("zeros.fp"), true).page_hashes, zeros);
+  std::vector<char> file = bytes_of(path("zeros.fp"));
+  // The pages section is the last: its 20-byte header, then a u64 size and the frame.
+  size_t pages_at = 20;
+  while (true) {
+    uint64_t length = 0;
+    std::memcpy(&length, file.data() + pages_at + 4, 8);
+    if (pages_at + 20 + length == file.size()) break;
+    pages_at += 20 + length;
+  }
+  std::vector<uint8_t> cut(file.begin() + static_cast<std::ptrdiff_t>(pages_at + 20), file.end());
+  cut.resize(8 + 14);  // the size, and the frame's header (14 bytes at most without a dictionary)
+  file.resize(pages_at + 20);
+  const uint64_t length = cut.size(), sum = XXH3_64bits(cut.data(), cut.size());
+  std::memcpy(file.data() + pages_at + 4, &length, 8);
+  std::memcpy(file.data() + pages_at + 12, &sum, 8);
+  file.insert(file.end(), cut.begin(), cut.end());
+  put(path("claim.fp"), file);
+  try {
+    (void)read_fingerprint(path("claim.fp"), true);
+    FAIL();
+  } catch (const FingerprintError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot hold the 16777216 it claims"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(FingerprintFile, AFailedWriteLeavesNothingUnderTheName) {

@@ -89,6 +89,20 @@ TEST_F(MemoryImages, AQemuDumpIsReadByPhysicalAddressWithItsZeroTail) {
   EXPECT_FALSE(layout.vmcoreinfo);
 }
 
+TEST_F(MemoryImages, AZeroTailLargerThanTheBytesHeldIsRefusedBeforeAnyTableIsBuilt) {
+  // A page of bytes and 1 TiB past it: a 4 KiB file would have the reader build 2 GiB of hashes.
+  const std::vector<Load> huge = {{0, page_of(1), uint64_t{1} << 40}};
+  EXPECT_NE(error_of(write("huge.core", elf_core(huge, {"QEMU"})))
+                .find("describes 268435455 pages past its segments' bytes, more than the 1 it holds"),
+            std::string::npos);
+  // As many pages past the bytes as held is a dump still.
+  const std::vector<Load> even = {{0, concat({page_of(1), page_of(2)}), 4 * kPageBytes}};
+  const MemoryImage m = read_memory_image(write("even.core", elf_core(even, {"QEMU"})));
+  EXPECT_EQ(m.page_hashes.size(), 4u);
+  const std::vector<Load> one_more = {{0, concat({page_of(1), page_of(2)}), 5 * kPageBytes}};
+  EXPECT_NE(error_of(write("more.core", elf_core(one_more, {"QEMU"}))).find("3 pages past"), std::string::npos);
+}
+
 TEST_F(MemoryImages, OverlappingSegmentsOfAPagingDumpCountAPageOnce) {
   const std::vector<Load> loads = {{0x2000, concat({page_of(5), page_of(6)}), 2 * kPageBytes},
                                    {0x0000, concat({page_of(1), page_of(2), page_of(9)}), 3 * kPageBytes}};

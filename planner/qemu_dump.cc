@@ -82,7 +82,7 @@ QemuDumpLayout parse_qemu_dump(std::span<const uint8_t> file) {
   if (out.cpus == 0) refuse("an ELF core but not a QEMU guest memory dump (no QEMU note)");
   if (loads.empty()) refuse("QEMU dump without guest memory (no PT_LOAD segment)");
   std::stable_sort(loads.begin(), loads.end(), [](const DumpSegment& a, const DumpSegment& b) { return a.paddr < b.paddr; });
-  uint64_t end = 0, pages = 0;
+  uint64_t end = 0, pages = 0, held = 0;
   for (DumpSegment s : loads) {
     if (!out.segments.empty() && s.paddr < end) {
       // An overlap (paging dumps map one physical page at several virtual addresses): the
@@ -97,8 +97,16 @@ QemuDumpLayout parse_qemu_dump(std::span<const uint8_t> file) {
     }
     end = s.paddr + s.memsz;
     pages += s.memsz / kPageBytes;
+    held += (s.filesz + kPageBytes - 1) / kPageBytes;
     if (pages > kMaxPages) refuse("QEMU dump of more than 1 TiB of guest memory");
     out.segments.push_back(s);
+  }
+  // The reader keeps a hash per page described; pages past p_filesz are in no file byte, and
+  // a dump describes few of them (a mapping that runs past its RAM block): at most as many as
+  // it holds, so that a header of a few bytes cannot make the reader build a table of 2 GiB.
+  if (pages - held > held) {
+    refuse("QEMU dump describes " + std::to_string(pages - held) + " pages past its segments' bytes, more than the " +
+           std::to_string(held) + " it holds");
   }
   return out;
 }

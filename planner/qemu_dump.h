@@ -8,7 +8,8 @@
 // mapping instead; their physical ranges may overlap, and a page is taken once.
 //
 // An ELF core without the QEMU note (a process core, another hypervisor's dump) is refused:
-// its segments need not be guest RAM.
+// its segments need not be guest RAM. So is a dump describing more zero pages (past p_filesz)
+// than pages it holds: what the reader allocates stays proportional to the file.
 //
 //   QemuDumpLayout layout = parse_qemu_dump(mapped_file);   // throws ImageError
 //   for (const DumpSegment& s : layout.segments) ...        // by paddr, not overlapping
