@@ -98,7 +98,7 @@ int restore_fleet(const RestoreOptions& o) {
   }
   const double ready = RunLoop::seconds_since(start);
   say_where_placed(vms);
-  HostServices services(services_config(o.sharing), frames);  // after the VMs: it goes first
+  HostServices services(services_config(o.sharing, o.budget, loop.numa()), frames);  // after the VMs: it goes first
   services.attach(list_of(vms));
   loop.run(vms, [&services] { services.step(); });
 
@@ -151,10 +151,11 @@ int restore_command(const RestoreOptions& o) {
   snap["mode"] = o.lazy ? "lazy" : "eager";
   snap["clones"] = o.clones;
   snap["restore_seconds"] = ready;
-  // Page sharing between the clones (declared after the VMs: it goes first). Never with a
-  // checkpoint (the command line refuses both): the VM going on from it is a new object.
-  HostServices services(services_config(o.sharing), frames);
-  if (o.sharing.dedup) services.attach(list_of(vms));
+  // Page sharing between the clones and their budget (declared after the VMs: it goes
+  // first). Never with a checkpoint (the command line refuses both): the VM going on from it
+  // is a new object.
+  HostServices services(services_config(o.sharing, o.budget, loop.numa()), frames);
+  if (o.sharing.dedup || o.budget.any()) services.attach(list_of(vms));
 
   FrozenVm frozen;
   uint64_t at = 0;

@@ -56,23 +56,24 @@ int report_endings(const std::vector<std::unique_ptr<Vm>>& vms) {
   return status;
 }
 
-HostServicesConfig services_config(const SharingOptions& o) {
+HostServicesConfig services_config(const SharingOptions& sharing, const BudgetOptions& budget,
+                                   const NumaPlacement& numa) {
   HostServicesConfig c;
-  c.dedup = o.dedup;
-  c.dedup_rate = o.dedup_rate;
-  c.dedup_scope = o.dedup_scope;
-  c.dedup_numa_local = o.dedup_numa_local;
-  c.groups = o.groups;
+  c.dedup = sharing.dedup;
+  c.dedup_rate = sharing.dedup_rate;
+  c.dedup_scope = sharing.dedup_scope;
+  c.dedup_numa_local = sharing.dedup_numa_local;
+  c.groups = sharing.groups;
+  c.host_budget_pages = budget.host_bytes >> kPageShift;
+  if (!budget.node_bytes.empty()) {
+    for (const uint64_t bytes : numa.node_budgets(budget.node_bytes)) c.node_budget_pages.push_back(bytes >> kPageShift);
+  }
   return c;
 }
 
 HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa) {
-  HostServicesConfig c = services_config(o.sharing);
+  HostServicesConfig c = services_config(o.sharing, o.budget, numa);
   if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
-  c.host_budget_pages = o.host_budget_bytes >> kPageShift;
-  if (!o.host_budget_node.empty()) {
-    for (const uint64_t bytes : numa.node_budgets(o.host_budget_node)) c.node_budget_pages.push_back(bytes >> kPageShift);
-  }
   return c;
 }
 

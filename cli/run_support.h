@@ -56,10 +56,11 @@ class ConsoleLines {
                                                         const GuestImage& image, const Vm::ConsoleSink& sink,
                                                         NumaPlacement& numa);
 
-// The run's host services as the flags configure them (per-node budgets placed by `numa`); a
-// restored fleet's (page sharing only).
+// The host services as the flags configure them (per-node budgets placed by `numa`): a run's,
+// or restored VMs' (page sharing and budgets; no --balloon-target).
 [[nodiscard]] HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa);
-[[nodiscard]] HostServicesConfig services_config(const SharingOptions& o);
+[[nodiscard]] HostServicesConfig services_config(const SharingOptions& sharing, const BudgetOptions& budget,
+                                                 const NumaPlacement& numa);
 
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.
