@@ -82,7 +82,7 @@ int restore_fleet(const RestoreOptions& o) {
   }
   const std::unique_ptr<FrameStore> frames_owner = loop.make_frames(frame_store_capacity(mem));
   FrameStore& frames = *frames_owner;
-  ConsoleLines console(true);
+  ConsoleLines console(true, o.loop);
   std::vector<std::shared_ptr<SnapshotImage>> images;
   std::vector<std::unique_ptr<Vm>> vms;
   for (size_t k = 0; k < chains.size(); ++k) {
@@ -139,7 +139,7 @@ int restore_command(const RestoreOptions& o) {
   FrameStore& frames = *frames_owner;
   // Clones share one frame per stored page until they write it; one VM copies its own.
   auto image = std::make_shared<SnapshotImage>(std::move(chain), frames, /*shared=*/o.clones > 1);
-  ConsoleLines console(o.clones > 1);
+  ConsoleLines console(o.clones > 1, o.loop);
   std::vector<std::unique_ptr<Vm>> vms =
       restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
                      {.lazy = o.lazy, .cpu = cpu_config(o.loop.cpu), .numa = &loop.numa()});

@@ -12,10 +12,10 @@ namespace densevm::cli {
 
 void ConsoleLines::line(int vm, std::string_view text) {
   std::lock_guard lock(mu_);
-  if (prefix_) std::printf("[vm%d] ", vm);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  if (prefix_) std::fprintf(out_, "[vm%d] ", vm);
+  std::fwrite(text.data(), 1, text.size(), out_);
+  std::fputc('\n', out_);
+  std::fflush(out_);
 }
 
 GuestImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
