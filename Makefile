@@ -56,8 +56,10 @@ build-types: deps
 	done
 
 # Coverage-guided fuzzing (clang, libFuzzer, ASan+UBSan) of every tests/fuzz target (the vCPU,
-# the MMU, snapshot files, the balloon's virtqueues) for FUZZ_SECONDS each, from the corpus in tests/fuzz/corpus; then the ring-3 instruction count
-# with the release build's driver. See tests/fuzz/README.md.
+# the MMU, the translator, snapshot files, the balloon's virtqueues, the planner's image
+# readers; FUZZ_TARGETS="snapshot balloon" picks) for FUZZ_SECONDS each, from the corpus in
+# tests/fuzz/corpus; then the ring-3 instruction count with the release build's driver. See
+# tests/fuzz/README.md.
 fuzz: build
 	@bash scripts/fuzz.sh $(BUILD) $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
