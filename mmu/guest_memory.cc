@@ -5,8 +5,13 @@
 
 namespace densevm {
 
-GuestMemory::GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool)
-    : frames_(frames), p2m_(frames, pool), ram_bytes_(ram_bytes & ~kPageMask), pool_(pool) {
+GuestMemory::GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool, bool huge_frames)
+    : frames_(frames),
+      p2m_(frames, pool),
+      ram_bytes_(ram_bytes & ~kPageMask),
+      pool_(pool),
+      huge_frames_(huge_frames),
+      cursor_{.pool = pool, .chunk = 0} {
   const uint64_t low = std::min(ram_bytes_, kLowRamLimit);
   ranges_.push_back({Gpa{0}, low});
   if (ram_bytes_ > low) ranges_.push_back({Gpa{kHighRamBase}, ram_bytes_ - low});
@@ -143,7 +148,7 @@ std::optional<Hpa> GuestMemory::new_frame(bool zeroed) {
       return spare;
     }
   }
-  return frames_.allocate(pool_);
+  return huge_frames_ ? frames_.allocate(cursor_) : frames_.allocate(pool_);
 }
 
 GuestMemory::Populate GuestMemory::populate(Gpa gpa) {
