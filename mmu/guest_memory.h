@@ -63,8 +63,10 @@ class GuestMemory {
 
   enum class Populate : uint8_t { kMapped, kNotRam, kOutOfMemory, kSourceCorrupt };
   // Gives a RAM page a frame if it has none yet: the source's copy if there is one (see
-  // set_source), otherwise a zeroed frame.
-  [[nodiscard]] Populate populate(Gpa gpa);
+  // set_source), otherwise a zeroed frame. With huge_frames, a zeroed frame for a read
+  // (write false) is a 4 KiB one: the host maps its shared zero page there until something
+  // writes, where one in a huge chunk would share 2 MiB of real memory with written pages.
+  [[nodiscard]] Populate populate(Gpa gpa, bool write = true);
 
   // Pages without a frame take their first contents from `source` (a snapshot restored
   // lazily or shared by clones) instead of starting zeroed. Set before the VM runs.
@@ -190,7 +192,7 @@ class GuestMemory {
   [[nodiscard]] bool range_is_ram(Gpa gpa, size_t size) const;
   // A frame for a page's new contents: a spare of the P2M's keeper (a checkpoint's) first,
   // else the FrameStore's; zeroed on request (the FrameStore's always are).
-  [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed);
+  [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed, bool huge = true);
   [[nodiscard]] uint64_t ram_index(Gpa page) const { return ram_page_index(ram_bytes_, page); }
   // Maps the source's copy of `page`; false if the source has none (result untouched).
   [[nodiscard]] bool map_from_source(Gpa page, Populate& result);

@@ -41,6 +41,11 @@ TEST(GuestMemory, HugeFramesFillAChunkInFirstTouchOrder) {
     EXPECT_EQ(frames.stats().huge_frames, 100u);
     EXPECT_EQ(frames.stats().huge_chunks, 1u);
     EXPECT_LT(frames.stats().allocations, 100u + 16) << "tables are 4 KiB frames, a few";
+    // A page first read gets a 4 KiB frame: the host's zero page backs it, not a huge page.
+    ASSERT_EQ(mem.populate(Gpa{60 * kMiB}, /*write=*/false), GuestMemory::Populate::kMapped);
+    EXPECT_EQ(frames.stats().huge_frames, 100u);
+    EXPECT_NE(mem.mapping(Gpa{60 * kMiB})->hpa.page_number() / FrameStore::kChunkFrames,
+              got[0].page_number() / FrameStore::kChunkFrames);
   }
   frames.flush_released();
   EXPECT_EQ(frames.stats().frames_resident, 0u);
