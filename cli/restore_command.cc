@@ -93,7 +93,7 @@ int restore_fleet(const RestoreOptions& o) {
                               .clone = 0,
                               .same_vm = false,
                               .cpu = cpu_config(o.loop.cpu),
-                              .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup),
+                              .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.budget.any()),
                               .numa = &loop.numa()}));
     if (!o.lazy) images.back()->release_file_pages();
   }
@@ -145,7 +145,7 @@ int restore_command(const RestoreOptions& o) {
       restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
                      {.lazy = o.lazy,
                       .cpu = cpu_config(o.loop.cpu),
-                      .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.clones > 1),
+                      .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.budget.any() || o.clones > 1),
                       .numa = &loop.numa()});
   // Eager: every page is in a frame now; the file's pages read to copy them leave the RSS.
   if (!o.lazy) image->release_file_pages();

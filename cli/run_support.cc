@@ -98,7 +98,7 @@ bool huge_frames(HugeFrames setting, bool shares_or_balloons) {
 std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
                                           const Vm::ConsoleSink& sink, NumaPlacement& numa) {
   std::vector<std::unique_ptr<Vm>> vms;
-  const bool balloons = o.balloon_target_bytes.has_value() || o.host_budget_bytes != 0 || !o.host_budget_node.empty();
+  const bool balloons = o.balloon_target_bytes.has_value() || o.budget.any();
   const bool huge = huge_frames(o.loop.huge_frames, o.sharing.dedup || balloons);
   for (unsigned k = 0; k < o.vms; ++k) {
     VmConfig c;
