@@ -130,6 +130,11 @@ QueueError BalloonDevice::drain_pfns(Virtqueue& q, PfnOp op) {
     std::optional<Chain> chain;
     if (QueueError e = q.pop(chain); e != QueueError::kNone) return e;
     if (!chain) break;
+    uint64_t chain_pfns = 0;
+    for (const Segment& s : chain->segments) {
+      if (!s.device_writable) chain_pfns += s.len / sizeof(uint32_t);
+    }
+    if (chain_pfns > kMaxPfnsPerChain) return QueueError::kBadBuffer;
     for (const Segment& s : chain->segments) {
       if (s.device_writable) continue;  // PFN arrays are device-readable (§5.5.6)
       const uint64_t count = s.len / sizeof(uint32_t);

@@ -10,6 +10,10 @@
 // free pages (§5.5.6.6) are discarded the same way but stay the guest's. The device keeps
 // its own bitmap of ballooned pages, so hostile PFN lists (outside RAM, twice, never
 // inflated) cannot skew the accounting: ballooned == inflated_total - deflated_total.
+// Nor make one notify cost the host more than a bounded amount of work: an inflate or
+// deflate buffer chain of more than kMaxPfnsPerChain PFNs breaks the device (NEEDS_RESET),
+// since the rings' own limits alone allow 256 chains x 64 buffers x 1 Mi PFNs (16 G page
+// operations) for one MMIO write. Linux sends 256 PFNs a buffer.
 //
 //   BalloonDevice balloon(memory);
 //   VirtioMmio mmio(memory, balloon);
@@ -79,6 +83,9 @@ struct BalloonState {
 class BalloonDevice final : public VirtioDevice {
  public:
   static constexpr uint32_t kDeviceId = 5;
+  // PFNs one inflate or deflate chain may carry (16 MiB of guest memory; Linux's driver
+  // sends at most 256, VIRTIO_BALLOON_ARRAY_PFNS_MAX): a notify applies at most 256 times this.
+  static constexpr uint64_t kMaxPfnsPerChain = 4096;
   // §5.5.3 feature bits.
   static constexpr uint64_t kFMustTellHost = 1ull << 0, kFStatsVq = 1ull << 1,
                             kFDeflateOnOom = 1ull << 2, kFReporting = 1ull << 5;

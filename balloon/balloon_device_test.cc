@@ -159,6 +159,27 @@ TEST_F(HostileDriver, HugeLengthsAreRefused) {
   EXPECT_EQ(mmio_.last_failure(), QueueError::kBadBuffer);
 }
 
+// One notify's work is bounded: a chain of more PFNs than kMaxPfnsPerChain breaks the
+// device before any of them is applied; one of exactly that many is served.
+TEST_F(HostileDriver, ChainsOfTooManyPfnsBreakTheDeviceBeforeAnyWork) {
+  bring_up();
+  const uint64_t max = BalloonDevice::kMaxPfnsPerChain;
+  std::vector<uint32_t> pfns(max, 0x900);  // one page, named max times: cheap to check
+  pfns[0] = 0x901;
+  send_pfns(0, pfns);
+  EXPECT_FALSE(broken());
+  EXPECT_EQ(balloon_.stats().inflated_total, 2u);
+  EXPECT_EQ(balloon_.stats().duplicate_inflates, max - 2);
+  // The same buffer split over two descriptors of one chain, one PFN more.
+  pfns.assign(max + 1, 0x902);
+  ASSERT_TRUE(memory_.write(Gpa{kBuffers}, pfns.data(), pfns.size() * 4));
+  put_desc(0, 0, {kBuffers, 4 * 2048, 1 /* NEXT */, 1});
+  put_desc(0, 1, {kBuffers + 4 * 2048, static_cast<uint32_t>(4 * (max + 1 - 2048)), 0, 0});
+  offer(0, 0);
+  EXPECT_TRUE(broken());
+  EXPECT_EQ(balloon_.stats().inflated_total, 2u) << "nothing of the refused chain was applied";
+}
+
 TEST_F(HostileDriver, LoopingChainsAreRefused) {
   bring_up();
   put_desc(0, 0, {kBuffers, 4, 1, 1});
