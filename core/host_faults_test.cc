@@ -1,0 +1,51 @@
+#include "core/host_faults.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <thread>
+
+namespace densevm {
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t kPages = 64;
+
+// A fresh anonymous mapping of kPages pages, each its own fault (no huge page).
+char* fresh_pages() {
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  madvise(p, kPages * kPage, MADV_NOHUGEPAGE);
+  return static_cast<char*>(p);
+}
+
+TEST(FaultWindow, CountsEachFirstTouchOfAFreshPage) {
+  char* mem = fresh_pages();
+  ASSERT_NE(mem, nullptr);
+  const FaultWindow window;
+  for (size_t i = 0; i < kPages; ++i) mem[i * kPage] = 1;
+  const uint64_t first = window.faults();
+  EXPECT_GE(first, kPages);
+  EXPECT_LT(first, kPages + 16);  // the test's own stack and bookkeeping at most
+  // Touching them again is no fault: the pages are there now.
+  const FaultWindow again;
+  for (size_t i = 0; i < kPages; ++i) mem[i * kPage] = 2;
+  EXPECT_LT(again.faults(), 8u);
+  munmap(mem, kPages * kPage);
+}
+
+// Another thread's faults are not the window's: a pause counts the thread that pauses.
+TEST(FaultWindow, CountsOnlyTheCallingThread) {
+  char* mem = fresh_pages();
+  ASSERT_NE(mem, nullptr);
+  const FaultWindow window;
+  std::thread([mem] {
+    for (size_t i = 0; i < kPages; ++i) mem[i * kPage] = 1;
+  }).join();
+  EXPECT_LT(window.faults(), kPages / 2);
+  munmap(mem, kPages * kPage);
+}
+
+}  // namespace
+}  // namespace densevm
