@@ -136,6 +136,12 @@ P2mStatus P2m::map(Gpa gpa, Hpa hpa, EptPerms perms, EptMemType type) {
   return P2mStatus::kOk;
 }
 
+P2mStatus P2m::prepare(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return P2mStatus::kInvalidArgument;
+  return walker_.find_or_create(root_, gpa.value(), 1, stats_.table_frames) != nullptr ? P2mStatus::kOk
+                                                                                      : P2mStatus::kOutOfFrames;
+}
+
 std::optional<Hpa> P2m::unmap(Gpa gpa) {
   if (gpa.value() >= kGpaLimit) return std::nullopt;
   EptEntry* leaf = walker_.find(root_, gpa.value(), 1);

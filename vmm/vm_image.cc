@@ -60,7 +60,11 @@ std::unique_ptr<Vm> blank_vm(const SnapshotConfig& image_config, FrameStore& fra
     config.frame_pool = o.numa->pool_for(config.numa_home);
     if (config.numa_home) config.numa_node = o.numa->topology().nodes[*config.numa_home].id;
   }
-  return std::make_unique<Vm>(frames, config, std::move(sink));
+  auto vm = std::make_unique<Vm>(frames, config, std::move(sink));
+  // A clone's generation id is written by restore_into: its P2M path is built here, before
+  // a checkpoint's pause (about 3 fresh pages a clone).
+  if (!o.same_vm && !vm->prepare_generation_id()) throw snapshot::SnapshotError("host out of memory for a blank VM");
+  return vm;
 }
 
 std::unique_ptr<Vm> restore_into(std::unique_ptr<Vm> vm, const VmImage& image, const RestoreOptions& o) {
