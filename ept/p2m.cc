@@ -50,6 +50,9 @@ P2m::P2m(FrameStore& frames, uint32_t pool) : frames_(&frames), walker_(frames, 
   std::optional<Hpa> root = frames.allocate(pool);
   if (!root) throw std::runtime_error("P2m: FrameStore exhausted, no frame for the EPT root");
   root_ = *root;
+  // Its first touch a write (the frame is zero, so is the entry), as the walker's for the
+  // tables it makes: one fault, not a zero-page read fault and then a copy-on-write one.
+  walker_.table(root_)[0] = EptEntry{};
   stats_.table_frames = 1;
 }
 
