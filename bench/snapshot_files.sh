@@ -29,7 +29,9 @@ with_faults() {
     split(h, w, " "); here = w[2] + 0
     printf "%.2f ms, %d faults (~%.2f ms at %g us a fault)", s * 1000, f, s * 1000 + f * (at - here) / 1000, at }'
 }
-echo "== $(date -u '+%F %H:%M UTC'), $(nproc) cores, $("$probe")"
+# An idle run (load under 1 on the 1-minute average) or a loaded one: BENCHMARKS.md keeps both.
+run=$(awk '{ print ($1 < 1 ? "idle" : "loaded") " run" }' /proc/loadavg)
+echo "== $(date -u '+%F %H:%M UTC'), $(nproc) cores, $run, $("$probe")"
 
 "$probe" --brief >"$dir/save.host"
 "$bin" run "${guest[@]}" --checkpoint-at marker --save "$dir/vm.snap" --stats "$dir/save.json" >/dev/null
