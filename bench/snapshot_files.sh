@@ -14,12 +14,14 @@
 # the minor faults its window took beside it (the stats' *_faults: the faults of the thread
 # doing it) and what it would be on a host where a fault costs ${FAULT_US:-18} us: the figure
 # plus the faults times the difference from this host's fault cost (an estimate).
+# DENSEVM_HUGE_FRAMES=off|on|auto: --huge-frames of every run and restore (auto when unset).
 set -euo pipefail
 bin=${1:-build}/densevm
 probe=${1:-build}/bench/fault_cost
 dir=$(mktemp -d "${TMPDIR:-/tmp}/densevm-snapbench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-guest=(--mem 1G --cmdline "workload=memfill size=512M mark=1 hold=2")
+huge=(--huge-frames "${DENSEVM_HUGE_FRAMES:-auto}")
+guest=(--mem 1G --cmdline "workload=memfill size=512M mark=1 hold=2" "${huge[@]}")
 median() { sort -g | sed -n "$((($1 + 1) / 2))p"; }
 at_us=${FAULT_US:-18}
 # "<ms> ms, <faults> faults (~<estimate> ms at 18 us a fault)" from seconds, faults and the
@@ -53,14 +55,14 @@ done
 for mode in lazy eager; do
   host=$("$probe" --brief)
   read -r secs faults < <(for _ in 1 2 3; do
-    "$bin" restore "$dir/vm.snap" --$mode --stats "$dir/r.json" >/dev/null
+    "$bin" restore "$dir/vm.snap" --$mode "${huge[@]}" --stats "$dir/r.json" >/dev/null
     jq -r '"\(.snapshot.restore_seconds) \(.snapshot.restore_faults)"' "$dir/r.json"
   done | median 3)
   printf "restore %-5s to first instruction: %s (median of 3) [%s]\n" $mode "$(with_faults "$secs" "$faults" "$host")" "$host"
 done
-"$bin" restore "$dir/vm.snap" --lazy --stats "$dir/one.json" >/dev/null
+"$bin" restore "$dir/vm.snap" --lazy "${huge[@]}" --stats "$dir/one.json" >/dev/null
 host=$("$probe" --brief)
-"$bin" restore "$dir/vm.snap" --lazy --clones 8 --stats "$dir/clones.json" >/dev/null
+"$bin" restore "$dir/vm.snap" --lazy --clones 8 "${huge[@]}" --stats "$dir/clones.json" >/dev/null
 ready=$(with_faults "$(jq .snapshot.restore_seconds "$dir/clones.json")" "$(jq .snapshot.restore_faults "$dir/clones.json")" "$host")
 jq -r --slurpfile one "$dir/one.json" --arg ready "$ready" '"clones: 8 from one file in \($ready); \(.snapshot.restore_seconds * 1000 / 8 * 100 | floor / 100) ms per clone; host RSS \(.host.rss_bytes / 1048576 | floor) MiB for 8 vs \($one[0].host.rss_bytes / 1048576 | floor) MiB for 1; \(.snapshot.frames_loaded) frames loaded for \(.snapshot.pages_fetched) page fetches [\($host)]"' --arg host "$host" "$dir/clones.json"
 host=$("$probe" --brief)
