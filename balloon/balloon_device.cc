@@ -20,7 +20,7 @@ uint64_t frame_count(const GuestMemory& m) {
 }  // namespace
 
 BalloonDevice::BalloonDevice(GuestMemory& memory)
-    : memory_(memory), ballooned_((frame_count(memory) + 63) / 64, 0) {}
+    : memory_(memory), ballooned_((frame_count(memory) + 63) / 64) {}
 
 unsigned BalloonDevice::queue_count(uint64_t features) const {
   return 2 + ((features & kFStatsVq) ? 1 : 0) + ((features & kFReporting) ? 1 : 0);
@@ -60,7 +60,7 @@ void BalloonDevice::config_write(uint32_t offset, unsigned size, uint64_t value)
 
 void BalloonDevice::reset() {
   // A reset driver believes it owns all of RAM again: the balloon is empty.
-  for (uint64_t& w : ballooned_) w = 0;
+  clear_bitmap();
   stats_.deflated_total += stats_.ballooned_pages;
   stats_.ballooned_pages = 0;
   features_ = 0;
@@ -68,9 +68,15 @@ void BalloonDevice::reset() {
   std::memset(config_.data() + 4, 0, 4);
 }
 
+void BalloonDevice::clear_bitmap() {
+  if (bitmap_empty_) return;
+  for (size_t i = 0; i < ballooned_.size(); ++i) ballooned_[i] = 0;
+  bitmap_empty_ = true;
+}
+
 bool BalloonDevice::in_balloon(Gpa gpa) const {
   const uint64_t pfn = gpa.page_number();
-  return pfn / 64 < ballooned_.size() && (ballooned_[pfn / 64] >> (pfn % 64)) & 1;
+  return !bitmap_empty_ && pfn / 64 < ballooned_.size() && (ballooned_[pfn / 64] >> (pfn % 64)) & 1;
 }
 
 BalloonStats BalloonDevice::stats() const {
@@ -108,6 +114,7 @@ void BalloonDevice::apply_pfn(uint32_t pfn, PfnOp op) {
       return;
     }
     word |= bit;
+    bitmap_empty_ = false;
     ++stats_.ballooned_pages;
     ++stats_.inflated_total;
     discard(page);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "virtio/virtio_mmio.h"
@@ -109,6 +110,38 @@ TEST_F(HostileDriver, InflateUnmapsAndDeflateLetsDemandPagingRefill) {
   ASSERT_TRUE(memory_.read(Gpa{0x400000}, &v, 1));
   EXPECT_EQ(v, 0) << "a deflated page comes back zeroed";
   EXPECT_FALSE(broken());
+}
+
+// The bitmap through save and restore: the ballooned pages come back in another device, an
+// empty record empties a device that had some, and a reset empties it too.
+TEST_F(HostileDriver, BallooningSurvivesSaveRestoreAndAnEmptyRecordClearsIt) {
+  const BalloonState empty = balloon_.save();
+  EXPECT_TRUE(std::all_of(empty.ballooned.begin(), empty.ballooned.end(), [](uint64_t w) { return w == 0; }));
+  EXPECT_EQ(empty.ballooned.size(), (kRam / 4096 + 63) / 64);
+  bring_up();
+  send_pfns(0, {0x400, 0x4c1});
+  const BalloonState full = balloon_.save();
+  EXPECT_EQ(full.ballooned[0x400 / 64], uint64_t{1} << (0x400 % 64));
+  EXPECT_EQ(full.ballooned[0x4c1 / 64], uint64_t{1} << (0x4c1 % 64));
+
+  GuestMemory other_memory(frames_, kRam);
+  BalloonDevice other(other_memory);
+  EXPECT_FALSE(other.in_balloon(Gpa{0x400000}));
+  other.restore(full);
+  EXPECT_TRUE(other.in_balloon(Gpa{0x400000}));
+  EXPECT_TRUE(other.in_balloon(Gpa{0x4c1000}));
+  EXPECT_FALSE(other.in_balloon(Gpa{0x401000}));
+  EXPECT_EQ(other.save().ballooned, full.ballooned);
+
+  other.restore(empty);
+  EXPECT_FALSE(other.in_balloon(Gpa{0x400000}));
+  EXPECT_FALSE(other.in_balloon(Gpa{0x4c1000}));
+  EXPECT_EQ(other.save().ballooned, empty.ballooned);
+
+  EXPECT_TRUE(balloon_.in_balloon(Gpa{0x4c1000}));
+  balloon_.reset();
+  EXPECT_FALSE(balloon_.in_balloon(Gpa{0x4c1000}));
+  EXPECT_EQ(balloon_.save().ballooned, empty.ballooned);
 }
 
 TEST_F(HostileDriver, DoubleInflateStrayDeflateAndForeignPfnsKeepAccountingRight) {

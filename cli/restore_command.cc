@@ -72,7 +72,7 @@ nlohmann::ordered_json image_stats(const std::string& file, const snapshot::Snap
 // --stats: snapshot.files[] holds each file's fields; the snapshot.* counts sum them.
 int restore_fleet(const RestoreOptions& o) {
   using namespace snapshot;
-  const auto start = RunLoop::Clock::now();
+  const LatencyWindow start;
   RunLoop loop(o.loop);
   std::vector<std::vector<Snapshot>> chains;
   uint64_t mem = 0;
@@ -97,7 +97,7 @@ int restore_fleet(const RestoreOptions& o) {
                               .numa = &loop.numa()}));
     if (!o.lazy) images.back()->release_file_pages();
   }
-  const double ready = RunLoop::seconds_since(start);
+  const Latency ready = start.read();
   say_where_placed(vms);
   HostServices services(services_config(o.sharing, o.budget, loop.numa()), frames);  // after the VMs: it goes first
   services.attach(list_of(vms));
@@ -115,7 +115,7 @@ int restore_fleet(const RestoreOptions& o) {
     files.push_back(f);
   }
   nlohmann::ordered_json snap = {{"restored_from", o.files}, {"mode", o.lazy ? "lazy" : "eager"}, {"clones", 1},
-                                 {"restore_seconds", ready}};
+                                 {"restore_seconds", ready.seconds}, {"restore_faults", ready.faults}};
   for (size_t i = 0; i < std::size(kSummed); ++i) snap[kSummed[i]] = sums[i];
   snap["files"] = files;
   return finish_run(vms, frames, loop, o.loop, snap, {}, services.dedup_stats());
@@ -128,7 +128,7 @@ int restore_command(const RestoreOptions& o) {
   if (o.files.size() > 1) return restore_fleet(o);
   const std::string& file = o.files.front();
   const CheckpointOptions& c = o.checkpoint;
-  const auto start = RunLoop::Clock::now();
+  const LatencyWindow start;
   RunLoop loop(o.loop);
   // Lazy: the pages section is not read up front; each page is checked against its own hash
   // from the index when a VM first touches it.
@@ -149,12 +149,13 @@ int restore_command(const RestoreOptions& o) {
                       .numa = &loop.numa()});
   // Eager: every page is in a frame now; the file's pages read to copy them leave the RSS.
   if (!o.lazy) image->release_file_pages();
-  const double ready = RunLoop::seconds_since(start);
+  const Latency ready = start.read();
   say_where_placed(vms);
   nlohmann::ordered_json snap = image_stats(file, *image);
   snap["mode"] = o.lazy ? "lazy" : "eager";
   snap["clones"] = o.clones;
-  snap["restore_seconds"] = ready;
+  snap["restore_seconds"] = ready.seconds;
+  snap["restore_faults"] = ready.faults;
   // Page sharing between the clones and their budget (declared after the VMs: it goes
   // first). Never with a checkpoint (the command line refuses both): the VM going on from it
   // is a new object.
@@ -163,7 +164,7 @@ int restore_command(const RestoreOptions& o) {
 
   FrozenVm frozen;
   uint64_t at = 0;
-  double pause = 0;
+  Latency pause;
   if (c.requested()) {
     check_checkpoint_is_ahead(c, *vms.front());
     if (!loop.run_to_checkpoint(vms, c)) return 1;
@@ -180,10 +181,10 @@ int restore_command(const RestoreOptions& o) {
         .lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop.cpu)};
     std::unique_ptr<Vm> next =
         blank_vm(snapshot_config(vms.front()->config()), frames, console.sink(), going_on, vms.front().get());
-    const auto pause_start = RunLoop::Clock::now();
+    const LatencyWindow pause_window;
     frozen = freeze(std::move(vms.front()), c.save_path, options);
     vms.front() = restore_into(std::move(next), vm_image(frozen), going_on);
-    pause = RunLoop::seconds_since(pause_start);
+    pause = pause_window.read();
     snap["checkpoint"] = nullptr;  // filled once the save has ended
   }
   std::optional<Handover> handover;  // the VM going on takes the template's pages once saved

@@ -3,13 +3,14 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "cli/latency_window.h"
 #include "cow-snapshots/memory_checkpoint.h"
 
 namespace densevm::cli {
 
 nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms, const CheckpointOptions& c,
                                      RunLoop& loop, HostServices& services, const RunLoop::Between& between) {
-  const auto pause_start = RunLoop::Clock::now();
+  const LatencyWindow pause_window;
   std::vector<VmState> states;
   std::vector<std::unique_ptr<snapshot::MemoryCheckpoint>> memories;
   std::vector<uint64_t> starts;
@@ -21,7 +22,7 @@ nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms
     checkpoint_pages += memories.back()->pages();
   }
   const HostServices::State services_state = services.save();
-  const double pause = RunLoop::seconds_since(pause_start);
+  const Latency pause = pause_window.read();
   nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
   for (uint64_t k = 0; k < c.rollbacks; ++k) {
     std::unordered_map<const Vm*, uint64_t> targets;
@@ -43,7 +44,7 @@ nlohmann::ordered_json rollback_loop(const std::vector<std::unique_ptr<Vm>>& vms
                       {"rollback_seconds", RunLoop::seconds_since(t0)}});
   }
   return nlohmann::ordered_json{
-      {"checkpoint_pages", checkpoint_pages}, {"pause_seconds", pause}, {"rounds", rounds}};
+      {"checkpoint_pages", checkpoint_pages}, {"pause_seconds", pause.seconds}, {"pause_faults", pause.faults}, {"rounds", rounds}};
 }
 
 }  // namespace densevm::cli

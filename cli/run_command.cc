@@ -84,7 +84,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
   }
 
   // The guests stand still from here until the VMs going on from the templates are ready.
-  const auto pause_start = RunLoop::Clock::now();
+  const LatencyWindow pause_window;
   std::vector<FrozenVm> frozen;
   frozen.reserve(vms.size());  // the handovers below point into it
   std::vector<std::optional<std::string>> files(vms.size());
@@ -94,7 +94,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
   }
   vms.clear();
   // One VM: its checkpoint's fields; several: the pause, and each VM's fields and file.
-  auto stats_of = [&](double pause) {
+  auto stats_of = [&](Latency pause) {
     if (frozen.size() == 1) return checkpoint_stats(at.front(), pause, frozen.front(), c.compress, /*diff=*/false);
     nlohmann::ordered_json per_vm = nlohmann::ordered_json::array();
     for (size_t k = 0; k < frozen.size(); ++k) {
@@ -102,7 +102,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
       if (files[k]) one["file"] = *files[k];
       per_vm.push_back(one);
     }
-    return nlohmann::ordered_json{{"pause_seconds", pause}, {"vms", per_vm}};
+    return nlohmann::ordered_json{{"pause_seconds", pause.seconds}, {"pause_faults", pause.faults}, {"vms", per_vm}};
   };
   if (c.clones == 0) {
     // Each VM going on takes its template's pages once its save has ended.
@@ -110,7 +110,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
       vms.push_back(restore_into(std::move(next[k]), vm_image(frozen[k]), next_options[k]));
     }
     services.go_on(list_of(vms));
-    const double pause = RunLoop::seconds_since(pause_start);
+    const Latency pause = pause_window.read();
     std::vector<snapshot::Handover> handovers;
     for (size_t k = 0; k < vms.size(); ++k) handovers.emplace_back(*frozen[k].tmpl, frozen[k].save.get(), vms[k]->memory());
     const RunLoop::Between with_handovers = [&] {
@@ -125,16 +125,17 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
     return finish_run(vms, frames, loop, o.loop, snap, frozen, services.dedup_stats());
   }
 
-  const auto clones_start = RunLoop::Clock::now();
+  const LatencyWindow clones_window;
   const VmImage image = vm_image(frozen.front());
   for (unsigned k = 0; k < c.clones; ++k) vms.push_back(restore_into(std::move(next[k]), image, next_options[k]));
-  const double clone_seconds = RunLoop::seconds_since(clones_start);
+  const Latency cloned = clones_window.read();
   services.attach(list_of(vms));
-  const double pause = RunLoop::seconds_since(pause_start);
+  const Latency pause = pause_window.read();
   loop.run(vms, between);
   nlohmann::ordered_json snap = stats_of(pause);
   snap["clones"] = c.clones;
-  snap["clone_seconds"] = clone_seconds;
+  snap["clone_seconds"] = cloned.seconds;
+  snap["clone_faults"] = cloned.faults;
   snap["pages_fetched"] = frozen.front().tmpl->fetches();
   return finish_run(vms, frames, loop, o.loop, snap, frozen, services.dedup_stats());
 }

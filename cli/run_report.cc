@@ -32,11 +32,12 @@ int finish_run(const std::vector<std::unique_ptr<Vm>>& vms, const FrameStore& fr
   return status;
 }
 
-nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, FrozenVm& frozen, bool compressed,
+nlohmann::ordered_json checkpoint_stats(uint64_t at, Latency pause, FrozenVm& frozen, bool compressed,
                                         bool diff) {
   nlohmann::ordered_json j = {{"checkpoint_at", at},
                               {"saved", false},
-                              {"pause_seconds", pause},
+                              {"pause_seconds", pause.seconds},
+                              {"pause_faults", pause.faults},
                               {"template_pages_released", frozen.tmpl->released()}};
   if (!frozen.save) return j;
   const snapshot::BackgroundSave::Result& r = frozen.save->finish();

@@ -2,7 +2,7 @@
 // failed (the exit status is then non-zero even if every guest exited 0), and the --stats
 // document with the run's `snapshot` part and `dedup` (when the run shared pages).
 //
-//   nlohmann::ordered_json snap = checkpoint_stats(at, pause, frozen, /*compressed=*/false, /*diff=*/false);
+//   nlohmann::ordered_json snap = checkpoint_stats(at, pause.read(), frozen, /*compressed=*/false, /*diff=*/false);
 //   return finish_run(vms, frames, loop, o.loop, snap, {&frozen, 1}, services.dedup_stats());
 #pragma once
 
@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/latency_window.h"
 #include "cli/options.h"
 #include "cli/run_loop.h"
 #include "core/frame_store.h"
@@ -30,8 +31,9 @@ namespace densevm::cli {
                              const std::optional<DedupStats>& dedup = std::nullopt);
 
 // The snapshot.* fields of a checkpoint: where it was taken, how long the guest stood still
-// and, with a save (waited for here), what was written and how long that took.
-[[nodiscard]] nlohmann::ordered_json checkpoint_stats(uint64_t at, double pause, FrozenVm& frozen,
+// (and the faults it took) and, with a save (waited for here), what was written and how long
+// that took.
+[[nodiscard]] nlohmann::ordered_json checkpoint_stats(uint64_t at, Latency pause, FrozenVm& frozen,
                                                       bool compressed, bool diff);
 
 }  // namespace densevm::cli

@@ -64,17 +64,26 @@ class PageTableWalker {
 
   // Like find(), creating missing tables (zeroed frames) on the way; tables_created counts
   // them. nullptr when the FrameStore is exhausted or a large leaf above maps addr.
+  // A table it creates is written before anything reads it (a fresh frame is zero: nothing
+  // there to read), so the frame's first touch is one fault, not a read fault mapping the
+  // zero page and then a copy-on-write fault: half the first-touch faults of a new path,
+  // each up to 20 us on a host that is itself a VM (bench/fault_cost).
   [[nodiscard]] Entry* find_or_create(Hpa root, uint64_t addr, unsigned level,
                                       uint64_t& tables_created) {
     Hpa t = root;
+    bool fresh = false;  // t was made on this walk: every entry in it is zero
     for (unsigned l = kLevels;; --l) {
       Entry* e = &table(t)[index(addr, l)];
-      if (l == level) return e;
-      if (!e->holds_frame()) {
-        std::optional<Hpa> fresh = frames_->allocate(pool_);
-        if (!fresh) return nullptr;
-        *e = Entry::table_entry(*fresh);
+      if (l == level) {
+        if (fresh) *e = Entry{};  // the caller reads it next: written first
+        return e;
+      }
+      if (fresh || !e->holds_frame()) {
+        std::optional<Hpa> made = frames_->allocate(pool_);
+        if (!made) return nullptr;
+        *e = Entry::table_entry(*made);
         ++tables_created;
+        fresh = true;
       } else if (e->is_leaf(l)) {
         return nullptr;
       }

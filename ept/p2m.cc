@@ -50,6 +50,9 @@ P2m::P2m(FrameStore& frames, uint32_t pool) : frames_(&frames), walker_(frames, 
   std::optional<Hpa> root = frames.allocate(pool);
   if (!root) throw std::runtime_error("P2m: FrameStore exhausted, no frame for the EPT root");
   root_ = *root;
+  // Its first touch a write (the frame is zero, so is the entry), as the walker's for the
+  // tables it makes: one fault, not a zero-page read fault and then a copy-on-write one.
+  walker_.table(root_)[0] = EptEntry{};
   stats_.table_frames = 1;
 }
 
@@ -134,6 +137,12 @@ P2mStatus P2m::map(Gpa gpa, Hpa hpa, EptPerms perms, EptMemType type) {
   notify(gpa, gpa + kPageSize, P2mChange::kFrame);
   frames_->release(old.frame());
   return P2mStatus::kOk;
+}
+
+P2mStatus P2m::prepare(Gpa gpa) {
+  if (gpa.value() >= kGpaLimit) return P2mStatus::kInvalidArgument;
+  return walker_.find_or_create(root_, gpa.value(), 1, stats_.table_frames) != nullptr ? P2mStatus::kOk
+                                                                                      : P2mStatus::kOutOfFrames;
 }
 
 std::optional<Hpa> P2m::unmap(Gpa gpa) {

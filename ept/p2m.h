@@ -137,6 +137,11 @@ class P2m {
   // (on kOk only). Replacing a mapped page releases the old frame and notifies.
   [[nodiscard]] P2mStatus map(Gpa gpa, Hpa hpa, EptPerms perms,
                               EptMemType type = EptMemType::kWriteBack);
+  // Builds the tables on the path to gpa's leaf, mapping nothing, so that a later map() of
+  // it writes only the leaf: a VM made before a checkpoint's pause has the path its pause
+  // maps (each new table a first-touch fault of fresh host memory otherwise). kOutOfFrames
+  // when the FrameStore is exhausted.
+  [[nodiscard]] P2mStatus prepare(Gpa gpa);
   // Removes the page at gpa and releases its reference; returns the old frame (for
   // accounting only: it may already be reused) or nullopt if nothing was mapped.
   std::optional<Hpa> unmap(Gpa gpa);

@@ -48,6 +48,21 @@ TEST_F(P2mTest, MapThenLookupHits) {
   EXPECT_EQ(p2m_.stats().walk_references, 4u) << "one reference per level";
 }
 
+// prepare builds the path and maps nothing; the map after it makes no table.
+TEST_F(P2mTest, PrepareBuildsThePathAheadOfAMap) {
+  ASSERT_EQ(p2m_.prepare(Gpa{0x6000}), P2mStatus::kOk);
+  EXPECT_EQ(p2m_.stats().table_frames, 4u) << "root, PDPT, PD, PT";
+  EXPECT_EQ(p2m_.stats().mapped_pages, 0u);
+  EXPECT_FALSE(p2m_.inspect(Gpa{0x6000}).has_value());
+  EXPECT_NE(miss(p2m_.lookup(Gpa{0x6000}, Access::kRead)), nullptr);
+  const Hpa hpa = map_new(0x6000);
+  EXPECT_EQ(p2m_.stats().table_frames, 4u) << "the map wrote the leaf alone";
+  const EptLookup r = p2m_.lookup(Gpa{0x6080}, Access::kWrite);
+  ASSERT_NE(hit(r), nullptr);
+  EXPECT_EQ(hit(r)->hpa, hpa);
+  EXPECT_EQ(p2m_.prepare(Gpa{P2m::kGpaLimit}), P2mStatus::kInvalidArgument);
+}
+
 TEST_F(P2mTest, TablesAreRealEptFormat) {
   const Hpa hpa = map_new(0x40'0000, kEptRx);
   auto table = [&](uint64_t entry) {

@@ -143,6 +143,8 @@ class GuestMemory {
   // may be merged. A checkpoint keeping the frame for its rollback, and the read-only rights a
   // rollback put the page back with, do not count: such a page is as it was at the checkpoint.
   [[nodiscard]] bool private_and_writable(Gpa page, Hpa frame, EptPerms perms) const;
+  // The P2M tables on the path to page, built ahead of a write that must be quick (P2m::prepare).
+  [[nodiscard]] bool prepare_tables(Gpa page) { return p2m_.prepare(page) == P2mStatus::kOk; }
   // The page loses its frame, as if never touched (unlike discard, a source still serves
   // it); returns the frame it had, for accounting only.
   std::optional<Hpa> drop(Gpa page) { return p2m_.unmap(page); }

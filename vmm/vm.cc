@@ -88,6 +88,8 @@ bool Vm::set_generation_id(GenerationId id) {
   return memory_.write(Gpa{kBootGenerationId}, words, sizeof words);
 }
 
+bool Vm::prepare_generation_id() { return memory_.prepare_tables(Gpa{kBootGenerationId}.page_base()); }
+
 Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
     : config_(config),
       memory_(frames, config.mem_bytes, config.frame_pool, config.huge_frames),

@@ -170,6 +170,9 @@ class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
   [[nodiscard]] GenerationId generation_id();
   // False if guest RAM has no frame for it (host out of memory).
   [[nodiscard]] bool set_generation_id(GenerationId id);
+  // The P2M tables set_generation_id writes through, built ahead (a blank VM before a
+  // checkpoint's pause fills it); false if the host is out of frames.
+  [[nodiscard]] bool prepare_generation_id();
 
   [[nodiscard]] GuestMemory& memory() { return memory_; }
   [[nodiscard]] BalloonDevice& balloon() { return balloon_; }

@@ -83,8 +83,9 @@ struct VmImage {
                                              const RestoreOptions& options);
 
 // restore_vm in two steps, so that a checkpoint's pause has only the second: blank_vm builds
-// the VM a restore fills (its vCPU's soft TLB, the translator's block cache, the P2M root:
-// about 40 pages of fresh host memory, each a first-touch fault of up to 20 us on a host that
+// the VM a restore fills (its vCPU's soft TLB, the translator's block cache, the P2M root
+// and, unless same_vm, the P2M path of the generation id a clone gets: about 45 pages of
+// fresh host memory, each a first-touch fault of up to 20 us on a host that
 // is itself a VM) from the config the image will have (snapshot_config of the VM about to be
 // frozen; `frozen` is that VM when same_vm); restore_into fills it from the image. Throws
 // std::invalid_argument for a VM that is not blank or not of the image's size.

@@ -58,6 +58,7 @@ TEST(TemplateSave, TheRunGoesOnAsWithoutACheckpointAndTheFileRestoresIt) {
   EXPECT_EQ(snap["saved"], true);
   EXPECT_EQ(snap["checkpoint_at"], 3000000u);
   EXPECT_TRUE(snap["pause_seconds"].is_number()) << snap;
+  EXPECT_TRUE(snap["pause_faults"].is_number_unsigned()) << snap;
   EXPECT_TRUE(snap["save_seconds"].is_number()) << snap;
   EXPECT_GT(snap["pages_mapped"].get<uint64_t>(), 2048u) << "the 8 MiB filled";
   EXPECT_EQ(std::filesystem::file_size(file), snap["file_bytes"].get<uint64_t>());
@@ -180,7 +181,9 @@ TEST(TemplateClones, EachCloneGetsItsOwnIdAndTheRunRepeatsWhateverTheThreads) {
     EXPECT_EQ(snap["clones"], 3);
     EXPECT_EQ(snap["checkpoint_at"], 100000u);
     EXPECT_TRUE(snap["clone_seconds"].is_number()) << snap;
+    EXPECT_TRUE(snap["clone_faults"].is_number_unsigned()) << snap;
     EXPECT_TRUE(snap["pause_seconds"].is_number()) << snap;
+    EXPECT_TRUE(snap["pause_faults"].is_number_unsigned()) << snap;
     EXPECT_GT(snap["pages_fetched"].get<uint64_t>(), 0u);
   }
   EXPECT_EQ(s1["snapshot"]["saved"], false);

@@ -6,6 +6,7 @@ BlockCache::Entry& BlockCache::miss(uint64_t gpa, Recent& r) {
   auto [it, inserted] = entries_.try_emplace(gpa);
   if (inserted) heads_[gpa >> 12].push_back(static_cast<uint16_t>(gpa & 0xfff));
   r = {gpa, &it->second};
+  recent_empty_ = false;
   return it->second;
 }
 
@@ -48,7 +49,10 @@ size_t BlockCache::invalidate_page(uint64_t gpa_page) {
 void BlockCache::clear() {
   entries_.clear();
   heads_.clear();
-  recent_.fill(Recent{});
+  if (!recent_empty_) {
+    for (size_t i = 0; i < recent_.size(); ++i) recent_[i] = Recent{};
+    recent_empty_ = true;
+  }
   blocks_.clear();
   insn_chunks_.clear();
 }

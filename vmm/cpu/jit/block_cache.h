@@ -11,13 +11,13 @@
 //   cache.invalidate_page(gpa >> 12);   // a write to the page
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
 #include <vector>
 
+#include "core/zeroed_array.h"
 #include "vmm/cpu/decoded_insn.h"
 #include "vmm/cpu/jit/block.h"
 
@@ -46,6 +46,7 @@ class BlockCache {
     auto it = entries_.find(gpa);
     if (it == entries_.end()) return nullptr;
     r = {gpa, &it->second};
+    recent_empty_ = false;
     return &it->second;
   }
   // Storage that lives until clear(): a block, and records for its instructions.
@@ -62,8 +63,8 @@ class BlockCache {
       sizeof(Block) + kInsnChunkBytes + sizeof(Entry) + 4 * sizeof(void*) + sizeof(uint64_t);
 
  private:
-  struct Recent {
-    uint64_t gpa = ~uint64_t{0};
+  struct Recent {  // all-zero bytes are an empty slot (entry nullptr): ZeroedArray's
+    uint64_t gpa = 0;
     Entry* entry = nullptr;
   };
   static constexpr size_t kRecent = 4096;
@@ -73,7 +74,11 @@ class BlockCache {
 
   std::unordered_map<uint64_t, Entry> entries_;  // node-based: Entry addresses are stable
   std::unordered_map<uint64_t, std::vector<uint16_t>> heads_;  // page -> offsets with entries
-  std::array<Recent, kRecent> recent_{};
+  // 64 KiB of fresh memory, faulted in as blocks are looked up rather than written when the
+  // VM is made: a restored VM or a clone reaches its first instruction without it.
+  // recent_empty_: nothing written since it was last all empty, so clear() need not.
+  ZeroedArray<Recent> recent_{kRecent};
+  bool recent_empty_ = true;
   std::deque<Block> blocks_;
   std::vector<std::vector<DecodedInsn>> insn_chunks_;
 };
