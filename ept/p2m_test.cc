@@ -453,6 +453,7 @@ TEST(P2mChangedBelow, EveryLeafChangeOfAWindowIsSummarisedInItsLevel2Entry) {
 
   ASSERT_EQ(p2m.protect(Gpa{0x3000}, Gpa{0x4000}, kEptRx), P2mStatus::kOk);
   EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "rights";
+  p2m.harvest_dirty(Gpa{0}, Gpa{kWindow}, [](Gpa) {});
   p2m.mark_dirty(Gpa{0x3000});
   EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "mark_dirty";
   ASSERT_TRUE(p2m.unmap(Gpa{0x3000}).has_value());
