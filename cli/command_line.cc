@@ -17,6 +17,11 @@ void add_loop_options(CLI::App& app, LoopOptions& o) {
                       {{"interp", CpuMode::kInterp}, {"translate", CpuMode::kTranslate}, {"auto", CpuMode::kAuto}},
                       "run guest code in the interpreter, translated to host code from each block's first run, or "
                       "auto: translated once a block is hot; the guest sees the same in every mode");
+  add_choice<HugeFrames>(app, "--huge-frames", o.huge_frames,
+                         {{"off", HugeFrames::kOff}, {"on", HugeFrames::kOn}, {"auto", HugeFrames::kAuto}},
+                         "back guest memory with 2 MiB host pages (fewer host page faults and TLB misses; a "
+                         "ballooned or merged page splits its 2 MiB), or auto: for VMs that neither share pages "
+                         "(--dedup, restored clones) nor balloon");
   app.add_option_function<std::string>(
          "--stats", [&o](const std::string& path) { o.stats_path = path; },
          "write the run's statistics as JSON to PATH, or - for stdout (README.md lists the fields)")
