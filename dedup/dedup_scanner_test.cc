@@ -19,13 +19,7 @@ struct Counting : P2mListener {
   int changes = 0;
 };
 
-class DedupScannerTest : public ::testing::Test {
- protected:
-  GuestMemory& memory() { return *mems_.emplace_back(std::make_unique<GuestMemory>(frames_, 16 * kMiB)); }
-
-  FrameStore frames_{uint64_t{1} << 30};
-  std::vector<std::unique_ptr<GuestMemory>> mems_;
-};
+using DedupScannerTest = ScannerTest;
 
 TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
   GuestMemory& a = memory();

@@ -438,3 +438,48 @@ TEST_F(P2mTest, IteratesMappingsInOrder) {
 
 }  // namespace
 }  // namespace densevm
+
+namespace densevm {
+namespace {
+
+// The summary the dedup scanner reads instead of a window's 512 leaves.
+TEST(P2mChangedBelow, EveryLeafChangeOfAWindowIsSummarisedInItsLevel2Entry) {
+  FrameStore frames(uint64_t{64} << 20);
+  P2m p2m(frames);
+  constexpr uint64_t kWindow = uint64_t{2} << 20;
+  EXPECT_FALSE(p2m.take_changed_below(Gpa{0})) << "no table";
+  ASSERT_EQ(p2m.map(Gpa{0x3000}, *frames.allocate(), kEptRwx), P2mStatus::kOk);
+  ASSERT_EQ(p2m.map(Gpa{kWindow + 0x5000}, *frames.allocate(), kEptRwx), P2mStatus::kOk);
+  EXPECT_TRUE(p2m.changed_below(Gpa{0x1ff000})) << "any address of the window";
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0}));
+  EXPECT_FALSE(p2m.take_changed_below(Gpa{0})) << "cleared";
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{kWindow})) << "windows are separate";
+
+  ASSERT_TRUE(std::holds_alternative<EptHit>(p2m.lookup(Gpa{0x3000}, Access::kRead)));
+  EXPECT_FALSE(p2m.changed_below(Gpa{0})) << "a read changes nothing";
+  ASSERT_TRUE(std::holds_alternative<EptHit>(p2m.lookup(Gpa{0x3000}, Access::kWrite)));
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "a write sets D and the summary";
+  ASSERT_TRUE(std::holds_alternative<EptHit>(p2m.lookup(Gpa{0x3000}, Access::kWrite)));
+  EXPECT_FALSE(p2m.changed_below(Gpa{0})) << "D already set: nothing new";
+  p2m.harvest_dirty(Gpa{0}, Gpa{kWindow}, [](Gpa) {});
+  EXPECT_FALSE(p2m.changed_below(Gpa{0})) << "harvesting is not a change";
+  ASSERT_TRUE(std::holds_alternative<EptHit>(p2m.lookup(Gpa{0x3000}, Access::kWrite)));
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "the next write after a harvest";
+
+  ASSERT_EQ(p2m.protect(Gpa{0x3000}, Gpa{0x4000}, kEptRx), P2mStatus::kOk);
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "rights";
+  p2m.harvest_dirty(Gpa{0}, Gpa{kWindow}, [](Gpa) {});
+  p2m.mark_dirty(Gpa{0x3000});
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "mark_dirty";
+  ASSERT_TRUE(p2m.unmap(Gpa{0x3000}).has_value());
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "unmap";
+  EXPECT_FALSE(p2m.changed_below(Gpa{kWindow})) << "the other window saw none of it";
+  ASSERT_EQ(p2m.map(Gpa{0x3000}, *frames.allocate(), kEptRwx), P2mStatus::kOk);
+  (void)p2m.take_changed_below(Gpa{0});
+  ASSERT_EQ(p2m.restrict_subtree(Gpa{0}, 2, kEptRx), P2mStatus::kOk);
+  EXPECT_EQ(p2m.push_down(Gpa{0x3000}), 1u);
+  EXPECT_TRUE(p2m.take_changed_below(Gpa{0})) << "a restriction pushed down to the leaves";
+}
+
+}  // namespace
+}  // namespace densevm
