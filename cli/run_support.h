@@ -46,8 +46,8 @@ class ConsoleLines {
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
 
-// How a VM's vCPU runs guest code under --cpu.
-[[nodiscard]] CpuConfig cpu_config(CpuMode mode);
+// How a VM's vCPU runs guest code under --cpu and --share-translations.
+[[nodiscard]] CpuConfig cpu_config(const LoopOptions& o);
 
 // The VMs of a run: --vms of them, vm0..vmN-1, booted from `image` with the run's memory
 // size, MMU, CPU mode and command line (plus " vm=K").
