@@ -86,6 +86,32 @@ std::pair<int, uint64_t> parse_node_budget(const std::string& text) {
   return {node, parse_size("--host-budget-node SIZE", text.substr(colon + 1), {4 * kKiB, uint64_t{1} << 50})};
 }
 
+// The balloon policy's budgets, on run and restore.
+void add_budget_options(CLI::App& app, BudgetOptions& o) {
+  add_size(app, "--host-budget", o.host_bytes, {4 * kKiB, uint64_t{1} << 50},
+           "host memory for all guests: the balloon policy sets each VM's target from guest statistics, taxing idle "
+           "memory and sparing growing guests; stopped VMs give their RAM back");
+  app.add_option_function<std::vector<std::string>>(
+         "--host-budget-node",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) o.node_bytes.push_back(parse_node_budget(v));
+         },
+         "host memory for the guests homed on NUMA node N (--numa auto or node:N), met by ballooning those "
+         "guests only, before --host-budget; at most the node's memory (repeatable)")
+      ->type_name("N:SIZE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+void check_budget(const BudgetOptions& o) {
+  for (size_t i = 0; i < o.node_bytes.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (o.node_bytes[j].first == o.node_bytes[i].first) {
+        throw UsageError("--host-budget-node names node " + std::to_string(o.node_bytes[i].first) + " twice");
+      }
+    }
+  }
+}
+
 // INSTRUCTIONS or marker[:K].
 void parse_checkpoint_at(const std::string& text, CheckpointOptions& c) {
   if (text == "marker") {
@@ -187,18 +213,7 @@ void define_run(CLI::App& app, CommandLine& c) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_size(run, "--balloon-target", o.balloon_target_bytes, {0, 128 * kGiB},
            "guest memory each VM keeps: its balloon takes the rest from boot on; at most --mem");
-  add_size(run, "--host-budget", o.host_budget_bytes, {4 * kKiB, uint64_t{1} << 50},
-           "host memory for all guests: the balloon policy sets each VM's target from guest statistics, taxing idle "
-           "memory and sparing growing guests; stopped VMs give their RAM back");
-  run.add_option_function<std::vector<std::string>>(
-         "--host-budget-node",
-         [&o](const std::vector<std::string>& values) {
-           for (const std::string& v : values) o.host_budget_node.push_back(parse_node_budget(v));
-         },
-         "host memory for the guests homed on NUMA node N (--numa auto or node:N), met by ballooning those "
-         "guests only, before --host-budget; at most the node's memory (repeatable)")
-      ->type_name("N:SIZE")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_budget_options(run, o.budget);
   add_checkpoint_options(run, c.checkpoint, /*run=*/true);
 }
 
@@ -222,6 +237,7 @@ void define_restore(CLI::App& app, CommandLine& c) {
              "the parent of a diff snapshot, when it is not where the diff names it")
       ->type_name("FILE");
   add_sharing_options(restore, o.sharing);
+  add_budget_options(restore, o.budget);
   add_loop_options(restore, o.loop);
   add_checkpoint_options(restore, o.checkpoint, /*run=*/false);
 }
@@ -376,13 +392,7 @@ void check_run(const CommandLine& c) {
       }
     }
   }
-  for (size_t i = 0; i < o.host_budget_node.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (o.host_budget_node[j].first == o.host_budget_node[i].first) {
-        throw UsageError("--host-budget-node names node " + std::to_string(o.host_budget_node[i].first) + " twice");
-      }
-    }
-  }
+  check_budget(o.budget);
   if (!k.requested()) return;
   if (!k.save_path && !k.rollback_every && k.clones == 0) {
     throw UsageError("--checkpoint-at needs --save FILE, --clones K or --rollback-every M");
@@ -402,6 +412,10 @@ void check_restore(const CommandLine& c) {
   if (o.checkpoint.requested() && o.sharing.dedup) {
     throw UsageError("--checkpoint-at does not combine with --dedup on restore (the saved VM would be mid-merge)");
   }
+  if (o.checkpoint.requested() && o.budget.any()) {
+    throw UsageError("--checkpoint-at does not combine with --host-budget on restore (the saved VM would be mid-balloon)");
+  }
+  check_budget(o.budget);
   if (o.files.size() == 1) return;
   if (o.clones != 1) throw UsageError("--clones clones one file: not with several");
   if (o.checkpoint.requested()) throw UsageError("--checkpoint-at saves one VM: not with several files");

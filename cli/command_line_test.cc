@@ -103,7 +103,7 @@ TEST(CommandLine, NamesAndSizesAreChecked) {
   EXPECT_EQ(refusal({"run", "--mem", "lots"}), "not a size for --mem: 'lots'");
   EXPECT_EQ(refusal({"run", "--mem", "512K"}), "--mem must be between 1M and 128G");
   EXPECT_EQ(refusal({"run", "--mem", "64M", "--balloon-target", "128M"}), "--balloon-target must not exceed --mem");
-  EXPECT_EQ(parse_command_line({"run", "--mem", "1gib", "--host-budget", "3G"}).run.host_budget_bytes, uint64_t{3} << 30);
+  EXPECT_EQ(parse_command_line({"run", "--mem", "1gib", "--host-budget", "3G"}).run.budget.host_bytes, uint64_t{3} << 30);
 }
 
 // What one option needs and what excludes another is declared once, with the option.

@@ -43,6 +43,14 @@ struct SharingOptions {
   bool dedup_numa_local = false;  // --dedup-numa local: share frames only among VMs of one home node
 };
 
+// The host memory the guests may hold, met by the balloon policy (run and restore).
+struct BudgetOptions {
+  uint64_t host_bytes = 0;                                // --host-budget; 0: no budget
+  std::vector<std::pair<int, uint64_t>> node_bytes;      // --host-budget-node N:SIZE: node N's VMs' budget
+
+  [[nodiscard]] bool any() const { return host_bytes != 0 || !node_bytes.empty(); }
+};
+
 // `densevm run`: the guests and the run's host services.
 struct RunOptions {
   static constexpr const char* kGuestCmdline = "workload=hello";  // the built-in guest's default
@@ -58,8 +66,7 @@ struct RunOptions {
   SharingOptions sharing;
   std::vector<std::pair<unsigned, int>> vm_numa;  // --vm-numa K:N: VM K's home is node N
   std::optional<uint64_t> balloon_target_bytes;  // guest memory size each balloon leaves
-  uint64_t host_budget_bytes = 0;                // 0: no budget; else the balloon policy runs
-  std::vector<std::pair<int, uint64_t>> host_budget_node;  // --host-budget-node N:SIZE: node N's VMs' budget
+  BudgetOptions budget;
   LoopOptions loop;
 };
 
@@ -91,6 +98,7 @@ struct RestoreOptions {
   unsigned clones = 1;
   bool lazy = false;
   SharingOptions sharing;  // among the restored VMs
+  BudgetOptions budget;    // over the restored VMs
   LoopOptions loop;
   CheckpointOptions checkpoint;
 };

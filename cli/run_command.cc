@@ -35,7 +35,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
   FrameStore& frames = *frames_owner;
   // As `run` prints and names them; from the checkpoint on, clones are prefixed like several
   // VMs (never both at once: the VMs they are cloned from stand still).
-  ConsoleLines console(o.vms > 1), clone_console(c.clones > 1);
+  ConsoleLines console(o.vms > 1, o.loop), clone_console(c.clones > 1, o.loop);
   // The kernel image (a vmlinux is 60 MiB of segments) is freed once the VMs are booted.
   std::vector<std::unique_ptr<Vm>> vms = boot_vms(o, frames, load_guest(o, builtin_guest), console.sink(), loop.numa());
   // Balloon targets and page sharing between epochs; after a freeze they serve the VMs going

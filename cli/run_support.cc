@@ -12,10 +12,10 @@ namespace densevm::cli {
 
 void ConsoleLines::line(int vm, std::string_view text) {
   std::lock_guard lock(mu_);
-  if (prefix_) std::printf("[vm%d] ", vm);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  if (prefix_) std::fprintf(out_, "[vm%d] ", vm);
+  std::fwrite(text.data(), 1, text.size(), out_);
+  std::fputc('\n', out_);
+  std::fflush(out_);
 }
 
 GuestImage load_guest(const RunOptions& o, std::span<const uint8_t> builtin) {
@@ -56,23 +56,24 @@ int report_endings(const std::vector<std::unique_ptr<Vm>>& vms) {
   return status;
 }
 
-HostServicesConfig services_config(const SharingOptions& o) {
+HostServicesConfig services_config(const SharingOptions& sharing, const BudgetOptions& budget,
+                                   const NumaPlacement& numa) {
   HostServicesConfig c;
-  c.dedup = o.dedup;
-  c.dedup_rate = o.dedup_rate;
-  c.dedup_scope = o.dedup_scope;
-  c.dedup_numa_local = o.dedup_numa_local;
-  c.groups = o.groups;
+  c.dedup = sharing.dedup;
+  c.dedup_rate = sharing.dedup_rate;
+  c.dedup_scope = sharing.dedup_scope;
+  c.dedup_numa_local = sharing.dedup_numa_local;
+  c.groups = sharing.groups;
+  c.host_budget_pages = budget.host_bytes >> kPageShift;
+  if (!budget.node_bytes.empty()) {
+    for (const uint64_t bytes : numa.node_budgets(budget.node_bytes)) c.node_budget_pages.push_back(bytes >> kPageShift);
+  }
   return c;
 }
 
 HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa) {
-  HostServicesConfig c = services_config(o.sharing);
+  HostServicesConfig c = services_config(o.sharing, o.budget, numa);
   if (o.balloon_target_bytes) c.balloon_target_pages = *o.balloon_target_bytes >> kPageShift;
-  c.host_budget_pages = o.host_budget_bytes >> kPageShift;
-  if (!o.host_budget_node.empty()) {
-    for (const uint64_t bytes : numa.node_budgets(o.host_budget_node)) c.node_budget_pages.push_back(bytes >> kPageShift);
-  }
   return c;
 }
 

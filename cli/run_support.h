@@ -3,13 +3,14 @@
 // boots, and how the guests' endings become the process's exit status.
 //
 //   FrameStore frames(frame_store_capacity(mem_bytes * vms));
-//   ConsoleLines console(vms > 1);
+//   ConsoleLines console(vms > 1, o.loop);
 //   std::vector<std::unique_ptr<Vm>> fleet = boot_vms(o, frames, load_guest(o, builtin), console.sink(), loop.numa());
 //   ... run ...
 //   return report_endings(fleet);   // 0, or the first non-zero guest status (1: stopped)
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -24,10 +25,13 @@
 
 namespace densevm::cli {
 
-// Console lines from the guests, one at a time, prefixed "[vmK] " when there are several.
+// Console lines from the guests, one at a time, prefixed "[vmK] " when there are several;
+// on stdout, or on stderr when the stats document goes to stdout (`--stats -`), so that
+// stdout is the JSON alone.
 class ConsoleLines {
  public:
-  explicit ConsoleLines(bool prefix) : prefix_(prefix) {}
+  ConsoleLines(bool prefix, const LoopOptions& loop)
+      : out_(loop.stats_path == "-" ? stderr : stdout), prefix_(prefix) {}
   void line(int vm, std::string_view text);
   // What a Vm writes its lines to; this object must outlive the VMs.
   [[nodiscard]] Vm::ConsoleSink sink() {
@@ -36,6 +40,7 @@ class ConsoleLines {
 
  private:
   std::mutex mu_;
+  std::FILE* out_;
   bool prefix_;
 };
 
@@ -56,10 +61,11 @@ class ConsoleLines {
                                                         const GuestImage& image, const Vm::ConsoleSink& sink,
                                                         NumaPlacement& numa);
 
-// The run's host services as the flags configure them (per-node budgets placed by `numa`); a
-// restored fleet's (page sharing only).
+// The host services as the flags configure them (per-node budgets placed by `numa`): a run's,
+// or restored VMs' (page sharing and budgets; no --balloon-target).
 [[nodiscard]] HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& numa);
-[[nodiscard]] HostServicesConfig services_config(const SharingOptions& o);
+[[nodiscard]] HostServicesConfig services_config(const SharingOptions& sharing, const BudgetOptions& budget,
+                                                 const NumaPlacement& numa);
 
 // One stderr line per VM that failed or exited non-zero; the first such status (1 for a
 // VM the VMM stopped), or 0.

@@ -123,10 +123,44 @@ TEST(Balloon, HostBudgetPolicyReclaimsIdleGuests) {
   EXPECT_GE(rss_drop(doc), 300 * kMiB) << doc.dump(2);
 }
 
+// Restored VMs meet a budget as booted ones do: two clones of a snapshot taken right after
+// boot fill, free and linger under --host-budget, and the policy takes back what they freed.
+TEST(Balloon, RestoredClonesMeetAHostBudget) {
+  const std::string file = temp_path("budget.snap");
+  std::remove(file.c_str());
+  const char fill[] = "workload=memfill size=160M free=1 linger=150 balloon_report=0";
+  ASSERT_EQ(run_densevm({"run", "--mem", "256M", "--cmdline", fill, "--checkpoint-at", "100000", "--save", file})
+                .exit_code,
+            0);
+  CliResult r;
+  const nlohmann::json doc =
+      run_stats({"restore", file, "--clones", "2", "--lazy", "--host-budget", "128M"}, &r);
+  std::remove(file.c_str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(doc.is_object());
+  ASSERT_EQ(doc["vms"].size(), 2u);
+  uint64_t allocated = 0;
+  for (const nlohmann::json& vm : doc["vms"]) {
+    const nlohmann::json& b = vm["balloon"];
+    EXPECT_GT(b["target_pages"].get<uint64_t>(), 0u);
+    allocated += 256 * kMiB / kPage - b["target_pages"].get<uint64_t>();
+    EXPECT_GE(b["discarded_pages"].get<uint64_t>(), 80 * kMiB / kPage)
+        << "the balloon gave frames back while the clone lingered";
+    EXPECT_EQ(vm["memory"]["resident_pages"], 0) << "a VM that exited gave its RAM back";
+  }
+  EXPECT_LE(allocated, 128 * kMiB / kPage) << "the targets fit the budget";
+}
+
 TEST(Balloon, BadFlagsAreOneLineErrors) {
   const CliResult r = run_densevm({"run", "--mem", "64M", "--balloon-target", "128M"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--balloon-target"), std::string::npos) << r.err;
+  const CliResult both = run_densevm({"restore", "f.snap", "--host-budget", "64M", "--checkpoint-at", "5", "--save", "g"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--checkpoint-at does not combine with --host-budget"), std::string::npos) << both.err;
+  const CliResult twice = run_densevm({"restore", "f.snap", "--host-budget-node", "0:64M", "--host-budget-node", "0:32M"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("names node 0 twice"), std::string::npos) << twice.err;
 }
 
 }  // namespace

@@ -27,6 +27,17 @@ TEST(Cli, HelloBootsTheBuiltInGuest) {
   EXPECT_EQ(r.err, "");
 }
 
+// `--stats -`: stdout is the JSON document alone (it pipes into jq); the guests' consoles
+// go to stderr.
+TEST(Cli, StatsToStdoutLeaveTheConsoleOnStderr) {
+  const CliResult r = run_densevm({"run", "--vms", "2", "--stats", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  EXPECT_EQ(doc["vms"].size(), 2u);
+  EXPECT_NE(r.err.find("[vm1] hello from densevm guest"), std::string::npos) << r.err;
+}
+
 TEST(Cli, StatsDocumentHasThePublishedFields) {
   CliResult r;
   const nlohmann::json doc = run_with_stats({"run", "--mem", "64M", "--mmu", "ept"}, &r);
