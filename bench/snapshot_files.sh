@@ -11,12 +11,14 @@
 # Latencies scale with the host's first-touch fault cost (a few us in a VM, far less on bare
 # metal): bench/fault_cost measures it with the load average right before each figure and
 # its line goes beside it in brackets; the first line names the CPU.
+# DENSEVM_HUGE_FRAMES=off|on|auto: --huge-frames of every run and restore (auto when unset).
 set -euo pipefail
 bin=${1:-build}/densevm
 probe=${1:-build}/bench/fault_cost
 dir=$(mktemp -d "${TMPDIR:-/tmp}/densevm-snapbench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-guest=(--mem 1G --cmdline "workload=memfill size=512M mark=1 hold=2")
+huge=(--huge-frames "${DENSEVM_HUGE_FRAMES:-auto}")
+guest=(--mem 1G --cmdline "workload=memfill size=512M mark=1 hold=2" "${huge[@]}")
 median() { sort -n | sed -n "$((($1 + 1) / 2))p"; }
 echo "== $(date -u '+%F %H:%M UTC'), $(nproc) cores, $("$probe")"
 
@@ -39,13 +41,13 @@ done
 for mode in lazy eager; do
   host=$("$probe" --brief)
   for _ in 1 2 3; do
-    "$bin" restore "$dir/vm.snap" --$mode --stats "$dir/r.json" >/dev/null
+    "$bin" restore "$dir/vm.snap" --$mode "${huge[@]}" --stats "$dir/r.json" >/dev/null
     jq .snapshot.restore_seconds "$dir/r.json"
   done | median 3 | awk -v m=$mode -v h="$host" '{printf "restore %-5s to first instruction: %.2f ms (median of 3) [%s]\n", m, $1 * 1000, h}'
 done
-"$bin" restore "$dir/vm.snap" --lazy --stats "$dir/one.json" >/dev/null
+"$bin" restore "$dir/vm.snap" --lazy "${huge[@]}" --stats "$dir/one.json" >/dev/null
 host=$("$probe" --brief)
-"$bin" restore "$dir/vm.snap" --lazy --clones 8 --stats "$dir/clones.json" >/dev/null
+"$bin" restore "$dir/vm.snap" --lazy --clones 8 "${huge[@]}" --stats "$dir/clones.json" >/dev/null
 jq -r --slurpfile one "$dir/one.json" '"clones: 8 from one file in \(.snapshot.restore_seconds * 1000 * 100 | floor / 100) ms (\(.snapshot.restore_seconds * 1000 / 8 * 100 | floor / 100) ms per clone); host RSS \(.host.rss_bytes / 1048576 | floor) MiB for 8 vs \($one[0].host.rss_bytes / 1048576 | floor) MiB for 1; \(.snapshot.frames_loaded) frames loaded for \(.snapshot.pages_fetched) page fetches [\($host)]"' --arg host "$host" "$dir/clones.json"
 host=$("$probe" --brief)
 "$bin" run "${guest[@]}" --checkpoint-at marker --clones 8 --stats "$dir/tclones.json" >/dev/null

@@ -20,6 +20,11 @@ void add_loop_options(CLI::App& app, LoopOptions& o) {
   add_choice<bool>(app, "--share-translations", o.share_translations, {{"on", true}, {"off", false}},
                    "clones of a VM frozen in memory run its translated code for the pages they still share with it "
                    "(on) or translate their own (off); the guest sees the same either way");
+  add_choice<HugeFrames>(app, "--huge-frames", o.huge_frames,
+                         {{"off", HugeFrames::kOff}, {"on", HugeFrames::kOn}, {"auto", HugeFrames::kAuto}},
+                         "back guest memory with 2 MiB host pages (fewer host page faults and TLB misses; a "
+                         "ballooned or merged page splits its 2 MiB), or auto: for VMs that neither share pages "
+                         "(--dedup, restored clones) nor balloon");
   app.add_option_function<std::string>(
          "--stats", [&o](const std::string& path) { o.stats_path = path; },
          "write the run's statistics as JSON to PATH, or - for stdout (README.md lists the fields)")

@@ -29,7 +29,10 @@ TEST(CommandLine, RunTakesItsOptions) {
   EXPECT_EQ(c.run.sharing.dedup_rate, ScanRate::kUnlimited);
   EXPECT_EQ(c.run.loop.threads, 2u);
   EXPECT_EQ(c.run.loop.stats_path, "-");
+  EXPECT_EQ(c.run.loop.huge_frames, HugeFrames::kAuto);
   EXPECT_FALSE(c.checkpoint.requested());
+  EXPECT_EQ(parse_command_line({"run", "--huge-frames", "off"}).run.loop.huge_frames, HugeFrames::kOff);
+  EXPECT_EQ(parse_command_line({"restore", "a.snap", "--huge-frames", "on"}).restore.loop.huge_frames, HugeFrames::kOn);
 }
 
 // A Linux guest: --kernel instead of an ELF guest, --initrd only with it, and Linux's console
@@ -99,6 +102,7 @@ TEST(CommandLine, RangesAreTheSameInEverySubcommand) {
 TEST(CommandLine, NamesAndSizesAreChecked) {
   EXPECT_EQ(refusal({"run", "--mmu", "fast"}), "--mmu takes ept, shadow or auto, not 'fast'");
   EXPECT_EQ(refusal({"run", "--dedup", "maybe"}), "--dedup takes on or off, not 'maybe'");
+  EXPECT_EQ(refusal({"run", "--huge-frames", "2M"}), "--huge-frames takes off, on or auto, not '2M'");
   EXPECT_EQ(refusal({"run", "--dedup-scope", "rack"}), "--dedup-scope takes host, group or vm, not 'rack'");
   EXPECT_EQ(refusal({"run", "--mem", "lots"}), "not a size for --mem: 'lots'");
   EXPECT_EQ(refusal({"run", "--mem", "512K"}), "--mem must be between 1M and 128G");

@@ -7,8 +7,8 @@
 namespace densevm::cli {
 namespace {
 
-uint64_t status_kib(const char* key) {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
+uint64_t status_kib(const char* key, const char* file = "/proc/self/status") {
+  std::FILE* f = std::fopen(file, "r");
   if (f == nullptr) return 0;
   char line[256];
   uint64_t kib = 0;
@@ -28,5 +28,6 @@ uint64_t status_kib(const char* key) {
 uint64_t host_rss_bytes() { return status_kib("VmRSS") * 1024; }
 uint64_t host_peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
 uint64_t host_rss_anon_bytes() { return status_kib("RssAnon") * 1024; }
+uint64_t host_anon_huge_bytes() { return status_kib("AnonHugePages", "/proc/self/smaps_rollup") * 1024; }
 
 }  // namespace densevm::cli

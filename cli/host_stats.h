@@ -13,5 +13,8 @@ namespace densevm::cli {
 [[nodiscard]] uint64_t host_rss_bytes();
 [[nodiscard]] uint64_t host_peak_rss_bytes();
 [[nodiscard]] uint64_t host_rss_anon_bytes();
+// AnonHugePages of /proc/self/smaps_rollup: the part of the anonymous memory mapped by
+// 2 MiB transparent huge pages (guest frames with --huge-frames).
+[[nodiscard]] uint64_t host_anon_huge_bytes();
 
 }  // namespace densevm::cli

@@ -24,10 +24,16 @@ namespace densevm::cli {
 // (the translator's widest test); kAuto once a block has run 16 times (hot code only).
 enum class CpuMode { kInterp, kTranslate, kAuto };
 
+// --huge-frames: guest pages on 2 MiB host pages (VmConfig::huge_frames). kAuto: for the
+// VMs that neither share pages (dedup, clones of a snapshot) nor balloon, where a huge page
+// saves 511 first-touch faults and host TLB misses and costs no memory (README.md says why).
+enum class HugeFrames { kOff, kOn, kAuto };
+
 // How the VMs of any command are run (RunLoop) and reported.
 struct LoopOptions {
   CpuMode cpu = CpuMode::kAuto;
   bool share_translations = true;         // clones run their template's translated code
+  HugeFrames huge_frames = HugeFrames::kAuto;
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice
   std::optional<std::string> stats_path;  // "-" for stdout

@@ -93,6 +93,7 @@ int restore_fleet(const RestoreOptions& o) {
                               .clone = 0,
                               .same_vm = false,
                               .cpu = cpu_config(o.loop),
+                              .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.budget.any()),
                               .numa = &loop.numa()}));
     if (!o.lazy) images.back()->release_file_pages();
   }
@@ -142,7 +143,10 @@ int restore_command(const RestoreOptions& o) {
   ConsoleLines console(o.clones > 1, o.loop);
   std::vector<std::unique_ptr<Vm>> vms =
       restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
-                     {.lazy = o.lazy, .cpu = cpu_config(o.loop), .numa = &loop.numa()});
+                     {.lazy = o.lazy,
+                      .cpu = cpu_config(o.loop),
+                      .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.budget.any() || o.clones > 1),
+                      .numa = &loop.numa()});
   // Eager: every page is in a frame now; the file's pages read to copy them leave the RSS.
   if (!o.lazy) image->release_file_pages();
   const double ready = RunLoop::seconds_since(start);

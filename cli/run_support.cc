@@ -87,9 +87,20 @@ CpuConfig cpu_config(const LoopOptions& o) {
   return {};
 }
 
+bool huge_frames(HugeFrames setting, bool shares_or_balloons) {
+  switch (setting) {
+    case HugeFrames::kOff: return false;
+    case HugeFrames::kOn: return true;
+    case HugeFrames::kAuto: return !shares_or_balloons;
+  }
+  return false;
+}
+
 std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frames, const GuestImage& image,
                                           const Vm::ConsoleSink& sink, NumaPlacement& numa) {
   std::vector<std::unique_ptr<Vm>> vms;
+  const bool balloons = o.balloon_target_bytes.has_value() || o.budget.any();
+  const bool huge = huge_frames(o.loop.huge_frames, o.sharing.dedup || balloons);
   for (unsigned k = 0; k < o.vms; ++k) {
     VmConfig c;
     c.id = static_cast<int>(k);
@@ -97,6 +108,7 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
     c.cpu = cpu_config(o.loop);
+    c.huge_frames = huge;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
     std::optional<uint32_t> wanted;
     for (const auto& [vm, node] : o.vm_numa) {

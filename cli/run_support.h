@@ -54,6 +54,9 @@ class ConsoleLines {
 // How a VM's vCPU runs guest code under --cpu and --share-translations.
 [[nodiscard]] CpuConfig cpu_config(const LoopOptions& o);
 
+// --huge-frames for a VM that shares pages (dedup, clones) or balloons, or does neither.
+[[nodiscard]] bool huge_frames(HugeFrames setting, bool shares_or_balloons);
+
 // The VMs of a run: --vms of them, vm0..vmN-1, booted from `image` with the run's memory
 // size, MMU, CPU mode and command line (plus " vm=K").
 // Each VM is homed by `numa` (its --vm-numa node first, when given).

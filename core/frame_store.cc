@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,8 @@ static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
                static_cast<unsigned long long>(hpa.value()), why);
   std::abort();
 }
+
+constexpr uint64_t kChunkBytes = FrameStore::kChunkFrames * kPageSize;
 
 void* reserve(uint64_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -44,6 +47,13 @@ FrameStore::FrameStore(const std::vector<FramePoolSpec>& pools) {
     pool->end = capacity_frames_;
     // Frame 0 is never handed out: Hpa 0 means "no frame" to the tables above.
     pool->next_unused = pool->first == 0 ? 1 : pool->first;
+    // Whole chunks only, and never chunk 0 (frame 0). Without any, huge_floor = tail_next =
+    // end: 4 KiB frames are handed out in order from first to end, chunks or not.
+    pool->lowest_chunk = (pool->next_unused + kChunkFrames - 1) / kChunkFrames * kChunkFrames;
+    pool->huge_top = pool->end / kChunkFrames * kChunkFrames;
+    if (pool->huge_top < pool->lowest_chunk + kChunkFrames) pool->huge_top = pool->end;
+    pool->huge_floor = pool->huge_top;
+    pool->tail_next = pool->huge_top;
     for (uint32_t other : spec.fallback) {
       if (other >= pools.size()) throw std::invalid_argument("FrameStore fall-back names no pool");
     }
@@ -57,22 +67,30 @@ FrameStore::FrameStore(const std::vector<FramePoolSpec>& pools) {
 }
 
 void FrameStore::map_region() {
-  base_ = static_cast<uint8_t*>(reserve(capacity_frames_ * kPageSize));
+  // 2 MiB-aligned, so that chunk k of the region is one huge page of the host.
+  mapping_bytes_ = capacity_frames_ * kPageSize + kChunkBytes;
+  mapping_ = reserve(mapping_bytes_);
+  const auto at = reinterpret_cast<uintptr_t>(mapping_);
+  base_ = static_cast<uint8_t*>(mapping_) + ((kChunkBytes - at % kChunkBytes) % kChunkBytes);
   // Guests are shared, ballooned and merged at 4 KiB granularity; a transparent huge page
-  // would keep 2 MiB resident for one live frame.
-  madvise(base_, capacity_frames_ * kPageSize, MADV_NOHUGEPAGE);
+  // would keep 2 MiB resident for one live frame. Only huge chunks ask for them.
+  madvise(mapping_, mapping_bytes_, MADV_NOHUGEPAGE);
+  const uint64_t chunk_count = capacity_frames_ / kChunkFrames + 1;
   try {
     refcounts_ = static_cast<std::atomic<uint32_t>*>(
         reserve(capacity_frames_ * sizeof(std::atomic<uint32_t>)));
+    chunks_ = static_cast<Chunk*>(reserve(chunk_count * sizeof(Chunk)));
   } catch (...) {
-    munmap(base_, capacity_frames_ * kPageSize);
+    if (refcounts_ != nullptr) munmap(refcounts_, capacity_frames_ * sizeof(std::atomic<uint32_t>));
+    munmap(mapping_, mapping_bytes_);
     throw;
   }
 }
 
 FrameStore::~FrameStore() {
+  munmap(chunks_, (capacity_frames_ / kChunkFrames + 1) * sizeof(Chunk));
   munmap(refcounts_, capacity_frames_ * sizeof(std::atomic<uint32_t>));
-  munmap(base_, capacity_frames_ * kPageSize);
+  munmap(mapping_, mapping_bytes_);
 }
 
 std::optional<FrameStore::FrameIndex> FrameStore::take(Pool& pool, bool& dirty) {
@@ -82,6 +100,8 @@ std::optional<FrameStore::FrameIndex> FrameStore::take(Pool& pool, bool& dirty) 
     const FrameIndex index = pool.pending.back();
     pool.pending.pop_back();
     pending_count_.fetch_sub(1, std::memory_order_relaxed);
+    Chunk& chunk = chunks_[index / kChunkFrames];
+    if (chunk.state == kHuge) ++chunk.live;
     dirty = true;
     return index;
   }
@@ -90,8 +110,109 @@ std::optional<FrameStore::FrameIndex> FrameStore::take(Pool& pool, bool& dirty) 
     pool.clean.pop_back();
     return index;
   }
-  if (pool.next_unused < pool.end) return static_cast<FrameIndex>(pool.next_unused++);
+  if (pool.next_unused < pool.huge_floor) return static_cast<FrameIndex>(pool.next_unused++);
+  if (pool.tail_next < pool.end) return static_cast<FrameIndex>(pool.tail_next++);
+  if (!pool.free_chunks.empty()) {
+    // 4 KiB frames have run out and huge chunks lie unused: this one becomes 4 KiB frames.
+    const uint32_t c = pool.free_chunks.back();
+    pool.free_chunks.pop_back();
+    chunks_[c].state = kSplit;
+    uint8_t* start = host_ptr(Hpa::from_page(uint64_t{c} * kChunkFrames));
+    madvise(start, kChunkBytes, MADV_NOHUGEPAGE);
+    for (uint64_t f = kChunkFrames - 1; f > 0; --f) {
+      pool.clean.push_back(static_cast<FrameIndex>(uint64_t{c} * kChunkFrames + f));
+    }
+    return static_cast<FrameIndex>(uint64_t{c} * kChunkFrames);
+  }
   return std::nullopt;
+}
+
+Hpa FrameStore::hand_out(FrameIndex index, bool dirty, Pool& from) {
+  const Hpa hpa = Hpa::from_page(index);
+  if (dirty) std::memset(host_ptr(hpa), 0, kPageSize);
+  refcounts_[index].store(1, std::memory_order_release);
+  resident_.fetch_add(1, std::memory_order_relaxed);
+  allocations_.fetch_add(1, std::memory_order_relaxed);
+  from.resident.fetch_add(1, std::memory_order_relaxed);
+  from.allocations.fetch_add(1, std::memory_order_relaxed);
+  return hpa;
+}
+
+std::optional<Hpa> FrameStore::allocate(HugeCursor& cursor) {
+  Pool& pool = *pools_[cursor.pool];
+  std::optional<FrameIndex> index;
+  {
+    std::lock_guard lock(pool.mutex);
+    while (!index) {
+      if (cursor.chunk != 0) {
+        Chunk& chunk = chunks_[cursor.chunk];
+        if (chunk.state == kHuge && chunk.bump < kChunkFrames) {
+          // Never handed out since the chunk was opened or given back whole: reads as zero.
+          index = static_cast<FrameIndex>(uint64_t{cursor.chunk} * kChunkFrames + chunk.bump++);
+          ++chunk.live;
+          break;
+        }
+        disown_locked(pool, cursor.chunk);
+        cursor.chunk = 0;
+      }
+      if (!open_chunk_locked(pool, cursor.chunk)) break;
+    }
+  }
+  if (!index) {
+    huge_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+    return allocate(cursor.pool);
+  }
+  huge_frames_.fetch_add(1, std::memory_order_relaxed);
+  return hand_out(*index, false, pool);
+}
+
+void FrameStore::close(HugeCursor& cursor) {
+  if (cursor.chunk == 0) return;
+  Pool& pool = *pools_[cursor.pool];
+  std::lock_guard lock(pool.mutex);
+  disown_locked(pool, cursor.chunk);
+  cursor.chunk = 0;
+}
+
+// A closed chunk's unused frames go to the next cursor; one never touched is free at once.
+// One whose frames are all released already waits in pending for the next give-back.
+void FrameStore::disown_locked(Pool& pool, uint32_t c) {
+  Chunk& chunk = chunks_[c];
+  chunk.owned = 0;
+  if (chunk.state != kHuge) return;
+  if (chunk.live == 0 && chunk.bump == 0) {
+    chunk.state = kFreeChunk;
+    pool.free_chunks.push_back(c);
+  } else if (chunk.bump < kChunkFrames && chunk.live > 0) {
+    pool.partial.push_back(c);
+  }
+}
+
+bool FrameStore::open_chunk_locked(Pool& pool, uint32_t& c) {
+  c = 0;
+  while (!pool.partial.empty() && c == 0) {
+    const uint32_t candidate = pool.partial.back();
+    pool.partial.pop_back();
+    const Chunk& chunk = chunks_[candidate];
+    if (chunk.state == kHuge && chunk.owned == 0 && chunk.bump < kChunkFrames) c = candidate;
+  }
+  if (c == 0 && !pool.free_chunks.empty()) {
+    c = pool.free_chunks.back();
+    pool.free_chunks.pop_back();
+    chunks_[c] = {.live = 0, .bump = 0, .state = kHuge, .owned = 0};
+  }
+  if (c == 0 && pool.huge_floor >= pool.lowest_chunk + kChunkFrames &&
+      pool.huge_floor - kChunkFrames >= pool.next_unused) {
+    pool.huge_floor -= kChunkFrames;
+    c = static_cast<uint32_t>(pool.huge_floor / kChunkFrames);
+    chunks_[c] = {.live = 0, .bump = 0, .state = kHuge, .owned = 0};
+    // Next to the chunks above it this extends their VMA rather than making a new one.
+    madvise(host_ptr(Hpa::from_page(pool.huge_floor)), kChunkBytes, MADV_HUGEPAGE);
+  }
+  if (c == 0) return false;
+  chunks_[c].owned = 1;
+  huge_chunks_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 std::optional<Hpa> FrameStore::allocate(uint32_t pool_index) {
@@ -110,14 +231,7 @@ std::optional<Hpa> FrameStore::allocate(uint32_t pool_index) {
     }
     own.fallbacks.fetch_add(1, std::memory_order_relaxed);
   }
-  const Hpa hpa = Hpa::from_page(*index);
-  if (dirty) std::memset(host_ptr(hpa), 0, kPageSize);
-  refcounts_[*index].store(1, std::memory_order_release);
-  resident_.fetch_add(1, std::memory_order_relaxed);
-  allocations_.fetch_add(1, std::memory_order_relaxed);
-  from->resident.fetch_add(1, std::memory_order_relaxed);
-  from->allocations.fetch_add(1, std::memory_order_relaxed);
-  return hpa;
+  return hand_out(*index, dirty, *from);
 }
 
 void FrameStore::retain(Hpa hpa) {
@@ -138,38 +252,104 @@ void FrameStore::release(Hpa hpa) {
   Pool& pool = pool_of_index(index);
   pool.resident.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(pool.mutex);
+  Chunk& chunk = chunks_[index / kChunkFrames];
+  if (chunk.state == kHuge) --chunk.live;
   pool.pending.push_back(index);
   pending_count_.fetch_add(1, std::memory_order_relaxed);
-  if (pool.pending.size() >= kReleaseBatchFrames) give_back_locked(pool);
+  if (pool.pending.size() >= pool.next_batch) give_back_locked(pool, false);
 }
 
 void FrameStore::flush_released() {
   for (auto& pool : pools_) {
     std::lock_guard lock(pool->mutex);
-    give_back_locked(*pool);
+    give_back_locked(*pool, true);
   }
 }
 
 // Sorting the batch turns frames freed together (a balloon inflation, a VM teardown) into
-// a few long runs, so one madvise call covers many frames.
-void FrameStore::give_back_locked(Pool& pool) {
+// a few long runs, so one madvise call covers many frames. Frames of huge chunks are given
+// back a chunk at a time (give_back_chunk_locked); a batch leaves those of chunks still in
+// use pending (a VM tearing down frees whole chunks a little later, and a rollback's frames
+// are reused), flush_released() (balloon, dedup: memory must go back now) does not.
+void FrameStore::give_back_locked(Pool& pool, bool split) {
   std::vector<FrameIndex>& pending = pool.pending;
-  if (pending.empty()) return;
+  std::vector<FrameIndex> kept;
+  const size_t count = pending.size();
   std::sort(pending.begin(), pending.end());
   size_t run_start = 0;
-  for (size_t i = 1; i <= pending.size(); ++i) {
-    if (i < pending.size() && pending[i] == pending[i - 1] + 1) continue;
+  while (run_start < count) {
+    const uint32_t c = static_cast<uint32_t>(pending[run_start] / kChunkFrames);
+    size_t i = run_start + 1;
+    if (chunks_[c].state == kHuge) {
+      while (i < count && pending[i] / kChunkFrames == c) ++i;
+      if (split || chunks_[c].live == 0) {
+        give_back_chunk_locked(pool, c, &pending[run_start], i - run_start);
+      } else {
+        kept.insert(kept.end(), pending.begin() + static_cast<ptrdiff_t>(run_start),
+                    pending.begin() + static_cast<ptrdiff_t>(i));
+      }
+      run_start = i;
+      continue;
+    }
+    while (i < count && pending[i] == pending[i - 1] + 1 && chunks_[pending[i] / kChunkFrames].state != kHuge) ++i;
     uint8_t* start = host_ptr(Hpa::from_page(pending[run_start]));
     const size_t bytes = (i - run_start) * kPageSize;
     // Frames on the clean list must read as zero; if the kernel refuses, zero them by hand.
     if (madvise(start, bytes, MADV_DONTNEED) != 0) std::memset(start, 0, bytes);
     madvise_calls_.fetch_add(1, std::memory_order_relaxed);
+    pool.clean.insert(pool.clean.end(), pending.begin() + static_cast<ptrdiff_t>(run_start),
+                      pending.begin() + static_cast<ptrdiff_t>(i));
     run_start = i;
   }
-  returned_.fetch_add(pending.size(), std::memory_order_relaxed);
-  pending_count_.fetch_sub(pending.size(), std::memory_order_relaxed);
-  pool.clean.insert(pool.clean.end(), pending.begin(), pending.end());
-  pending.clear();
+  returned_.fetch_add(count - kept.size(), std::memory_order_relaxed);
+  pending_count_.fetch_sub(count - kept.size(), std::memory_order_relaxed);
+  pending.swap(kept);
+  pool.next_batch = pending.size() + kReleaseBatchFrames;
+}
+
+// The released frames of one huge chunk. All of its frames released: the whole 2 MiB goes
+// back in one call and the chunk is free (or, still a cursor's, starts over). Otherwise the
+// chunk stops being huge: khugepaged must not collapse it again (MADV_NOHUGEPAGE), MADV_COLD
+// splits the huge page (a bare MADV_DONTNEED would only split its mapping and leave the 2 MiB
+// allocated until the kernel's deferred split runs under memory pressure), and the released
+// frames and the never-used rest go back as 4 KiB frames.
+void FrameStore::give_back_chunk_locked(Pool& pool, uint32_t c, const FrameIndex* released, size_t count) {
+  Chunk& chunk = chunks_[c];
+  uint8_t* chunk_start = host_ptr(Hpa::from_page(uint64_t{c} * kChunkFrames));
+  madvise_calls_.fetch_add(1, std::memory_order_relaxed);
+  if (chunk.live == 0) {
+    if (madvise(chunk_start, kChunkBytes, MADV_DONTNEED) != 0) std::memset(chunk_start, 0, kChunkBytes);
+    chunk.bump = 0;
+    if (chunk.owned == 0) {
+      chunk.state = kFreeChunk;
+      pool.free_chunks.push_back(c);
+    }
+    huge_chunks_freed_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  madvise(chunk_start, kChunkBytes, MADV_NOHUGEPAGE);
+  // Over part of the huge page only: that is what makes the kernel split it. An advice;
+  // the DONTNEED below frees the frames either way.
+  (void)madvise(host_ptr(Hpa::from_page(released[0])), kPageSize, MADV_COLD);
+  for (size_t i = 0; i < count; ++i) {
+    uint8_t* frame = host_ptr(Hpa::from_page(released[i]));
+    if (madvise(frame, kPageSize, MADV_DONTNEED) != 0) std::memset(frame, 0, kPageSize);
+    pool.clean.push_back(released[i]);
+  }
+  // Frames no cursor handed out yet become ordinary 4 KiB frames, given back too.
+  const uint64_t first_unused = uint64_t{c} * kChunkFrames + chunk.bump;
+  if (chunk.bump < kChunkFrames) {
+    uint8_t* rest = host_ptr(Hpa::from_page(first_unused));
+    const size_t bytes = (kChunkFrames - chunk.bump) * kPageSize;
+    if (madvise(rest, bytes, MADV_DONTNEED) != 0) std::memset(rest, 0, bytes);
+    for (uint64_t f = first_unused; f < uint64_t{c + 1} * kChunkFrames; ++f) {
+      pool.clean.push_back(static_cast<FrameIndex>(f));
+    }
+  }
+  chunk.state = kSplit;
+  chunk.bump = kChunkFrames;
+  chunk.live = 0;
+  huge_chunks_split_.fetch_add(1, std::memory_order_relaxed);
 }
 
 FrameStore::Pool& FrameStore::pool_of_index(FrameIndex index) const {
@@ -227,6 +407,11 @@ FrameStoreStats FrameStore::stats() const {
   s.frames_returned = returned_.load(std::memory_order_relaxed);
   s.madvise_calls = madvise_calls_.load(std::memory_order_relaxed);
   s.exhausted = exhausted_.load(std::memory_order_relaxed);
+  s.huge_chunks = huge_chunks_.load(std::memory_order_relaxed);
+  s.huge_frames = huge_frames_.load(std::memory_order_relaxed);
+  s.huge_chunks_freed = huge_chunks_freed_.load(std::memory_order_relaxed);
+  s.huge_chunks_split = huge_chunks_split_.load(std::memory_order_relaxed);
+  s.huge_fallbacks = huge_fallbacks_.load(std::memory_order_relaxed);
   return s;
 }
 

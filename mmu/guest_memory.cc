@@ -5,8 +5,13 @@
 
 namespace densevm {
 
-GuestMemory::GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool)
-    : frames_(frames), p2m_(frames, pool), ram_bytes_(ram_bytes & ~kPageMask), pool_(pool) {
+GuestMemory::GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool, bool huge_frames)
+    : frames_(frames),
+      p2m_(frames, pool),
+      ram_bytes_(ram_bytes & ~kPageMask),
+      pool_(pool),
+      huge_frames_(huge_frames),
+      cursor_{.pool = pool, .chunk = 0} {
   const uint64_t low = std::min(ram_bytes_, kLowRamLimit);
   ranges_.push_back({Gpa{0}, low});
   if (ram_bytes_ > low) ranges_.push_back({Gpa{kHighRamBase}, ram_bytes_ - low});
@@ -136,17 +141,17 @@ GuestMemory::Populate GuestMemory::materialize() {
   return Populate::kMapped;
 }
 
-std::optional<Hpa> GuestMemory::new_frame(bool zeroed) {
+std::optional<Hpa> GuestMemory::new_frame(bool zeroed, bool huge) {
   if (P2mKeeper* keeper = p2m_.keeper()) {
     if (const std::optional<Hpa> spare = keeper->take_spare_frame()) {
       if (zeroed) std::memset(frames_.host_ptr(*spare), 0, kPageSize);
       return spare;
     }
   }
-  return frames_.allocate(pool_);
+  return huge_frames_ && huge ? frames_.allocate(cursor_) : frames_.allocate(pool_);
 }
 
-GuestMemory::Populate GuestMemory::populate(Gpa gpa) {
+GuestMemory::Populate GuestMemory::populate(Gpa gpa, bool write) {
   if (!is_ram(gpa)) return Populate::kNotRam;
   if (p2m_.inspect(gpa.page_base())) return Populate::kMapped;
   // Under a checkpoint's restriction the new page is writable at once: it has no contents
@@ -156,7 +161,7 @@ GuestMemory::Populate GuestMemory::populate(Gpa gpa) {
     Populate result = Populate::kMapped;
     if (map_from_source(gpa.page_base(), result)) return result;
   }
-  const std::optional<Hpa> frame = new_frame(true);
+  const std::optional<Hpa> frame = new_frame(true, write);
   if (!frame) return Populate::kOutOfMemory;
   if (p2m_.map(gpa.page_base(), *frame, kEptRwx) != P2mStatus::kOk) {
     frames_.release(*frame);

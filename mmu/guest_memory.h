@@ -45,7 +45,12 @@ class GuestMemory {
   };
 
   // Its frames, and its P2M's tables, come from `pool` of the store: its home NUMA node's.
-  GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool = 0);
+  // With huge_frames, its pages' frames come from 2 MiB chunks of that pool it fills in
+  // order (FrameStore::HugeCursor), so the host backs them with transparent huge pages.
+  GuestMemory(FrameStore& frames, uint64_t ram_bytes, uint32_t pool = 0, bool huge_frames = false);
+  ~GuestMemory() { frames_.close(cursor_); }
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
 
   // The layout as page indices (0 .. ram_bytes / 4 KiB, counted across the ranges), for
   // tables kept per RAM page: ram_page_index gives ram_bytes / 4 KiB for a non-RAM page.
@@ -58,8 +63,10 @@ class GuestMemory {
 
   enum class Populate : uint8_t { kMapped, kNotRam, kOutOfMemory, kSourceCorrupt };
   // Gives a RAM page a frame if it has none yet: the source's copy if there is one (see
-  // set_source), otherwise a zeroed frame.
-  [[nodiscard]] Populate populate(Gpa gpa);
+  // set_source), otherwise a zeroed frame. With huge_frames, a zeroed frame for a read
+  // (write false) is a 4 KiB one: the host maps its shared zero page there until something
+  // writes, where one in a huge chunk would share 2 MiB of real memory with written pages.
+  [[nodiscard]] Populate populate(Gpa gpa, bool write = true);
 
   // Pages without a frame take their first contents from `source` (a snapshot restored
   // lazily or shared by clones) instead of starting zeroed. Set before the VM runs.
@@ -99,6 +106,7 @@ class GuestMemory {
   // The FrameStore pool this VM's new frames come from (first touches, copy-on-write breaks,
   // pages put back, P2M and shadow tables): its home NUMA node's.
   [[nodiscard]] uint32_t frame_pool() const { return pool_; }
+  [[nodiscard]] bool huge_frames() const { return huge_frames_; }
   [[nodiscard]] uint64_t resident_pages() const { return p2m_.stats().mapped_pages; }
 
   // What backs a page now (frame, rights, A/D bits), or nullopt if it has no frame. Not
@@ -184,7 +192,7 @@ class GuestMemory {
   [[nodiscard]] bool range_is_ram(Gpa gpa, size_t size) const;
   // A frame for a page's new contents: a spare of the P2M's keeper (a checkpoint's) first,
   // else the FrameStore's; zeroed on request (the FrameStore's always are).
-  [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed);
+  [[nodiscard]] std::optional<Hpa> new_frame(bool zeroed, bool huge = true);
   [[nodiscard]] uint64_t ram_index(Gpa page) const { return ram_page_index(ram_bytes_, page); }
   // Maps the source's copy of `page`; false if the source has none (result untouched).
   [[nodiscard]] bool map_from_source(Gpa page, Populate& result);
@@ -195,6 +203,8 @@ class GuestMemory {
   std::vector<Range> ranges_;
   uint64_t cow_breaks_ = 0;
   uint32_t pool_ = 0;
+  bool huge_frames_ = false;
+  FrameStore::HugeCursor cursor_;  // used with huge_frames_
   std::shared_ptr<PageSource> source_;
   // Bit per RAM page, while a source is set; untouched until a page is given up (a restore's
   // pause does not fault in 32 KiB a GiB to clear it).

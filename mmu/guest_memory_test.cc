@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 
 namespace densevm {
 namespace {
@@ -19,6 +20,37 @@ TEST(GuestMemory, RamLayoutSkipsTheMmioWindow) {
   EXPECT_TRUE(mem.is_ram(Gpa{0xbfffffff}));
   EXPECT_FALSE(mem.is_ram(Gpa{0xfee00000}));
   EXPECT_TRUE(mem.is_ram(Gpa{GuestMemory::kHighRamBase}));
+}
+
+// huge_frames: pages get frames of the VM's own 2 MiB chunks in first-touch order, whatever
+// their addresses; the P2M's tables stay 4 KiB frames; the chunk is closed with the VM.
+TEST(GuestMemory, HugeFramesFillAChunkInFirstTouchOrder) {
+  FrameStore frames(256 * kMiB);
+  std::vector<Hpa> got;
+  {
+    GuestMemory mem(frames, 64 * kMiB, 0, /*huge_frames=*/true);
+    EXPECT_TRUE(mem.huge_frames());
+    for (uint64_t k = 0; k < 100; ++k) {
+      const uint8_t byte = static_cast<uint8_t>(k + 1);
+      const Gpa page{(k * 37 % 16384) * kPageSize};
+      ASSERT_TRUE(mem.write(page, &byte, 1));
+      got.push_back(mem.mapping(page)->hpa);
+    }
+    for (uint64_t k = 1; k < got.size(); ++k) EXPECT_EQ(got[k].page_number(), got[0].page_number() + k);
+    EXPECT_EQ(got[0].page_number() % FrameStore::kChunkFrames, 0u);
+    EXPECT_EQ(frames.stats().huge_frames, 100u);
+    EXPECT_EQ(frames.stats().huge_chunks, 1u);
+    EXPECT_LT(frames.stats().allocations, 100u + 16) << "tables are 4 KiB frames, a few";
+    // A page first read gets a 4 KiB frame: the host's zero page backs it, not a huge page.
+    ASSERT_EQ(mem.populate(Gpa{60 * kMiB}, /*write=*/false), GuestMemory::Populate::kMapped);
+    EXPECT_EQ(frames.stats().huge_frames, 100u);
+    EXPECT_NE(mem.mapping(Gpa{60 * kMiB})->hpa.page_number() / FrameStore::kChunkFrames,
+              got[0].page_number() / FrameStore::kChunkFrames);
+  }
+  frames.flush_released();
+  EXPECT_EQ(frames.stats().frames_resident, 0u);
+  EXPECT_EQ(frames.stats().huge_chunks_freed, 1u) << "the VM gone, its chunk went back whole";
+  EXPECT_EQ(frames.stats().huge_chunks_split, 0u);
 }
 
 TEST(GuestMemory, ReadsOfUntouchedRamTakeNoFrame) {

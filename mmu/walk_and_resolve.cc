@@ -21,7 +21,8 @@ EptResolution resolve_ept_violation(GuestMemory& memory, const EptViolation& v, 
     r.kind = EptResolution::Kind::kRetry;
     return r;
   }
-  switch (memory.populate(v.gpa)) {
+  // A table walk may set A/D bits: a write.
+  switch (memory.populate(v.gpa, access == Access::kWrite || during_table_walk)) {
     case GuestMemory::Populate::kMapped:
       r.kind = EptResolution::Kind::kRetry;
       r.demand_fault = true;

@@ -90,7 +90,7 @@ bool Vm::set_generation_id(GenerationId id) {
 
 Vm::Vm(FrameStore& frames, const VmConfig& config, ConsoleSink sink)
     : config_(config),
-      memory_(frames, config.mem_bytes, config.frame_pool),
+      memory_(frames, config.mem_bytes, config.frame_pool, config.huge_frames),
       tracking_(tracking_pages(memory_)),
       mmu_(memory_, tracking_, config.paging),
       balloon_(memory_),

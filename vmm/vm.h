@@ -63,6 +63,9 @@ struct VmConfig {
   // --numa off or interleave), and the FrameStore pool every new frame of the VM comes from.
   std::optional<uint32_t> numa_home{};
   uint32_t frame_pool = 0;
+  // Guest pages on 2 MiB host pages (GuestMemory's huge_frames): a host choice, not recorded
+  // in snapshots, invisible to the guest.
+  bool huge_frames = false;
   std::optional<int> numa_node{};        // numa_home's kernel node number (what snapshots record)
   std::optional<int> saved_numa_node{};  // restored: the node its snapshot says it was on
 };

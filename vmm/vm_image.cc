@@ -42,12 +42,14 @@ VmImage vm_image(const std::shared_ptr<snapshot::SnapshotImage>& image) {
 std::unique_ptr<Vm> blank_vm(const SnapshotConfig& image_config, FrameStore& frames, Vm::ConsoleSink sink,
                              const RestoreOptions& o, const Vm* frozen) {
   VmConfig config = vm_config(image_config, o.vm_id, o.cpu);
+  config.huge_frames = o.huge_frames;
   if (o.same_vm && frozen != nullptr) {
     const VmConfig& was = frozen->config();
     config.numa_home = was.numa_home;
     config.frame_pool = was.frame_pool;
     config.numa_node = was.numa_node;
     config.saved_numa_node = was.saved_numa_node;
+    config.huge_frames = was.huge_frames;
   } else if (o.numa != nullptr) {
     // Where it was, if this host has that node (with auto, while it has room).
     std::optional<uint32_t> was;
@@ -112,6 +114,7 @@ std::vector<std::unique_ptr<Vm>> restore_clones(const VmImage& image, FrameStore
                               .clone = first_clone + k,
                               .same_vm = false,
                               .cpu = options.cpu,
+                              .huge_frames = options.huge_frames,
                               .numa = options.numa}));
   }
   return vms;

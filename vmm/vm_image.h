@@ -53,6 +53,7 @@ struct RestoreOptions {
   // same VM, so it keeps its generation id (`clone` is not used) and its counters go on.
   bool same_vm = false;
   CpuConfig cpu = {};  // how the restored VM runs guest code
+  bool huge_frames = false;  // VmConfig::huge_frames of the restored VM
   // Where the VM lives on a NUMA host (its home node and frame pool): placed by `numa` when
   // given: on `home` if given (a per-VM choice), else where its snapshot says it was (with
   // --numa auto, while that node has room), else as the setting says; a same_vm keeps the

@@ -100,6 +100,47 @@ TEST(Balloon, MemoryComesBackUsableUnderAFullBalloon) {
   EXPECT_GT(doc["vms"][0]["balloon"]["deflated_total"].get<uint64_t>(), 300 * kMiB / kPage);
 }
 
+// --huge-frames on: the guest's frames come from 2 MiB chunks (transparent huge pages where
+// the host has them); what the balloon takes splits its chunk and still leaves the process.
+TEST(Balloon, TakesBackMemoryUnderHugeFrames) {
+  CliResult r;
+  const nlohmann::json doc =
+      run_stats({"run", "--mem", "512M", "--balloon-target", "64M", "--huge-frames", "on", "--cmdline",
+                 std::string(kFill) + " balloon_report=0"}, &r);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("memfill ok "), std::string::npos) << r.out;
+  ASSERT_TRUE(doc.is_object());
+  const nlohmann::json& host = doc["host"];
+  EXPECT_GE(host["huge_frames"].get<uint64_t>(), 64 * kMiB / kPage) << host.dump(2);
+  EXPECT_GT(host["huge_chunks_split"].get<uint64_t>(), 0u) << host.dump(2);
+  EXPECT_GE(rss_drop(doc), 300 * kMiB) << doc.dump(2);
+  // What stays mapped with 2 MiB pages is at most what the guest still holds.
+  EXPECT_LE(host["anon_huge_bytes"].get<uint64_t>(), 128 * kMiB) << host.dump(2);
+}
+
+// The guest sees nothing of --huge-frames: same console, same counters, same memory.
+TEST(Balloon, HugeFramesAreInvisibleToTheGuest) {
+  const auto run = [](const char* huge, CliResult& r) {
+    return run_stats({"run", "--mem", "256M", "--huge-frames", huge, "--cmdline",
+                      "workload=memfill size=96M free=1 linger=20"}, &r);
+  };
+  CliResult off_run;
+  CliResult on_run;
+  const nlohmann::json off = run("off", off_run);
+  const nlohmann::json on = run("on", on_run);
+  ASSERT_EQ(off_run.exit_code, 0) << off_run.out << off_run.err;
+  ASSERT_EQ(on_run.exit_code, 0) << on_run.out << on_run.err;
+  ASSERT_TRUE(off.is_object() && on.is_object());
+  EXPECT_EQ(off_run.out, on_run.out);
+  EXPECT_EQ(off["host"]["huge_frames"], 0);
+  EXPECT_GE(on["host"]["huge_frames"].get<uint64_t>(), 96 * kMiB / kPage);
+  const nlohmann::json& a = off["vms"][0];
+  const nlohmann::json& b = on["vms"][0];
+  for (const char* key : {"exit_code", "instructions", "virtual_time"}) EXPECT_EQ(a[key], b[key]) << key;
+  EXPECT_EQ(a["memory"], b["memory"]);
+  EXPECT_EQ(a["balloon"], b["balloon"]);
+}
+
 TEST(Balloon, HostBudgetPolicyReclaimsIdleGuests) {
   CliResult r;
   const nlohmann::json doc = run_stats(
