@@ -17,6 +17,9 @@ void add_loop_options(CLI::App& app, LoopOptions& o) {
                       {{"interp", CpuMode::kInterp}, {"translate", CpuMode::kTranslate}, {"auto", CpuMode::kAuto}},
                       "run guest code in the interpreter, translated to host code from each block's first run, or "
                       "auto: translated once a block is hot; the guest sees the same in every mode");
+  add_choice<bool>(app, "--share-translations", o.share_translations, {{"on", true}, {"off", false}},
+                   "clones of a VM frozen in memory run its translated code for the pages they still share with it "
+                   "(on) or translate their own (off); the guest sees the same either way");
   add_choice<HugeFrames>(app, "--huge-frames", o.huge_frames,
                          {{"off", HugeFrames::kOff}, {"on", HugeFrames::kOn}, {"auto", HugeFrames::kAuto}},
                          "back guest memory with 2 MiB host pages (fewer host page faults and TLB misses; a "

@@ -32,6 +32,7 @@ enum class HugeFrames { kOff, kOn, kAuto };
 // How the VMs of any command are run (RunLoop) and reported.
 struct LoopOptions {
   CpuMode cpu = CpuMode::kAuto;
+  bool share_translations = true;         // clones run their template's translated code
   HugeFrames huge_frames = HugeFrames::kAuto;
   unsigned threads = 0;                   // 0: one per host core
   uint64_t slice = 2'000'000;             // instructions of virtual time per slice

@@ -92,7 +92,7 @@ int restore_fleet(const RestoreOptions& o) {
                               .vm_id = static_cast<int>(k),
                               .clone = 0,
                               .same_vm = false,
-                              .cpu = cpu_config(o.loop.cpu),
+                              .cpu = cpu_config(o.loop),
                               .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.budget.any()),
                               .numa = &loop.numa()}));
     if (!o.lazy) images.back()->release_file_pages();
@@ -144,7 +144,7 @@ int restore_command(const RestoreOptions& o) {
   std::vector<std::unique_ptr<Vm>> vms =
       restore_clones(vm_image(image), frames, console.sink(), o.clones, /*first_clone=*/0,
                      {.lazy = o.lazy,
-                      .cpu = cpu_config(o.loop.cpu),
+                      .cpu = cpu_config(o.loop),
                       .huge_frames = huge_frames(o.loop.huge_frames, o.sharing.dedup || o.budget.any() || o.clones > 1),
                       .numa = &loop.numa()});
   // Eager: every page is in a frame now; the file's pages read to copy them leave the RSS.
@@ -178,7 +178,7 @@ int restore_command(const RestoreOptions& o) {
     // The VM goes on from its template (same id, console and generation id) while it is
     // saved; it is built blank before the pause, which only fills it (vm_image.h).
     const densevm::RestoreOptions going_on{
-        .lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop.cpu)};
+        .lazy = true, .vm_id = 0, .clone = 0, .same_vm = true, .cpu = cpu_config(o.loop)};
     std::unique_ptr<Vm> next =
         blank_vm(snapshot_config(vms.front()->config()), frames, console.sink(), going_on, vms.front().get());
     const LatencyWindow pause_window;

@@ -60,7 +60,7 @@ int run_command(const RunOptions& o, const CheckpointOptions& c, std::span<const
 
   // The VMs going on are built blank before the pause, which only fills them from the
   // templates: their fresh host memory is faulted in while the guests still run (vm_image.h).
-  const CpuConfig cpu = cpu_config(o.loop.cpu);
+  const CpuConfig cpu = cpu_config(o.loop);
   std::vector<densevm::RestoreOptions> next_options;
   std::vector<std::unique_ptr<Vm>> next;
   if (c.clones == 0) {

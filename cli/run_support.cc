@@ -77,11 +77,12 @@ HostServicesConfig services_config(const RunOptions& o, const NumaPlacement& num
   return c;
 }
 
-CpuConfig cpu_config(CpuMode mode) {
-  switch (mode) {
+CpuConfig cpu_config(const LoopOptions& o) {
+  switch (o.cpu) {
     case CpuMode::kInterp: return {};
-    case CpuMode::kTranslate: return {.translate = true, .jit = {.hot_threshold = 0}};
-    case CpuMode::kAuto: return {.translate = true, .jit = {}};
+    case CpuMode::kTranslate:
+      return {.translate = true, .jit = {.hot_threshold = 0, .share = o.share_translations}};
+    case CpuMode::kAuto: return {.translate = true, .jit = {.share = o.share_translations}};
   }
   return {};
 }
@@ -106,7 +107,7 @@ std::vector<std::unique_ptr<Vm>> boot_vms(const RunOptions& o, FrameStore& frame
     c.mem_bytes = o.mem_bytes;
     c.paging = o.mmu;
     c.check_mmu = o.check_mmu;
-    c.cpu = cpu_config(o.loop.cpu);
+    c.cpu = cpu_config(o.loop);
     c.huge_frames = huge;
     c.cmdline = o.cmdline + " vm=" + std::to_string(k);
     std::optional<uint32_t> wanted;

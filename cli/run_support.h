@@ -51,8 +51,8 @@ class ConsoleLines {
 // Address space (not memory: MAP_NORESERVE) for `ram_bytes` of guest RAM plus its tables.
 [[nodiscard]] uint64_t frame_store_capacity(uint64_t ram_bytes);
 
-// How a VM's vCPU runs guest code under --cpu.
-[[nodiscard]] CpuConfig cpu_config(CpuMode mode);
+// How a VM's vCPU runs guest code under --cpu and --share-translations.
+[[nodiscard]] CpuConfig cpu_config(const LoopOptions& o);
 
 // --huge-frames for a VM that shares pages (dedup, clones) or balloons, or does neither.
 [[nodiscard]] bool huge_frames(HugeFrames setting, bool shares_or_balloons);

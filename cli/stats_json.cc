@@ -93,6 +93,8 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
                          {"chained", s.translation.chained},
                          {"linked", s.translation.linked},
                          {"cache_bytes", s.translation.cache_bytes},
+                         {"shared_reused", s.translation.shared_reused},
+                         {"shared_bytes", s.translation.shared_bytes},
                          {"flushes", s.translation.flushes},
                          {"blocks_invalidated", s.translation.blocks_invalidated}}},
     };

@@ -141,6 +141,11 @@ class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {
   // breaks...) continue from earlier's instead of starting at zero. The vCPU's come with
   // restore().
   void continue_counters_from(const Vm& earlier) { counters_before_ = earlier.stats(); }
+  // A clone of `frozen` (a template's VM, which `keep` holds) runs the frozen VM's
+  // translated code for the pages it still shares with it (vmm/cpu/jit/DESIGN.md).
+  void share_translations_of(const Vm& frozen, std::shared_ptr<const void> keep) {
+    vcpu_.share_translations(frozen.vcpu_, std::move(keep));
+  }
   // The host CPUs its slices ran on (noted by the scheduler's workers after each slice; a VM
   // runs on one worker at a time), ascending.
   void note_cpu(int cpu);

@@ -99,6 +99,8 @@ std::unique_ptr<Vm> restore_into(std::unique_ptr<Vm> vm, const VmImage& image, c
     if (image.frozen != nullptr) vm->continue_counters_from(*image.frozen);
     return vm;
   }
+  // A clone of a template in memory runs the template's translations where it maps its frames.
+  if (image.frozen != nullptr) vm->share_translations_of(*image.frozen, image.pages);
   const uint64_t seed[2] = {image.identity, o.clone};
   const XXH128_hash_t h = XXH3_128bits(seed, sizeof seed);
   if (!vm->set_generation_id({h.low64 | 1, h.high64})) {

@@ -274,6 +274,8 @@ TEST(LinuxGuest, EightClonesReseedFromTheirGenerationIds) {
   std::set<std::string> genids, draws;
   for (int vm = 0; vm < 8; ++vm) {
     EXPECT_EQ(doc["vms"][vm]["exit_code"], 0) << vm;
+    // Each runs the booted kernel's translations from the template (--share-translations on).
+    EXPECT_GT(doc["vms"][vm]["cpu"]["translate"]["shared_reused"].get<uint64_t>(), 100u) << vm;
     for (const char* what : {"genid ", "urandom "}) {
       const std::string tag = "[vm" + std::to_string(vm) + "] " + what;
       const size_t at = r.out.find(tag);

@@ -80,6 +80,35 @@ TEST(TranslateE2eSnapshots, RollbacksAndClonesSeeTheSame) {
   }
 }
 
+// Clones of a template in memory run its translations (--share-translations on, the
+// default) or translate their own (off): the guest sees the same — output and every guest
+// counter of every clone — and sharing really reuses the template's blocks.
+TEST(TranslateE2eSnapshots, ClonesShareTheTemplatesTranslations) {
+  const std::vector<std::string> args = {"run",        "--mem",        "64M",     "--cpu",    "auto",
+                                         "--cmdline",  "workload=compute size=256K rounds=2",
+                                         "--checkpoint-at", "6000000", "--clones", "3"};
+  CliResult on_run, off_run;
+  const nlohmann::json on = run_stats(with(args, {"--share-translations", "on"}), &on_run);
+  const nlohmann::json off = run_stats(with(args, {"--share-translations", "off"}), &off_run);
+  ASSERT_EQ(on_run.exit_code, 0) << on_run.err;
+  ASSERT_EQ(off_run.exit_code, 0) << off_run.err;
+  EXPECT_EQ(sorted_lines(on_run.out), sorted_lines(off_run.out));
+  ASSERT_EQ(on["vms"].size(), 3u);
+  ASSERT_EQ(off["vms"].size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(guest_visible(on["vms"][k]), guest_visible(off["vms"][k])) << "clone " << k;
+    const nlohmann::json& shared = on["vms"][k]["cpu"]["translate"];
+    const nlohmann::json& own = off["vms"][k]["cpu"]["translate"];
+    EXPECT_GT(shared["shared_reused"].get<uint64_t>(), 5u) << k;
+    EXPECT_GT(shared["shared_bytes"].get<uint64_t>(), 0u) << k;
+    EXPECT_EQ(own["shared_reused"], 0) << k;
+    EXPECT_EQ(own["shared_bytes"], 0) << k;
+    // The clone translates less of its own than one that shares nothing.
+    EXPECT_LT(shared["blocks_translated"].get<uint64_t>(), own["blocks_translated"].get<uint64_t>()) << k;
+    EXPECT_LT(shared["cache_bytes"].get<uint64_t>(), own["cache_bytes"].get<uint64_t>()) << k;
+  }
+}
+
 // A rollback keeps the translations: it puts back only pages that changed, and only those
 // drop theirs (memfill writes data, never its code), so four rounds translate no block the
 // first did not, while translated code runs every round.

@@ -141,6 +141,10 @@ class Vcpu {
   // gives no executable memory; the vCPU then keeps interpreting.
   [[nodiscard]] bool enable_translation(const jit::Config& config, std::string* error);
   [[nodiscard]] bool translating() const { return jit_ != nullptr; }
+  // A clone of a frozen vCPU runs its translations of the pages it still shares with it
+  // (jit::Jit::share_from); `keep` holds the frozen VM and its frames. Nothing unless both
+  // translate.
+  void share_translations(const Vcpu& frozen, std::shared_ptr<const void> keep);
   // Zero when translation is off.
   [[nodiscard]] jit::Stats translation_stats() const;
 

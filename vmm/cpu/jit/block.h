@@ -30,6 +30,7 @@ struct Block {
   static constexpr unsigned kMaxSlots = 2;
 
   uint64_t gpa = 0;               // guest-physical address of the first instruction
+  const uint8_t* page = nullptr;  // host address of the page's bytes it was translated from
   const uint8_t* code = nullptr;  // RX entry; nullptr: nothing translatable starts here
   uint32_t code_bytes = 0;
   uint16_t count = 0;             // instructions one run retires at most

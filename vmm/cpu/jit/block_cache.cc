@@ -34,7 +34,7 @@ size_t BlockCache::invalidate_page(uint64_t gpa_page) {
     const uint64_t gpa = (gpa_page << 12) | offset;
     auto it = entries_.find(gpa);
     if (it == entries_.end()) continue;
-    if (Block* b = it->second.block) {
+    if (Block* b = it->second.block; b != nullptr && !it->second.shared) {
       b->live = false;
       ++died;
     }

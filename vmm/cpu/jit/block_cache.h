@@ -31,6 +31,7 @@ class BlockCache {
   struct Entry {
     Block* block = nullptr;  // live, or nullptr while the code is interpreted
     uint32_t heat = 0;       // visits of this block head in the interpreter
+    bool shared = false;     // `block` is another cache's (read-only to this one)
   };
 
   // The entry for a block head, created on first sight.
@@ -49,11 +50,17 @@ class BlockCache {
     recent_empty_ = false;
     return &it->second;
   }
+  // The entry for a block head, without touching anything (any number of threads may look
+  // up a cache that no longer changes: a frozen VM's).
+  [[nodiscard]] const Entry* peek(uint64_t gpa) const {
+    auto it = entries_.find(gpa);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
   // Storage that lives until clear(): a block, and records for its instructions.
   [[nodiscard]] Block* new_block(uint64_t gpa);
   [[nodiscard]] DecodedInsn* new_insns(size_t n);
-  // Forgets every block of the page (marking them dead) and the heat of its heads;
-  // returns how many blocks died.
+  // Forgets every block of the page (marking its own dead; shared ones stay live for the
+  // caches that own them) and the heat of its heads; returns how many of its own died.
   size_t invalidate_page(uint64_t gpa_page);
   void clear();
   // Host bytes the index and the records take (besides the code itself).

@@ -29,6 +29,14 @@ const Block* Jit::block_at(uint64_t gpa_page, unsigned offset, const uint8_t* ho
   const uint64_t gpa = (gpa_page << 12) | offset;
   BlockCache::Entry& e = cache_.entry(gpa);
   Block* b = e.block;
+  if (b == nullptr && e.heat == 0 && shared_ != nullptr) {  // first sight: the template's?
+    b = shared_block(gpa, host);
+    if (b != nullptr) {
+      e.block = b;
+      e.shared = true;
+      ++stats_.shared_reused;
+    }
+  }
   if (b == nullptr) {
     if (e.heat < config_.hot_threshold) {
       ++e.heat;
@@ -60,6 +68,7 @@ Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
     b = cache_.new_block(gpa);
     r = translator_.translate(host, offset, *b, cache_, *arena_);
   }
+  b->page = host;
   if (r == Translator::Result::kOk) {
     ++stats_.blocks_translated;
     stats_.instructions_translated += b->count;
@@ -80,6 +89,9 @@ void Jit::chain_to(const Block& target) {
   ChainSlot& slot = *pending_chain_;
   pending_chain_ = nullptr;
   const Block& from = *slot.from;
+  // A shared block's code is the frozen VM's, run by its clones on other threads: never
+  // patched (it leaves through the dispatcher, which finds the target).
+  if (!arena_->contains(from.code)) return;
   if (!from.live || !target.live || slot.chained || (from.gpa >> 12) != (target.gpa >> 12) ||
       (target.gpa & 0xfff) != slot.target) {
     return;
@@ -102,6 +114,21 @@ bool Jit::run(Vcpu& vcpu, const Block& block, uint64_t page_va, uint64_t limit) 
   return false;
 }
 
+void Jit::share_from(const Jit& frozen, std::shared_ptr<const void> keep) {
+  if (!config_.share || &frozen == this) return;
+  shared_ = &frozen;
+  shared_keep_ = std::move(keep);
+}
+
+// The frozen VM's frames never change and it holds them, so a clone mapping one at `gpa`'s
+// page sees exactly the bytes the block was translated from; a clone that wrote the page got
+// a copy (another frame), and any other frame fails the check too, whatever its bytes.
+Block* Jit::shared_block(uint64_t gpa, const uint8_t* host) const {
+  const BlockCache::Entry* e = shared_->cache_.peek(gpa);
+  if (e == nullptr || e->block == nullptr || e->block->page != host) return nullptr;
+  return e->block;
+}
+
 void Jit::invalidate_page(uint64_t gpa_page) {
   const size_t died = cache_.invalidate_page(gpa_page);
   stats_.blocks_invalidated += died;
@@ -117,6 +144,7 @@ void Jit::flush() {
 Stats Jit::stats() const {
   Stats s = stats_;
   s.cache_bytes = arena_->used() + cache_.metadata_bytes();
+  if (shared_ != nullptr) s.shared_bytes = shared_->arena_->used() + shared_->cache_.metadata_bytes();
   return s;
 }
 

@@ -4,11 +4,13 @@
 // A block head is translated once the interpreter has reached it `hot_threshold` times;
 // the arena and the block records together stay under `cache_bytes`, and filling it drops
 // every translation at once (a flush). A guest write to a page (or a new frame behind it)
-// drops that page's blocks, as it drops its decoded instructions. Why asmjit, what a
-// threaded interpreter would have given, how exactness is kept and why clones do not share
-// translations yet: DESIGN.md beside this file.
+// drops that page's blocks, as it drops its decoded instructions. A clone of an in-memory
+// template also runs the template's translations (share_from) of every page it still maps
+// to the template's frame. Why asmjit, what a threaded interpreter would have given, how
+// exactness is kept and how clones share translations: DESIGN.md beside this file.
 //
 //   std::unique_ptr<Jit> jit = Jit::create(vcpu, Config{}, &error);
+//   jit->share_from(frozen_vms_jit, template_keepalive);  // a clone
 //   if (const Block* b = jit->block_at(gpa_page, offset, host))
 //     bool end_page_run = jit->run(vcpu, *b, page_va, limit);
 #pragma once
@@ -48,6 +50,12 @@ class Jit {
     return e->block;
   }
 
+  // From now on block heads this cache has not seen are looked up in `frozen` too (a frozen
+  // VM's translator, which never changes again, kept alive with its frames by `keep`): a
+  // block there is run if it was translated from the very frame this VM maps at its page
+  // now. Nothing if config.share is off.
+  void share_from(const Jit& frozen, std::shared_ptr<const void> keep);
+
   void invalidate_page(uint64_t gpa_page);
   // Drops every translation (not while translated code runs: the run loop and restore call it).
   void flush();
@@ -56,6 +64,8 @@ class Jit {
  private:
   Jit(const Vcpu& vcpu, const Config& config, std::unique_ptr<CodeArena> arena);
   [[nodiscard]] Block* translate(uint64_t gpa, unsigned offset, const uint8_t* host);
+  // The frozen translator's block at `gpa` if it was translated from the page at `host`.
+  [[nodiscard]] Block* shared_block(uint64_t gpa, const uint8_t* host) const;
   void chain_to(const Block& target);
 
   Config config_;
@@ -65,6 +75,8 @@ class Jit {
   BlockCache cache_;
   Translator translator_{layout_};
   ChainSlot* pending_chain_ = nullptr;  // the exit the last run left through
+  const Jit* shared_ = nullptr;         // a frozen VM's translator (share_from)
+  std::shared_ptr<const void> shared_keep_;
   Stats stats_;
 };
 

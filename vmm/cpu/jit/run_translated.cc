@@ -39,6 +39,10 @@ bool Vcpu::enable_translation(const jit::Config& config, std::string* error) {
   return jit_ != nullptr;
 }
 
+void Vcpu::share_translations(const Vcpu& frozen, std::shared_ptr<const void> keep) {
+  if (jit_ != nullptr && frozen.jit_ != nullptr) jit_->share_from(*frozen.jit_, std::move(keep));
+}
+
 jit::Stats Vcpu::translation_stats() const {
   return jit_ != nullptr ? jit_->stats() : jit::Stats{};
 }
