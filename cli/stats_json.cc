@@ -112,8 +112,6 @@ void add_dedup_stats(nlohmann::ordered_json& doc, const DedupStats* dedup) {
       {"pages_scanned", d.pages_scanned},
       {"pages_hashed", d.pages_hashed},
       {"pages_clean", d.pages_clean},
-      {"windows_walked", d.windows_walked},
-      {"windows_skipped", d.windows_skipped},
       {"full_passes", d.full_passes},
       {"merges", d.merges},
       {"shared_frames", d.shared_frames},

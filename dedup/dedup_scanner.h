@@ -12,15 +12,6 @@
 // not written since it was hashed is not hashed again, its kept fingerprint (PageHashes)
 // stands in, and a merged page costs a P2M visit until a write breaks it.
 //
-// A pass costs what changed, not what is mapped: a 2 MiB window whose leaves nothing touched
-// since the scanner last walked it (the P2M's summary bit, GuestMemory::window_changed) and
-// whose walk left nothing to do (ScanWindows) is passed over without reading its leaves. Its
-// private pages are merge candidates whose fingerprints are kept in an index (parked): a
-// page of the same content met anywhere in the pass finds them there, as it would have in
-// the pass's candidates had their window been walked, or has their window walked when the
-// pass gets to it. Skipping changes only the host's work: the pages a skipped window maps
-// count against the budget, and every merge happens at the same step as without it.
-//
 //   DedupScanner dedup(frames, {.scope = DedupScope::kHost});
 //   for (Vm* vm : vms) dedup.add(vm->memory(), /*group=*/0);
 //   scheduler.run(tick, [&] { dedup.step(rate.earn(virtual_time_elapsed())); });
@@ -45,7 +36,6 @@
 #include "dedup/page_checksums.h"
 #include "dedup/page_hash.h"
 #include "dedup/page_hashes.h"
-#include "dedup/scan_windows.h"
 #include "mmu/guest_memory.h"
 
 namespace densevm {
@@ -53,7 +43,6 @@ namespace densevm {
 struct DedupConfig {
   DedupScope scope = DedupScope::kHost;
   PageHash hash = xxh3_page;  // replaceable so tests can force collisions
-  bool skip_unchanged = true;  // false: walk every window (tests compare the two)
 };
 
 struct DedupStats {
@@ -70,10 +59,6 @@ struct DedupStats {
   // are volatile and not hashed.
   uint64_t pages_hashed = 0;
   uint64_t pages_clean = 0;
-  // Host work too: window visits that read the window's leaves, and those that found it
-  // unchanged and passed over it (its pages still counted in pages_scanned).
-  uint64_t windows_walked = 0;
-  uint64_t windows_skipped = 0;
   double scan_seconds = 0;         // host CPU time in step() (thread clock): statistics only
   // A census of the P2Ms when stats() is called.
   uint64_t shared_frames = 0;       // dedup content frames some guest page maps
@@ -101,9 +86,8 @@ class DedupScanner {
   // harvested by save()), so that after a restore the scan visits and merges exactly what it
   // did after the save. restore() expects the members' memory as it was at the save (a
   // rollback puts it back first): the D bits set since describe an undone history and are
-  // dropped. Host work (scan_seconds, pages_hashed, pages_clean, windows_*) goes on, and the
-  // kept fingerprints are host-only: after a restore every page is hashed anew and every
-  // window walked. The candidates saved are the pass's, parked ones included.
+  // dropped. Host work (scan_seconds, pages_hashed, pages_clean) goes on, and the kept
+  // fingerprints are host-only: after a restore every page is hashed anew.
   struct State {
     size_t cursor_member = 0;
     Gpa cursor_gpa;
@@ -140,9 +124,7 @@ class DedupScanner {
     GuestMemory* memory;
     uint32_t group;
     std::unique_ptr<PageChecksums> checksums;
-    std::unique_ptr<PageHashes> hashes;    // host-only: not in State
-    std::unique_ptr<ScanWindows> windows;  // host-only: not in State
-    uint64_t keeper_changes;               // GuestMemory::keeper_changes() as last seen
+    std::unique_ptr<PageHashes> hashes;  // host-only: not in State
   };
   struct Page {
     Gpa gpa;
@@ -150,21 +132,13 @@ class DedupScanner {
     EptPerms perms;
   };
 
-  [[nodiscard]] bool next_window(const Member& m, Gpa* at, Gpa* window_end) const;
-  [[nodiscard]] uint64_t scan_window(Member& m, Gpa at, Gpa window_end, uint64_t want);
-  [[nodiscard]] uint64_t skip_window(const ScanWindows::Window& w, Gpa at, Gpa window_end,
-                                     uint64_t want);
-  [[nodiscard]] uint64_t walk_window(Member& m, ScanWindows::Window& w, Gpa at, Gpa window_end,
-                                     uint64_t want);
+  [[nodiscard]] bool collect(const Member& m, uint64_t want);
   void forget_written(const Member& m) const;
   static void harvest_all(const Member& m, const std::function<void(Gpa)>& on_written);
   [[nodiscard]] uint64_t fingerprint(const Member& m, const Page& page, const uint8_t* bytes);
-  [[nodiscard]] bool visit(size_t member, const Page& page);
-  [[nodiscard]] bool merge_with_candidate(size_t member, const Page& page, const uint8_t* bytes,
-                                          uint64_t hash, uint32_t table);
-  [[nodiscard]] bool visited_this_pass(const Candidate& c, Gpa now) const;
-  [[nodiscard]] bool park(const Candidate& c, uint64_t hash, uint32_t table);
-  void unpark(size_t member, ScanWindows::Window& w, Gpa begin, Gpa end);
+  void visit(size_t member, const Page& page);
+  void merge_with_candidate(size_t member, const Page& page, const uint8_t* bytes,
+                            uint64_t hash, uint32_t table);
   void map_shared(size_t member, Gpa gpa, Hpa frame);
   [[nodiscard]] bool still_private(const Candidate& c) const;
   [[nodiscard]] uint32_t table_of(size_t member) const;
@@ -178,12 +152,8 @@ class DedupScanner {
   DedupFrames owned_;
   std::vector<Member> members_;
   std::vector<Candidates> candidates_;  // per sharing table; emptied every pass
-  // Per sharing table, the candidates left in windows that may be skipped, kept across
-  // passes: a page in a skipped window behind the cursor counts as this pass's candidate.
-  std::vector<Candidates> parked_;
   size_t cursor_member_ = 0;
   Gpa cursor_gpa_;
-  bool resume_walk_ = false;  // the cursor is inside a window walked in part: walk the rest
   std::vector<Page> batch_;
   DedupStats counters_;
 };

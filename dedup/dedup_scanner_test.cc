@@ -19,7 +19,13 @@ struct Counting : P2mListener {
   int changes = 0;
 };
 
-using DedupScannerTest = ScannerTest;
+class DedupScannerTest : public ::testing::Test {
+ protected:
+  GuestMemory& memory() { return *mems_.emplace_back(std::make_unique<GuestMemory>(frames_, 16 * kMiB)); }
+
+  FrameStore frames_{uint64_t{1} << 30};
+  std::vector<std::unique_ptr<GuestMemory>> mems_;
+};
 
 TEST_F(DedupScannerTest, MergesIdenticalPagesOfTwoGuestsOntoOneReadOnlyFrame) {
   GuestMemory& a = memory();

@@ -62,9 +62,6 @@ class EptEntry {
   static constexpr uint64_t kAccessed = uint64_t{1} << 8;   // A: set on use (EPTP bit 6)
   static constexpr uint64_t kDirty = uint64_t{1} << 9;      // D: leaf only, set on write
   static constexpr uint64_t kUserExec = uint64_t{1} << 10;  // XU: user fetches under MBEC; left 0
-  // Software's (bit 11 is ignored by the processor in every EPT entry, SDM Tables 29-1 to
-  // 29-6): on a level-2 entry, a leaf of its table changed since P2m::take_changed_below.
-  static constexpr uint64_t kChangedBelow = uint64_t{1} << 11;
   static constexpr uint64_t kAddressMask = 0x000F'FFFF'FFFF'F000;  // 51:12 next table or page
 
   static constexpr unsigned kLevels = 4;  // PML4, PDPT, PD, PT
@@ -110,7 +107,7 @@ static_assert(EptEntry::kLevels * 9 + kPageShift == 48, "4 levels of 9-bit indic
 static_assert((EptEntry::kAddressMask & (EptEntry::kPermMask | EptEntry::kMemTypeMask |
                                          EptEntry::kIgnorePat | EptEntry::kLargePage |
                                          EptEntry::kAccessed | EptEntry::kDirty |
-                                         EptEntry::kUserExec | EptEntry::kChangedBelow)) == 0,
+                                         EptEntry::kUserExec)) == 0,
               "control bits lie below the address field");
 static_assert(!ept_perms_valid(kEptWrite) && ept_perms_valid(kEptExec));
 

@@ -71,7 +71,6 @@ EptLookup P2m::lookup(Gpa gpa, Access access) {
   const EptPerms need = required_perms(access);
   EptPerms perms = kEptRwx;
   Hpa table = root_;
-  EptEntry* above = nullptr;  // the entry pointing at this level's table
   for (unsigned level = EptEntry::kLevels;; --level) {
     EptEntry& e = walker_.table(table)[Walker::index(gpa.value(), level)];
     ++stats_.walk_references;
@@ -80,13 +79,9 @@ EptLookup P2m::lookup(Gpa gpa, Access access) {
     perms &= e.perms();
     if (level == 1) {
       if ((perms & need) != need) [[unlikely]] return violation(gpa, access);
-      if (access == Access::kWrite && !e.dirty()) {
-        e.set(EptEntry::kDirty);
-        above->set(EptEntry::kChangedBelow);  // level 2's: see changed_below
-      }
+      if (access == Access::kWrite && !e.dirty()) e.set(EptEntry::kDirty);
       return EptHit{e.frame(), perms};
     }
-    above = &e;
     table = e.frame();
   }
 }
@@ -134,7 +129,6 @@ P2mStatus P2m::map(Gpa gpa, Hpa hpa, EptPerms perms, EptMemType type) {
   const EptEntry old = *leaf;
   *leaf = EptEntry::page(hpa, perms, type);
   ++stats_.entry_writes;
-  note_changed_below(gpa.value());
   if (!old.holds_frame()) {
     ++stats_.mapped_pages;
     return P2mStatus::kOk;
@@ -160,7 +154,6 @@ std::optional<Hpa> P2m::unmap(Gpa gpa) {
   *leaf = EptEntry();
   ++stats_.entry_writes;
   --stats_.mapped_pages;
-  note_changed_below(gpa.value());
   notify(gpa.page_base(), gpa.page_base() + kPageSize, P2mChange::kFrame);
   frames_->release(old);
   return old;
@@ -173,7 +166,6 @@ P2mStatus P2m::protect(Gpa begin, Gpa end, EptPerms perms) {
     if (e.perms() == perms) return;
     e.set_perms(perms);
     ++stats_.entry_writes;
-    note_changed_below(addr);
     runs.add(addr);
   };
   walker_.for_each_leaf(root_, begin.value(), end.value(), set_rights);
@@ -222,7 +214,6 @@ unsigned P2m::push_down(Gpa gpa) {
         child.set_perms(child.perms() & rights);
         ++stats_.entry_writes;
       }
-      if (level == 2) e.set(EptEntry::kChangedBelow);  // the leaves' own rights changed
       e.set_perms(kEptRwx);
       ++stats_.entry_writes;
       ++pushed;
@@ -237,7 +228,6 @@ void P2m::before_leaf_write(Gpa page) {
   if (keeper_ == nullptr || page.value() >= kGpaLimit) return;
   EptEntry* leaf = walker_.find(root_, page.value(), 1);
   if (leaf != nullptr && leaf->holds_frame()) keeper_->before_leaf_change(page.page_base(), *leaf);
-  note_changed_below(page.value());
 }
 
 void P2m::harvest_dirty(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_dirty) {
@@ -276,25 +266,6 @@ void P2m::mark_dirty(Gpa gpa) {
   if (leaf == nullptr || !leaf->holds_frame() || leaf->dirty()) return;
   leaf->set(EptEntry::kDirty);
   ++stats_.entry_writes;
-  note_changed_below(gpa.value());
-}
-
-void P2m::note_changed_below(uint64_t gpa) {
-  if (EptEntry* e = walker_.find(root_, gpa, 2); e != nullptr && e->holds_frame()) e->set(EptEntry::kChangedBelow);
-}
-
-bool P2m::changed_below(Gpa gpa) const {
-  if (gpa.value() >= kGpaLimit) return false;
-  const EptEntry* e = walker_.find(root_, gpa.value(), 2);
-  return e != nullptr && e->holds_frame() && (e->raw() & EptEntry::kChangedBelow) != 0;
-}
-
-bool P2m::take_changed_below(Gpa gpa) {
-  if (gpa.value() >= kGpaLimit) return false;
-  EptEntry* e = walker_.find(root_, gpa.value(), 2);
-  if (e == nullptr || !e->holds_frame() || (e->raw() & EptEntry::kChangedBelow) == 0) return false;
-  e->clear(EptEntry::kChangedBelow);
-  return true;
 }
 
 void P2m::for_each_mapping(const MappingVisitor& visit) const {

@@ -168,14 +168,6 @@ class P2m {
   // Sets the leaf's D bit, as a write through the EPT would: the VMM wrote the page or gave
   // it a frame with other bytes (not announced: a cached translation only lacks the bit).
   void mark_dirty(Gpa gpa);
-  // Whether any leaf of the 2 MiB window holding gpa (one leaf table) changed since the last
-  // take_changed_below of it: mapped, unmapped, its rights changed, written (D set, by a
-  // walk or mark_dirty) or about to be written in place (before_leaf_write). Kept in the
-  // window's level-2 entry (EptEntry::kChangedBelow), set where the leaf changes, so that a
-  // scan of the D bits can pass over a window that nothing touched without reading its
-  // 512 leaves. take_changed_below clears it; false for a window without a table.
-  [[nodiscard]] bool changed_below(Gpa gpa) const;
-  [[nodiscard]] bool take_changed_below(Gpa gpa);
   // Whether the leaf at gpa was accessed since the last call; clears A.
   [[nodiscard]] bool test_and_clear_accessed(Gpa gpa);
   // Sets the leaf's A bit, as an access would (not announced: nothing cached can be wrong).
@@ -202,8 +194,6 @@ class P2m {
   // AND of the rights on the path to gpa's leaf; leaf is nullptr if the path is incomplete.
   [[nodiscard]] EptPerms path_perms(Gpa gpa, EptEntry** leaf) const;
   [[nodiscard]] P2mStatus set_subtree_perms(Gpa gpa, unsigned level, EptPerms perms);
-  // Sets kChangedBelow on the level-2 entry above gpa's leaf (if its table exists).
-  void note_changed_below(uint64_t gpa);
   void notify(Gpa begin, Gpa end, P2mChange change);
 
   FrameStore* frames_;

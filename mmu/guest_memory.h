@@ -171,11 +171,6 @@ class GuestMemory {
   void harvest_written(Gpa begin, Gpa end, const std::function<void(Gpa)>& on_written) {
     p2m_.harvest_dirty(begin, end, on_written);
   }
-  // Page sharing: whether any page of the 2 MiB window holding `gpa` was mapped, unmapped,
-  // written or had its rights changed since the last take_window_changed of that window
-  // (P2m::changed_below), without reading its 512 leaves; take_ clears it.
-  [[nodiscard]] bool window_changed(Gpa gpa) const { return p2m_.changed_below(gpa); }
-  [[nodiscard]] bool take_window_changed(Gpa gpa) { return p2m_.take_changed_below(gpa); }
 
   // Checkpoints. write_protect_all makes every RAM page read-only at once, with one EPT entry
   // per 512 GiB whatever the guest's size: a guest write then faults and break_cow pushes the
@@ -183,13 +178,7 @@ class GuestMemory {
   // before anything can lose its bytes; put_back maps a frame the keeper kept (taking over
   // one reference) with the rights and memory type it had, false if no table frame was left.
   void write_protect_all();
-  void set_keeper(P2mKeeper* keeper) {
-    p2m_.set_keeper(keeper);
-    ++keeper_changes_;
-  }
-  // How many times set_keeper was called: which pages count as private (private_and_writable)
-  // may change then without any change to the P2M.
-  [[nodiscard]] uint64_t keeper_changes() const { return keeper_changes_; }
+  void set_keeper(P2mKeeper* keeper) { p2m_.set_keeper(keeper); }
   [[nodiscard]] P2mKeeper* keeper() const { return p2m_.keeper(); }
   [[nodiscard]] bool put_back(Gpa page, Hpa frame, EptPerms perms, EptMemType type) {
     if (p2m_.map(page, frame, perms, type) != P2mStatus::kOk) return false;
@@ -215,7 +204,6 @@ class GuestMemory {
   uint64_t ram_bytes_;
   std::vector<Range> ranges_;
   uint64_t cow_breaks_ = 0;
-  uint64_t keeper_changes_ = 0;
   uint32_t pool_ = 0;
   bool huge_frames_ = false;
   FrameStore::HugeCursor cursor_;  // used with huge_frames_

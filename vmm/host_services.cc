@@ -15,8 +15,7 @@ namespace {
 void add_counters(DedupStats& into, const DedupStats& from) {
   for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
                      &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::frames_moved,
-                     &DedupStats::pages_hashed, &DedupStats::pages_clean, &DedupStats::windows_walked,
-                     &DedupStats::windows_skipped}) {
+                     &DedupStats::pages_hashed, &DedupStats::pages_clean}) {
     into.*field += from.*field;
   }
   into.scan_seconds += from.scan_seconds;

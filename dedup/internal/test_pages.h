@@ -4,17 +4,13 @@
 //   fill(mem, Gpa{0x10000}, /*seed=*/1);
 //   guest_write(mem, Gpa{0x10000}, 2);   // breaks copy-on-write if the page is merged
 //   EXPECT_TRUE(holds(mem, Gpa{0x10000}, 2));
-//
-// ScannerTest: a FrameStore and guest memories for the scanner's tests.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstring>
-#include <memory>
 #include <variant>
-#include <vector>
 
 #include "dedup/dedup_scanner.h"
 #include "dedup/scan_rate.h"
@@ -64,22 +60,6 @@ inline void guest_write(GuestMemory& mem, Gpa gpa, uint64_t seed) {
   const auto page = pattern(seed);
   std::memcpy(mem.frames().host_ptr(frame_of(mem, gpa)), page.data(), page.size());
 }
-
-class ScannerTest : public ::testing::Test {
- protected:
-  GuestMemory& memory(uint64_t bytes = 16 * kMiB) {
-    return *mems_.emplace_back(std::make_unique<GuestMemory>(frames_, bytes));
-  }
-  // One pass; returns how many pages it hashed.
-  static uint64_t pass(DedupScanner& dedup) {
-    const uint64_t before = dedup.stats().pages_hashed;
-    dedup.step(kMax);
-    return dedup.stats().pages_hashed - before;
-  }
-
-  FrameStore frames_{uint64_t{1} << 30};
-  std::vector<std::unique_ptr<GuestMemory>> mems_;
-};
 
 inline void expect_counters_add_up(const DedupStats& s) {
   EXPECT_EQ(s.merges - s.cow_breaks, s.sharing_pages + s.zero_pages);

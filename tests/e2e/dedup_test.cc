@@ -142,8 +142,7 @@ TEST(Dedup, TheSameFlagsGiveTheSameMergesWhateverTheThreads) {
 
 // The scanner hashes what was written since its last visit, in both MMU modes (EPT D bits;
 // shadow leaves are writable only once D is set): a held guest's pages are hashed at the
-// fill and then skipped as clean pass after pass, most of them without reading their window
-// (the P2M's summary bit says nothing there changed), and the zero and shared pages merge.
+// fill and then skipped as clean pass after pass, and the zero and shared pages merge.
 TEST(Dedup, HeldPagesAreHashedOnceThenSkippedAsCleanInBothMmuModes) {
   for (const char* mmu : {"ept", "shadow"}) {
     const auto args = memfill(2, "32M", "size=8M zero=30 shared=40 unique=30 image=1 hold=200",
@@ -154,8 +153,7 @@ TEST(Dedup, HeldPagesAreHashedOnceThenSkippedAsCleanInBothMmuModes) {
     EXPECT_EQ(checksums(run.out).size(), 2u) << run.out;
     const nlohmann::json& d = doc["dedup"];
     EXPECT_GE(u64(d["full_passes"]), 8u) << mmu;
-    EXPECT_GT(u64(d["windows_skipped"]), 4 * u64(d["windows_walked"])) << mmu << d;
-    EXPECT_LT(10 * (u64(d["pages_hashed"]) + u64(d["pages_clean"])), u64(d["pages_scanned"])) << mmu << d;
+    EXPECT_GT(u64(d["pages_clean"]), 4 * u64(d["pages_hashed"])) << mmu << d;
     EXPECT_GE(u64(d["pages_hashed"]), 2 * 2048u * 3 / 10) << "the unique pages, at least once";
     EXPECT_LE(u64(d["pages_hashed"]) + u64(d["pages_clean"]), u64(d["pages_scanned"]));
     EXPECT_GE(u64(d["zero_pages"]), 2 * 614u) << mmu;      // 30% of 2048 pages, each guest
