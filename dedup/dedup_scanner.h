@@ -118,6 +118,9 @@ class DedupScanner {
   // translations go, as at any harvest): nothing it decides changes.
   [[nodiscard]] State save() const;
   void restore(const State& s);
+  // Cheap reads of two counters (stats() walks every mapping).
+  [[nodiscard]] uint64_t full_passes() const { return counters_.full_passes; }
+  [[nodiscard]] uint64_t merges() const { return counters_.merges; }
 
  private:
   struct Member {

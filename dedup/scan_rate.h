@@ -9,7 +9,9 @@
 // most once per kMinPassInstructions of each VM's virtual time (cap()). A halted VM's time
 // runs fast and costs the host little else, so without it small and idle VMs would be
 // scanned over and over, a full pass every epoch. It binds only for VMs mapping fewer than
-// rate x 20 ms pages (8 MiB at the default rate).
+// rate x 20 ms pages (8 MiB at the default rate). The caller may stretch that interval by
+// 2^backoff (up to kMaxBackoff) while passes find nothing to merge: an idle fleet, once
+// merged, is then walked every 320 virtual ms instead of every 20.
 //
 //   ScanRate rate(100'000);                 // pages per VM per virtual second
 //   uint64_t budget = rate.earn(8'000'000);  // 800 pages
@@ -29,16 +31,18 @@ class ScanRate {
   static constexpr uint64_t kDefaultPagesPerSecond = 100'000;
   static constexpr uint64_t kUnlimitedBudget = std::numeric_limits<uint64_t>::max();
   static constexpr uint64_t kMinPassInstructions = 20'000'000;  // 20 virtual ms a pass, at least
+  static constexpr unsigned kMaxBackoff = 4;                     // up to 16 x that while nothing merges
 
   explicit ScanRate(uint64_t pages_per_second) : pages_per_second_(pages_per_second) {}
 
   // Pages earned by `virtual_instructions` more virtual time (summed over the VMs).
   [[nodiscard]] uint64_t earn(uint64_t virtual_instructions);
   // The most pages worth visiting in `virtual_instructions` (summed over `vms` VMs that map
-  // `mapped_pages` between them): mapped_pages x the VMs' mean time / kMinPassInstructions,
-  // rounded up (no state: a pass may come a page early). Not applied with `max`, which asks
-  // for a pass every epoch.
-  [[nodiscard]] static uint64_t cap(uint64_t virtual_instructions, uint64_t mapped_pages, uint64_t vms);
+  // `mapped_pages` between them): mapped_pages x the VMs' mean time / (kMinPassInstructions x
+  // 2^backoff), rounded up (no state: a pass may come a page early). Not applied with `max`,
+  // which asks for a pass every epoch. backoff is at most kMaxBackoff.
+  [[nodiscard]] static uint64_t cap(uint64_t virtual_instructions, uint64_t mapped_pages, uint64_t vms,
+                                    unsigned backoff = 0);
 
   // The fraction carried over is its state (core/persist.h).
   [[nodiscard]] uint64_t save() const { return carry_; }

@@ -29,6 +29,12 @@ TEST(ScanRate, HugeProductsDoNotOverflow) {
   EXPECT_EQ(rate.earn(uint64_t{1} << 63), ScanRate::kUnlimitedBudget - 1);
 }
 
+TEST(ScanRate, BackoffStretchesThePassIntervalUpToSixteenTimes) {
+  EXPECT_EQ(ScanRate::cap(4 * 20'000'000, 1000, 4, 1), 500u) << "a pass per 40 ms";
+  EXPECT_EQ(ScanRate::cap(4 * 20'000'000, 1000, 4, ScanRate::kMaxBackoff), 63u) << "per 320 ms, rounded up";
+  EXPECT_EQ(ScanRate::cap(4 * 20'000'000, 1000, 4, 60), 63u) << "no further than kMaxBackoff";
+}
+
 TEST(ScanRate, CapAllowsAPassPerTwentyVirtualMillisecondsOfEachVm) {
   // 4 VMs mapping 1000 pages between them, one 2 ms epoch each: a tenth of a pass.
   EXPECT_EQ(ScanRate::cap(4 * 2'000'000, 1000, 4), 100u);

@@ -40,6 +40,7 @@ uint64_t HostServices::virtual_time() const {
 void HostServices::attach(std::span<Vm* const> vms) {
   vms_.assign(vms.begin(), vms.end());
   virtual_time_seen_ = virtual_time();
+  scan_backoff_ = 0;
   balloon_.reset();
   if (config_.balloon_target_pages || budgeted_) {
     balloon_ = std::make_unique<BalloonPolicy>(BalloonPolicyConfig{
@@ -80,6 +81,7 @@ HostServices::State HostServices::save() const {
   if (balloon_) s.balloon = balloon_->save();
   if (dedup_) s.dedup = dedup_->save();
   s.scan_rate_carry = scan_rate_.save();
+  s.scan_backoff = scan_backoff_;
   s.virtual_time_seen = virtual_time_seen_;
   return s;
 }
@@ -91,6 +93,7 @@ void HostServices::restore(const State& s) {
   if (balloon_) balloon_->restore(*s.balloon);
   if (dedup_) dedup_->restore(*s.dedup);
   scan_rate_.restore(s.scan_rate_carry);
+  scan_backoff_ = s.scan_backoff;
   virtual_time_seen_ = s.virtual_time_seen;
 }
 
@@ -106,9 +109,15 @@ void HostServices::step() {
   if (!scan_rate_.unlimited()) {
     uint64_t mapped = 0;
     for (Vm* vm : vms_) mapped += vm->memory().resident_pages();
-    budget = std::min(budget, ScanRate::cap(now - virtual_time_seen_, mapped, vms_.size()));
+    budget = std::min(budget, ScanRate::cap(now - virtual_time_seen_, mapped, vms_.size(), scan_backoff_));
   }
+  const uint64_t passes = dedup_->full_passes(), merges = dedup_->merges();
   dedup_->step(budget);
+  // A pass that merged nothing stretches the wait for the next (deterministic: it depends
+  // only on what the scanner found); any merge brings the scan back to its full pace.
+  if (dedup_->full_passes() != passes) {
+    scan_backoff_ = dedup_->merges() != merges ? 0 : std::min(scan_backoff_ + 1, ScanRate::kMaxBackoff);
+  }
   virtual_time_seen_ = now;
 }
 

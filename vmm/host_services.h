@@ -47,6 +47,7 @@ class HostServices {
     std::optional<BalloonPolicyState> balloon;
     std::optional<DedupScanner::State> dedup;
     uint64_t scan_rate_carry = 0;
+    unsigned scan_backoff = 0;
     uint64_t virtual_time_seen = 0;
   };
 
@@ -83,6 +84,7 @@ class HostServices {
   DedupStats earlier_;  // counters of the scanners before the last attach
   ScanRate scan_rate_;
   uint64_t virtual_time_seen_ = 0;  // summed over the VMs: each VM's time earns scan budget
+  unsigned scan_backoff_ = 0;       // full passes in a row that merged nothing (ScanRate::cap)
 };
 
 }  // namespace densevm
