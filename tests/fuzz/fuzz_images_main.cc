@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -24,6 +23,7 @@
 #include "planner/fingerprint_file.h"
 #include "planner/internal/test_elf_core.h"
 #include "planner/internal/test_fingerprints.h"
+#include "tests/fuzz/driver_support.h"
 #include "tests/support/tiny_elf.h"
 #include "vmm/elf_loader.h"
 #include "vmm/vm_image.h"
@@ -34,12 +34,7 @@ namespace {
 
 using namespace densevm;
 
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-  return z ^ (z >> 31);
-}
+using densevm::testing::splitmix;
 
 std::vector<uint8_t> with_reader(uint8_t reader, std::vector<uint8_t> file) {
   file.insert(file.begin(), reader);
@@ -170,26 +165,11 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(input.data(), input.size());
   }
   size_t file_count = 0;
-  for (const char* name : files) {
-    std::vector<std::filesystem::path> paths;
-    std::error_code error;
-    if (std::filesystem::is_directory(name, error)) {
-      for (const auto& entry : std::filesystem::directory_iterator(name, error)) paths.push_back(entry.path());
-      std::sort(paths.begin(), paths.end());
-    } else {
-      paths.emplace_back(name);
-    }
-    for (const auto& path : paths) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) {
-        std::fprintf(stderr, "fuzz_images: cannot read %s\n", path.c_str());
-        return 1;
-      }
-      const std::vector<uint8_t> input{std::istreambuf_iterator<char>(in), {}};
-      LLVMFuzzerTestOneInput(input.data(), input.size());
-      ++file_count;
-    }
-  }
+  const bool read = densevm::testing::for_each_input_file(files, "fuzz_images", [&](const std::vector<uint8_t>& input) {
+    LLVMFuzzerTestOneInput(input.data(), input.size());
+    ++file_count;
+  });
+  if (!read) return 1;
   std::printf("fuzz_images: %zu seeds, %llu mutated inputs, %zu files in %.1f s\n", corpus.size(),
               static_cast<unsigned long long>(runs), file_count,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -12,23 +12,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
+#include "tests/fuzz/driver_support.h"
 #include "tests/fuzz/fuzz_stats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace {
 
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-  return z ^ (z >> 31);
-}
+using densevm::testing::splitmix;
 
 // Half the inputs are plain random bytes; the other half draw many bytes from opcodes and
 // prefixes compilers use, so more inputs decode into longer runs of real instructions.
@@ -106,27 +99,12 @@ int main(int argc, char** argv) {
   }
   size_t file_count = 0;
   std::vector<std::vector<uint8_t>> corpus;
-  for (const char* name : files) {
-    std::vector<std::filesystem::path> paths;
-    std::error_code error;
-    if (std::filesystem::is_directory(name, error)) {
-      for (const auto& entry : std::filesystem::directory_iterator(name, error)) paths.push_back(entry.path());
-      std::sort(paths.begin(), paths.end());
-    } else {
-      paths.emplace_back(name);
-    }
-    for (const auto& path : paths) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) {
-        std::fprintf(stderr, "%s: cannot read %s\n", argv[0], path.c_str());
-        return 1;
-      }
-      const std::vector<uint8_t> input{std::istreambuf_iterator<char>(in), {}};
-      LLVMFuzzerTestOneInput(input.data(), input.size());
-      ++file_count;
-      if (mutations != 0) corpus.push_back(input);
-    }
-  }
+  const bool read = densevm::testing::for_each_input_file(files, argv[0], [&](const std::vector<uint8_t>& input) {
+    LLVMFuzzerTestOneInput(input.data(), input.size());
+    ++file_count;
+    if (mutations != 0) corpus.push_back(input);
+  });
+  if (!read) return 1;
   for (uint64_t i = 0; i < mutations && !corpus.empty(); ++i) {
     const std::vector<uint8_t> input = mutate(corpus[splitmix(state) % corpus.size()], state);
     LLVMFuzzerTestOneInput(input.data(), input.size());
