@@ -4,9 +4,9 @@
 # -M microvm (TCG), interleaved, CPU seconds (user + system) the median of 3; ratio = QEMU
 # time / densevm time (above 1: densevm faster). QEMU runs twice: as it comes, and with
 # transparent huge pages off (prctl PR_SET_THP_DISABLE, inherited across exec), since QEMU
-# asks for THP on guest RAM (MADV_HUGEPAGE) and densevm keeps 4 KiB frames on purpose
-# (MADV_NOHUGEPAGE: dedup, balloon and COW work per page), so first touches of fresh guest
-# memory cost QEMU one fault per 2 MiB and densevm one per 4 KiB. Then, from one --stats run
+# asks for THP on guest RAM (MADV_HUGEPAGE); densevm runs as it comes too (`--huge-frames
+# auto`: these guests neither share nor balloon, so their first-written pages come from 2 MiB
+# chunks; bench/huge_frames.sh compares off and on). Then, from one --stats run
 # per workload: guest instructions, the share retired by translated code, guest
 # instructions per wall second of the whole run, blocks translated and host time per block.
 #
