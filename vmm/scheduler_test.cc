@@ -15,6 +15,14 @@ namespace {
 // mov ecx, 20000; 1: dec ecx; jnz 1b; out 0xf4, al — 40001 instructions, many slices.
 const std::vector<uint8_t> kSpin = {0xb9, 0x20, 0x4e, 0x00, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xe6, 0xf4};
 
+// This thread's CPU affinity (a failed read fails the test and gives an empty set).
+cpu_set_t affinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  return set;
+}
+
 // The first two CPUs this thread may run on (fewer on a one-CPU host).
 std::vector<int> first_two_cpus(const cpu_set_t& allowed) {
   std::vector<int> cpus;
@@ -43,9 +51,7 @@ SpinVms spin_vms(FrameStore& frames, int count, const std::function<std::optiona
 // Two "nodes" of one CPU each, on whatever host: the workers are pinned to their node's CPU
 // and a VM homed on a node runs only there, by sched_getcpu; a VM with no home runs anywhere.
 TEST(Scheduler, VmsRunOnlyOnTheWorkersOfTheirHomeNode) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  const cpu_set_t allowed = affinity();
   const std::vector<int> cpus = first_two_cpus(allowed);
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   FrameStore frames(uint64_t{1} << 30);
@@ -65,16 +71,13 @@ TEST(Scheduler, VmsRunOnlyOnTheWorkersOfTheirHomeNode) {
   EXPECT_FALSE(vms[4]->cpus_seen().empty());
   for (int c : vms[4]->cpus_seen()) EXPECT_TRUE(c == cpus[0] || c == cpus[1]) << c;
   // The workers' pinning stayed in the workers.
-  cpu_set_t after;
-  ASSERT_EQ(sched_getaffinity(0, sizeof(after), &after), 0);
+  const cpu_set_t after = affinity();
   EXPECT_TRUE(CPU_EQUAL(&allowed, &after));
 }
 
 // Every VM on the second node: both workers go there, none idles pinned to the first.
 TEST(Scheduler, WorkersGoToTheNodesVmsAreHomedOn) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  const cpu_set_t allowed = affinity();
   const std::vector<int> cpus = first_two_cpus(allowed);
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   FrameStore frames(uint64_t{1} << 30);
