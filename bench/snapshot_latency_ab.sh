@@ -50,17 +50,20 @@ for r in $(seq "$rounds"); do
     row "$bin" file_clones '\(.snapshot.restore_seconds) \(.snapshot.restore_faults)' "$dir/files.json"
   done
 done
-# The hosts' lines read "fault 4.8 us, load 7.9 8.1 5.8".
-read -r fault lo hi idle < <(awk '{ f[NR] = $2 + 0; l = $5 + 0; if (NR == 1 || l < lo) lo = l; if (l > hi) hi = l }
-  END { n = asort(f); printf "%s %s %s %s\n", f[int((n + 1) / 2)], lo, hi, (hi < 1 ? "idle" : "loaded") }' "$dir/hosts")
+# The hosts' lines read "fault 4.8 us, load 7.9" (mawk has no asort: medians through sort).
+mid() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+fault=$(awk '{ print $2 }' "$dir/hosts" | mid)
+lo=$(awk '{ print $5 }' "$dir/hosts" | sort -g | head -1)
+hi=$(awk '{ print $5 }' "$dir/hosts" | sort -g | tail -1)
+idle=$(awk -v h="$hi" 'BEGIN { print (h < 1 ? "idle" : "loaded") }')
 echo "== medians of $rounds rounds, $idle run (1-minute load $lo-$hi), first-touch fault $fault us (median);" \
   "est. = measured + faults x ($at_us - $fault) us"
 for bin in "$@"; do
   for phase in save_pause mem_clones mem_pause lazy_restore file_clones; do
-    awk -v b="$bin" -v p="$phase" -v here="$fault" -v at="$at_us" '$1 == b && $2 == p { s[++n] = $3; f[n] = $4 }
-      END {
-        asort(s); asort(f); ms = s[int((n + 1) / 2)] * 1000; faults = f[int((n + 1) / 2)]
-        per = (p ~ /clones/) ? sprintf(" (%.3f ms a clone)", ms / 8) : ""
-        printf "%-40s %-13s %7.2f ms%s, %4d faults, est. %.2f ms at %g us a fault\n", b, p, ms, per, faults, ms + faults * (at - here) / 1000, at }' "$dir/rows"
+    secs=$(awk -v b="$bin" -v p="$phase" '$1 == b && $2 == p { print $3 }' "$dir/rows" | mid)
+    faults=$(awk -v b="$bin" -v p="$phase" '$1 == b && $2 == p { print $4 }' "$dir/rows" | mid)
+    awk -v b="$bin" -v p="$phase" -v s="$secs" -v f="$faults" -v here="$fault" -v at="$at_us" 'BEGIN {
+      ms = s * 1000; per = (p ~ /clones/) ? sprintf(" (%.3f ms a clone)", ms / 8) : ""
+      printf "%-40s %-13s %7.2f ms%s, %4d faults, est. %.2f ms at %g us a fault\n", b, p, ms, per, f, ms + f * (at - here) / 1000, at }'
   done
 done
