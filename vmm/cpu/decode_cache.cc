@@ -15,6 +15,11 @@ const DecodedInsn* DecodedPage::insert(unsigned offset, const DecodedInsn& insn)
   return rec;
 }
 
+uint64_t DecodedPage::bytes() const {
+  return sizeof(DecodedPage) + uint64_t{kPageBytes} * sizeof(const DecodedInsn*) +
+         chunks_.capacity() * sizeof(chunks_[0]) + chunks_.size() * uint64_t{kChunk} * sizeof(DecodedInsn);
+}
+
 void DecodedPage::reset() {
   std::fill_n(slots_.get(), kPageBytes, nullptr);
   // Keep one chunk for reuse; the page is likely to be decoded again.
@@ -43,6 +48,13 @@ bool DecodeCache::invalidate(uint64_t gpa_page) {
   if (it == pages_.end()) return false;
   it->second->stale_ = true;
   return true;
+}
+
+uint64_t DecodeCache::bytes() const {
+  // A map node: the key, the pointer, the next link and the cached hash.
+  uint64_t total = pages_.bucket_count() * sizeof(void*) + pages_.size() * 4 * sizeof(uint64_t);
+  for (const auto& [gpa_page, page] : pages_) total += page->bytes();
+  return total;
 }
 
 void DecodeCache::clear() {
