@@ -11,7 +11,8 @@ const char* guest_code_name(GuestCode c) { return c == GuestCode::kLinux ? "linu
 // the P2M: 2.7%); code: 4 booted Linux VMs of 128 MiB (89.9 MiB each, 87 MiB of guest
 // frames) less the rest; clone code: 8 clones of a booted Linux, --share-translations on
 // (29.4 MiB each) less the rest; small: the decode caches and translations of memfill and
-// compute (0.53-0.55 MiB).
+// compute (0.53-0.55 MiB). The decode cache these were measured with (32 KiB of slots per
+// code page) is being replaced by a compact, bounded one: refit when it lands.
 VmmOverhead VmmOverhead::model(GuestCode code) {
   constexpr uint64_t kKiB = 1024;
   const bool is_linux = code == GuestCode::kLinux;
