@@ -275,6 +275,28 @@ void add_plan_host_options(CLI::App& sub, PlanOptions& o) {
       ->type_name("FP");
   add_size(sub, "--host-mem", o.host_bytes, {1, uint64_t{1} << 50}, "memory of one host")->required();
   add_count(sub, "--headroom", o.headroom_percent, {0, 99}, "percent of the host's memory kept free")->type_name("P");
+  sub.add_option_function<std::string>(
+         "--vmm-overhead",
+         [&o](const std::string& text) {
+           if (text == "auto") {
+             o.vmm = planner::VmmOverhead::model();
+             return;
+           }
+           uint64_t bytes = 0;
+           try {
+             bytes = parse_size("--vmm-overhead", text, {0, uint64_t{1} << 40});
+           } catch (const UsageError&) {
+             throw UsageError("--vmm-overhead takes auto or a size from 0 to 1T, not '" + text + "'");
+           }
+           o.vmm = bytes == 0 ? planner::VmmOverhead{} : planner::VmmOverhead::fixed(bytes);
+         },
+         "the VMM's own memory per VM, added to each host's: auto (the model measured in planner/README.md), "
+         "a size per VM, or 0 (guest pages only)")
+      ->type_name("SIZE|auto")
+      ->default_str("auto");
+  add_choice<planner::GuestCode>(sub, "--guest-code", o.guest_code,
+                                 {{"linux", planner::GuestCode::kLinux}, {"small", planner::GuestCode::kSmall}},
+                                 "what the guests run, for --vmm-overhead auto: a booted Linux, or densevm's own small workloads");
   CLI::Option* exact = sub.add_flag_function(
       "--exact", [&o](int64_t) { o.fleet.mode = planner::SetMode::kExact; },
       "hold every VM's page set exactly (default: while they fit in --exact-limit)");
@@ -337,7 +359,7 @@ void define_plan(CLI::App& app, CommandLine& c) {
   add_plan_host_options(fit, o);
   add_plan_scope_options(fit, o);
   add_plan_references(fit, o);
-  fit.add_flag("--json", o.json, "print the plan as its JSON document (densevm-plan/1)");
+  fit.add_flag("--json", o.json, "print the plan as its JSON document (densevm-plan/2)");
   fit.allow_extras();
   fit.callback([&o] { o.command = PlanOptions::Command::kFit; });
 
@@ -345,7 +367,7 @@ void define_plan(CLI::App& app, CommandLine& c) {
       "place", "VMs on hosts by the pages they share, against first-fit decreasing: hosts needed by each");
   add_plan_host_options(place, o);
   add_plan_place_options(place, o, /*required=*/true);
-  place.add_flag("--json", o.json, "print the plan as its JSON document (densevm-plan/1)");
+  place.add_flag("--json", o.json, "print the plan as its JSON document (densevm-plan/2)");
   place.allow_extras();
   place.callback([&o] { o.command = PlanOptions::Command::kPlace; });
 

@@ -226,6 +226,16 @@ TEST(CommandLine, PlanSubcommandsTakeTheirOptions) {
   EXPECT_EQ(report.plan.output, "r.html");
   EXPECT_EQ(report.plan.hosts, 2u);
   EXPECT_EQ(parse_command_line({"plan", "fit", "--help"}).command, Command::kHelp);
+
+  // --vmm-overhead: the measured model unless told otherwise; 0 is the guest pages alone.
+  using Kind = planner::VmmOverhead::Kind;
+  EXPECT_EQ(fit.plan.vmm.kind, Kind::kModel);
+  EXPECT_EQ(parse_command_line({"plan", "fit", "--host-mem", "1G", "--vmm-overhead", "auto", "a.fp"}).plan.vmm.kind, Kind::kModel);
+  EXPECT_EQ(parse_command_line({"plan", "place", "--hosts", "2", "--host-mem", "1G", "--vmm-overhead", "0", "a.fp"}).plan.vmm.kind,
+            Kind::kNone);
+  const CommandLine flat = parse_command_line({"plan", "report", "--host-mem", "1G", "--vmm-overhead", "24M", "a.fp", "-o", "r.html"});
+  EXPECT_EQ(flat.plan.vmm.kind, Kind::kFixed);
+  EXPECT_EQ(flat.plan.vmm.fixed_bytes, uint64_t{24} << 20);
 }
 
 TEST(CommandLine, PlanRefusesWhatItCannotUse) {
@@ -237,6 +247,12 @@ TEST(CommandLine, PlanRefusesWhatItCannotUse) {
   EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "0", "a.fp"}).find("--host-mem must be between"), 0u);
   EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "8G", "--headroom", "100", "a.fp"}),
             "--headroom takes a whole number from 0 to 99, not '100'");
+  for (const char* bad : {"lots", "-1", "2T", "", "auto2"}) {
+    EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "8G", "--vmm-overhead", bad, "a.fp"}),
+              std::string("--vmm-overhead takes auto or a size from 0 to 1T, not '") + bad + "'");
+  }
+  EXPECT_EQ(refusal({"plan", "fingerprint", "--vmm-overhead", "auto", "a.snap"}),
+            "unknown option '--vmm-overhead' (see densevm plan fingerprint --help)");
   EXPECT_EQ(refusal({"plan", "fit", "--host-mem", "8G", "--reference", "kernel", "a.fp"}),
             "--reference takes LABEL=FILE, not 'kernel'");
   EXPECT_NE(refusal({"plan", "fit", "--host-mem", "8G", "--exact", "--sketch", "a.fp"}), "");

@@ -28,6 +28,7 @@ uint64_t status_kib(const char* key, const char* file = "/proc/self/status") {
 uint64_t host_rss_bytes() { return status_kib("VmRSS") * 1024; }
 uint64_t host_peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
 uint64_t host_rss_anon_bytes() { return status_kib("RssAnon") * 1024; }
+uint64_t host_shmem_bytes() { return status_kib("Pss_Shmem", "/proc/self/smaps_rollup") * 1024; }
 uint64_t host_anon_huge_bytes() { return status_kib("AnonHugePages", "/proc/self/smaps_rollup") * 1024; }
 
 }  // namespace densevm::cli

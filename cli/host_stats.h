@@ -13,6 +13,10 @@ namespace densevm::cli {
 [[nodiscard]] uint64_t host_rss_bytes();
 [[nodiscard]] uint64_t host_peak_rss_bytes();
 [[nodiscard]] uint64_t host_rss_anon_bytes();
+// Pss_Shmem of /proc/self/smaps_rollup: shared memory the process holds, each page once
+// however many times it is mapped — the translator's code, a memfd mapped twice (RX and
+// RW), which RSS counts twice and RssAnon not at all.
+[[nodiscard]] uint64_t host_shmem_bytes();
 // AnonHugePages of /proc/self/smaps_rollup: the part of the anonymous memory mapped by
 // 2 MiB transparent huge pages (guest frames with --huge-frames).
 [[nodiscard]] uint64_t host_anon_huge_bytes();

@@ -17,6 +17,7 @@
 #include "mmu/mmu_policy.h"
 #include "numa/placement.h"
 #include "planner/fleet.h"
+#include "planner/vmm_overhead.h"
 
 namespace densevm::cli {
 
@@ -122,6 +123,8 @@ struct PlanOptions {
   DedupScope scope = DedupScope::kVm;  // what dedup_scoped assumes
   unsigned groups = 1;
   planner::FleetOptions fleet;
+  planner::VmmOverhead vmm = planner::VmmOverhead::model();  // --vmm-overhead: auto
+  planner::GuestCode guest_code = planner::GuestCode::kLinux;  // the model's code term
   uint64_t exact_max_vms = 16;
   std::vector<std::pair<std::string, std::string>> references;  // --reference LABEL=FILE
   bool json = false;

@@ -57,11 +57,13 @@ Fleet load(const PlanOptions& o) {
 
 int plan_command(const PlanOptions& o) {
   if (o.command == PlanOptions::Command::kFingerprint) return fingerprint(o);
-  const FitOptions fit{.host_bytes = o.host_bytes, .headroom_percent = o.headroom_percent, .scope = o.scope, .groups = o.groups};
+  const VmmOverhead vmm = o.vmm.kind == VmmOverhead::Kind::kModel ? VmmOverhead::model(o.guest_code) : o.vmm;
+  const FitOptions fit{.host_bytes = o.host_bytes, .headroom_percent = o.headroom_percent, .scope = o.scope, .groups = o.groups,
+                       .vmm = vmm};
   std::optional<PlaceOptions> place;
   if (o.command == PlanOptions::Command::kPlace || (o.command == PlanOptions::Command::kReport && o.hosts > 0)) {
     place = PlaceOptions{.host_bytes = o.host_bytes, .headroom_percent = o.headroom_percent, .hosts = o.hosts,
-                         .exact_max_vms = o.exact_max_vms};
+                         .exact_max_vms = o.exact_max_vms, .vmm = vmm};
   }
   if (o.command == PlanOptions::Command::kPlace && o.hosts == 0) {
     throw PlanError("no hosts to place VMs on (--hosts must be at least 1)");

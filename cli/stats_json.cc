@@ -17,6 +17,7 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
       {"rss_bytes", host_rss_bytes()},
       {"peak_rss_bytes", host_peak_rss_bytes()},
       {"rss_anon_bytes", host_rss_anon_bytes()},
+      {"shmem_bytes", host_shmem_bytes()},
       {"frames_resident", fs.frames_resident},
       {"frames_shared", fs.frames_shared},
       {"anon_huge_bytes", host_anon_huge_bytes()},
@@ -97,6 +98,14 @@ nlohmann::ordered_json stats_document(const std::vector<std::unique_ptr<Vm>>& vm
                          {"shared_bytes", s.translation.shared_bytes},
                          {"flushes", s.translation.flushes},
                          {"blocks_invalidated", s.translation.blocks_invalidated}}},
+    };
+    v["vmm"] = {
+        {"translation_bytes", s.translation.cache_bytes},
+        {"decode_cache_bytes", s.decode_cache_bytes},
+        {"decode_cache_flushes", s.decode_cache_flushes},
+        {"soft_tlb_bytes", s.soft_tlb_bytes},
+        {"p2m_table_bytes", s.p2m_table_bytes},
+        {"shadow_table_bytes", s.shadow_table_bytes},
     };
     list.push_back(std::move(v));
   }

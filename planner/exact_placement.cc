@@ -37,8 +37,8 @@ std::map<uint64_t, uint64_t> page_classes(const PageSets& sets) {
 
 }  // namespace
 
-ExactOutcome refine_exact(const Fleet& fleet, uint64_t capacity_pages, const std::vector<size_t>& greedy,
-                          const PlaceOptions& options) {
+ExactOutcome refine_exact(const Fleet& fleet, const std::vector<uint64_t>& vmm_pages, uint64_t capacity_pages,
+                          const std::vector<size_t>& greedy, const PlaceOptions& options) {
   ExactOutcome out;
   const size_t greedy_hosts = *std::max_element(greedy.begin(), greedy.end()) + 1;
   const size_t n = fleet.size();
@@ -55,7 +55,8 @@ ExactOutcome refine_exact(const Fleet& fleet, uint64_t capacity_pages, const std
   // Every host holds at least its share of the fleet's distinct pages.
   std::vector<size_t> all(n);
   for (size_t v = 0; v < n; ++v) all[v] = v;
-  const uint64_t total = fleet.sets.union_pages(all);
+  uint64_t total = fleet.sets.union_pages(all);
+  for (const uint64_t p : vmm_pages) total += p;  // each VM's VMM overhead is on its host too
   const uint64_t room = capacity_pages - (zero ? 1 : 0);
   const size_t lower = std::max<size_t>(1, static_cast<size_t>((total + room - 1) / room));
   if (greedy_hosts <= lower) {
@@ -66,6 +67,7 @@ ExactOutcome refine_exact(const Fleet& fleet, uint64_t capacity_pages, const std
   const std::map<uint64_t, uint64_t> classes = page_classes(fleet.sets);
   std::vector<uint64_t> own(n, 0);
   std::vector<std::pair<uint64_t, uint64_t>> shared;  // (mask, pages) held by two or more VMs
+  for (size_t v = 0; v < n; ++v) own[v] = vmm_pages[v];
   for (const auto& [mask, pages] : classes) {
     if ((mask & (mask - 1)) == 0) {
       own[static_cast<size_t>(__builtin_ctzll(mask))] += pages;

@@ -4,7 +4,8 @@
 // Pages are grouped into classes by the set of VMs that hold them (with n VMs, at most
 // 2^n - 1 classes, in practice a few dozen). Binary x[v][h] puts VM v on host h, y[h] uses
 // host h, and z[c][h] in [0, 1] says class c is on host h: z[c][h] >= x[v][h] for each VM v
-// of the class. A host holds its VMs' own pages and every class present:
+// of the class. A host holds its VMs' own pages (with each VM's VMM overhead, `vmm_pages`)
+// and every class present:
 //   sum_v own[v] x[v][h] + sum_c pages[c] z[c][h] <= capacity y[h],
 // each VM on one host, y[h] >= y[h+1] and x[v][h] = 0 for h > v (hosts are interchangeable),
 // and the model minimises sum_h y[h]. The greedy placement bounds h; a node limit, not a time
@@ -15,7 +16,7 @@
 // which puts no condition on densevm's own licence, where linking GLPK (GPL-3.0) would make
 // the densevm binary GPL.
 //
-//   ExactOutcome e = refine_exact(fleet, capacity_pages, greedy_host_of, options);
+//   ExactOutcome e = refine_exact(fleet, vmm_pages, capacity_pages, greedy_host_of, options);
 //   if (e.host_of) use(*e.host_of);   // fewer hosts, optimal if e.optimal
 #pragma once
 
@@ -37,7 +38,7 @@ struct ExactOutcome {
 
 // greedy: the greedy placement's host per VM, the model's bound and first solution. The
 // returned host_of may number hosts with gaps.
-[[nodiscard]] ExactOutcome refine_exact(const Fleet& fleet, uint64_t capacity_pages, const std::vector<size_t>& greedy,
-                                        const PlaceOptions& options);
+[[nodiscard]] ExactOutcome refine_exact(const Fleet& fleet, const std::vector<uint64_t>& vmm_pages, uint64_t capacity_pages,
+                                        const std::vector<size_t>& greedy, const PlaceOptions& options);
 
 }  // namespace densevm::planner

@@ -136,6 +136,17 @@ std::vector<uint64_t> host_pages_curve(const Fleet& fleet, Technique t, const Fi
   return curve;
 }
 
+std::vector<uint64_t> vmm_bytes_curve(const Fleet& fleet, Technique t, const FitOptions& options) {
+  std::vector<uint64_t> curve;
+  curve.reserve(fleet.size());
+  uint64_t sum = 0;
+  for (size_t v = 0; v < fleet.size(); ++v) {
+    sum += options.vmm.vm_bytes(fleet.vms[v], t == Technique::kClones && v > 0);
+    curve.push_back(sum);
+  }
+  return curve;
+}
+
 FitResult fit(const Fleet& fleet, const FitOptions& options) {
   if (fleet.size() == 0) throw PlanError("no VMs to plan for");
   FitResult r;
@@ -144,7 +155,9 @@ FitResult fit(const Fleet& fleet, const FitOptions& options) {
   for (const Technique t : kTechniques) {
     TechniqueFit f;
     f.technique = t;
-    f.host_bytes = host_pages_curve(fleet, t, options).back() * kPageBytes;
+    f.guest_bytes = host_pages_curve(fleet, t, options).back() * kPageBytes;
+    f.vmm_bytes = vmm_bytes_curve(fleet, t, options).back();
+    f.host_bytes = f.guest_bytes + f.vmm_bytes;
     f.vms_that_fit = vms_that_fit(r.usable_bytes, f.host_bytes, fleet.size());
     r.techniques.push_back(f);
   }
@@ -157,7 +170,8 @@ FitResult fit(const Fleet& fleet, const FitOptions& options) {
   if (best->vms_that_fit == 0) {
     throw PlanError("host memory " + format_bytes(options.host_bytes) + " (" + format_bytes(r.usable_bytes) +
                     " after " + std::to_string(options.headroom_percent) + "% headroom) is too small for one VM of this mix (" +
-                    format_bytes(best->host_bytes / fleet.size()) + " each with " + technique_name(best->technique) + ")");
+                    format_bytes(best->host_bytes / fleet.size()) + " each with " + technique_name(best->technique) +
+                    (best->vmm_bytes > 0 ? ", " + format_bytes(best->vmm_bytes / fleet.size()) + " of it the VMM's own" : std::string()) + ")");
   }
   return r;
 }

@@ -10,6 +10,10 @@
 // | `clones`       | every VM a clone of one template (the first VM): the template's non-zero pages, plus each VM's non-zero pages that differ from the template's at the same address |
 // | `balloon`      | each VM ballooned down to its working set where its image records one, else its non-zero pages |
 //
+// Each technique's host memory is the guest's pages plus the VMM's own memory per VM
+// (`vmm`, vmm_overhead.h: none by default here, the measured model on the command line); a
+// VM of `clones` after the template carries the clone's share of it.
+//
 // VMs that fit: the mix's average cost per VM against the host's memory after headroom,
 // floor(n x usable / host memory); copies of the mix beyond the first are costed like the
 // first, sharing nothing with it (a lower bound for dedup and clones). The consolidation
@@ -27,6 +31,7 @@
 
 #include "dedup/dedup_scope.h"
 #include "planner/fleet.h"
+#include "planner/vmm_overhead.h"
 
 namespace densevm::planner {
 
@@ -47,12 +52,15 @@ struct FitOptions {
   unsigned headroom_percent = 10;          // kept free on the host
   DedupScope scope = DedupScope::kVm;      // for dedup_scoped
   unsigned groups = 1;                     // VM K belongs to group K mod groups
+  VmmOverhead vmm{};                       // the VMM's own memory per VM (none: guest pages only)
   [[nodiscard]] uint64_t usable_bytes() const { return host_bytes / 100 * (100 - headroom_percent) + host_bytes % 100 * (100 - headroom_percent) / 100; }
 };
 
 struct TechniqueFit {
   Technique technique = Technique::kNone;
-  uint64_t host_bytes = 0;       // for the whole mix
+  uint64_t host_bytes = 0;       // for the whole mix: guest_bytes + vmm_bytes
+  uint64_t guest_bytes = 0;      // the guests' pages
+  uint64_t vmm_bytes = 0;        // the VMM's own memory for the mix's VMs
   uint64_t vms_that_fit = 0;
   double consolidation_ratio = 0;  // none's host_bytes over this one's
 };
@@ -66,6 +74,9 @@ struct FitResult {
 
 // Host pages for the first m VMs of the fleet, for m = 1..n.
 [[nodiscard]] std::vector<uint64_t> host_pages_curve(const Fleet& fleet, Technique t, const FitOptions& options);
+// The VMM's bytes for the first m VMs of the fleet under technique t, for m = 1..n (with
+// `clones`, every VM after the first is a clone).
+[[nodiscard]] std::vector<uint64_t> vmm_bytes_curve(const Fleet& fleet, Technique t, const FitOptions& options);
 // Throws PlanError if no technique fits a single VM of the mix on the host.
 [[nodiscard]] FitResult fit(const Fleet& fleet, const FitOptions& options);
 // Pages of `vm` that a clone of `tmpl` would have to own: non-zero and unlike the template's

@@ -85,12 +85,57 @@ TEST(Fit, TheCurveGrowsVmByVm) {
   EXPECT_EQ(c, (std::vector<uint64_t>{701, 1001, 1301, 1601}));
 }
 
+// Per VM: 10 pages, 10% of its 700 non-zero pages, and 50 pages of code (5 for a clone).
+constexpr VmmOverhead kModel{.kind = VmmOverhead::Kind::kModel, .fixed_bytes = 10 * kPageBytes, .table_ppm = 100'000,
+                             .code_bytes = 50 * kPageBytes, .clone_code_bytes = 5 * kPageBytes};
+
+TEST(Fit, TheVmmsOverheadIsAddedPerVmAndFitsFewerVms) {
+  const Fleet f = four();
+  const FitResult old = fit(f, {.host_bytes = 10000 * kPageBytes, .headroom_percent = 0});
+  const FitResult r = fit(f, {.host_bytes = 10000 * kPageBytes, .headroom_percent = 0, .vmm = VmmOverhead::fixed(100 * kPageBytes)});
+  for (const Technique t : kTechniques) {
+    SCOPED_TRACE(technique_name(t));
+    EXPECT_EQ(old.of(t).vmm_bytes, 0u) << "none by default: the guest pages alone";
+    EXPECT_EQ(old.of(t).host_bytes, old.of(t).guest_bytes);
+    EXPECT_EQ(r.of(t).guest_bytes, old.of(t).guest_bytes);
+    EXPECT_EQ(r.of(t).vmm_bytes, 4 * 100 * kPageBytes) << "a flat figure: clones too";
+    EXPECT_EQ(r.of(t).host_bytes, r.of(t).guest_bytes + r.of(t).vmm_bytes);
+  }
+  EXPECT_EQ(old.of(Technique::kNone).vms_that_fit, 10u);
+  EXPECT_EQ(r.of(Technique::kNone).vms_that_fit, 9u) << "40000 / 4400 pages";
+  EXPECT_EQ(old.of(Technique::kZero).vms_that_fit, 14u);
+  EXPECT_EQ(r.of(Technique::kZero).vms_that_fit, 12u) << "40000 / 3200 pages";
+  EXPECT_EQ(r.of(Technique::kDedup).vms_that_fit, 10000u * 4 / 2001);
+  EXPECT_DOUBLE_EQ(r.of(Technique::kDedup).consolidation_ratio, 4400.0 / 2001.0);
+}
+
+TEST(Fit, TheModelGrowsWithGuestMemoryAndClonesCarryLessCode) {
+  const Fleet f = four();
+  EXPECT_EQ(kModel.vm_bytes(f.vms[0], false), (10 + 70 + 50) * kPageBytes);
+  EXPECT_EQ(kModel.vm_bytes(f.vms[0], true), (10 + 70 + 5) * kPageBytes);
+  const FitResult r = fit(f, {.host_bytes = 10000 * kPageBytes, .headroom_percent = 0, .vmm = kModel});
+  EXPECT_EQ(r.of(Technique::kDedup).host_bytes, (1601 + 4 * 130) * kPageBytes);
+  EXPECT_EQ(r.of(Technique::kClones).host_bytes, (1600 + 130 + 3 * 85) * kPageBytes) << "the template's own, then clones";
+  EXPECT_EQ(vmm_bytes_curve(f, Technique::kClones, {.vmm = kModel}),
+            (std::vector<uint64_t>{130 * kPageBytes, 215 * kPageBytes, 300 * kPageBytes, 385 * kPageBytes}));
+  EXPECT_EQ(vmm_bytes_curve(f, Technique::kZero, {}), (std::vector<uint64_t>{0, 0, 0, 0}));
+}
+
 TEST(Fit, AHostTooSmallForAnyVmIsRefused) {
   try {
     (void)fit(four(), {.host_bytes = 100 * kPageBytes, .headroom_percent = 0});
     FAIL();
   } catch (const PlanError& e) {
     EXPECT_NE(std::string(e.what()).find("too small for one VM"), std::string::npos) << e.what();
+  }
+  // 1000 pages hold a VM of the mix (its share of 1600 pages with clones), not with the
+  // VMM's 700 pages each.
+  EXPECT_NO_THROW((void)fit(four(), {.host_bytes = 1000 * kPageBytes, .headroom_percent = 0}));
+  try {
+    (void)fit(four(), {.host_bytes = 1000 * kPageBytes, .headroom_percent = 0, .vmm = VmmOverhead::fixed(700 * kPageBytes)});
+    FAIL();
+  } catch (const PlanError& e) {
+    EXPECT_NE(std::string(e.what()).find("2.7 MiB of it the VMM's own"), std::string::npos) << e.what();
   }
 }
 

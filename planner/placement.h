@@ -12,6 +12,8 @@
 //   most `exact_max_vms` VMs with exact page sets, an exact model (exact_placement.h) proves
 //   or improves the host count.
 //
+// Each VM also costs its host the VMM's own memory (`vmm`, vmm_overhead.h), in whole pages.
+//
 // Both open as many hosts as they need: `fits` says whether that is within the fleet's.
 //
 //   PlaceResult r = place(fleet, {.host_bytes = 16 << 30, .hosts = 8});
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "planner/fleet.h"
+#include "planner/vmm_overhead.h"
 
 namespace densevm::planner {
 
@@ -32,12 +35,14 @@ struct PlaceOptions {
   size_t hosts = 0;            // in the fleet
   size_t exact_max_vms = 16;   // the exact model's limit
   int exact_node_limit = 100000;  // branch-and-bound nodes: deterministic, unlike a time limit
+  VmmOverhead vmm{};           // the VMM's own memory per VM, on its host beside the pages
 };
 
 struct Placement {
   std::string method;
   std::vector<size_t> host_of;       // per VM
-  std::vector<uint64_t> host_pages;  // per host, with dedup
+  std::vector<uint64_t> host_pages;  // per host, with dedup, the VMM's overhead included
+  std::vector<uint64_t> host_vmm_pages;  // per host: of those, the VMM's overhead
   bool optimal = false;              // proven to need the fewest hosts
   [[nodiscard]] size_t hosts() const { return host_pages.size(); }
 };
@@ -54,7 +59,7 @@ struct PlaceResult {
 
 // Throws PlanError for no hosts, or a VM that needs more than a host holds.
 [[nodiscard]] PlaceResult place(const Fleet& fleet, const PlaceOptions& options);
-// A host's pages with dedup for these VMs (also the zero frame if one has zero pages).
+// A host's guest pages with dedup for these VMs (also the zero frame if one has zero pages).
 [[nodiscard]] uint64_t host_pages_of(const Fleet& fleet, const std::vector<size_t>& vms);
 
 }  // namespace densevm::planner

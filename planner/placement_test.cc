@@ -33,6 +33,30 @@ TEST(Placement, SharingAwarePlacementPutsFamiliesTogether) {
   for (const uint64_t pages : r.baseline.host_pages) EXPECT_LE(pages, r.capacity_pages);
 }
 
+TEST(Placement, TheVmmsOverheadTakesRoomOnEachHost) {
+  // A family on a host is 800 pages: 50 pages of VMM per VM still fit (1000), 51 do not,
+  // and two VMs of different families (551 each) never share a host: 2 hosts of 3 + 1 VMs.
+  const Fleet f = families();
+  const PlaceResult fits = place(f, {.host_bytes = 1000 * kPageBytes, .headroom_percent = 0, .hosts = 8,
+                                     .vmm = VmmOverhead::fixed(50 * kPageBytes)});
+  EXPECT_EQ(fits.aware.hosts(), 2u) << fits.exact_note;
+  EXPECT_EQ(fits.aware.host_pages, (std::vector<uint64_t>{1000, 1000}));
+  EXPECT_EQ(fits.aware.host_vmm_pages, (std::vector<uint64_t>{200, 200}));
+  EXPECT_EQ(fits.baseline.hosts(), 8u) << "blind to sharing, one VM of 550 pages a host";
+  // A byte over 50 pages is a page more on the host.
+  const PlaceResult over = place(f, {.host_bytes = 1000 * kPageBytes, .headroom_percent = 0, .hosts = 8,
+                                     .vmm = VmmOverhead::fixed(50 * kPageBytes + 1)});
+  EXPECT_EQ(over.aware.hosts(), 4u) << over.exact_note;
+  for (size_t h = 0; h < over.aware.hosts(); ++h) {
+    EXPECT_LE(over.aware.host_pages[h], 1000u) << h;
+    EXPECT_EQ(over.aware.host_vmm_pages[h] % 51, 0u) << h;
+  }
+  // 0 is the old placement.
+  const PlaceResult none = place(f, {.host_bytes = 1000 * kPageBytes, .headroom_percent = 0, .hosts = 8, .vmm = VmmOverhead{}});
+  EXPECT_EQ(none.aware.host_pages, (std::vector<uint64_t>{800, 800}));
+  EXPECT_EQ(none.aware.host_vmm_pages, (std::vector<uint64_t>{0, 0}));
+}
+
 TEST(Placement, TheExactModelFindsWhatFirstFitMisses) {
   // No sharing: bin packing. Sizes 5,5,4,4,3,3,3,3 (x100 pages) in hosts of 10: first-fit
   // decreasing needs 4 hosts, {5,5} {4,3,3} {4,3,3} needs 3.
@@ -63,6 +87,13 @@ TEST(Placement, NoHostsOrAVmLargerThanAHostIsRefused) {
     FAIL();
   } catch (const PlanError& e) {
     EXPECT_NE(std::string(e.what()).find("vm0 needs"), std::string::npos) << e.what();
+  }
+  try {
+    (void)place(families(), {.host_bytes = 600 * kPageBytes, .headroom_percent = 0, .hosts = 4,
+                             .vmm = VmmOverhead::fixed(200 * kPageBytes)});
+    FAIL();
+  } catch (const PlanError& e) {
+    EXPECT_NE(std::string(e.what()).find("and the VMM's 800.0 KiB"), std::string::npos) << e.what();
   }
 }
 

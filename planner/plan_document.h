@@ -1,4 +1,4 @@
-// The plan as one JSON document (schema `densevm-plan/1`, README "plan documents"): what
+// The plan as one JSON document (schema `densevm-plan/2`, README "plan documents"): what
 // `plan fit --json` and `plan place --json` print, what `plan report` writes beside its HTML,
 // and what the text output and the HTML are drawn from, so all of them say the same.
 //
@@ -35,6 +35,8 @@ struct PlanParts {
 // The document's text for a terminal: the fit table, the placement summary.
 [[nodiscard]] std::string fit_text(const nlohmann::ordered_json& doc);
 [[nodiscard]] std::string placement_text(const nlohmann::ordered_json& doc);
+// How the VMM's own memory per VM was counted, one line.
+[[nodiscard]] std::string vmm_text(const nlohmann::ordered_json& doc);
 // Each --reference: how much of it the VMs hold, one line each ("" without references).
 [[nodiscard]] std::string references_text(const nlohmann::ordered_json& doc);
 // The sketch's measured error, one line ("" for exact sets): printed with every result.

@@ -21,7 +21,8 @@ Fleet three() {
 TEST(PlanDocument, TechniquesMapEachNameToHostBytesAndVmsThatFit) {
   const FitOptions o{.host_bytes = 3000 * kPageBytes, .headroom_percent = 0};
   const auto doc = plan_document(three(), o, std::nullopt, {.fit = true});
-  EXPECT_EQ(doc["schema"], "densevm-plan/1");
+  EXPECT_EQ(doc["schema"], "densevm-plan/2");
+  EXPECT_EQ(doc["vmm_overhead"]["model"], "none");
   EXPECT_EQ(doc["estimate"]["method"], "exact");
   for (const char* t : {"none", "zero", "dedup", "dedup_scoped", "clones", "balloon"}) {
     ASSERT_TRUE(doc["techniques"].contains(t)) << t;
@@ -58,6 +59,38 @@ TEST(PlanDocument, PlacementAndTheReportsParts) {
   EXPECT_NE(visible.find("&lt;c&gt;&amp;&#39;&quot;.snap"), std::string::npos);
   EXPECT_EQ(html.find("http"), std::string::npos) << "nothing is fetched";
   EXPECT_EQ(html.find("<script src"), std::string::npos);
+}
+
+TEST(PlanDocument, TheVmmsOverheadIsInEveryHostFigureAndSaidHow) {
+  const VmmOverhead vmm = VmmOverhead::fixed(100 * kPageBytes);
+  const FitOptions o{.host_bytes = 1100 * kPageBytes, .headroom_percent = 0, .vmm = vmm};
+  const PlaceOptions p{.host_bytes = 1100 * kPageBytes, .headroom_percent = 0, .hosts = 3, .vmm = vmm};
+  const auto doc = plan_document(three(), o, p, {.fit = true, .curves = true});
+  EXPECT_EQ(doc["vmm_overhead"]["model"], "fixed");
+  EXPECT_EQ(doc["vmm_overhead"]["per_vm_bytes"].get<uint64_t>(), 100 * kPageBytes);
+  EXPECT_EQ(doc["vms"][1]["vmm_bytes"].get<uint64_t>(), 100 * kPageBytes);
+  const auto& dedup = doc["techniques"]["dedup"];
+  EXPECT_EQ(dedup["guest_bytes"].get<uint64_t>(), 701 * kPageBytes);
+  EXPECT_EQ(dedup["vmm_bytes"].get<uint64_t>(), 300 * kPageBytes);
+  EXPECT_EQ(dedup["host_bytes"].get<uint64_t>(), 1001 * kPageBytes);
+  EXPECT_EQ(dedup["per_vm_bytes"].get<uint64_t>(), 1001 * kPageBytes / 3);
+  EXPECT_EQ(doc["curves"]["dedup"][0].get<uint64_t>(), (501 + 100) * kPageBytes);
+  EXPECT_EQ(doc["curves"]["dedup"][2].get<uint64_t>(), 1001 * kPageBytes);
+  const auto& host = doc["placement"]["sharing_aware"]["hosts"][0];
+  EXPECT_EQ(doc["placement"]["sharing_aware"]["hosts_needed"].get<size_t>(), 1u) << "1001 of 1100 pages";
+  EXPECT_EQ(host["vmm_bytes"].get<uint64_t>(), 300 * kPageBytes);
+  EXPECT_EQ(host["guest_bytes"].get<uint64_t>(), 701 * kPageBytes);
+  EXPECT_EQ(host["host_bytes"].get<uint64_t>(), 1001 * kPageBytes);
+  EXPECT_NE(fit_text(doc).find("400.0 KiB per VM (--vmm-overhead)"), std::string::npos) << fit_text(doc);
+  const std::string html = report_html(doc);
+  EXPECT_NE(html.find("of it the VMM's"), std::string::npos);
+  EXPECT_NE(html.find("(the VMM's 1.2 MiB)"), std::string::npos) << "the placement's host titles";
+  EXPECT_NE(html.find("400.0 KiB per VM"), std::string::npos);
+
+  const auto model = plan_document(three(), {.host_bytes = 1 << 30, .vmm = VmmOverhead::model()}, std::nullopt, {.fit = true});
+  EXPECT_EQ(model["vmm_overhead"]["model"], "auto");
+  EXPECT_GT(model["vmm_overhead"]["code_bytes"].get<uint64_t>(), model["vmm_overhead"]["clone_code_bytes"].get<uint64_t>());
+  EXPECT_LT(model["techniques"]["clones"]["vmm_bytes"].get<uint64_t>(), model["techniques"]["dedup"]["vmm_bytes"].get<uint64_t>());
 }
 
 TEST(PlanDocument, TheEmbeddedJsonCannotCloseItsScriptElement) {

@@ -64,11 +64,12 @@ std::string fmt(const char* format, auto... args) {
 }
 
 std::string fit_table(const ordered_json& doc) {
-  std::string out = "<table><tr><th>technique</th><th>host memory</th><th>per VM</th><th>VMs that fit</th><th>ratio</th></tr>";
+  std::string out =
+      "<table><tr><th>technique</th><th>host memory</th><th>of it the VMM's</th><th>per VM</th><th>VMs that fit</th><th>ratio</th></tr>";
   for (const auto& [name, t] : doc["techniques"].items()) {
-    out += fmt("<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%s</td><td>%s</td><td>%llu</td><td>%.2fx</td></tr>",
+    out += fmt("<tr><td><span style=\"color:%s\">&#9632;</span> %s</td><td>%s</td><td>%s</td><td>%s</td><td>%llu</td><td>%.2fx</td></tr>",
                colour_of(name), name.c_str(), format_bytes(t["host_bytes"].get<uint64_t>()).c_str(),
-               format_bytes(t["per_vm_bytes"].get<uint64_t>()).c_str(),
+               format_bytes(t["vmm_bytes"].get<uint64_t>()).c_str(), format_bytes(t["per_vm_bytes"].get<uint64_t>()).c_str(),
                static_cast<unsigned long long>(t["vms_that_fit"].get<uint64_t>()), t["consolidation_ratio"].get<double>());
   }
   return out + "</table>";
@@ -178,9 +179,10 @@ std::string placement_svg(const ordered_json& doc) {
     for (const auto& host : q["hosts"]) {
       const double used = static_cast<double>(host["host_bytes"].get<uint64_t>()) / static_cast<double>(std::max<uint64_t>(usable, 1));
       const double height = (kRow - 40) * std::min(used, 1.2);
-      out += fmt("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>host %zu: %zu VMs, %s</title></rect>",
+      out += fmt("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>host %zu: %zu VMs, %s (the VMM's %s)</title></rect>",
                  kLeft + bar * static_cast<double>(h) + 1, base - height, std::max(bar - 2, 1.0), height, row == 0 ? "#7f7f7f" : "#009e73", h,
-                 host["vms"].size(), format_bytes(host["host_bytes"].get<uint64_t>()).c_str());
+                 host["vms"].size(), format_bytes(host["host_bytes"].get<uint64_t>()).c_str(),
+                 format_bytes(host["vmm_bytes"].get<uint64_t>()).c_str());
       ++h;
     }
     ++row;
@@ -214,6 +216,8 @@ std::string report_html(const ordered_json& doc) {
   out += fmt("<p class=\"note\">%s usable after %u%% headroom. Page sets: %s.</p>\n",
              format_bytes(host["usable_bytes"].get<uint64_t>()).c_str(), host["headroom_percent"].get<unsigned>(),
              doc["estimate"]["method"] == "exact" ? "exact" : escape(estimate_text(doc).substr(0, estimate_text(doc).size() - 1)).c_str());
+  // Host memory everywhere below includes this: what densevm itself holds per VM.
+  out += "<p class=\"note\">" + escape(vmm_text(doc).substr(0, vmm_text(doc).size() - 1)) + ".</p>\n";
   if (doc.contains("techniques")) out += "<h2>Host memory by technique</h2>" + fit_table(doc) + "\n";
   if (doc.contains("references")) out += "<h2>Known files in the VMs' memory</h2><pre>" + escape(references_text(doc)) + "</pre>\n";
   if (doc.contains("curves")) out += "<h2>Host memory against VM count</h2>" + curves_svg(doc) + "\n";

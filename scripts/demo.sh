@@ -52,10 +52,10 @@ fleet="workload=memfill size=48M zero=30 shared=40 unique=30 image=1 mark=1 hold
 snaps=("$out"/fleet.vm0.snap "$out"/fleet.vm1.snap "$out"/fleet.vm2.snap "$out"/fleet.vm3.snap)
 "$bin" plan fingerprint "${snaps[@]}" "$out/demo.snap" -o "$out" | sed 's/^/   /'
 fps=("$out"/fleet.vm0.snap.fp "$out"/fleet.vm1.snap.fp "$out"/fleet.vm2.snap.fp "$out"/fleet.vm3.snap.fp "$out/demo.snap.fp")
-"$bin" plan report --host-mem 192M --hosts 3 "${fps[@]}" -o "$out/plan.html" | sed 's/^/   /'
-"$bin" plan fit --host-mem 512M "${fps[@]:0:4}" --json >"$out/plan-fleet.json"
+"$bin" plan report --host-mem 192M --guest-code small --hosts 3 "${fps[@]}" -o "$out/plan.html" | sed 's/^/   /'
+"$bin" plan fit --host-mem 512M --guest-code small "${fps[@]:0:4}" --json >"$out/plan-fleet.json"
 "$bin" restore "${snaps[@]}" --dedup on --dedup-rate 1000000 --stats "$out/fleet-restored.json" >/dev/null
-jq -r --slurpfile plan "$out/plan-fleet.json" '($plan[0].techniques.dedup.host_bytes) as $p | (.host.frames_resident * 4096) as $m |
+jq -r --slurpfile plan "$out/plan-fleet.json" '($plan[0].techniques.dedup.guest_bytes) as $p | (.host.frames_resident * 4096) as $m |
   "   the four restored together with --dedup on: \($m / 1048576 * 10 | floor / 10) MiB of frames, predicted \($p / 1048576 * 10 | floor / 10) MiB (\(($m - $p) / $p * 1000 | round / 10)%)"' "$out/fleet-restored.json"
 echo
 linux_demo() {

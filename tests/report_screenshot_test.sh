@@ -37,7 +37,7 @@ for v, (family, unique) in enumerate([(1, 64), (1, 64), (2, 512), (3, 768)]):
 PY
 "$densevm" plan fingerprint raw:"$dir"/vm0.ram raw:"$dir"/vm1.ram raw:"$dir"/vm2.ram raw:"$dir"/vm3.ram -o "$dir" >/dev/null ||
   fail "plan fingerprint"
-"$densevm" plan report --host-mem 12M --headroom 0 --hosts 4 "$dir"/vm*.ram.fp -o "$dir/report.html" >/dev/null || fail "plan report"
+"$densevm" plan report --host-mem 12M --headroom 0 --guest-code small --hosts 4 "$dir"/vm*.ram.fp -o "$dir/report.html" >/dev/null || fail "plan report"
 [ -s "$dir/report.json" ] || fail "no report.json beside report.html"
 
 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,2200 \

@@ -336,6 +336,11 @@ VmStats Vm::stats() const {
   s.demand_faults = h.demand_faults;
   s.cow_breaks = memory_.cow_breaks();
   s.resident_pages = memory_.resident_pages();
+  s.p2m_table_bytes = memory_.ept_stats().table_frames * kPageSize;
+  s.shadow_table_bytes = mmu_.shadow().tables().live() * kPageSize;
+  s.decode_cache_bytes = vcpu_.decode_cache_bytes();
+  s.decode_cache_flushes = vcpu_.decode_cache_flushes();
+  s.soft_tlb_bytes = cpu::Vcpu::soft_tlb_bytes();
   if (const std::optional<VmStats>& b = counters_before_) {
     // The vCPU's own counters (instructions, soft-TLB misses, decodes...) are in its record.
     for (auto field : {&VmStats::walk_refs, &VmStats::walks, &VmStats::guest_page_faults, &VmStats::sync_faults,

@@ -100,6 +100,14 @@ struct VmStats {
   uint64_t mmu_checks = 0;
   uint64_t cow_breaks = 0;
   uint64_t resident_pages = 0;
+  // The VMM's own memory for this VM, in bytes (the planner's overhead model is fitted to
+  // these, planner/README.md). The P2M's and shadow tables are FrameStore frames, so
+  // host.frames_resident counts them; the decode cache, soft TLB and translations are heap.
+  uint64_t p2m_table_bytes = 0;
+  uint64_t shadow_table_bytes = 0;
+  uint64_t decode_cache_bytes = 0;
+  uint64_t decode_cache_flushes = 0;  // the decode cache's bound passed (vcpu/decode_cache.h)
+  uint64_t soft_tlb_bytes = 0;
 };
 
 class Vm final : public DeviceBus, public P2mListener, public cpu::MsrDevice {

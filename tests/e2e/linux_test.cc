@@ -331,8 +331,9 @@ TEST(LinuxGuest, SavedRolledBackAndRestoredGoesOnToItsPoweroff) {
 // doing something else there (nothing; 8 MiB of /dev/urandom in tmpfs; 16 MiB of zeros; a
 // copy of busybox), saved at the marker, fingerprinted and planned. Every guest holds the
 // same pages of the kernel and of the initramfs's files; restored together with --dedup on,
-// the fleet's frames come within 5% of what `plan fit` predicted for dedup. (Its RSS does
-// not: each Linux VM's decode cache is the VMM's memory, which the plan does not predict.)
+// the fleet's frames come within 5% of the guest pages `plan fit` predicted for dedup. The
+// plan adds the VMM's own memory of a booted Linux (its decoded pages and translations),
+// more than its pages; restored VMs that ran 2 s hold less of it (BENCHMARKS.md).
 TEST(LinuxGuest, PlanOfFourGuestsFindsTheKernelAndInitramfsAndPredictsTheirRestore) {
   REQUIRE_LINUX();
   const std::string dir = temp_path("linux-plan");
@@ -358,8 +359,10 @@ TEST(LinuxGuest, PlanOfFourGuestsFindsTheKernelAndInitramfsAndPredictsTheirResto
                                        fps));
   ASSERT_EQ(p.exit_code, 0) << p.err;
   const nlohmann::json plan = nlohmann::json::parse(p.out);
-  const double predicted = plan["techniques"]["dedup"]["host_bytes"].get<double>();
-  EXPECT_LT(predicted, plan["techniques"]["zero"]["host_bytes"].get<double>()) << "the four share pages";
+  const double predicted = plan["techniques"]["dedup"]["guest_bytes"].get<double>();
+  EXPECT_LT(predicted, plan["techniques"]["zero"]["guest_bytes"].get<double>()) << "the four share pages";
+  // The VMM's own memory, as a booted Linux holds it: more than its guest pages here.
+  EXPECT_GT(plan["techniques"]["dedup"]["vmm_bytes"].get<double>(), predicted);
   ASSERT_EQ(plan["references"].size(), 2u);
   for (const nlohmann::json& ref : plan["references"]) {
     SCOPED_TRACE(ref["label"].get<std::string>());
@@ -377,9 +380,10 @@ TEST(LinuxGuest, PlanOfFourGuestsFindsTheKernelAndInitramfsAndPredictsTheirResto
   ASSERT_TRUE(stats.is_object());
   const double frames = stats["host"]["frames_resident"].get<double>() * 4096;
   EXPECT_LT(std::abs(frames - predicted) / predicted, 0.05) << "frames " << frames << " predicted " << predicted;
-  std::printf("plan of four Linux guests: dedup predicted %.1f MiB; restored: frames %.1f MiB (%+.2f%%), RssAnon "
-              "%.1f MiB\n", predicted / 1048576, frames / 1048576, 100 * (frames - predicted) / predicted,
-              stats["host"]["rss_anon_bytes"].get<double>() / 1048576);
+  std::printf("plan of four Linux guests: dedup predicted %.1f MiB of guest pages, %.1f MiB with the VMM's (booted); "
+              "restored: frames %.1f MiB (%+.2f%%), RssAnon %.1f MiB\n", predicted / 1048576,
+              plan["techniques"]["dedup"]["host_bytes"].get<double>() / 1048576, frames / 1048576,
+              100 * (frames - predicted) / predicted, stats["host"]["rss_anon_bytes"].get<double>() / 1048576);
   std::filesystem::remove_all(dir);
 }
 

@@ -1,7 +1,8 @@
 // densevm plan checked against reality: snapshots of guests with different page mixes are
 // fingerprinted, `plan fit` predicts the host memory of the three with dedup, and `restore A
-// B C --dedup on` runs the same three as one fleet: its frames and anonymous RSS must come
-// within 5% of the prediction. And every kind of bad planner input is refused in one line,
+// B C --dedup on` runs the same three as one fleet: its frames must come within 5% of the
+// predicted guest pages, its anonymous RSS within 5% of those plus the VMM's own memory as
+// `--vmm-overhead auto --guest-code small` models it. And every kind of bad planner input is refused in one line,
 // leaving nothing under the output name.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -67,11 +68,24 @@ TEST_F(Plan, PredictsTheHostMemoryOfTheFleetRestoredWithDedupWithinFivePercent) 
   const std::vector<std::string> lines = save_guests();
   const CliResult f = run_densevm({"plan", "fingerprint", snap("A"), snap("B"), snap("C"), "-o", dir_});
   ASSERT_EQ(f.exit_code, 0) << f.err;
-  const CliResult p = run_densevm({"plan", "fit", "--host-mem", "8G", fp("A"), fp("B"), fp("C"), "--json"});
+  const CliResult p =
+      run_densevm({"plan", "fit", "--host-mem", "8G", "--guest-code", "small", fp("A"), fp("B"), fp("C"), "--json"});
   ASSERT_EQ(p.exit_code, 0) << p.err;
   const nlohmann::json plan = nlohmann::json::parse(p.out);
-  const double predicted = plan["techniques"]["dedup"]["host_bytes"].get<double>();
-  EXPECT_LT(predicted, plan["techniques"]["zero"]["host_bytes"].get<double>()) << "the mixes share pages";
+  const double predicted = plan["techniques"]["dedup"]["guest_bytes"].get<double>();
+  const double with_vmm = plan["techniques"]["dedup"]["host_bytes"].get<double>();
+  EXPECT_LT(predicted, plan["techniques"]["zero"]["guest_bytes"].get<double>()) << "the mixes share pages";
+  EXPECT_EQ(plan["vmm_overhead"]["model"], "auto");
+  EXPECT_EQ(plan["vmm_overhead"]["guest_code"], "small");
+  EXPECT_GT(with_vmm, predicted);
+  // 0 is the plan of the guest pages alone.
+  const CliResult p0 = run_densevm({"plan", "fit", "--host-mem", "8G", "--vmm-overhead", "0", fp("A"), fp("B"), fp("C"), "--json"});
+  ASSERT_EQ(p0.exit_code, 0) << p0.err;
+  const nlohmann::json plan0 = nlohmann::json::parse(p0.out);
+  for (const auto& [name, t] : plan0["techniques"].items()) {
+    EXPECT_EQ(t["host_bytes"], plan["techniques"][name]["guest_bytes"]) << name;
+    EXPECT_EQ(t["vmm_bytes"], 0) << name;
+  }
 
   CliResult r;
   const nlohmann::json stats =
@@ -84,13 +98,15 @@ TEST_F(Plan, PredictsTheHostMemoryOfTheFleetRestoredWithDedupWithinFivePercent) 
   ASSERT_TRUE(stats.is_object());
   EXPECT_EQ(stats["snapshot"]["files"].size(), 3u);
   const double frames = stats["host"]["frames_resident"].get<double>() * 4096;
-  const double anon = stats["host"]["rss_anon_bytes"].get<double>();
+  // The translator's code is shared memory (a memfd), outside RssAnon.
+  const double anon = stats["host"]["rss_anon_bytes"].get<double>() + stats["host"]["shmem_bytes"].get<double>();
   EXPECT_LT(std::abs(frames - predicted) / predicted, 0.05) << "frames " << frames << " predicted " << predicted;
-  EXPECT_LT(std::abs(anon - predicted) / predicted, 0.05) << "RssAnon " << anon << " predicted " << predicted;
-  std::printf("plan: dedup predicted %.1f MiB; restored fleet: frames %.1f MiB (%+.2f%%), RssAnon %.1f MiB (%+.2f%%), "
-              "VmRSS %.1f MiB (%+.2f%%)\n", predicted / 1048576, frames / 1048576, 100 * (frames - predicted) / predicted,
-              anon / 1048576, 100 * (anon - predicted) / predicted, stats["host"]["rss_bytes"].get<double>() / 1048576,
-              100 * (stats["host"]["rss_bytes"].get<double>() - predicted) / predicted);
+  EXPECT_LT(std::abs(anon - with_vmm) / with_vmm, 0.05) << "RssAnon + Pss_Shmem " << anon << " predicted " << with_vmm;
+  std::printf("plan: dedup predicted %.1f MiB of guest pages, %.1f MiB with the VMM's; restored fleet: frames %.1f MiB "
+              "(%+.2f%%), RssAnon + Pss_Shmem %.1f MiB (%+.2f%%), VmRSS %.1f MiB (%+.2f%%)\n", predicted / 1048576, with_vmm / 1048576,
+              frames / 1048576, 100 * (frames - predicted) / predicted, anon / 1048576, 100 * (anon - with_vmm) / with_vmm,
+              stats["host"]["rss_bytes"].get<double>() / 1048576,
+              100 * (stats["host"]["rss_bytes"].get<double>() - with_vmm) / with_vmm);
 }
 
 TEST_F(Plan, BadInputIsRefusedInOneLineLeavingNothingBehind) {
@@ -133,6 +149,11 @@ TEST_F(Plan, BadInputIsRefusedInOneLineLeavingNothingBehind) {
   EXPECT_FALSE(std::filesystem::exists(out + "/report.json"));
   expect_refused(run_densevm({"plan", "place", "--hosts", "0", "--host-mem", "8G", out + "/A.snap.fp"}), "hosts");
   expect_refused(run_densevm({"plan", "place", "--hosts", "2", "--host-mem", "8M", out + "/A.snap.fp"}), "needs");
+  // An overhead that is no size.
+  expect_refused(run_densevm({"plan", "place", "--hosts", "2", "--host-mem", "8G", "--vmm-overhead", "much",
+                              out + "/A.snap.fp"}), "--vmm-overhead");
+  expect_refused(run_densevm({"plan", "fit", "--host-mem", "8G", "--guest-code", "java", out + "/A.snap.fp"}),
+                 "--guest-code");
   // A damaged fingerprint.
   std::filesystem::resize_file(out + "/A.snap.fp", 100);
   expect_refused(run_densevm({"plan", "fit", "--host-mem", "8G", out + "/A.snap.fp"}), "A.snap.fp");

@@ -82,7 +82,9 @@ std::string memfill_line(const std::string& out) {
 
 nlohmann::json without_host_facts(nlohmann::json stats) {
   auto strip = [](nlohmann::json& vm) {
-    if (!vm.is_object() || !vm.contains("numa")) return;
+    if (!vm.is_object()) return;
+    vm.erase("vmm");
+    if (!vm.contains("numa")) return;
     for (const char* k : {"frames_by_node", "pages_not_present", "remote_mappings", "remote_zero_mappings"}) {
       vm["numa"].erase(k);
     }

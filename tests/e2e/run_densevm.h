@@ -33,7 +33,8 @@ struct CliResult {
 // A VM's stats object (or vms[], each of them) without what the host kernel says of our frames
 // (`numa.frames_by_node`, `pages_not_present`, `remote_mappings`, `remote_zero_mappings`:
 // whether the kernel has a page for a frame yet, and on which node, is the host's business and
-// differs between two runs of the same guest). What is left repeats bit for bit.
+// differs between two runs of the same guest), nor the VMM's own memory for it (`vmm`: its
+// decoded pages and translations depend on --cpu). What is left repeats bit for bit.
 [[nodiscard]] nlohmann::json without_host_facts(nlohmann::json stats);
 
 }  // namespace densevm::testing

@@ -55,7 +55,18 @@ TEST_P(TranslateE2e, EveryCpuModeGivesTheGuestTheSameRun) {
     EXPECT_GT(t["blocks_translated"].get<uint64_t>(), 0u) << mode;
     EXPECT_GT(t["retired_translated"].get<uint64_t>(), retired / 2) << mode;
     EXPECT_GT(t["cache_bytes"].get<uint64_t>(), 0u) << mode;
+    // The VMM's own memory for the VM: its translations are the translator's cache, its
+    // decoded pages and tables are there, and the translations are all that the mode adds.
+    const nlohmann::json& vmm = s["vms"][0]["vmm"];
+    EXPECT_EQ(vmm["translation_bytes"], t["cache_bytes"]) << mode;
+    EXPECT_GT(vmm["decode_cache_bytes"].get<uint64_t>(), 32u << 10) << mode << ": a slot table per code page at least";
+    EXPECT_GT(vmm["p2m_table_bytes"].get<uint64_t>(), 4096u) << mode;
+    EXPECT_EQ(vmm["soft_tlb_bytes"], ref["vms"][0]["vmm"]["soft_tlb_bytes"]) << mode;
+    EXPECT_EQ(vmm["p2m_table_bytes"], ref["vms"][0]["vmm"]["p2m_table_bytes"]) << mode << ": the same guest memory";
   }
+  EXPECT_EQ(ref["vms"][0]["vmm"]["translation_bytes"], 0) << "--cpu interp translates nothing";
+  EXPECT_GT(ref["host"]["rss_anon_bytes"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(ref["host"]["shmem_bytes"].is_number_unsigned());
 }
 
 INSTANTIATE_TEST_SUITE_P(Workloads, TranslateE2e,

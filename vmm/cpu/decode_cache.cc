@@ -17,19 +17,17 @@ const DecodedInsn* DecodedPage::insert(unsigned offset, const DecodedInsn& insn)
     line = std::make_unique<Line>();
     add_bytes(sizeof(Line));
   }
-  uint16_t& number = line->record[offset % kLineBytes];
-  if (number == 0) {
-    // One record per offset: at most kPageBytes records, so the number fits.
+  DecodedInsn*& slot = line->record[offset % kLineBytes];
+  if (slot == nullptr) {
     if (records_ == chunks_.size() * kChunk) {
       const size_t capacity = chunks_.capacity();
       chunks_.push_back(std::make_unique<DecodedInsn[]>(kChunk));
       add_bytes(kChunk * sizeof(DecodedInsn) + (chunks_.capacity() - capacity) * sizeof(chunks_[0]));
     }
-    number = static_cast<uint16_t>(++records_);
+    slot = record(records_++);
   }
-  DecodedInsn* rec = record(number - 1u);
-  *rec = insn;
-  return rec;
+  *slot = insn;
+  return slot;
 }
 
 void DecodedPage::reset() {

@@ -51,10 +51,10 @@ TEST(DecodeCache, APageHoldsWhatWasDecodedNotATablePerByte) {
   // One line's table, one chunk of 32 records, the page itself and its map node: well under
   // the 32 KiB a pointer per byte offset took.
   EXPECT_LT(cache.bytes() - empty, 4096u);
-  // Another line costs its table of record numbers, 128 bytes.
+  // Another line costs its table of record pointers, 512 bytes.
   const uint64_t one_line = page->bytes();
   page->insert(640, insn_for(640));
-  EXPECT_EQ(page->bytes() - one_line, 64 * sizeof(uint16_t));
+  EXPECT_EQ(page->bytes() - one_line, 64 * sizeof(void*));
 }
 
 TEST(DecodeCache, AStalePageIsEmptiedWhenEnteredAndKeepsItsMemory) {
@@ -79,7 +79,7 @@ TEST(DecodeCache, PassingTheBoundDropsEveryPageWhenTheNextPageIsEntered) {
   constexpr uint64_t kBound = 1 << 20;
   DecodeCache cache(kBound);
   uint64_t gpa_page = 0;
-  // Whole pages of one-byte instructions (~175 KiB each) until the bound is passed.
+  // Whole pages of one-byte instructions (~200 KiB each) until the bound is passed.
   while (cache.bytes() <= kBound) {
     DecodedPage* page = cache.get(gpa_page++);
     for (unsigned offset = 0; offset < DecodedPage::kPageBytes; ++offset) page->insert(offset, insn_for(offset));
