@@ -344,7 +344,11 @@ TEST(FlatVmReset, RunsTheNextProgramAsANewVmDoes) {
   ASSERT_TRUE(reused.vcpu().enable_translation({.hot_threshold = 0}, &error)) << error;
   load(reused, first);
   ASSERT_EQ(reused.vcpu().run(100).reason, cpu::StopReason::kException);
-  reused.map(0x30000000, 0x1000, FlatVm::kRead);  // a page the next program must not see
+  // A page the next program must not see; like the first program's two, its buffer is
+  // nonzero at offset 0, so whichever of them the next map() reuses must be zeroed.
+  reused.map(0x30000000, 0x1000, FlatVm::kRead | FlatVm::kWrite);
+  const uint32_t marker = 0xAAAAAAAA;
+  reused.write(0x30000000, &marker, 4);
 
   reused.reset();
   load(reused, second);
