@@ -17,35 +17,24 @@ set -euo pipefail
 build=${1:-build}
 bin="$build/densevm"
 elf="$build/guest-tools/densevm-guest.elf"
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-thp_off=(python3 -c 'import ctypes, os, sys; ctypes.CDLL(None).prctl(41, 1, 0, 0, 0); os.execvp(sys.argv[1], sys.argv[1:])')
-run_perf() {  # "CPU-seconds faults" of one run of a command; --no-thp runs it with THP off
-  local t pre=()
-  [[ $1 == --no-thp ]] && { pre=("${thp_off[@]}"); shift; }
-  t=$(mktemp)
-  "${pre[@]}" perf stat -x, -e task-clock,page-faults -o "$t" "$@" >/dev/null 2>&1 || true
-  awk -F, '/task-clock/ { s = $1 / 1000 } /page-faults/ { f = $1 } END { print s, f }' "$t"
-  rm -f "$t"
-}
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-qemu=(qemu-system-x86_64 -M microvm -m 256M -nodefaults -no-reboot -nographic -serial stdio
-      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$elf")
+. "$(dirname "$0")/lib.sh"
+mapfile -t qemu < <(qemu_microvm "$elf")
 
 echo "== 1. CPU seconds (median of 3) and host page faults: densevm --cpu auto --huge-frames off/on, QEMU TCG, QEMU THP off"
-echo "$(date -u '+%F %H:%M UTC'); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); THP $(cat /sys/kernel/mm/transparent_hugepage/enabled); load average $(load)"
+machine_line
 printf '%-38s %7s %7s %7s %7s %7s %7s %7s %7s %8s %8s %8s\n' workload off on qemu qemu4k q/off q/on q4k/off q4k/on \
   faults-off faults-on faults-q
 for w in "workload=tlbwalk size=64K steps=5000000" "workload=compute size=4M rounds=8" \
          "workload=memfill size=64M" "workload=ptchurn" "workload=tlbwalk"; do
   o=() n=() q=() k=()
   for _ in 1 2 3; do
-    read -r so fo < <(run_perf "$bin" run --mem 256M --cpu auto --huge-frames off --cmdline "$w")
-    read -r sn fn < <(run_perf "$bin" run --mem 256M --cpu auto --huge-frames on --cmdline "$w")
-    read -r sq fq < <(run_perf "${qemu[@]}" -append "$w")
-    read -r sk _ < <(run_perf --no-thp "${qemu[@]}" -append "$w")
+    read -r so fo < <(perf_run "$bin" run --mem 256M --cpu auto --huge-frames off --cmdline "$w")
+    read -r sn fn < <(perf_run "$bin" run --mem 256M --cpu auto --huge-frames on --cmdline "$w")
+    read -r sq fq < <(perf_run "${qemu[@]}" -append "$w")
+    read -r sk _ < <(perf_run --no-thp "${qemu[@]}" -append "$w")
     o+=("$so") n+=("$sn") q+=("$sq") k+=("$sk")
   done
-  to=$(median "${o[@]}") tn=$(median "${n[@]}") tq=$(median "${q[@]}") tk=$(median "${k[@]}")
+  to=$(median3 "${o[@]}") tn=$(median3 "${n[@]}") tq=$(median3 "${q[@]}") tk=$(median3 "${k[@]}")
   printf '%-38s %7.3f %7.3f %7.3f %7.3f %7.2f %7.2f %7.2f %7.2f %8s %8s %8s\n' "$w" "$to" "$tn" "$tq" "$tk" \
     "$(echo "$tq / $to" | bc -l)" "$(echo "$tq / $tn" | bc -l)" "$(echo "$tk / $to" | bc -l)" "$(echo "$tk / $tn" | bc -l)" \
     "$fo" "$fn" "$fq"

@@ -16,23 +16,12 @@ build=${1:-build}
 bin="$build/densevm"
 elf="$build/guest-tools/densevm-guest.elf"
 
-# Runs its command with transparent huge pages off (PR_SET_THP_DISABLE = 41, kept across exec).
-thp_off=(python3 -c 'import ctypes, os, sys; ctypes.CDLL(None).prctl(41, 1, 0, 0, 0); os.execvp(sys.argv[1], sys.argv[1:])')
-secs() {  # CPU seconds (user + system: perf's task-clock) of one run of a command; --no-thp
-  local t pre=()
-  [[ $1 == --no-thp ]] && { pre=("${thp_off[@]}"); shift; }
-  t=$(mktemp)
-  "${pre[@]}" perf stat -x, -e task-clock -o "$t" "$@" >/dev/null 2>&1 || true
-  awk -F, '/task-clock/ { print $1 / 1000 }' "$t"
-  rm -f "$t"
-}
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-
-qemu=(qemu-system-x86_64 -M microvm -m 256M -nodefaults -no-reboot -nographic -serial stdio
-      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$elf")
+. "$(dirname "$0")/lib.sh"
+secs() { perf_run "$@" | cut -d' ' -f1; }  # CPU seconds of one run; --no-thp as perf_run
+mapfile -t qemu < <(qemu_microvm "$elf")
 
 echo "== densevm (interp, auto) vs QEMU TCG, same guest image (CPU seconds, median of 3)"
-echo "$(date -u '+%F %H:%M UTC'); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 printf '%-40s %7s %7s %7s %7s %6s %6s %7s %12s %6s %9s %7s %9s\n' workload interp auto qemu qemu4k q/int \
   q/auto q4k/auto guest-insns transl "M insn/s" blocks "us/block"
 for w in "workload=hello" "workload=tlbwalk size=64K steps=5000000" "workload=compute size=4M rounds=8" \
@@ -44,7 +33,7 @@ for w in "workload=hello" "workload=tlbwalk size=64K steps=5000000" "workload=co
     q+=("$(secs "${qemu[@]}" -append "$w")")
     k+=("$(secs --no-thp "${qemu[@]}" -append "$w")")
   done
-  ti=$(median "${i[@]}") ta=$(median "${a[@]}") tq=$(median "${q[@]}") tk=$(median "${k[@]}")
+  ti=$(median3 "${i[@]}") ta=$(median3 "${a[@]}") tq=$(median3 "${q[@]}") tk=$(median3 "${k[@]}")
   s=$(date +%s.%N); "$bin" run --mem 256M --cpu auto --cmdline "$w" >/dev/null; e=$(date +%s.%N)
   "$bin" run --mem 256M --cpu auto --cmdline "$w" --stats /tmp/densevm-translate-bench.json >/dev/null
   read -r insns transl blocks ns < <(jq -r '"\(.vms[0].instructions) \(.vms[0].cpu.translate.retired_translated) \(.vms[0].cpu.translate.blocks_translated) \(.host.translate_seconds * 1e9)"' /tmp/densevm-translate-bench.json)
@@ -52,4 +41,4 @@ for w in "workload=hello" "workload=tlbwalk size=64K steps=5000000" "workload=co
     "$tk" "$(echo "$tq / $ti" | bc -l)" "$(echo "$tq / $ta" | bc -l)" "$(echo "$tk / $ta" | bc -l)" "$insns" \
     "$(echo "100 * $transl / $insns" | bc -l)" "$(echo "$insns / ($e - $s) / 1000000" | bc -l)" "$blocks" "$(echo "$ns / ($blocks + ($blocks == 0)) / 1000" | bc -l)"
 done
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average at the end: $(load)"

@@ -68,6 +68,17 @@ struct DedupStats {
   uint64_t cow_breaks = 0;          // the members' GuestMemory::cow_breaks(), summed
   uint64_t bytes_saved = 0;         // host memory the same guest pages would need more
   std::vector<uint64_t> member_shared_pages;  // per member, in add() order: sharing + zero
+
+  // Adds the counters of work done (everything above the census) of another scanner, as
+  // HostServices does for the scanners a run replaced. A new work counter is added here too.
+  void add_work(const DedupStats& from) {
+    for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
+                       &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::frames_moved,
+                       &DedupStats::pages_hashed, &DedupStats::pages_clean}) {
+      this->*field += from.*field;
+    }
+    scan_seconds += from.scan_seconds;
+  }
 };
 
 class DedupScanner {

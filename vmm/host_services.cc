@@ -9,20 +9,6 @@ namespace densevm {
 static_assert(Persistent<HostServices> && Persistent<BalloonPolicy> && Persistent<GrowthTracker> &&
               Persistent<DedupScanner> && Persistent<DedupFrames> && Persistent<PageChecksums> && Persistent<ScanRate>);
 
-namespace {
-
-// The scanner's own counters (not its census of the P2Ms, taken when stats() is called).
-void add_counters(DedupStats& into, const DedupStats& from) {
-  for (auto field : {&DedupStats::pages_scanned, &DedupStats::full_passes, &DedupStats::merges,
-                     &DedupStats::volatile_pages, &DedupStats::verify_mismatches, &DedupStats::frames_moved,
-                     &DedupStats::pages_hashed, &DedupStats::pages_clean}) {
-    into.*field += from.*field;
-  }
-  into.scan_seconds += from.scan_seconds;
-}
-
-}  // namespace
-
 HostServices::HostServices(const HostServicesConfig& config, FrameStore& frames)
     : config_(config),
       budgeted_(BalloonPolicyConfig{.host_budget_pages = config.host_budget_pages,
@@ -60,7 +46,7 @@ void HostServices::go_on(std::span<Vm* const> vms) {
 }
 
 void HostServices::start_dedup() {
-  if (dedup_) add_counters(earlier_, dedup_->stats());
+  if (dedup_) earlier_.add_work(dedup_->stats());
   dedup_.reset();
   if (!config_.dedup) return;
   // Local NUMA sharing makes the home node part of the group: group g on node n is
@@ -124,7 +110,7 @@ void HostServices::step() {
 std::optional<DedupStats> HostServices::dedup_stats() const {
   if (!dedup_) return std::nullopt;
   DedupStats s = dedup_->stats();
-  add_counters(s, earlier_);
+  s.add_work(earlier_);
   return s;
 }
 

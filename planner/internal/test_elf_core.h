@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/tiny_elf.h"
+
 namespace densevm::planner::testing {
 
 struct Load {
@@ -36,17 +38,7 @@ inline std::vector<uint8_t> elf_core(const std::vector<Load>& loads, const std::
   const size_t shdr = pn_xnum ? sizeof(Elf64_Shdr) : 0;
   const uint64_t notes_at = sizeof(Elf64_Ehdr) + phnum * sizeof(Elf64_Phdr) + shdr;
   uint64_t data_at = notes_at + notes.size();
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_ident[EI_VERSION] = EV_CURRENT;
-  eh.e_type = type;
-  eh.e_machine = EM_X86_64;
-  eh.e_version = EV_CURRENT;
-  eh.e_phoff = sizeof(Elf64_Ehdr);
-  eh.e_ehsize = sizeof(Elf64_Ehdr);
-  eh.e_phentsize = sizeof(Elf64_Phdr);
+  Elf64_Ehdr eh = densevm::testing::elf64_header(type);
   eh.e_phnum = pn_xnum ? PN_XNUM : static_cast<Elf64_Half>(phnum);
   if (pn_xnum) {
     eh.e_shoff = sizeof(Elf64_Ehdr) + phnum * sizeof(Elf64_Phdr);
