@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "cow-snapshots/snapshot_format.h"
 #include "cow-snapshots/snapshot_image.h"
 #include "mmu/guest_memory.h"
 #include "tests/support/tiny_elf.h"
@@ -68,6 +74,72 @@ TEST_F(ChainPagesTest, RamAboveTheMmioWindowKeepsItsAddresses) {
   ASSERT_NE(chain.slot(index), ChainPages::kNone);
   EXPECT_EQ(chain.data(chain.slot(index))[100], 7);
   EXPECT_EQ(chain.index_of(Gpa{GuestMemory::kLowRamLimit}), chain.ram_pages()) << "MMIO is not RAM";
+}
+
+// A single file is read in its index in place, a chain through a table: the same file under
+// a diff answers as the file alone for every RAM page the diff does not name (it names the
+// page of the restored VM's generation id, written on restore).
+TEST_F(ChainPagesTest, ASingleFileLookedUpInPlaceAnswersAsTheChainsTable) {
+  auto base_vm = vm(16 << 20);
+  for (uint64_t p = 0; p < 40; p += 3) fill(*base_vm, kData + p * kPageSize, static_cast<uint8_t>(p % 5 + 1));
+  SaveStats base_stats, diff_stats;
+  const std::vector<uint8_t> base_file = encode_vm(*base_vm, {}, base_stats);
+  const Snapshot base = parse_snapshot(base_file, nullptr);
+  auto parent = std::make_shared<SnapshotImage>(std::vector<Snapshot>{base}, frames_, false);
+  auto child = restore_vm(vm_image(parent), frames_, [](int, std::string_view) {}, {});
+  const std::vector<uint8_t> diff_file =
+      encode_vm(*child, {.compress = false, .parent = parent.get(), .parent_name = "b"}, diff_stats);
+  const Snapshot diff = parse_snapshot(diff_file, nullptr);
+  ASSERT_LE(diff.page_count, 2u) << "the generation id's page, little else";
+
+  const ChainPages single({base});
+  const ChainPages table({base, diff});
+  ASSERT_EQ(single.ram_pages(), table.ram_pages());
+  EXPECT_EQ(single.stored_pages(), base.stored_pages());
+  std::set<uint64_t> named;  // RAM pages the diff names
+  for (uint64_t k = 0; k < diff.page_count; ++k) named.insert(table.index_of(Gpa{diff.page(k).gpa}));
+  uint64_t held = 0;
+  for (uint64_t i = 0; i <= single.ram_pages(); ++i) {
+    held += single.slot(i) != ChainPages::kNone;
+    if (named.contains(i)) continue;
+    ASSERT_EQ(single.slot(i), table.slot(i)) << "RAM page " << i;
+  }
+  EXPECT_EQ(held, single.pages());
+  EXPECT_EQ(held, base.page_count);
+  EXPECT_GE(held, 14u) << "the filled pages and the kernel's";
+  std::vector<std::pair<uint64_t, uint32_t>> a, b;
+  single.for_each_slot([&](uint64_t i, uint32_t slot) {
+    if (!named.contains(i)) a.emplace_back(i, slot);
+  });
+  table.for_each_slot([&](uint64_t i, uint32_t slot) {
+    if (!named.contains(i)) b.emplace_back(i, slot);
+  });
+  EXPECT_EQ(a, b);
+  EXPECT_GE(a.size() + named.size(), held);
+  EXPECT_EQ(single.data(single.slot(single.index_of(Gpa{kData + 3 * kPageSize})))[0], 4);
+  EXPECT_EQ(single.hash(single.slot(single.index_of(Gpa{kData + 3 * kPageSize}))),
+            table.hash(table.slot(table.index_of(Gpa{kData + 3 * kPageSize}))));
+}
+
+// The binary search relies on ascending entries: a file whose entries are out of order is
+// refused when read, never looked up.
+TEST_F(ChainPagesTest, AnIndexOutOfOrderIsRefused) {
+  auto v = vm(16 << 20);
+  fill(*v, kData, 1);
+  fill(*v, kData + kPageSize, 2);
+  SaveStats s;
+  const std::vector<uint8_t> file = encode_vm(*v, {}, s);
+  const Container c = decode_container(file);
+  std::vector<Section> sections;
+  for (const SectionView& sv : c.sections) sections.push_back({sv.id, {sv.payload.begin(), sv.payload.end()}});
+  std::vector<uint8_t>& index = sections[2].payload;  // five u64 counts, then the entries
+  const uint64_t refs = parse_snapshot(file, nullptr).page_count;
+  ASSERT_GE(refs, 2u);
+  constexpr size_t kEntries = 5 * sizeof(uint64_t);
+  std::swap_ranges(index.begin() + kEntries, index.begin() + kEntries + sizeof(IndexEntry),
+                   index.begin() + kEntries + sizeof(IndexEntry));
+  const std::vector<uint8_t> crafted = encode_container(0, sections);
+  EXPECT_THROW((void)ChainPages({parse_snapshot(crafted, nullptr)}), SnapshotError);
 }
 
 TEST(ChainPages, AnEmptyChainIsRefused) { EXPECT_THROW(ChainPages({}), SnapshotError); }

@@ -26,16 +26,11 @@ const uint8_t* SnapshotImage::content(Gpa page) const {
 }
 
 void SnapshotImage::for_each_page(const std::function<void(Gpa, const uint8_t*)>& visit) const {
-  for (uint64_t i = 0; i < layout_.ram_pages(); ++i) {
-    const uint32_t s = layout_.slot(i);
-    if (s != ChainPages::kNone) visit(layout_.gpa_of(i), layout_.data(s));
-  }
+  layout_.for_each_slot([&](uint64_t i, uint32_t s) { visit(layout_.gpa_of(i), layout_.data(s)); });
 }
 
 void SnapshotImage::for_each_held_page(const std::function<void(Gpa)>& visit) const {
-  for (uint64_t i = 0; i < layout_.ram_pages(); ++i) {
-    if (layout_.slot(i) != ChainPages::kNone) visit(layout_.gpa_of(i));
-  }
+  layout_.for_each_slot([&](uint64_t i, uint32_t) { visit(layout_.gpa_of(i)); });
 }
 
 void SnapshotImage::release_file_pages() const {

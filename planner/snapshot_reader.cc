@@ -33,10 +33,9 @@ MemoryImage read_snapshot_image(const std::string& path, const Progress& progres
   if (progress) progress(total, total);
   m.bytes_read = total;
   const uint64_t zero = zero_page_hash();
-  m.page_hashes.resize(chain.ram_pages());
+  m.page_hashes.assign(chain.ram_pages(), zero);
+  chain.for_each_slot([&](uint64_t i, uint32_t s) { m.page_hashes[i] = stored[s]; });
   for (uint64_t i = 0; i < chain.ram_pages(); ++i) {
-    const uint32_t s = chain.slot(i);
-    m.page_hashes[i] = s == snapshot::ChainPages::kNone ? zero : stored[s];
     const uint64_t gpa = chain.gpa_of(i).value();
     if (!m.ranges.empty() && m.ranges.back().gpa + m.ranges.back().pages * kPageBytes == gpa) {
       ++m.ranges.back().pages;

@@ -9,25 +9,17 @@
 #include <random>
 #include <stdexcept>
 
+#include "tests/support/tiny_elf.h"
+
 namespace densevm {
 namespace {
 
 // A two-segment kernel: code at 1 MiB (filesz 4), bss-like data at 2 MiB (filesz 2, memsz 0x100).
-std::vector<uint8_t> tiny_elf() {
+std::vector<uint8_t> two_segment_elf() {
   constexpr size_t kPh = sizeof(Elf64_Ehdr), kData = kPh + 2 * sizeof(Elf64_Phdr);
   std::vector<uint8_t> file(kData + 6);
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_ident[EI_VERSION] = EV_CURRENT;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_version = EV_CURRENT;
+  Elf64_Ehdr eh = testing::elf64_header(ET_EXEC);
   eh.e_entry = 0x100000;
-  eh.e_phoff = kPh;
-  eh.e_ehsize = sizeof(Elf64_Ehdr);
-  eh.e_phentsize = sizeof(Elf64_Phdr);
   eh.e_phnum = 2;
   std::memcpy(file.data(), &eh, sizeof eh);
   Elf64_Phdr code{PT_LOAD, PF_R | PF_X, kData, 0x100000, 0x100000, 4, 4, 0x1000};
@@ -66,7 +58,7 @@ std::string error_of(const std::vector<uint8_t>& file) {
 }
 
 TEST(ElfLoader, ParsesValidImage) {
-  ElfImage image = parse_elf(tiny_elf());
+  ElfImage image = parse_elf(two_segment_elf());
   EXPECT_EQ(image.entry, 0x100000u);
   ASSERT_EQ(image.segments.size(), 2u);
   EXPECT_EQ(image.segments[0].paddr, 0x100000u);
@@ -80,7 +72,7 @@ TEST(ElfLoader, ParsesValidImage) {
 }
 
 TEST(ElfLoader, SkipsNonLoadSegments) {
-  auto file = tiny_elf();
+  auto file = two_segment_elf();
   edit_phdr(file, 0, [](Elf64_Phdr& p) { p.p_type = PT_NOTE; });
   ElfImage image = parse_elf(file);
   ASSERT_EQ(image.segments.size(), 1u);
@@ -91,63 +83,63 @@ TEST(ElfLoader, RejectsWrongFiles) {
   EXPECT_EQ(error_of({}), "not an ELF file");
   EXPECT_EQ(error_of({'#', '!', '/', 'b', 'i', 'n'}), "not an ELF file");
 
-  auto file = tiny_elf();
+  auto file = two_segment_elf();
   file[EI_CLASS] = ELFCLASS32;
   EXPECT_EQ(error_of(file), "32-bit ELF file: densevm boots ELF64 x86-64 kernels");
 
-  file = tiny_elf();
+  file = two_segment_elf();
   file[EI_DATA] = ELFDATA2MSB;
   EXPECT_EQ(error_of(file), "big-endian ELF file: densevm boots ELF64 x86-64 kernels");
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_header(file, [](Elf64_Ehdr& h) { h.e_machine = EM_AARCH64; });
   EXPECT_EQ(error_of(file), "ELF file is for machine 183, not x86-64");
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_header(file, [](Elf64_Ehdr& h) { h.e_type = ET_DYN; });
   EXPECT_EQ(error_of(file), "ELF file is not an executable (type 3)");
 }
 
 TEST(ElfLoader, RejectsBadSegments) {
-  auto file = tiny_elf();
+  auto file = two_segment_elf();
   edit_phdr(file, 1, [](Elf64_Phdr& p) { p.p_filesz = 0x200; });
   EXPECT_EQ(error_of(file), "ELF segment 1 (paddr 0x200000) has filesz 0x200 > memsz 0x100");
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_phdr(file, 0, [](Elf64_Phdr& p) { p.p_offset = ~uint64_t{0} - 1; });
   EXPECT_NE(error_of(file).find("lies past the end of the file"), std::string::npos);
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_phdr(file, 1, [](Elf64_Phdr& p) { p.p_paddr = ~uint64_t{0} - 0x10; });
   EXPECT_NE(error_of(file).find("overflows the address space"), std::string::npos);
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_phdr(file, 1, [](Elf64_Phdr& p) { p.p_paddr = 0x100002; });
   EXPECT_NE(error_of(file).find("overlap"), std::string::npos);
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_phdr(file, 0, [](Elf64_Phdr& p) { p.p_type = PT_NOTE; });
   edit_phdr(file, 1, [](Elf64_Phdr& p) { p.p_type = PT_NULL; });
   EXPECT_EQ(error_of(file), "ELF file has no PT_LOAD segment");
 }
 
 TEST(ElfLoader, RejectsBadProgramHeaderTable) {
-  auto file = tiny_elf();
+  auto file = two_segment_elf();
   edit_header(file, [](Elf64_Ehdr& h) { h.e_phnum = PN_XNUM; });
   EXPECT_EQ(error_of(file), "ELF file claims 65535 program headers (at most 1024 supported)");
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_header(file, [](Elf64_Ehdr& h) { h.e_phoff = ~uint64_t{0} - 8; });
   EXPECT_NE(error_of(file).find("truncated ELF file: program headers"), std::string::npos);
 
-  file = tiny_elf();
+  file = two_segment_elf();
   edit_header(file, [](Elf64_Ehdr& h) { h.e_phentsize = 32; });
   EXPECT_EQ(error_of(file), "ELF program header entries are 32 bytes, expected 56");
 }
 
 // Every prefix of a valid file must fail cleanly (or parse), never read out of bounds.
 TEST(ElfLoader, EveryTruncationFailsCleanly) {
-  const auto file = tiny_elf();
+  const auto file = two_segment_elf();
   for (size_t len = 0; len < file.size(); ++len) {
     std::vector<uint8_t> prefix(file.begin(), file.begin() + static_cast<ptrdiff_t>(len));
     const std::string error = error_of(prefix);
@@ -160,7 +152,7 @@ TEST(ElfLoader, EveryTruncationFailsCleanly) {
 // Random bytes, and random corruption of a valid header, must only ever throw or parse.
 TEST(ElfLoader, RandomInputNeverCrashes) {
   std::mt19937_64 rng(42);
-  const auto valid = tiny_elf();
+  const auto valid = two_segment_elf();
   for (int round = 0; round < 20000; ++round) {
     std::vector<uint8_t> file;
     if (round % 2 == 0) {
@@ -183,7 +175,7 @@ TEST(ElfLoader, RandomInputNeverCrashes) {
 
 TEST(ElfLoader, LoadsFileAndNamesPathInErrors) {
   const std::string path = ::testing::TempDir() + "densevm_elf_test_" + std::to_string(::getpid());
-  const auto valid = tiny_elf();
+  const auto valid = two_segment_elf();
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(valid.data()),
              static_cast<std::streamsize>(valid.size()));

@@ -204,6 +204,12 @@ cpu::Vcpu& FlatVm::vcpu() { return impl_->vcpu; }
 void FlatVm::set_port_input(uint16_t port, uint32_t value) { impl_->bus.inputs_[port] = value; }
 const std::vector<PortWrite>& FlatVm::port_writes() const { return impl_->bus.writes_; }
 
+RunOutcome FlatVm::run_code(uint64_t gva, const std::vector<uint8_t>& code, uint64_t max_instructions) {
+  write(gva, code.data(), code.size());
+  set_rip(gva);
+  return run_until(gva + code.size(), max_instructions);
+}
+
 RunOutcome FlatVm::run_until(uint64_t stop_rip, uint64_t max_instructions) {
   RunOutcome out;
   cpu::Vcpu& v = impl_->vcpu;

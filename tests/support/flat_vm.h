@@ -77,6 +77,8 @@ class FlatVm {
   // the vCPU stops, or max_instructions retire. Exceptions are reported, not delivered
   // (unless vcpu().set_deliver_exceptions(true); then a halted handler reports "halted").
   RunOutcome run_until(uint64_t stop_rip, uint64_t max_instructions);
+  // Writes `code` at `gva`, sets RIP there and runs it to its end: the instruction tests' run.
+  RunOutcome run_code(uint64_t gva, const std::vector<uint8_t>& code, uint64_t max_instructions);
 
   // System-level tests: the vCPU itself (CpuState, set_deliver_exceptions, set_cpl,
   // counters), and the I/O ports. A port without an input reads all ones.

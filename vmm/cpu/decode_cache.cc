@@ -1,25 +1,42 @@
 #include "vmm/cpu/decode_cache.h"
 
-#include <algorithm>
-
 namespace densevm::cpu {
 
+DecodedPage::DecodedPage(uint64_t& held) : held_(held) { add_bytes(sizeof(DecodedPage)); }
+
+DecodedPage::~DecodedPage() { held_ -= bytes_; }
+
+void DecodedPage::add_bytes(uint64_t n) {
+  bytes_ += n;
+  held_ += n;
+}
+
 const DecodedInsn* DecodedPage::insert(unsigned offset, const DecodedInsn& insn) {
-  if (used_in_last_ == kChunk) {
-    chunks_.push_back(std::make_unique<DecodedInsn[]>(kChunk));
-    used_in_last_ = 0;
+  std::unique_ptr<Line>& line = lines_[offset / kLineBytes];
+  if (line == nullptr) {
+    line = std::make_unique<Line>();
+    add_bytes(sizeof(Line));
   }
-  DecodedInsn* rec = &chunks_.back()[used_in_last_++];
+  uint16_t& number = line->record[offset % kLineBytes];
+  if (number == 0) {
+    // One record per offset: at most kPageBytes records, so the number fits.
+    if (records_ == chunks_.size() * kChunk) {
+      const size_t capacity = chunks_.capacity();
+      chunks_.push_back(std::make_unique<DecodedInsn[]>(kChunk));
+      add_bytes(kChunk * sizeof(DecodedInsn) + (chunks_.capacity() - capacity) * sizeof(chunks_[0]));
+    }
+    number = static_cast<uint16_t>(++records_);
+  }
+  DecodedInsn* rec = record(number - 1u);
   *rec = insn;
-  slots_[offset] = rec;
   return rec;
 }
 
 void DecodedPage::reset() {
-  std::fill_n(slots_.get(), kPageBytes, nullptr);
-  // Keep one chunk for reuse; the page is likely to be decoded again.
-  if (chunks_.size() > 1) chunks_.resize(1);
-  used_in_last_ = chunks_.empty() ? kChunk : 0;
+  for (std::unique_ptr<Line>& line : lines_) {
+    if (line != nullptr) line->record.fill(0);
+  }
+  records_ = 0;
   stale_ = false;
 }
 
@@ -28,8 +45,12 @@ DecodedPage* DecodeCache::get(uint64_t gpa_page) {
   if (gpa_page == last_gpa_page_) {
     page = last_;
   } else {
+    if (held_ > max_bytes_) {
+      clear();
+      ++flushes_;
+    }
     auto& entry = pages_[gpa_page];
-    if (!entry) entry = std::make_unique<DecodedPage>();
+    if (!entry) entry = std::make_unique<DecodedPage>(held_);
     page = entry.get();
     last_gpa_page_ = gpa_page;
     last_ = page;
@@ -43,6 +64,11 @@ bool DecodeCache::invalidate(uint64_t gpa_page) {
   if (it == pages_.end()) return false;
   it->second->stale_ = true;
   return true;
+}
+
+uint64_t DecodeCache::bytes() const {
+  // A map node: the key, the pointer, the next link and the cached hash; and the buckets.
+  return held_ + pages_.size() * 4 * sizeof(uint64_t) + pages_.bucket_count() * sizeof(void*);
 }
 
 void DecodeCache::clear() {

@@ -24,10 +24,8 @@ class InsnBit : public ::testing::Test {
     vm_.map(kData, 0x1000, FlatVm::kRead | FlatVm::kWrite);
   }
   RunOutcome run(const std::vector<uint8_t>& code, uint64_t flags = 0x2) {
-    vm_.write(kCode, code.data(), code.size());
-    vm_.set_rip(kCode);
     vm_.set_rflags(flags);
-    return vm_.run_until(kCode + code.size(), 100);
+    return vm_.run_code(kCode, code, 100);
   }
   uint64_t load64(uint64_t va) const {
     uint64_t v = 0;

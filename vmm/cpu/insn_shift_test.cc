@@ -28,10 +28,8 @@ class InsnShift : public ::testing::Test {
     vm_.map(kReadOnly, 0x1000, FlatVm::kRead);
   }
   RunOutcome run(const std::vector<uint8_t>& code, uint64_t flags = 0x2) {
-    vm_.write(kCode, code.data(), code.size());
-    vm_.set_rip(kCode);
     vm_.set_rflags(flags);
-    return vm_.run_until(kCode + code.size(), 100);
+    return vm_.run_code(kCode, code, 100);
   }
   uint64_t status() const { return vm_.rflags() & kStatus; }
 

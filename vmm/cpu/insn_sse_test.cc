@@ -30,9 +30,7 @@ class SseTest : public ::testing::Test {
   Xmm& xmm(unsigned i) { return state().fpu.xmm[i]; }
 
   RunOutcome run(const Bytes& code) {
-    vm_.write(kCode, code.data(), code.size());
-    vm_.set_rip(kCode);
-    return vm_.run_until(kCode + code.size(), 100);
+    return vm_.run_code(kCode, code, 100);
   }
   void expect_fault(const RunOutcome& out, uint8_t vector) {
     EXPECT_EQ(out.kind, RunOutcome::Kind::kException) << out.message;

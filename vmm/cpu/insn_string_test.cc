@@ -32,10 +32,8 @@ class InsnString : public ::testing::Test {
     vm_.map(kAlias, 0x1000, FlatVm::kRead | FlatVm::kWrite);
   }
   RunOutcome run(const std::vector<uint8_t>& code, uint64_t flags = 0x2) {
-    vm_.write(kCode, code.data(), code.size());
-    vm_.set_rip(kCode);
     vm_.set_rflags(flags);
-    return vm_.run_until(kCode + code.size(), 1000);
+    return vm_.run_code(kCode, code, 1000);
   }
   std::vector<uint8_t> bytes(uint64_t va, size_t n) const {
     std::vector<uint8_t> out(n);

@@ -30,9 +30,7 @@ class X87Test : public ::testing::Test {
   FpuState& fpu() { return state().fpu; }
 
   RunOutcome run(const Bytes& code) {
-    vm_.write(kCode, code.data(), code.size());
-    vm_.set_rip(kCode);
-    return vm_.run_until(kCode + code.size(), 100);
+    return vm_.run_code(kCode, code, 100);
   }
   void ok(const Bytes& code) {
     const RunOutcome out = run(code);

@@ -107,19 +107,19 @@ PagingContext Vcpu::paging_context() const {
 }
 
 void Vcpu::flush_tlb() {
-  for (auto& view : tlb_) {
-    for (auto& e : view) e = TlbEntry{};
+  auto* bytes = reinterpret_cast<uint8_t*>(&tlb_[0]);
+  for (size_t p = 0; p < kTlbHostPages; ++p) {
+    if ((tlb_touched_ >> p) & 1) std::memset(bytes + p * kPageSize, 0, kPageSize);
   }
+  tlb_touched_ = 0;
   break_inner_ = true;
 }
 
 void Vcpu::flush_tlb_gpa(Gpa begin, Gpa end) {
   const uint64_t first = begin.page_number(), last = end.page_number();
-  for (auto& view : tlb_) {
-    for (auto& e : view) {
-      if (e.read_tag != 1 && e.gpa_page >= first && e.gpa_page < last) e = TlbEntry{};
-    }
-  }
+  for_each_filled_tlb_entry([&](TlbEntry& e) {
+    if (e.read_tag != 0 && e.gpa_page >= first && e.gpa_page < last) e = TlbEntry{};
+  });
   break_inner_ = true;
 }
 
@@ -151,18 +151,22 @@ bool Vcpu::translate(uint64_t va, Access access, Translation& out) {
     case Translation::Kind::kRam:
       break;
   }
-  const uint64_t page_va = va & ~kPageMask;
+  const uint64_t page_va = va & ~kPageMask, tag = tlb_tag(va);
   TlbEntry& e = tlb_entry(va);
-  if (e.read_tag != page_va) e = TlbEntry{};
+  // An entry in a page of the TLB never written is zero: not read (a read of a fresh page
+  // before its write is two faults).
+  const bool fresh = !tlb_touched(e);
+  tlb_touch(e);
+  if (fresh || e.read_tag != tag) e = TlbEntry{};
   e.addend = reinterpret_cast<uint64_t>(out.host_page) - page_va;
   e.gpa_page = out.gpa.page_number();
-  e.read_tag = page_va;
+  e.read_tag = tag;
   // A write entry only after a write walk: the guest dirty bit is set by that walk.
   if (access == Access::kWrite && out.writable && !out.write_tracked &&
       !tracking_.tracked(out.gpa)) {
-    e.write_tag = page_va;
+    e.write_tag = tag;
   }
-  if (access == Access::kExec) e.exec_tag = page_va;
+  if (access == Access::kExec) e.exec_tag = tag;
   return true;
 }
 
@@ -212,7 +216,7 @@ uint8_t* Vcpu::page_pointer(uint64_t va, Access access) {
   const TlbEntry& e = tlb_entry(va);
   const uint64_t page_va = va & ~kPageMask;
   const uint64_t tag = access == Access::kWrite ? e.write_tag : e.read_tag;
-  if (tag == page_va) return reinterpret_cast<uint8_t*>(page_va + e.addend);
+  if (tag == tlb_tag(va)) return reinterpret_cast<uint8_t*>(page_va + e.addend);
   return nullptr;
 }
 
@@ -225,7 +229,7 @@ void Vcpu::handle_tracked_write(Gpa gpa, unsigned size) {
 bool Vcpu::fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& host) {
   const uint64_t rip = s_.rip;
   page_va = rip & ~kPageMask;
-  if (tlb_entry(rip).exec_tag != page_va) {
+  if (tlb_entry(rip).exec_tag != tlb_tag(rip)) {
     Translation t;
     if (!translate(rip, Access::kExec, t)) return false;
     if (t.kind != Translation::Kind::kRam) {
@@ -245,9 +249,7 @@ bool Vcpu::fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& hos
   if (!(tracking_.reasons(gpa) & PageTracking::kCode)) {
     tracking_.set(gpa, PageTracking::kCode);
     // Writes to this page must now trap: drop write entries that may map it.
-    for (auto& view : tlb_) {
-      for (auto& entry : view) entry.write_tag = 1;
-    }
+    for_each_filled_tlb_entry([](TlbEntry& entry) { entry.write_tag = 0; });
   }
   return true;
 }

@@ -28,10 +28,10 @@ void Vcpu::write_cr4(uint64_t v) {
 }
 
 void Vcpu::invlpg(uint64_t va) {
-  const uint64_t page_va = va & ~kPageMask;
-  for (auto& view : tlb_) {
-    TlbEntry& e = view[(va >> kPageShift) & (kTlbSize - 1)];
-    if (e.read_tag == page_va || e.exec_tag == page_va) e = TlbEntry{};
+  const uint64_t tag = tlb_tag(va);
+  for (size_t view = 0; view < 2; ++view) {
+    TlbEntry& e = tlb_[view * kTlbSize + ((va >> kPageShift) & (kTlbSize - 1))];
+    if (e.read_tag == tag || e.exec_tag == tag) e = TlbEntry{};
   }
   ++counters_.invlpg;
   break_inner_ = true;

@@ -144,7 +144,8 @@ bool BlockEmitter::effective_address(const Site& s, const Gp& out) {
 
 void BlockEmitter::tlb_lookup(const Gp& va, unsigned size, int32_t tag, const Label& slow) {
   // Entry (va >> 12) % kTlbEntries of the current view; one tag compare covers a crossing access:
-  // the last byte's page is never the tag in the first byte's slot.
+  // the last byte's page is never the tag in the first byte's slot. A tag is page | 0xfff
+  // (Vcpu::tlb_tag), so an all-zero entry never matches.
   a_.mov(r8, qword_ptr(rbx, l_.tlb_view));
   a_.mov(r9, va);
   a_.shr(r9, 12);
@@ -152,7 +153,7 @@ void BlockEmitter::tlb_lookup(const Gp& va, unsigned size, int32_t tag, const La
   a_.lea(r9, ptr(r9, r9, 2));
   a_.lea(r8, ptr(r8, r9, 3));
   if (size == 1) a_.mov(r9, va); else a_.lea(r9, ptr(va, static_cast<int32_t>(size - 1)));
-  a_.and_(r9, -4096);
+  a_.or_(r9, 0xfff);
   a_.cmp(r9, qword_ptr(r8, tag));
   a_.jne(slow);
   a_.mov(r9, qword_ptr(r8, VcpuAccess::kTlbAddend));

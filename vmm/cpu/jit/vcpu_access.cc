@@ -111,7 +111,7 @@ NextBlock VcpuAccess::next_block(Vcpu* v, uint64_t target, uint64_t page_va) {
   // Another page: the run loop's outer iteration would look for an interrupt first.
   if (target_page != page_va && v->irq_pending_) return {nullptr, 0};
   const Vcpu::TlbEntry& e = v->tlb_entry(target);
-  if (e.exec_tag != target_page) return {nullptr, 0};
+  if (e.exec_tag != Vcpu::tlb_tag(target)) return {nullptr, 0};
   const Block* b = v->jit_->linked_block((e.gpa_page << kPageShift) | (target & kPageMask));
   if (b == nullptr) return {nullptr, 0};
   return {b->code, target_page};
