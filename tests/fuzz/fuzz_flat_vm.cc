@@ -49,16 +49,25 @@ size_t g_input_size = 0;
   std::abort();
 }
 
+// One VM per CPL (0 or 3: [cpl & 1]), made once and reset() before each input, which starts
+// it as new (state, memory, soft TLB, decoded code): the same input runs the same way
+// whatever ran before it.
+FlatVm& machine(unsigned cpl) {
+  static FlatVm vms[2] = {FlatVm(0), FlatVm(3)};
+  return vms[cpl & 1];
+}
+
 void run_at(unsigned cpl, const uint8_t* data, size_t size) {
-  FlatVm vm(cpl);
+  FlatVm& vm = machine(cpl);
+  vm.reset();
   vm.map(kCodeBase, kCodeSize, FlatVm::kRead | FlatVm::kWrite | FlatVm::kExec);
   vm.map(kDataBase, kDataSize, FlatVm::kRead | FlatVm::kWrite);
   // The kernel's tables and handlers read-only: nothing the code does can change them.
   vm.map(kKernelBase, 0x2000, FlatVm::kRead);
   vm.map(kKernelBase + 0x2000, 0x1000, FlatVm::kRead | FlatVm::kExec);
   vm.map(kKernelStack, 0x3000, FlatVm::kRead | FlatVm::kWrite);
-  const std::vector<uint8_t> pages = kKernel.pages();
-  vm.write(kKernelBase, pages.data(), pages.size());
+  static const std::vector<uint8_t> kernel_pages = kKernel.pages();
+  vm.write(kKernelBase, kernel_pages.data(), kernel_pages.size());
   vm.write(kCodeBase, data, size);
   // Registers point into the data region more often than not, so memory operands reach
   // mapped memory; the rest are taken from the input itself.

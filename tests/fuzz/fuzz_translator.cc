@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,9 +60,37 @@ size_t g_input_size = 0;
   std::abort();
 }
 
+// The VMs, made once and reset() before each input: a new VM, its code arena and pages
+// cost more than the run itself. Each input still starts from a machine as new (its state,
+// memory, soft TLB, decoded and translated code), so an input's run does not depend on the
+// ones before it. Indexed by CPL (0 or 3: [cpl & 1]); the translating ones also by heat.
+struct Machines {
+  std::unique_ptr<FlatVm> interp[2];
+  std::unique_ptr<FlatVm> jit[2][std::size(kHeat)];
+  Machines() {
+    for (const unsigned cpl : {0u, 3u}) {
+      interp[cpl & 1] = std::make_unique<FlatVm>(cpl);
+      for (size_t h = 0; h < std::size(kHeat); ++h) {
+        auto vm = std::make_unique<FlatVm>(cpl);
+        std::string error;
+        if (!vm->vcpu().enable_translation({.hot_threshold = kHeat[h], .cache_bytes = 1 << 20}, &error)) {
+          fail("translator unavailable: " + error, cpl, 0);
+        }
+        jit[cpl & 1][h] = std::move(vm);
+      }
+    }
+  }
+};
+
+Machines& machines() {
+  static Machines m;
+  return m;
+}
+
 void set_up(FlatVm& vm, unsigned cpl, bool next_page_executable, const uint8_t* code,
             size_t size) {
   constexpr unsigned kRwx = FlatVm::kRead | FlatVm::kWrite | FlatVm::kExec;
+  vm.reset();
   vm.map(kCodeBase & ~uint64_t{0xfff}, 0x1000, kRwx);
   vm.map((kCodeBase & ~uint64_t{0xfff}) + 0x1000, 0x1000,
          next_page_executable ? kRwx : FlatVm::kRead | FlatVm::kWrite);
@@ -68,8 +98,8 @@ void set_up(FlatVm& vm, unsigned cpl, bool next_page_executable, const uint8_t* 
   vm.map(kKernelBase, 0x2000, FlatVm::kRead);
   vm.map(kKernelBase + 0x2000, 0x1000, FlatVm::kRead | FlatVm::kExec);
   vm.map(kKernelStack, 0x3000, FlatVm::kRead | FlatVm::kWrite);
-  const std::vector<uint8_t> pages = kKernel.pages();
-  vm.write(kKernelBase, pages.data(), pages.size());
+  static const std::vector<uint8_t> kernel_pages = kKernel.pages();
+  vm.write(kKernelBase, kernel_pages.data(), kernel_pages.size());
   vm.write(kCodeBase, code, size);
   for (unsigned i = 0; i < 16; ++i) {
     uint64_t v = 0;
@@ -115,11 +145,9 @@ void compare_memory(FlatVm& a, FlatVm& b, unsigned cpl) {
 }
 
 void run_at(unsigned cpl, uint8_t control, const uint8_t* code, size_t size) {
-  FlatVm interp(cpl), jit(cpl);
-  std::string error;
-  if (!jit.vcpu().enable_translation({.hot_threshold = kHeat[(control >> 4) % 3], .cache_bytes = 1 << 20}, &error)) {
-    fail("translator unavailable: " + error, cpl, 0);
-  }
+  FlatVm& interp = *machines().interp[cpl & 1];
+  FlatVm& jit = *machines().jit[cpl & 1][(control >> 4) % std::size(kHeat)];
+  const densevm::cpu::jit::Stats before = jit.vcpu().translation_stats();
   const bool next_page_executable = (control >> 6) & 1;
   set_up(interp, cpl, next_page_executable, code, size);
   set_up(jit, cpl, next_page_executable, code, size);
@@ -137,8 +165,9 @@ void run_at(unsigned cpl, uint8_t control, const uint8_t* code, size_t size) {
       interp.vcpu().counters().retired;
   stats.exceptions += interp.vcpu().counters().exceptions;
   stats.unimplemented_ud += interp.vcpu().counters().unimplemented_ud;
-  stats.translated_instructions += jit.vcpu().translation_stats().retired_translated;
-  stats.translated_blocks += jit.vcpu().translation_stats().blocks_translated;
+  const densevm::cpu::jit::Stats after = jit.vcpu().translation_stats();
+  stats.translated_instructions += after.retired_translated - before.retired_translated;
+  stats.translated_blocks += after.blocks_translated - before.blocks_translated;
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace {
 class FlatMmu final : public Mmu {
  public:
   struct Page {
-    std::unique_ptr<uint8_t[]> bytes{new uint8_t[kPageSize]()};
+    std::unique_ptr<uint8_t[]> bytes;
     unsigned perms = 0;
   };
 
@@ -51,7 +51,22 @@ class FlatMmu final : public Mmu {
   void cr3_loaded(const PagingContext&) override {}
   const char* mode_name() const override { return "flat"; }
 
+  // A zeroed page: one that reset() gave back, else a new one.
+  std::unique_ptr<uint8_t[]> new_page() {
+    if (spare_.empty()) return std::unique_ptr<uint8_t[]>(new uint8_t[kPageSize]());
+    std::unique_ptr<uint8_t[]> page = std::move(spare_.back());
+    spare_.pop_back();
+    std::memset(page.get(), 0, kPageSize);
+    return page;
+  }
+  // Unmaps every page, keeping its buffer for the next map().
+  void unmap_all() {
+    for (auto& [number, page] : pages_) spare_.push_back(std::move(page.bytes));
+    pages_.clear();
+  }
+
   std::unordered_map<uint64_t, Page> pages_;
+  std::vector<std::unique_ptr<uint8_t[]>> spare_;
 };
 
 class NullBus final : public DeviceBus {
@@ -72,11 +87,14 @@ class NullBus final : public DeviceBus {
 
 }  // namespace
 
+constexpr uint64_t kTrackedPages = uint64_t{1} << 22;
+
 struct FlatVm::Impl {
   FlatMmu mmu;
   NullBus bus;
-  PageTracking tracking{uint64_t{1} << 22};
+  PageTracking tracking{kTrackedPages};
   cpu::Vcpu vcpu{mmu, bus, tracking};
+  cpu::VcpuState initial;  // as constructed: what reset() restores
 
   uint8_t* byte(uint64_t va) {
     auto it = mmu.pages_.find(va >> kPageShift);
@@ -97,13 +115,26 @@ FlatVm::FlatVm(unsigned cpl) : impl_(std::make_unique<Impl>()) {
   s.ss = cpl == 3 ? 0x23 : 0x10;
   impl_->vcpu.set_cpl(s.cpl);
   impl_->vcpu.set_deliver_exceptions(false);
+  impl_->initial = impl_->vcpu.save();
+}
+
+void FlatVm::reset() {
+  Impl& m = *impl_;
+  m.mmu.unmap_all();
+  m.bus.inputs_.clear();
+  m.bus.writes_.clear();
+  m.tracking = PageTracking(kTrackedPages);
+  // kReplaced: the soft TLB, every decoded instruction and every translation go too.
+  m.vcpu.restore(m.initial, cpu::RestoredMemory::kReplaced);
 }
 
 FlatVm::~FlatVm() = default;
 
 void FlatVm::map(uint64_t gva, uint64_t size, unsigned perms) {
   for (uint64_t p = gva & ~kPageMask; p < gva + size; p += kPageSize) {
-    impl_->mmu.pages_[p >> kPageShift].perms = perms;
+    FlatMmu::Page& page = impl_->mmu.pages_[p >> kPageShift];
+    if (!page.bytes) page.bytes = impl_->mmu.new_page();
+    page.perms = perms;
   }
   impl_->vcpu.flush_tlb();
 }

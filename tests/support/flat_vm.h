@@ -50,6 +50,13 @@ class FlatVm {
   FlatVm(const FlatVm&) = delete;
   FlatVm& operator=(const FlatVm&) = delete;
 
+  // Back to the state the constructor left, for the next of many runs without the cost of a
+  // new VM (the fuzz drivers): every page unmapped (its buffer kept for later map()s), the
+  // vCPU's state, counters, soft TLB, decoded instructions and translations as new (the
+  // translator stays enabled, its cache emptied; translation_stats() keeps counting), no
+  // port inputs or writes.
+  void reset();
+
   // Maps [gva, gva+size) identity, page-granular; size rounded up to 4 KiB. Memory reads zero.
   void map(uint64_t gva, uint64_t size, unsigned perms);
   void write(uint64_t gva, const void* data, size_t size);

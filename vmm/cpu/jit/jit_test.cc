@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -317,6 +318,60 @@ TEST(Translator, AFullCacheIsFlushedAndStaysBounded) {
   EXPECT_EQ(t.jit().rip(), kCode + code.size() - 2) << "the code did not end";
   EXPECT_GE(t.stats().flushes, 2u);
   EXPECT_GT(t.stats().blocks_translated, 3 * 2000u);
+}
+
+// The fuzz drivers reuse one translating FlatVm for every input: after reset() a program
+// must run as on a new VM (memory zeroed, registers and counters as constructed, the
+// translations of the last program gone), or one input's result would depend on the last.
+TEST(FlatVmReset, RunsTheNextProgramAsANewVmDoes) {
+  const std::vector<uint8_t> first = {0xC7, 0x07, 0x11, 0x11, 0x11, 0x11,  // mov dword [rdi], 0x11111111
+                                      0x48, 0xFF, 0xC0,                    // inc rax
+                                      0x0F, 0x0B};                         // ud2
+  const std::vector<uint8_t> second = {0xB8, 0x07, 0x00, 0x00, 0x00,  // mov eax, 7
+                                       0x01, 0x07,                    // add [rdi], eax
+                                       0x48, 0xFF, 0xC0,              // inc rax
+                                       0x0F, 0x0B};                   // ud2
+  auto load = [](FlatVm& vm, const std::vector<uint8_t>& code) {
+    vm.map(kCode, 0x1000, FlatVm::kRead | FlatVm::kExec);
+    vm.map(kData, 0x1000, FlatVm::kRead | FlatVm::kWrite);
+    vm.write(kCode, code.data(), code.size());
+    vm.set_gpr(7, kData);
+    vm.set_rip(kCode);
+  };
+  FlatVm fresh, reused;
+  std::string error;
+  ASSERT_TRUE(fresh.vcpu().enable_translation({.hot_threshold = 0}, &error)) << error;
+  ASSERT_TRUE(reused.vcpu().enable_translation({.hot_threshold = 0}, &error)) << error;
+  load(reused, first);
+  ASSERT_EQ(reused.vcpu().run(100).reason, cpu::StopReason::kException);
+  // A page the next program must not see; like the first program's two, its buffer is
+  // nonzero at offset 0, so whichever of them the next map() reuses must be zeroed.
+  reused.map(0x30000000, 0x1000, FlatVm::kRead | FlatVm::kWrite);
+  const uint32_t marker = 0xAAAAAAAA;
+  reused.write(0x30000000, &marker, 4);
+
+  reused.reset();
+  load(reused, second);
+  load(fresh, second);
+  const cpu::jit::Stats before = reused.vcpu().translation_stats();
+  const cpu::RunResult a = fresh.vcpu().run(100), b = reused.vcpu().run(100);
+  EXPECT_EQ(a.reason, cpu::StopReason::kException);
+  EXPECT_EQ(b.reason, a.reason);
+  EXPECT_EQ(b.retired, a.retired);
+  EXPECT_EQ(reused.vcpu().counters().retired, 3u);
+  EXPECT_EQ(reused.vcpu().counters().retired, fresh.vcpu().counters().retired);
+  EXPECT_EQ(reused.gpr(0), 8u);  // rax from 0, as on the new VM
+  EXPECT_EQ(reused.gpr(0), fresh.gpr(0));
+  EXPECT_EQ(reused.rip(), fresh.rip());
+  EXPECT_EQ(reused.rflags(), fresh.rflags());
+  uint32_t x = 0, y = 0;
+  fresh.read(kData, &x, 4);
+  reused.read(kData, &y, 4);
+  EXPECT_EQ(x, 7u);
+  EXPECT_EQ(y, x);  // the first program's 0x11111111 is gone
+  EXPECT_EQ(reused.vcpu().translation_stats().blocks_translated - before.blocks_translated,
+            fresh.vcpu().translation_stats().blocks_translated);
+  EXPECT_THROW(reused.read(0x30000000, &y, 4), std::out_of_range);
 }
 
 }  // namespace
