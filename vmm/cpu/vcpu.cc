@@ -256,45 +256,36 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   const unsigned off = static_cast<unsigned>(s_.rip - page_va);
   const unsigned avail = static_cast<unsigned>(kPageSize) - off;
   DecodedInsn d;
-  const DecodeStatus st = decode_instruction(host + off, avail, d);
-  if (st == DecodeStatus::kNeedMoreBytes && avail < 15) return decode_across(page_va, host);
-  ++counters_.decodes;
-  if (!usable(st, d)) return nullptr;
-  return page->insert(off, d);
-}
-
-// The instruction continues on the next page: decoded from a copy, never cached in either
-// page (scratch_ keeps the last one with its bytes).
-const DecodedInsn* Vcpu::decode_across(uint64_t page_va, const uint8_t* host) {
-  const unsigned off = static_cast<unsigned>(s_.rip - page_va);
-  const unsigned avail = static_cast<unsigned>(kPageSize) - off;
+  DecodeStatus st = decode_instruction(host + off, avail, d);
   uint8_t buf[15] = {};
-  std::memcpy(buf, host + off, avail);
-  insn_rip_ = s_.rip;
-  if (!access_slow(page_va + kPageSize, buf + avail, 15 - avail, Access::kExec)) return nullptr;
-  if (scratch_valid_ && std::memcmp(buf, scratch_bytes_, sizeof(buf)) == 0) return &scratch_;
-  DecodedInsn d;
-  const DecodeStatus st = decode_instruction(buf, sizeof(buf), d);
+  bool crosses = false;
+  if (st == DecodeStatus::kNeedMoreBytes && avail < 15) {
+    // The instruction continues on the next page: decode it from a copy, never cached in
+    // either page (scratch_ keeps the last one with its bytes).
+    std::memcpy(buf, host + off, avail);
+    insn_rip_ = s_.rip;
+    if (!access_slow(page_va + kPageSize, buf + avail, 15 - avail, Access::kExec)) return nullptr;
+    if (scratch_valid_ && std::memcmp(buf, scratch_bytes_, sizeof(buf)) == 0) return &scratch_;
+    st = decode_instruction(buf, 15, d);
+    crosses = true;
+  }
   ++counters_.decodes;
-  if (!usable(st, d)) return nullptr;
-  scratch_ = d;
-  std::memcpy(scratch_bytes_, buf, sizeof(buf));
-  scratch_valid_ = true;
-  return &scratch_;
-}
-
-// #UD for bytes that decode to nothing; an instruction the interpreter lacks raises #UD
-// when it runs (cached like any other, so running it again needs no decode).
-bool Vcpu::usable(DecodeStatus st, DecodedInsn& d) {
   if (st == DecodeStatus::kInvalid || st == DecodeStatus::kNeedMoreBytes) {
     insn_rip_ = s_.rip;
     raise(kVecUd);
-    return false;
+    return nullptr;
   }
   if (st == DecodeStatus::kUnsupported) {
+    // Cached like any instruction: executing it again raises #UD again without a decode.
     d.handler = [](Vcpu& v, const DecodedInsn& insn) { return v.raise_unimplemented(insn); };
   }
-  return true;
+  if (crosses) {
+    scratch_ = d;
+    std::memcpy(scratch_bytes_, buf, sizeof(buf));
+    scratch_valid_ = true;
+    return &scratch_;
+  }
+  return page->insert(off, d);
 }
 
 namespace {

@@ -28,8 +28,6 @@
 
 namespace densevm::cpu {
 
-enum class DecodeStatus : uint8_t;  // decoder.h
-
 namespace jit {
 class Jit;
 struct VcpuAccess;
@@ -378,10 +376,6 @@ class Vcpu {
   [[nodiscard]] bool fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& host);
   [[nodiscard]] const DecodedInsn* decode_at(DecodedPage* page, uint64_t page_va,
                                             const uint8_t* host);
-  // The instruction at RIP that continues past the page at `page_va` (bytes at `host`):
-  // the rest fetched from the next page, nullptr on a fetch fault or #UD (raised).
-  [[nodiscard]] const DecodedInsn* decode_across(uint64_t page_va, const uint8_t* host);
-  [[nodiscard]] bool usable(DecodeStatus st, DecodedInsn& d);
   // One instruction at RIP (in the page the run loop fetched) through its handler, with
   // the run loop's bookkeeping (vcpu_step.h).
   enum class Step : uint8_t { kNext, kJumped, kEndPage };

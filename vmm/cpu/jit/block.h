@@ -1,8 +1,7 @@
 // Block: one translated guest basic block — where its host code is, how many instructions
 // a run of it retires at most, and its chainable exits.
 //
-// A block depends on its guest page alone (an instruction whose bytes go on into the next
-// page ends it and is decoded when it runs), and its code never names the page's guest virtual
+// A block never crosses its guest page, and its code never names the page's guest virtual
 // address (translated code gets it in a register), so one translation serves every virtual
 // alias of the guest-physical page. Its direct jumps to other blocks of the same page are
 // patched in once the target exists (chaining); a write to the page kills all of them at

@@ -53,10 +53,6 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block) {
     const GuestInsn& g = insns[i];
     const Site s{&g, i, g.off, static_cast<uint16_t>(g.off + g.d.len)};
     needs_break_check_ = false;
-    if (g.across) {
-      emit_across(s);
-      break;
-    }
     Done done = emit_inline(s);
     if (done == Done::kNo) {
       emit_helper(s);
@@ -441,21 +437,6 @@ void BlockEmitter::emit_helper(const Site& s) {
   a_.test(eax, eax);
   a_.jnz(imm(g_.helper_exit));
   flags_ = {};
-}
-
-// The instruction crossing into the next page, then on from wherever it left RIP, into the
-// next page's block when next_block allows (as after a jump to another page: the run loop
-// would end the page run here and find nothing to do before the next page).
-void BlockEmitter::emit_across(const Site& s) {
-  a_.mov(rdi, rbx);
-  a_.lea(rsi, ptr(r12, s.off));
-  a_.lea(rdx, ptr(r13, static_cast<int32_t>(s.index)));
-  a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::exec_across)));
-  a_.test(eax, eax);
-  a_.jnz(imm(g_.helper_exit));
-  flags_ = {};
-  a_.mov(rax, qword_ptr(rbx, l_.rip));
-  continue_at(s.index + 1, rax, s.off);
 }
 
 }  // namespace densevm::cpu::jit

@@ -55,9 +55,6 @@ struct GuestInsn {
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   uint16_t off = 0;           // page offset
   const DecodedInsn* record = nullptr;  // the copy helpers get, alive as long as the block
-  // Its bytes continue on the next page: only `off` is known (the block's last instruction,
-  // decoded and run when reached, VcpuAccess::exec_across).
-  bool across = false;
 };
 
 // An explicit operand as the inline forms care: a general-purpose register, memory, an
@@ -141,7 +138,6 @@ class BlockEmitter {
   Done emit_call(const Site& s);
   Done emit_ret(const Site& s);
   void emit_helper(const Site& s);
-  void emit_across(const Site& s);
 
   // Guest registers (GprIndex; AH..BH as 16..19) as memory operands, loads and stores.
   Mem gpr(unsigned r, unsigned size) const;

@@ -138,17 +138,9 @@ Translator::Result Translator::translate(const uint8_t* page, unsigned offset, B
   insns_.clear();
   for (unsigned at = offset; at < 4096 && insns_.size() < kMaxInsns;) {
     GuestInsn& g = insns_.emplace_back();
-    // An instruction that continues on the next page ends the block, decoded when it runs
-    // (it depends on two pages; the block on this one only). One the decoder refuses is
-    // the interpreter's (it raises #UD the same way).
-    const DecodeStatus st = decode_instruction(page + at, 4096 - at, g.d, g.z, g.ops);
-    if (st == DecodeStatus::kNeedMoreBytes && 4096 - at < 15) {
-      g = GuestInsn{};
-      g.off = static_cast<uint16_t>(at);
-      g.across = true;
-      break;
-    }
-    if (st != DecodeStatus::kOk) {
+    // An instruction that continues on the next page, or that the decoder refuses, is the
+    // interpreter's (it fetches across the boundary and raises #UD the same way).
+    if (decode_instruction(page + at, 4096 - at, g.d, g.z, g.ops) != DecodeStatus::kOk) {
       insns_.pop_back();
       break;
     }

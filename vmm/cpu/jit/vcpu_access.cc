@@ -70,21 +70,6 @@ uint32_t VcpuAccess::exec_insn(Vcpu* v, const DecodedInsn* d, uint64_t insn_va,
   return 2;
 }
 
-uint32_t VcpuAccess::exec_across(Vcpu* v, uint64_t insn_va, uint64_t retired) {
-  v->counters_.retired = retired;
-  v->insn_rip_ = insn_va;
-  v->s_.rip = insn_va;
-  const uint64_t page_va = insn_va & ~kPageMask;
-  const Vcpu::TlbEntry& e = v->tlb_entry(insn_va);
-  if (e.exec_tag != page_va) return 1;
-  const DecodedInsn* d = v->decode_across(page_va, reinterpret_cast<const uint8_t*>(page_va + e.addend));
-  if (d == nullptr) {  // a fetch fault on the next page, or #UD: pending, RIP at the instruction
-    v->s_.rip = insn_va;
-    return 2;
-  }
-  return exec_insn(v, d, insn_va, retired);
-}
-
 // The run loop's state while an instruction executes, for the MMU and devices behind a
 // slow access: retired count, the instruction's RIP and the next one, SS or not.
 void VcpuAccess::enter_site(Vcpu* v, uint64_t site, uint64_t page_va, uint64_t retired) {

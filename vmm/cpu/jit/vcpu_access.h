@@ -57,10 +57,6 @@ struct VcpuAccess {
   // to go on with the next instruction, 1 to leave translated code and go on from RIP, 2 to
   // end the page run (fault, stop, halt); retired count stored either way.
   static uint32_t exec_insn(Vcpu* v, const DecodedInsn* d, uint64_t insn_va, uint64_t retired);
-  // The instruction at `insn_va`, whose bytes continue on the next page, as the run loop
-  // runs it (Vcpu::decode_across, then exec_insn's rules); returns as exec_insn does. Its
-  // page no longer in the soft TLB as code: 1 with nothing run (the run loop fetches it).
-  static uint32_t exec_across(Vcpu* v, uint64_t insn_va, uint64_t retired);
   // The soft TLB missed (or the access crosses a page): the access through Vcpu::read/write.
   static LoadResult load(Vcpu* v, uint64_t va, uint64_t site, uint64_t page_va, uint64_t retired);
   static uint64_t store(Vcpu* v, uint64_t va, uint64_t site, uint64_t page_va, uint64_t retired,
