@@ -259,13 +259,15 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   const unsigned avail = static_cast<unsigned>(kPageSize) - off;
   DecodedInsn d;
   DecodeStatus st = decode_instruction(host + off, avail, d);
-  uint8_t buf[15];
+  uint8_t buf[15] = {};
   bool crosses = false;
   if (st == DecodeStatus::kNeedMoreBytes && avail < 15) {
-    // The instruction continues on the next page: decode it from a copy, never cached.
+    // The instruction continues on the next page: decode it from a copy, never cached in
+    // either page (scratch_ keeps the last one with its bytes).
     std::memcpy(buf, host + off, avail);
     insn_rip_ = s_.rip;
     if (!access_slow(page_va + kPageSize, buf + avail, 15 - avail, Access::kExec)) return nullptr;
+    if (scratch_valid_ && std::memcmp(buf, scratch_bytes_, sizeof(buf)) == 0) return &scratch_;
     st = decode_instruction(buf, 15, d);
     crosses = true;
   }
@@ -281,6 +283,8 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
   }
   if (crosses) {
     scratch_ = d;
+    std::memcpy(scratch_bytes_, buf, sizeof(buf));
+    scratch_valid_ = true;
     return &scratch_;
   }
   return page->insert(off, d);

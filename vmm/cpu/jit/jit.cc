@@ -1,7 +1,11 @@
 #include "vmm/cpu/jit/jit.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace densevm::cpu::jit {
 
@@ -19,6 +23,10 @@ std::unique_ptr<Jit> Jit::create(const Vcpu& vcpu, const Config& config, std::st
     return nullptr;
   }
   jit->stub_bytes_ = jit->arena_->used();
+  if (std::getenv("DENSEVM_PERF_MAP") != nullptr) {
+    const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+    jit->perf_map_.reset(std::fopen(path.c_str(), "a"));
+  }
   return jit;
 }
 
@@ -72,6 +80,11 @@ Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
   if (r == Translator::Result::kOk) {
     ++stats_.blocks_translated;
     stats_.instructions_translated += b->count;
+    if (perf_map_ != nullptr) {
+      std::fprintf(perf_map_.get(), "%llx %x guest_%llx\n",
+                   static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(b->code)),
+                   b->code_bytes, static_cast<unsigned long long>(gpa));
+    }
   } else {
     b->code = nullptr;  // interpreted from now on (until the page changes)
   }

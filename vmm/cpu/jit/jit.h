@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -78,6 +79,9 @@ class Jit {
   const Jit* shared_ = nullptr;         // a frozen VM's translator (share_from)
   std::shared_ptr<const void> shared_keep_;
   Stats stats_;
+  // DENSEVM_PERF_MAP set: /tmp/perf-PID.map names each block's code for `perf report`
+  // (guest-physical address of its head), as perf's JIT interface asks.
+  std::unique_ptr<FILE, int (*)(FILE*)> perf_map_{nullptr, &fclose};
 };
 
 }  // namespace densevm::cpu::jit
