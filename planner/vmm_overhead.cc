@@ -8,19 +8,19 @@ const char* guest_code_name(GuestCode c) { return c == GuestCode::kLinux ? "linu
 // 2026-12-06): the marginal VMM memory of one more VM, --cpu auto, --mmu auto (shadow).
 // fixed: 8 memfill VMs of 64 MiB (3.56 MiB each) less their tables and code; table_ppm: the
 // slope from 32 to 384 MiB of guest memory written (shadow tables, their reverse maps and
-// the P2M: 2.7%); code: 4 booted Linux VMs of 128 MiB (89.9 MiB each, 87 MiB of guest
+// the P2M: 2.7%); code: 4 booted Linux VMs of 128 MiB (47.2 MiB each, 87 MiB of guest
 // frames) less the rest; clone code: 8 clones of a booted Linux, --share-translations on
-// (29.4 MiB each) less the rest; small: the decode caches and translations of memfill and
-// compute (0.53-0.55 MiB). The decode cache these were measured with (32 KiB of slots per
-// code page) is being replaced by a compact, bounded one: refit when it lands.
+// (6.7 MiB each) less the rest; small: the decode caches and translations of memfill and
+// compute (0.35-0.40 MiB). Refitted to the compact decode cache (vmm/cpu/decode_cache.h);
+// the first fit, with a 32 KiB slot table per code page, had 85.6 / 25.1 / 0.55 MiB.
 VmmOverhead VmmOverhead::model(GuestCode code) {
   constexpr uint64_t kKiB = 1024;
   const bool is_linux = code == GuestCode::kLinux;
   return {.kind = Kind::kModel,
           .fixed_bytes = 2048 * kKiB,
           .table_ppm = 27'000,
-          .code_bytes = (is_linux ? 87640 : 560) * kKiB,
-          .clone_code_bytes = (is_linux ? 25680 : 560) * kKiB,
+          .code_bytes = (is_linux ? 43880 : 410) * kKiB,
+          .clone_code_bytes = (is_linux ? 2420 : 410) * kKiB,
           .code = code};
 }
 

@@ -7,10 +7,12 @@
 //
 // Memory is what was decoded, not what a page could hold: a page keeps a table of record
 // pointers for each 64-byte line that has an instruction start (512 bytes) and its records in
-// chunks of 32. A booted Linux holds ~1,600 code pages,
-// ~24,000 such lines and ~264,000 instructions: 14 MiB, where a pointer per byte offset of
-// every page took 61 MiB. The cache is bounded (max_bytes, 32 MiB by default): a guest that
-// runs code at every byte offset of its RAM would otherwise cost the host ~340 KiB per page.
+// chunks of 32. A booted Linux holds ~1,600 code pages, ~24,000 such lines and ~264,000
+// instructions: 24.6 MiB, where a pointer per byte offset of every page took 61.4 MiB
+// (BENCHMARKS.md, "The VMM's own memory per VM"). The cache is bounded (max_bytes, 32 MiB by
+// default): a guest that runs code at every byte offset of its RAM would otherwise cost the
+// host ~200 KiB per page of it.
+//
 // When a page is entered with the bound passed, every page is dropped at once and counted
 // (flushes()), as the translation cache does; get() is the run loop's safe point, where no
 // handler runs and no record is held.
