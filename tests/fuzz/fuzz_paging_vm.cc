@@ -27,6 +27,7 @@
 #include "mmu/testing/test_guest.h"
 #include "tests/fuzz/fuzz_stats.h"
 #include "tests/fuzz/skipping_kernel.h"
+#include "tests/support/null_bus.h"
 #include "vmm/cpu/vcpu.h"
 
 namespace {
@@ -50,14 +51,6 @@ const SkippingKernel kSkipper{.base = kKernel,
 // Device space and memory a page table may point at: nothing of it is this VM's RAM.
 constexpr uint64_t kOutside[] = {0xfee0'0000, 0xd000'0000, TestGuest::kRamBytes,
                                  uint64_t{1} << 40, uint64_t{1} << 45, 0xffff'ffff'f000};
-
-class NullBus final : public densevm::DeviceBus {
- public:
-  uint32_t port_read(uint16_t, unsigned) override { return ~0u; }
-  void port_write(uint16_t, unsigned, uint32_t) override {}
-  uint64_t mmio_read(Gpa, unsigned) override { return ~uint64_t{0}; }
-  void mmio_write(Gpa, unsigned, uint64_t) override {}
-};
 
 const uint8_t* g_input = nullptr;
 size_t g_input_size = 0;
@@ -135,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (unsigned i = 0; i < edits; ++i) edit_tables(g, tables, data + 1 + i * kEditBytes);
 
   densevm::HybridMmu mmu(g.memory, g.tracking, modes[data[0] & 3]);
-  NullBus bus;
+  densevm::testing::NullBus bus;
   densevm::cpu::Vcpu v(mmu, bus, g.tracking, &mmu);
   mmu.set_tlb_flush([&v] { v.flush_tlb(); });
   densevm::cpu::CpuState& s = v.state();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "vmm/cpu/cpuid.h"
+#include "tests/support/null_bus.h"
 #include "vmm/cpu/vcpu.h"
 
 namespace densevm::cpu {
@@ -21,16 +22,9 @@ struct CountingMmu final : Mmu {
   uint64_t last_cr3 = 0;
 };
 
-struct NoBus final : DeviceBus {
-  uint32_t port_read(uint16_t, unsigned) override { return ~0u; }
-  void port_write(uint16_t, unsigned, uint32_t) override {}
-  uint64_t mmio_read(Gpa, unsigned) override { return ~uint64_t{0}; }
-  void mmio_write(Gpa, unsigned, uint64_t) override {}
-};
-
 TEST(VcpuFlush, Cr4WritesAreFullFlushesForTheMmu) {
   CountingMmu mmu;
-  NoBus bus;
+  densevm::testing::NullBus bus;
   PageTracking tracking(16);
   Vcpu v(mmu, bus, tracking);
   v.state().cr0 = kCr0Pe | kCr0Pg;

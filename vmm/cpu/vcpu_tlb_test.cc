@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 
+#include "tests/support/null_bus.h"
 #include "vmm/cpu/vcpu.h"
 
 namespace densevm::cpu {
@@ -35,17 +36,10 @@ struct OnePageMmu final : Mmu {
   int translations = 0;
 };
 
-struct NoBus final : DeviceBus {
-  uint32_t port_read(uint16_t, unsigned) override { return ~0u; }
-  void port_write(uint16_t, unsigned, uint32_t) override {}
-  uint64_t mmio_read(Gpa, unsigned) override { return ~uint64_t{0}; }
-  void mmio_write(Gpa, unsigned, uint64_t) override {}
-};
-
 class VcpuTlb : public ::testing::Test {
  protected:
   OnePageMmu mmu_;
-  NoBus bus_;
+  densevm::testing::NullBus bus_;
   PageTracking tracking_{16};
   Vcpu v_{mmu_, bus_, tracking_};
 };
