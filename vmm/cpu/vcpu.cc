@@ -254,23 +254,8 @@ bool Vcpu::fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& hos
   return true;
 }
 
-const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const uint8_t* host) {
-  const unsigned off = static_cast<unsigned>(s_.rip - page_va);
-  const unsigned avail = static_cast<unsigned>(kPageSize) - off;
-  DecodedInsn d;
-  DecodeStatus st = decode_instruction(host + off, avail, d);
-  uint8_t buf[15] = {};
-  bool crosses = false;
-  if (st == DecodeStatus::kNeedMoreBytes && avail < 15) {
-    // The instruction continues on the next page: decode it from a copy, never cached in
-    // either page (scratch_ keeps the last one with its bytes).
-    std::memcpy(buf, host + off, avail);
-    insn_rip_ = s_.rip;
-    if (!access_slow(page_va + kPageSize, buf + avail, 15 - avail, Access::kExec)) return nullptr;
-    if (scratch_valid_ && std::memcmp(buf, scratch_bytes_, sizeof(buf)) == 0) return &scratch_;
-    st = decode_instruction(buf, 15, d);
-    crosses = true;
-  }
+template <typename Keep>
+const DecodedInsn* Vcpu::decoded(DecodeStatus st, DecodedInsn& d, Keep keep) {
   ++counters_.decodes;
   if (st == DecodeStatus::kInvalid || st == DecodeStatus::kNeedMoreBytes) {
     insn_rip_ = s_.rip;
@@ -281,13 +266,44 @@ const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const ui
     // Cached like any instruction: executing it again raises #UD again without a decode.
     d.handler = [](Vcpu& v, const DecodedInsn& insn) { return v.raise_unimplemented(insn); };
   }
-  if (crosses) {
+  return keep();
+}
+
+const DecodedInsn* Vcpu::decode_at(DecodedPage* page, uint64_t page_va, const uint8_t* host) {
+  const unsigned off = static_cast<unsigned>(s_.rip - page_va);
+  const unsigned avail = static_cast<unsigned>(kPageSize) - off;
+  DecodedInsn d;
+  const DecodeStatus st = decode_instruction(host + off, avail, d);
+  // The instruction continues on the next page: never cached in either page.
+  if (st == DecodeStatus::kNeedMoreBytes && avail < 15) return decode_crossing(page_va, host);
+  return decoded(st, d, [&] { return page->insert(off, d); });
+}
+
+const DecodedInsn* Vcpu::decode_crossing(uint64_t page_va, const uint8_t* host) {
+  const unsigned off = static_cast<unsigned>(s_.rip - page_va);
+  const unsigned avail = static_cast<unsigned>(kPageSize) - off;
+  uint8_t buf[15] = {};
+  std::memcpy(buf, host + off, avail);
+  insn_rip_ = s_.rip;
+  // The next page's bytes as a fetch reads them: through its soft-TLB entry for fetches
+  // when it has one (a page that answered a fetch before, in this view, since the last
+  // flush), else through the MMU (which fills that entry, or faults).
+  const uint64_t next = page_va + kPageSize;
+  const TlbEntry& e = tlb_entry(next);
+  if (e.exec_tag == tlb_tag(next)) {
+    std::memcpy(buf + avail, reinterpret_cast<const uint8_t*>(next + e.addend), 15 - avail);
+  } else if (!access_slow(next, buf + avail, 15 - avail, Access::kExec)) {
+    return nullptr;
+  }
+  if (scratch_valid_ && std::memcmp(buf, scratch_bytes_, sizeof(buf)) == 0) return &scratch_;
+  DecodedInsn d;
+  const DecodeStatus st = decode_instruction(buf, 15, d);
+  return decoded(st, d, [&] {
     scratch_ = d;
     std::memcpy(scratch_bytes_, buf, sizeof(buf));
     scratch_valid_ = true;
     return &scratch_;
-  }
-  return page->insert(off, d);
+  });
 }
 
 namespace {

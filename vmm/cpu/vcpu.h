@@ -29,6 +29,8 @@
 
 namespace densevm::cpu {
 
+enum class DecodeStatus : uint8_t;  // decoder.h
+
 namespace jit {
 class Jit;
 struct VcpuAccess;
@@ -405,6 +407,15 @@ class Vcpu {
   [[nodiscard]] bool fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& host);
   [[nodiscard]] const DecodedInsn* decode_at(DecodedPage* page, uint64_t page_va,
                                             const uint8_t* host);
+  // The instruction at RIP, whose bytes run on into the next page (fewer than 15 left in
+  // the page at `host`): decoded from a copy, kept in scratch_. nullptr: the fetch of the
+  // next page faulted, or the bytes are no instruction (#UD raised).
+  [[nodiscard]] const DecodedInsn* decode_crossing(uint64_t page_va, const uint8_t* host);
+  // A decode's outcome (counted): nullptr with #UD raised for bytes that are no
+  // instruction, else the record `keep()` stores `d` in (an unimplemented instruction's
+  // raises #UD when it runs). Defined in vcpu.cc, its only user.
+  template <typename Keep>
+  [[nodiscard]] const DecodedInsn* decoded(DecodeStatus st, DecodedInsn& d, Keep keep);
   // One instruction at RIP (in the page the run loop fetched) through its handler, with
   // the run loop's bookkeeping (vcpu_step.h).
   enum class Step : uint8_t { kNext, kJumped, kEndPage };

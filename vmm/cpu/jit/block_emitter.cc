@@ -21,7 +21,7 @@ bool reads_cf(unsigned cc) { return (cc >> 1) == 1 || (cc >> 1) == 3; }
 
 void BlockEmitter::cold(std::function<void()> stub) { cold_.push_back(std::move(stub)); }
 
-void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block) {
+void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bool next_crosses) {
   block_ = &block;
   block_count_ = static_cast<unsigned>(insns.size());
   block.count = static_cast<uint16_t>(insns.size());
@@ -61,7 +61,13 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block) {
       check_break(s);
     }
     if (done == Done::kEndsBlock) break;
-    if (i + 1 == insns.size()) goto_offset(s, i + 1, s.next, false);
+    if (i + 1 == insns.size()) {
+      if (next_crosses) {
+        run_crossing(i + 1, s.next, s.off);
+      } else {
+        goto_offset(s, i + 1, s.next, false);
+      }
+    }
   }
   // Out-of-line code after the block: slow paths, fault and budget exits.
   for (size_t i = 0; i < cold_.size(); ++i) cold_[i]();
@@ -389,6 +395,30 @@ void BlockEmitter::continue_at(unsigned retired, const Gp& target, int last_off)
   a_.jmp(rax);
   a_.bind(leave);
   a_.jmp(imm(g_.epilogue));  // rax is 0: go on from RIP
+}
+
+// The run loop would step the crossing instruction next (it starts no block: the
+// translator never holds it); run_crossing does the same from here and finds the block
+// after it as next_block does. rax: its code, else 0 (go on from RIP) or 1 (end the page
+// run) in rdx.
+void BlockEmitter::run_crossing(unsigned retired, uint16_t off, int last_off) {
+  if (retired != 0) a_.lea(r13, ptr(r13, static_cast<int32_t>(retired)));
+  store_insn_rip(last_off);  // uses rax
+  a_.mov(rdi, rbx);
+  a_.lea(rsi, ptr(r12, off));
+  a_.mov(rdx, r12);
+  a_.mov(rcx, r13);
+  a_.mov(r8, r14);
+  a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::run_crossing)));
+  a_.mov(r13, qword_ptr(rbx, l_.retired));
+  Label leave = a_.newLabel();
+  a_.test(rax, rax);
+  a_.jz(leave);
+  a_.mov(r12, rdx);
+  a_.jmp(rax);
+  a_.bind(leave);
+  a_.mov(rax, rdx);
+  a_.jmp(imm(g_.epilogue));
 }
 
 void BlockEmitter::goto_offset(const Site& s, unsigned retired, int64_t target, bool branch) {

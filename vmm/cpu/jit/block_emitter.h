@@ -94,8 +94,10 @@ class BlockEmitter {
                const Globals& globals)
       : a_(a), l_(layout), g_(globals) {}
 
-  // Emits `insns` (at least one) as `block`; fills its count and chain slots.
-  void emit_block(std::span<const GuestInsn> insns, Block& block);
+  // Emits `insns` (at least one) as `block`; fills its count and chain slots. `next_crosses`:
+  // the instruction after the last runs on into the next page (not in `insns`: its bytes
+  // are two pages'); the block goes on with it through VcpuAccess::run_crossing.
+  void emit_block(std::span<const GuestInsn> insns, Block& block, bool next_crosses = false);
 
  private:
   using Gp = asmjit::x86::Gp;
@@ -173,6 +175,9 @@ class BlockEmitter {
   // Block exits: `retired` instructions of this block done, RIP = page offset / register.
   void exit_to(unsigned retired, uint16_t rip_off, int last_off);
   void continue_at(unsigned retired, const Gp& target, int last_off);
+  // After the block's last instruction (`last_off`), the one at `off` that crosses into the
+  // next page, interpreted by VcpuAccess::run_crossing, then the block after it.
+  void run_crossing(unsigned retired, uint16_t off, int last_off);
   // A direct jump to page offset `target` after `retired` instructions: chained (patchable)
   // inside the page, an exit otherwise. `branch`: the instruction at `s` jumps there (and
   // raises #GP if the target is not canonical), else it is the fall-through.

@@ -224,6 +224,32 @@ TEST(Translator, FifteenByteInstructionAcrossAPageBoundary) {
   }
 }
 
+// A loop whose back edge (JNZ rel32) crosses the page boundary, as one in Linux's XZ
+// decompressor does: the block before it runs it through its handler and goes straight back
+// into the loop (VcpuAccess::run_crossing), not out to the run loop each time, and every
+// budget still stops where the interpreter does.
+TEST(Translator, LoopWithItsBranchAcrossAPageBoundary) {
+  // 0xff0: mov ecx,300; l: add rax,rcx; xor rdx,rax; dec ecx; 0xffd: jnz l (0f 85 rel32,
+  // three bytes on each page); 0x1003: ud2
+  const std::vector<uint8_t> code = {0xb9, 0x2c, 0x01, 0, 0, 0x48, 0x01, 0xc8, 0x48, 0x31, 0xc2,
+                                     0xff, 0xc9, 0x0f, 0x85, 0xf2, 0xff, 0xff, 0xff, 0x0f, 0x0b};
+  for (uint64_t budget : {1u, 2u, 3u, 5u, 7u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x2000, kRwx);
+    t.write(kCode + 0xff0, code);
+    t.set_rip(kCode + 0xff0);
+    t.run_to_end(budget);
+    EXPECT_EQ(t.jit().gpr(0), 45150u) << "budget " << budget;  // 1 + 2 + ... + 300
+    EXPECT_EQ(t.jit().vcpu().counters().retired, 1u + 4 * 300) << "budget " << budget;
+    EXPECT_EQ(t.jit().vcpu().last_exception().vector, 6) << "budget " << budget;
+    if (budget == 100000u) {
+      // One way in from the run loop (and one for the UD2's page), not one per iteration.
+      EXPECT_LE(t.stats().entries, 4u);
+      EXPECT_GT(t.stats().retired_translated, 4u * 299);
+    }
+  }
+}
+
 // A program loaded over code that ran before (one page writes the other, then calls it):
 // every time, the new bytes run, not the old translation.
 TEST(Translator, LoadingAProgramOverTranslatedCode) {

@@ -136,12 +136,16 @@ bool Translator::emit_stubs(CodeArena& arena) {
 Translator::Result Translator::translate(const uint8_t* page, unsigned offset, Block& block,
                                          BlockCache& cache, CodeArena& arena) {
   insns_.clear();
+  bool next_crosses = false;
   for (unsigned at = offset; at < 4096 && insns_.size() < kMaxInsns;) {
     GuestInsn& g = insns_.emplace_back();
     // An instruction that continues on the next page, or that the decoder refuses, is the
-    // interpreter's (it fetches across the boundary and raises #UD the same way).
-    if (decode_instruction(page + at, 4096 - at, g.d, g.z, g.ops) != DecodeStatus::kOk) {
+    // interpreter's (it fetches across the boundary and raises #UD the same way); the
+    // block runs one that crosses through the interpreter's handler at its end.
+    const DecodeStatus st = decode_instruction(page + at, 4096 - at, g.d, g.z, g.ops);
+    if (st != DecodeStatus::kOk) {
       insns_.pop_back();
+      next_crosses = st == DecodeStatus::kNeedMoreBytes && 4096 - at < 15;
       break;
     }
     g.off = static_cast<uint16_t>(at);
@@ -162,7 +166,7 @@ Translator::Result Translator::translate(const uint8_t* page, unsigned offset, B
   code.setErrorHandler(&errors);
   Assembler a(&code);
   BlockEmitter emitter(a, layout_, globals_);
-  emitter.emit_block(insns_, block);
+  emitter.emit_block(insns_, block, next_crosses);
   if (errors.error != kErrorOk) return Result::kNothing;
   const uint8_t* at = nullptr;
   size_t bytes = 0;

@@ -117,6 +117,38 @@ NextBlock VcpuAccess::next_block(Vcpu* v, uint64_t target, uint64_t page_va) {
   return {b->code, target_page};
 }
 
+NextBlock VcpuAccess::run_crossing(Vcpu* v, uint64_t insn_va, uint64_t page_va,
+                                   uint64_t retired, uint64_t limit) {
+  constexpr NextBlock kGoOn{nullptr, 0}, kEnd{nullptr, 1};
+  v->counters_.retired = retired;
+  v->s_.rip = insn_va;
+  if (retired >= limit || v->break_inner_) return kGoOn;
+  // The page's bytes: its fetch entry, unless a data access replaced it (the run loop kept
+  // the host address; it takes the instruction then).
+  const Vcpu::TlbEntry& e = v->tlb_entry(insn_va);
+  if (e.exec_tag != Vcpu::tlb_tag(insn_va)) return kGoOn;
+  const auto* host = reinterpret_cast<const uint8_t*>(page_va + e.addend);
+  // From here what Vcpu::step does.
+  const DecodedInsn* d = v->decode_crossing(page_va, host);
+  if (d == nullptr) return kEnd;
+  v->insn_rip_ = insn_va;
+  v->s_.rip = insn_va + d->len;
+  v->stack_access_ = false;
+  const Exec ex = d->handler(*v, *d);
+  if (ex == Exec::kFault || ex == Exec::kStop) {
+    v->s_.rip = v->insn_rip_;
+    return kEnd;
+  }
+  ++v->counters_.retired;
+  if (ex == Exec::kHalt) {
+    v->halted_ = true;
+    return kEnd;
+  }
+  if (v->counters_.retired >= limit || v->break_inner_) return kGoOn;
+  const NextBlock next = next_block(v, v->s_.rip, page_va);
+  return next.code != nullptr ? next : kGoOn;
+}
+
 void VcpuAccess::raise_gp0(Vcpu* v, uint64_t insn_va, uint64_t retired) {
   v->counters_.retired = retired;
   v->insn_rip_ = insn_va;

@@ -69,6 +69,13 @@ struct VcpuAccess {
   // page run began; nothing since asked to look again), the target's page executable in
   // the soft TLB, a live block for that guest-physical address. Else code is nullptr.
   static NextBlock next_block(Vcpu* v, uint64_t target, uint64_t page_va);
+  // The instruction at `insn_va`, which runs on into the next page (so no block holds it),
+  // run as the run loop's step would run it after the block before it: only within
+  // `limit` and with no events to look at; then next_block's block after it. code nullptr:
+  // leave translated code, page_va 0 to go on from RIP (the run loop steps it), 1 to end
+  // the page run (a fault, a stop, HLT). The retired count and RIP are stored either way.
+  static NextBlock run_crossing(Vcpu* v, uint64_t insn_va, uint64_t page_va, uint64_t retired,
+                                uint64_t limit);
   // Raises #GP(0) at the instruction at `insn_va`, which does not retire (a jump to a
   // non-canonical address).
   static void raise_gp0(Vcpu* v, uint64_t insn_va, uint64_t retired);
