@@ -1,6 +1,11 @@
 #include "vmm/cpu/jit/block_cache.h"
 
+#include <cstddef>
+
 namespace densevm::cpu::jit {
+
+// What the dispatch stub reads (translator.cc).
+static_assert(sizeof(BlockCache::Entry) >= 8 && offsetof(BlockCache::Entry, block) == 0);
 
 BlockCache::Entry& BlockCache::miss(uint64_t gpa, Recent& r) {
   auto [it, inserted] = entries_.try_emplace(gpa);

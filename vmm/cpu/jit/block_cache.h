@@ -56,6 +56,11 @@ class BlockCache {
     auto it = entries_.find(gpa);
     return it == entries_.end() ? nullptr : &it->second;
   }
+  // The table of recent lookups, for the dispatch stub in translated code (translator.cc):
+  // kRecent slots of {gpa, Entry*} (16 bytes; slot_of(gpa)), an Entry's first word its Block*.
+  [[nodiscard]] const void* recent_table() const { return &recent_[0]; }
+  static constexpr size_t kRecent = 4096;
+  static constexpr size_t slot_of(uint64_t gpa) { return (gpa ^ (gpa >> 12)) & (kRecent - 1); }
   // Storage that lives until clear(): a block, and records for its instructions.
   [[nodiscard]] Block* new_block(uint64_t gpa);
   [[nodiscard]] DecodedInsn* new_insns(size_t n);
@@ -74,9 +79,7 @@ class BlockCache {
     uint64_t gpa = 0;
     Entry* entry = nullptr;
   };
-  static constexpr size_t kRecent = 4096;
-
-  static size_t slot_of(uint64_t gpa) { return (gpa ^ (gpa >> 12)) & (kRecent - 1); }
+  static_assert(sizeof(Recent) == 16 && offsetof(Recent, entry) == 8);
   Entry& miss(uint64_t gpa, Recent& r);
 
   std::unordered_map<uint64_t, Entry> entries_;  // node-based: Entry addresses are stable

@@ -385,16 +385,7 @@ void BlockEmitter::continue_at(unsigned retired, const Gp& target, int last_off)
   a_.mov(rsi, target);
   a_.mov(qword_ptr(rbx, l_.rip), rsi);
   store_insn_rip(last_off);  // uses rax
-  Label leave = a_.newLabel();
-  a_.mov(rdi, rbx);
-  a_.mov(rdx, r12);
-  a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::next_block)));
-  a_.test(rax, rax);
-  a_.jz(leave);
-  a_.mov(r12, rdx);
-  a_.jmp(rax);
-  a_.bind(leave);
-  a_.jmp(imm(g_.epilogue));  // rax is 0: go on from RIP
+  a_.jmp(imm(g_.dispatch));
 }
 
 // The run loop would step the crossing instruction next (it starts no block: the

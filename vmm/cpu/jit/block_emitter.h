@@ -84,6 +84,7 @@ struct Globals {
   uint64_t helper_exit = 0;  // exec_insn returned 1 or 2: reload r13, return eax - 1
   uint64_t load_slow = 0;    // soft-TLB misses (translator.cc says the registers)
   uint64_t store_slow = 0;
+  uint64_t dispatch = 0;     // rsi = RIP (stored): the block there, as next_block finds it
 };
 
 class BlockEmitter {

@@ -57,6 +57,9 @@ class Jit {
   // now. Nothing if config.share is off.
   void share_from(const Jit& frozen, std::shared_ptr<const void> keep);
 
+  // The table translated code's dispatch stub looks blocks up in (Vcpu::jit_recent_).
+  [[nodiscard]] const void* recent_table() const { return cache_.recent_table(); }
+
   void invalidate_page(uint64_t gpa_page);
   // Drops every translation (not while translated code runs: the run loop and restore call it).
   void flush();

@@ -250,6 +250,35 @@ TEST(Translator, LoopWithItsBranchAcrossAPageBoundary) {
   }
 }
 
+// Calls through a register into another page and returns: every jump leaves its page or
+// is indirect, so each goes through the dispatch stub (or next_block behind it), never out
+// to the run loop, and the registers and stops match the interpreter's at every budget.
+TEST(Translator, IndirectCallsIntoAnotherPageAreDispatchedInTranslatedCode) {
+  // kCode: mov ecx,500; l: call rbx; add rdx,rax; dec ecx; jnz l; ud2
+  // kCode+0x1000 (rbx): lea rax,[rcx+rcx]; ret
+  const std::vector<uint8_t> caller = {0xb9, 0xf4, 0x01, 0, 0, 0xff, 0xd3, 0x48, 0x01, 0xc2,
+                                       0xff, 0xc9, 0x75, 0xf7, 0x0f, 0x0b};
+  const std::vector<uint8_t> callee = {0x48, 0x8d, 0x04, 0x09, 0xc3};
+  for (uint64_t budget : {1u, 4u, 9u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x2000, kRwx);
+    // The stack's page in its own soft-TLB slot (kData's is kCode's: a push would evict
+    // the fetch entry, and every return would go through the run loop).
+    t.map(kData + 0x5000, 0x1000, kRw);
+    t.write(kCode, caller);
+    t.write(kCode + 0x1000, callee);
+    t.set_gpr(3, kCode + 0x1000);
+    t.set_gpr(4, kData + 0x5800);
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    EXPECT_EQ(t.jit().gpr(2), 250500u) << "budget " << budget;  // 2 x (1 + ... + 500)
+    if (budget == 100000u) {
+      EXPECT_LE(t.stats().entries, 6u);
+      EXPECT_GE(t.stats().linked, 990u);
+    }
+  }
+}
+
 // A program loaded over code that ran before (one page writes the other, then calls it):
 // every time, the new bytes run, not the old translation.
 TEST(Translator, LoadingAProgramOverTranslatedCode) {

@@ -36,6 +36,7 @@ void Vcpu::run_translated(DecodedPage* page, uint64_t page_va, const uint8_t* ho
 
 bool Vcpu::enable_translation(const jit::Config& config, std::string* error) {
   jit_ = jit::Jit::create(*this, config, error);
+  jit_recent_ = jit_ != nullptr ? jit_->recent_table() : nullptr;
   return jit_ != nullptr;
 }
 
@@ -44,7 +45,10 @@ void Vcpu::share_translations(const Vcpu& frozen, std::shared_ptr<const void> ke
 }
 
 jit::Stats Vcpu::translation_stats() const {
-  return jit_ != nullptr ? jit_->stats() : jit::Stats{};
+  if (jit_ == nullptr) return jit::Stats{};
+  jit::Stats s = jit_->stats();
+  s.linked += jit_dispatched_;  // found by the dispatch stub without a call
+  return s;
 }
 
 }  // namespace densevm::cpu

@@ -1,5 +1,6 @@
 #include "vmm/cpu/jit/translator.h"
 
+#include <cstddef>
 #include <cstring>
 
 #include "vmm/cpu/decoder.h"
@@ -120,6 +121,70 @@ bool Translator::emit_stubs(CodeArena& arena) {
   a.add(rsp, 8);
   a.jmp(fault_exit);
 
+  // Dispatch: a block left for RIP = rsi (stored, with the retired count in r13) on
+  // another page or through an indirect branch. The block there straight away when
+  // VcpuAccess::next_block would find it without a call — the target's page fetchable in
+  // the soft TLB, its guest-physical address in the cache's table of recent lookups with a
+  // live block — else the call, which looks further (and may still find none: rax 0, back
+  // to the run loop). Everything it reads is this vCPU's, through rbx: clones run the
+  // frozen VM's stub with their own tables.
+  const Label dispatch = a.newLabel(), dispatch_call = a.newLabel(), same_page = a.newLabel();
+  a.bind(dispatch);
+  a.mov(rax, rsi);
+  a.and_(rax, -4096);
+  a.cmp(rax, r12);
+  a.je(same_page);
+  // Another page: the run loop would look for an interrupt first (next_block's test).
+  a.cmp(byte_ptr(rbx, layout_.irq_pending), 0);
+  a.jne(dispatch_call);
+  a.bind(same_page);
+  a.mov(rcx, rsi);
+  a.shr(rcx, 12);
+  a.and_(ecx, VcpuAccess::kTlbEntries - 1);
+  a.lea(rcx, ptr(rcx, rcx, 2));  // x5: 40-byte entries
+  a.shl(rcx, 3);
+  a.add(rcx, qword_ptr(rbx, layout_.tlb_view));
+  a.mov(rdx, rsi);
+  a.or_(rdx, 0xfff);  // Vcpu::tlb_tag
+  a.cmp(rdx, qword_ptr(rcx, VcpuAccess::kTlbExecTag));
+  a.jne(dispatch_call);
+  a.mov(rdx, qword_ptr(rcx, VcpuAccess::kTlbGpaPage));  // guest-physical address
+  a.shl(rdx, 12);
+  a.mov(ecx, esi);
+  a.and_(ecx, 0xfff);
+  a.or_(rdx, rcx);
+  a.mov(rcx, rdx);  // BlockCache::slot_of
+  a.shr(rcx, 12);
+  a.xor_(rcx, rdx);
+  a.and_(ecx, BlockCache::kRecent - 1);
+  a.shl(rcx, 4);
+  a.add(rcx, qword_ptr(rbx, layout_.jit_recent));
+  a.cmp(rdx, qword_ptr(rcx));
+  a.jne(dispatch_call);
+  a.mov(rcx, qword_ptr(rcx, 8));  // Entry*
+  a.test(rcx, rcx);
+  a.jz(dispatch_call);
+  a.mov(rcx, qword_ptr(rcx));  // Block*
+  a.test(rcx, rcx);
+  a.jz(dispatch_call);
+  a.mov(rcx, qword_ptr(rcx, static_cast<int32_t>(offsetof(Block, code))));
+  a.test(rcx, rcx);
+  a.jz(dispatch_call);
+  a.inc(qword_ptr(rbx, layout_.jit_dispatched));
+  a.mov(r12, rax);
+  a.jmp(rcx);
+  a.bind(dispatch_call);
+  a.mov(rdi, rbx);
+  a.mov(rdx, r12);
+  a.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::next_block)));
+  const Label no_block = a.newLabel();
+  a.test(rax, rax);
+  a.jz(no_block);
+  a.mov(r12, rdx);
+  a.jmp(rax);
+  a.bind(no_block);
+  a.jmp(epilogue);  // rax is 0: go on from RIP
+
   const uint8_t* at = nullptr;
   size_t bytes = 0;
   if (errors.error != kErrorOk || !place(code, arena, at, bytes)) return false;
@@ -130,6 +195,7 @@ bool Translator::emit_stubs(CodeArena& arena) {
   globals_.helper_exit = base + code.labelOffset(helper_exit);
   globals_.load_slow = base + code.labelOffset(load_slow);
   globals_.store_slow = base + code.labelOffset(store_slow);
+  globals_.dispatch = base + code.labelOffset(dispatch);
   return true;
 }
 

@@ -24,6 +24,9 @@ VcpuAccess::Layout VcpuAccess::layout(const Vcpu& v) {
   static_assert(offsetof(Vcpu::TlbEntry, read_tag) == kTlbReadTag);
   static_assert(offsetof(Vcpu::TlbEntry, write_tag) == kTlbWriteTag);
   static_assert(offsetof(Vcpu::TlbEntry, addend) == kTlbAddend);
+  static_assert(offsetof(Vcpu::TlbEntry, exec_tag) == kTlbExecTag);
+  static_assert(offsetof(Vcpu::TlbEntry, gpa_page) == kTlbGpaPage);
+  static_assert(sizeof(v.irq_pending_) == 1);
   static_assert(Vcpu::kTlbSize == kTlbEntries);
   Layout l;
   l.gpr = offset_of(v, &v.s_.gpr[0]);
@@ -40,6 +43,9 @@ VcpuAccess::Layout VcpuAccess::layout(const Vcpu& v) {
   l.insn_rip = offset_of(v, &v.insn_rip_);
   l.break_inner = offset_of(v, &v.break_inner_);
   l.tlb_view = offset_of(v, &v.tlb_view_);
+  l.irq_pending = offset_of(v, &v.irq_pending_);
+  l.jit_recent = offset_of(v, &v.jit_recent_);
+  l.jit_dispatched = offset_of(v, &v.jit_dispatched_);
   return l;
 }
 
