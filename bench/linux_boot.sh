@@ -17,11 +17,13 @@ L="$build/linux"
 cmdline="console=ttyS0"
 
 # timed CMD...: runs CMD, prints "<host seconds to the Run /init line> <the kernel's
-# timestamp on it>", and stops CMD once /init has printed (QEMU cannot power off here).
+# timestamp on it> <CPU seconds, user + system, of CMD until it was stopped>", and stops CMD
+# once /init has printed (QEMU cannot power off here). CPU time is the figure to compare on a
+# loaded machine (QEMU's second thread suffers more from load than densevm's one).
 # densevm's clock is virtual time: 1 ns per instruction, plus time skipped while idle.
 timed() {
   python3 - "$@" <<'PY'
-import re, subprocess, sys, time
+import os, re, subprocess, sys, time
 start = time.monotonic()
 p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 at, stamp = None, "?"
@@ -34,26 +36,29 @@ for raw in p.stdout:
     if at is not None and "densevm-init:" in line:
         break
 p.kill()
-p.wait()
-print("%.2f %s" % (at if at is not None else -1, stamp))
+_, _, usage = os.wait4(p.pid, 0)
+print("%.2f %s %.2f" % (at if at is not None else -1, stamp, usage.ru_utime + usage.ru_stime))
 PY
 }
 
 echo "== Linux boot to /init: $(head -n1 "$L/VERSION") $(sed -n 2p "$L/VERSION"), --mem 256M, '$cmdline'"
-printf '%-26s %12s %16s %18s\n' "" "host s" "uptime at init" "insns to poweroff"
+echo "   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(date -u '+%F %H:%M UTC'), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-26s %12s %8s %16s %18s\n' "" "host s" "CPU s" "uptime at init" "insns to poweroff"
 # --cpu interp for the vmlinux only: the bzImage's XZ decompressor takes minutes interpreted.
 for run in "vmlinux interp" "vmlinux auto" "vmlinuz auto"; do
   read -r k cpu <<<"$run"
-  read -r secs stamp < <(timed "$build/densevm" run --cpu "$cpu" --kernel "$L/$k" --initrd "$L/initramfs.cpio" \
+  read -r secs stamp cpu_s < <(timed "$build/densevm" run --cpu "$cpu" --kernel "$L/$k" --initrd "$L/initramfs.cpio" \
     --mem 256M --cmdline "$cmdline")
   "$build/densevm" run --cpu "$cpu" --kernel "$L/$k" --initrd "$L/initramfs.cpio" --mem 256M --cmdline "$cmdline" \
     --stats /tmp/densevm-linux-bench.json >/dev/null 2>&1 || true
   insns=$(jq '.vms[0].instructions' /tmp/densevm-linux-bench.json)
-  printf '%-26s %12s %16s %18s\n' "densevm $k --cpu $cpu" "$secs" "$stamp s" "$insns"
+  printf '%-26s %12s %8s %16s %18s\n' "densevm $k --cpu $cpu" "$secs" "$cpu_s" "$stamp s" "$insns"
 done
+ours_wall=$secs ours_cpu=$cpu_s
 qemu=(qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256M -nodefaults -no-reboot -nographic
   -serial stdio -kernel "$L/vmlinuz" -initrd "$L/initramfs.cpio" -append "$cmdline")
-read -r secs _ < <(timed "${qemu[@]}")
+read -r secs _ cpu_s < <(timed "${qemu[@]}")
 # With -icount shift=0 one instruction is 1 ns of the guest's clock (slower: wall not used).
-read -r _ stamp < <(timed "${qemu[@]}" -icount shift=0)
-printf '%-26s %12s %16s %18s\n' "qemu-tcg vmlinuz" "$secs" "${stamp} s" "(icount: 1 ns/insn)"
+read -r _ stamp _ < <(timed "${qemu[@]}" -icount shift=0)
+printf '%-26s %12s %8s %16s %18s\n' "qemu-tcg vmlinuz" "$secs" "$cpu_s" "${stamp} s" "(icount: 1 ns/insn)"
+echo "QEMU / densevm, bzImage to /init: host time $(echo "scale=2; $secs / $ours_wall" | bc), CPU time $(echo "scale=2; $cpu_s / $ours_cpu" | bc); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -151,7 +151,8 @@ bool BlockEmitter::effective_address(const Site& s, const Gp& out) {
 void BlockEmitter::tlb_lookup(const Gp& va, unsigned size, int32_t tag, const Label& slow) {
   // Entry (va >> 12) % kTlbEntries of the current view; one tag compare covers a crossing access:
   // the last byte's page is never the tag in the first byte's slot. A tag is page | 0xfff
-  // (Vcpu::tlb_tag), so an all-zero entry never matches.
+  // (Vcpu::tlb_tag), so an all-zero entry never matches. The compare clobbers the host flags.
+  flags_.host_live = false;
   a_.mov(r8, qword_ptr(rbx, l_.tlb_view));
   a_.mov(r9, va);
   a_.shr(r9, 12);
@@ -210,13 +211,22 @@ void BlockEmitter::store_mem(const Site& s, const Gp& va, unsigned size, const G
 
 void BlockEmitter::check_break(const Site& s) {
   Label leave = a_.newLabel();
-  a_.cmp(byte_ptr(rbx, l_.break_inner), 0);
-  a_.jne(leave);
+  if (flags_.host_live) {
+    // The instruction's flags are in the host's (an ALU op after its load): tested without
+    // touching them, so the next instruction's Jcc, SETcc or CMOVcc still reads them there.
+    Label go_on = a_.newLabel();
+    a_.movzx(ecx, byte_ptr(rbx, l_.break_inner));
+    a_.jecxz(rcx, go_on);
+    a_.jmp(leave);
+    a_.bind(go_on);
+  } else {
+    a_.cmp(byte_ptr(rbx, l_.break_inner), 0);
+    a_.jne(leave);
+  }
   cold([this, leave, s] {
     a_.bind(leave);
     exit_to(s.index + 1, s.next, s.off);
   });
-  flags_.host_live = false;
 }
 
 void BlockEmitter::check_canonical(const Site& s, const Gp& target) {

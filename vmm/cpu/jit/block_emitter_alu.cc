@@ -49,19 +49,22 @@ BlockEmitter::Done BlockEmitter::emit_alu(const Site& s, FlagOp op, int kind) {
     case 4: a_.or_(r, b); break;
     default: a_.xor_(r, b); break;
   }
+  // The host flags are the guest's from here unless a store's TLB compare follows (a load
+  // of an operand came before the op).
+  const bool host_live = !(writes && dst == Operand::kMem);
   if (writes) {
     if (dst == Operand::kMem) store_mem(s, rsi, size, rax, stack);
     else store_gpr(d.reg, size, rax);
   }
   if (!flags_needed(s)) {  // a later instruction writes them all first
-    flags_ = {!needs_break_check_, false, op, static_cast<uint8_t>(size)};
+    flags_ = {host_live, false, op, static_cast<uint8_t>(size)};
     return Done::kNext;
   }
   a_.mov(word_ptr(rbx, l_.lazy_op), static_cast<unsigned>(op) | (size << 8));
   a_.mov(qword_ptr(rbx, l_.lazy_a), rdx);
   a_.mov(qword_ptr(rbx, l_.lazy_b), rcx);
   a_.mov(qword_ptr(rbx, l_.lazy_res), rax);
-  flags_ = {!needs_break_check_, true, op, static_cast<uint8_t>(size)};
+  flags_ = {host_live, true, op, static_cast<uint8_t>(size)};
   return Done::kNext;
 }
 
