@@ -3,7 +3,6 @@
 #include "vmm/cpu/jit/block_emitter.h"
 
 #include <climits>
-#include <utility>
 
 namespace densevm::cpu::jit {
 
@@ -19,7 +18,43 @@ bool reads_cf(unsigned cc) { return (cc >> 1) == 1 || (cc >> 1) == 3; }
 
 }  // namespace
 
-void BlockEmitter::cold(std::function<void()> stub) { cold_.push_back(std::move(stub)); }
+void BlockEmitter::cold_exit(const Label& at, unsigned retired, uint16_t rip_off, int last_off) {
+  ColdStub c{.kind = ColdStub::Kind::kExit, .at = at};
+  c.index = static_cast<int32_t>(retired);
+  c.rip_off = rip_off;
+  c.last_off = last_off;
+  cold(c);
+}
+
+void BlockEmitter::emit_cold(const ColdStub& c) {
+  a_.bind(c.at);
+  switch (c.kind) {
+    case ColdStub::Kind::kExit:
+      exit_to(static_cast<unsigned>(c.index), c.rip_off, c.last_off);
+      break;
+    case ColdStub::Kind::kLoadSlow:
+      a_.mov(r9d, c.site);
+      a_.lea(r8, ptr(r13, c.index));
+      a_.call(imm(g_.load_slow));
+      a_.mov(c.reg.r64(), r10);
+      a_.jmp(c.back);
+      break;
+    case ColdStub::Kind::kStoreSlow:
+      a_.mov(r10, c.reg.r64());
+      a_.mov(r9d, c.site);
+      a_.lea(r8, ptr(r13, c.index));
+      a_.call(imm(g_.store_slow));
+      a_.jmp(c.back);
+      break;
+    case ColdStub::Kind::kRaiseGp0:
+      a_.mov(rdi, rbx);
+      a_.lea(rsi, ptr(r12, c.rip_off));
+      a_.lea(rdx, ptr(r13, c.index));
+      a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::raise_gp0)));
+      a_.jmp(imm(g_.fault_exit));
+      break;
+  }
+}
 
 void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bool next_crosses) {
   block_ = &block;
@@ -44,10 +79,7 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bo
   a_.lea(rax, ptr(r13, static_cast<int32_t>(block_count_)));
   a_.cmp(rax, r14);
   a_.ja(over_budget);
-  cold([this, over_budget, start = insns[0].off] {
-    a_.bind(over_budget);
-    exit_to(0, start, -1);
-  });
+  cold_exit(over_budget, 0, insns[0].off, -1);
 
   for (unsigned i = 0; i < insns.size(); ++i) {
     const GuestInsn& g = insns[i];
@@ -70,7 +102,7 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bo
     }
   }
   // Out-of-line code after the block: slow paths, fault and budget exits.
-  for (size_t i = 0; i < cold_.size(); ++i) cold_[i]();
+  for (const ColdStub& c : cold_) emit_cold(c);
   cold_.clear();
 }
 
@@ -179,14 +211,8 @@ void BlockEmitter::load_mem(const Site& s, const Gp& va, unsigned size, const Gp
   a_.bind(done);
   const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
   const auto index = static_cast<int32_t>(s.index);
-  cold([this, slow, done, dst, site, index] {
-    a_.bind(slow);
-    a_.mov(r9d, site);
-    a_.lea(r8, ptr(r13, index));
-    a_.call(imm(g_.load_slow));
-    a_.mov(dst.r64(), r10);
-    a_.jmp(done);
-  });
+  cold({.kind = ColdStub::Kind::kLoadSlow, .at = slow, .back = done, .reg = dst, .site = site,
+        .index = index});
   needs_break_check_ = true;
 }
 
@@ -198,14 +224,8 @@ void BlockEmitter::store_mem(const Site& s, const Gp& va, unsigned size, const G
   a_.bind(done);
   const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
   const auto index = static_cast<int32_t>(s.index);
-  cold([this, slow, done, value, site, index] {
-    a_.bind(slow);
-    a_.mov(r10, value.r64());
-    a_.mov(r9d, site);
-    a_.lea(r8, ptr(r13, index));
-    a_.call(imm(g_.store_slow));
-    a_.jmp(done);
-  });
+  cold({.kind = ColdStub::Kind::kStoreSlow, .at = slow, .back = done, .reg = value, .site = site,
+        .index = index});
   needs_break_check_ = true;
 }
 
@@ -223,10 +243,7 @@ void BlockEmitter::check_break(const Site& s) {
     a_.cmp(byte_ptr(rbx, l_.break_inner), 0);
     a_.jne(leave);
   }
-  cold([this, leave, s] {
-    a_.bind(leave);
-    exit_to(s.index + 1, s.next, s.off);
-  });
+  cold_exit(leave, s.index + 1, s.next, s.off);
 }
 
 void BlockEmitter::check_canonical(const Site& s, const Gp& target) {
@@ -236,14 +253,8 @@ void BlockEmitter::check_canonical(const Site& s, const Gp& target) {
   a_.sar(r10, 16);
   a_.cmp(r10, target);
   a_.jne(bad);
-  cold([this, bad, s] {
-    a_.bind(bad);
-    a_.mov(rdi, rbx);
-    a_.lea(rsi, ptr(r12, s.off));
-    a_.lea(rdx, ptr(r13, static_cast<int32_t>(s.index)));
-    a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::raise_gp0)));
-    a_.jmp(imm(g_.fault_exit));
-  });
+  cold({.kind = ColdStub::Kind::kRaiseGp0, .at = bad, .index = static_cast<int32_t>(s.index),
+        .rip_off = s.off});
   flags_.host_live = false;
 }
 

@@ -24,7 +24,6 @@
 #include <asmjit/x86.h>
 
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <vector>
 
@@ -186,13 +185,32 @@ class BlockEmitter {
   void store_insn_rip(int last_off);
 
   // Out-of-line code, emitted after the block's straight line (one section: asmjit
-  // relocates absolute targets correctly only in the first).
-  void cold(std::function<void()> stub);
+  // relocates absolute targets correctly only in the first), in the order recorded. A
+  // record, not a closure: no allocation per slow path (the vector keeps its capacity
+  // from block to block).
+  struct ColdStub {
+    enum class Kind : uint8_t {
+      kExit,       // at: exit_to(retired, rip_off, last_off)
+      kLoadSlow,   // at: the load_slow stub (site, index), reg = r10, back to `back`
+      kStoreSlow,  // at: the store_slow stub (reg stored, site, index), back to `back`
+      kRaiseGp0,   // at: #GP(0) at the instruction at rip_off (index before it), fault_exit
+    };
+    Kind kind = Kind::kExit;
+    asmjit::Label at{}, back{};
+    Gp reg{};
+    uint32_t site = 0;
+    int32_t index = 0;  // retired before the instruction (kExit: retired at the exit)
+    uint16_t rip_off = 0;
+    int last_off = -1;
+  };
+  void cold(const ColdStub& stub) { cold_.push_back(stub); }
+  void cold_exit(const asmjit::Label& at, unsigned retired, uint16_t rip_off, int last_off);
+  void emit_cold(const ColdStub& stub);
 
   asmjit::x86::Assembler& a_;
   const VcpuAccess::Layout& l_;
   const Globals& g_;
-  std::vector<std::function<void()>> cold_;
+  std::vector<ColdStub> cold_;
   Block* block_ = nullptr;
   unsigned block_count_ = 0;
   unsigned slots_used_ = 0;

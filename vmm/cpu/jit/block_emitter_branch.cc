@@ -150,10 +150,7 @@ BlockEmitter::Done BlockEmitter::emit_call(const Site& s) {
   Label leave = a_.newLabel();
   a_.cmp(byte_ptr(rbx, l_.break_inner), 0);
   a_.jne(leave);
-  cold([this, leave, s, rel] {
-    a_.bind(leave);
-    exit_to(s.index + 1, static_cast<uint16_t>(rel), s.off);
-  });
+  cold_exit(leave, s.index + 1, static_cast<uint16_t>(rel), s.off);
   goto_offset(s, s.index + 1, rel, true);
   return Done::kEndsBlock;
 }

@@ -16,14 +16,6 @@ constexpr int32_t kFrameBytes = 8 * BlockEmitter::kSpillSlots;
 static_assert((8 + 6 * 8 + kFrameBytes) % 16 == 0,
               "translated code runs with RSP 16-byte aligned for its calls");
 
-class ErrorRecorder final : public ErrorHandler {
- public:
-  void handleError(Error err, const char*, BaseEmitter*) override {
-    if (error == kErrorOk) error = err;
-  }
-  Error error = kErrorOk;
-};
-
 // Blocks end at anything that leaves the straight line: the rest is for other blocks.
 bool ends_block(const ZydisDecodedInstruction& z) {
   switch (z.meta.category) {
@@ -60,6 +52,14 @@ bool place(CodeHolder& code, CodeArena& arena, const uint8_t*& at, size_t& bytes
 }
 
 }  // namespace
+
+Translator::Translator(const VcpuAccess::Layout& layout, size_t text_bytes)
+    : layout_(layout),
+      emitter_(assembler_, layout_, globals_),
+      text_bytes_(text_bytes),
+      text_(new uint8_t[text_bytes]) {}
+
+Translator::~Translator() = default;
 
 bool Translator::emit_stubs(CodeArena& arena) {
   CodeHolder code;
@@ -202,7 +202,7 @@ bool Translator::emit_stubs(CodeArena& arena) {
 Translator::Result Translator::translate(const uint8_t* page, unsigned offset, Block& block,
                                          BlockCache& cache, CodeArena& arena) {
   insns_.clear();
-  bool next_crosses = false;
+  next_crosses_ = false;
   for (unsigned at = offset; at < 4096 && insns_.size() < kMaxInsns;) {
     GuestInsn& g = insns_.emplace_back();
     // An instruction that continues on the next page, or that the decoder refuses, is the
@@ -211,7 +211,7 @@ Translator::Result Translator::translate(const uint8_t* page, unsigned offset, B
     const DecodeStatus st = decode_instruction(page + at, 4096 - at, g.d, g.z, g.ops);
     if (st != DecodeStatus::kOk) {
       insns_.pop_back();
-      next_crosses = st == DecodeStatus::kNeedMoreBytes && 4096 - at < 15;
+      next_crosses_ = st == DecodeStatus::kNeedMoreBytes && 4096 - at < 15;
       break;
     }
     g.off = static_cast<uint16_t>(at);
@@ -226,20 +226,40 @@ Translator::Result Translator::translate(const uint8_t* page, unsigned offset, B
     insns_[i].record = &records[i];
   }
 
-  CodeHolder code;
-  ErrorRecorder errors;
-  code.init(Environment::host(), reinterpret_cast<uint64_t>(arena.cursor()));
-  code.setErrorHandler(&errors);
-  Assembler a(&code);
-  BlockEmitter emitter(a, layout_, globals_);
-  emitter.emit_block(insns_, block, next_crosses);
-  if (errors.error != kErrorOk) return Result::kNothing;
+  if (!assemble(block, arena, true)) {
+    if (errors_.error != kErrorTooLarge || !assemble(block, arena, false)) {
+      code_.reset();
+      return Result::kNothing;
+    }
+  }
   const uint8_t* at = nullptr;
   size_t bytes = 0;
-  if (!place(code, arena, at, bytes)) return Result::kFull;
+  const bool placed = place(code_, arena, at, bytes);
+  code_.reset();  // soft: its zone's blocks stay for the next block
+  if (!placed) return Result::kFull;
   block.code = at;
   block.code_bytes = static_cast<uint32_t>(bytes);
   return Result::kOk;
+}
+
+bool Translator::assemble(Block& block, CodeArena& arena, bool fixed_buffer) {
+  code_.reset();
+  errors_.error = kErrorOk;
+  code_.init(Environment::host(), reinterpret_cast<uint64_t>(arena.cursor()));
+  code_.setErrorHandler(&errors_);
+  if (fixed_buffer) {
+    // text_ as .text's buffer: asmjit neither frees it (kIsExternal) nor grows it
+    // (kIsFixed: emitting past its end fails with kErrorTooLarge). Set before the
+    // assembler attaches, which takes its write pointers from the buffer.
+    CodeBuffer& buffer = code_.textSection()->buffer();
+    buffer._data = text_.get();
+    buffer._size = 0;
+    buffer._capacity = text_bytes_;
+    buffer._flags = CodeBufferFlags::kIsExternal | CodeBufferFlags::kIsFixed;
+  }
+  if (code_.attach(&assembler_) != kErrorOk) return false;
+  emitter_.emit_block(insns_, block, next_crosses_);
+  return errors_.error == kErrorOk;
 }
 
 }  // namespace densevm::cpu::jit
