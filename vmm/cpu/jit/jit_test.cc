@@ -279,6 +279,32 @@ TEST(Translator, IndirectCallsIntoAnotherPageAreDispatchedInTranslatedCode) {
   }
 }
 
+// Flags set by an ALU op with a memory operand and read by the next instruction from the
+// host's flags (CMP then CMOVE, CMP then SETB, ADD then ADC): the same registers as the
+// interpreter at every budget, with the operands' loads hitting the soft TLB and missing it
+// (the first iteration).
+TEST(Translator, FlagsOfAnOpWithAMemoryOperandReadByTheNextInstruction) {
+  // mov ecx,100; l: mov rax,rcx; and eax,7; cmp rax,[rdi]; cmove rdx,rcx; cmp rax,[rdi+8];
+  // setb bl; add rsi,rbx; add rsi,[rdi+16]; adc rsi,0; dec ecx; jnz l; ud2
+  const std::vector<uint8_t> code = {
+      0xb9, 100, 0, 0, 0, 0x48, 0x89, 0xc8, 0x83, 0xe0, 0x07, 0x48, 0x3b, 0x07, 0x48, 0x0f,
+      0x44, 0xd1, 0x48, 0x3b, 0x47, 0x08, 0x0f, 0x92, 0xc3, 0x48, 0x01, 0xde, 0x48, 0x03, 0x77,
+      0x10, 0x48, 0x83, 0xd6, 0x00, 0xff, 0xc9, 0x75, 0xdd, 0x0f, 0x0b};
+  for (uint64_t budget : {1u, 2u, 5u, 13u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.map(kData + 0x3000, 0x1000, kRw);
+    t.write(kCode, code);
+    t.write(kData + 0x3000, {3, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,
+                             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+    t.set_gpr(7, kData + 0x3000);
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    EXPECT_EQ(t.jit().gpr(2), 3u) << "budget " << budget;  // the last rcx with rcx & 7 == 3
+    EXPECT_EQ(t.jit().vcpu().counters().retired, 1u + 11 * 100) << "budget " << budget;
+  }
+}
+
 // A program loaded over code that ran before (one page writes the other, then calls it):
 // every time, the new bytes run, not the old translation.
 TEST(Translator, LoadingAProgramOverTranslatedCode) {
