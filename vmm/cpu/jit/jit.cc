@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace densevm::cpu::jit {
 
@@ -26,6 +27,12 @@ std::unique_ptr<Jit> Jit::create(const Vcpu& vcpu, const Config& config, std::st
   if (std::getenv("DENSEVM_PERF_MAP") != nullptr) {
     const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
     jit->perf_map_.reset(std::fopen(path.c_str(), "a"));
+    if (std::string_view(std::getenv("DENSEVM_PERF_MAP")) == "code") {
+      const std::string code_path = "/tmp/perf-" + std::to_string(getpid()) + ".code";
+      jit->perf_code_.reset(std::fopen(code_path.c_str(), "a"));
+    }
+    const uint8_t* stubs = jit->arena_->cursor() - jit->stub_bytes_;
+    jit->perf_record(stubs, static_cast<uint32_t>(jit->stub_bytes_), "stubs");
   }
   return jit;
 }
@@ -81,9 +88,9 @@ Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
     ++stats_.blocks_translated;
     stats_.instructions_translated += b->count;
     if (perf_map_ != nullptr) {
-      std::fprintf(perf_map_.get(), "%llx %x guest_%llx\n",
-                   static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(b->code)),
-                   b->code_bytes, static_cast<unsigned long long>(gpa));
+      char name[32];
+      std::snprintf(name, sizeof name, "guest_%llx", static_cast<unsigned long long>(gpa));
+      perf_record(b->code, b->code_bytes, name);
     }
   } else {
     b->code = nullptr;  // interpreted from now on (until the page changes)
@@ -94,6 +101,15 @@ Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
                                                            start)
           .count());
   return b;
+}
+
+void Jit::perf_record(const uint8_t* code, uint32_t bytes, const char* name) {
+  const auto at = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(code));
+  std::fprintf(perf_map_.get(), "%llx %x %s\n", at, bytes, name);
+  if (perf_code_ == nullptr) return;
+  std::fprintf(perf_code_.get(), "%llx %s ", at, name);  // "<host address> <name> <code in hex>"
+  for (uint32_t i = 0; i < bytes; ++i) std::fprintf(perf_code_.get(), "%02x", code[i]);
+  std::fputc('\n', perf_code_.get());
 }
 
 // The previous run left through an unpatched direct jump to here (same page, same offset):
