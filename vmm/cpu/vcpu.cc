@@ -118,7 +118,7 @@ void Vcpu::flush_tlb() {
 void Vcpu::flush_tlb_gpa(Gpa begin, Gpa end) {
   const uint64_t first = begin.page_number(), last = end.page_number();
   for_each_filled_tlb_entry([&](TlbEntry& e) {
-    if (e.read_tag != 0 && e.gpa_page >= first && e.gpa_page < last) e = TlbEntry{};
+    if (e.read_tag != 0 && tlb_gpa(e) >= first && tlb_gpa(e) < last) e = TlbEntry{};
   });
   break_inner_ = true;
 }
@@ -159,7 +159,7 @@ bool Vcpu::translate(uint64_t va, Access access, Translation& out) {
   tlb_touch(e);
   if (fresh || e.read_tag != tag) e = TlbEntry{};
   e.addend = reinterpret_cast<uint64_t>(out.host_page) - page_va;
-  e.gpa_page = out.gpa.page_number();
+  tlb_gpa(e) = out.gpa.page_number();
   e.read_tag = tag;
   // A write entry only after a write walk: the guest dirty bit is set by that walk.
   if (access == Access::kWrite && out.writable && !out.write_tracked &&
@@ -242,7 +242,7 @@ bool Vcpu::fetch_page(DecodedPage*& page, uint64_t& page_va, const uint8_t*& hos
     }
   }
   const TlbEntry& e = tlb_entry(rip);
-  const Gpa gpa = Gpa::from_page(e.gpa_page);
+  const Gpa gpa = Gpa::from_page(tlb_gpa(e));
   // Keep the host address: a data access may evict this TLB entry while the page runs.
   host = reinterpret_cast<const uint8_t*>(page_va + e.addend);
   page = code_.get(gpa.page_number());
@@ -370,7 +370,7 @@ RunResult Vcpu::run(uint64_t budget) {
     interrupt_shadow_ = false;
     break_inner_ = false;
     if (jit_ != nullptr) {
-      run_translated(page, page_va, code_host, tlb_entry(s_.rip).gpa_page, limit);
+      run_translated(page, page_va, code_host, tlb_gpa(tlb_entry(s_.rip)), limit);
       continue;
     }
     while (s_.rip - page_va < kPageSize &&

@@ -362,21 +362,25 @@ class Vcpu {
   // A tag is the page's last byte address (page VA | 0xfff), never 0: an all-zero entry is
   // invalid, so the TLB lives in fresh zeroed memory nothing writes to initialise (a written
   // invalid tag cost a new VM 20 first-touch faults, 0.4 ms where a fault costs 18 us).
+  // 32 bytes, two to a cache line and never across one: translated code finds an entry with
+  // one shift and one mask. The entry's guest-physical page (for code lookups) lives beside
+  // it in tlb_gpa_, meaningful while the entry holds a tag.
   struct TlbEntry {
     uint64_t read_tag = 0, write_tag = 0, exec_tag = 0;  // tlb_tag(page VA); 0 = invalid
     uint64_t addend = 0;     // host pointer = guest VA + addend
-    uint64_t gpa_page = 0;   // for code lookups
   };
   [[nodiscard]] static constexpr uint64_t tlb_tag(uint64_t va) { return va | kPageMask; }
   // Direct-mapped, per view: 1024 entries map 4 MiB, a heap-sized working set (256 missed
   // on every access of a 4 MiB heapsort).
   static constexpr unsigned kTlbSize = 1024;
-  // Both views are 2 x 40 KiB = 20 host pages; tlb_touched_ has a bit for each page an entry
+  // Both views are 2 x 32 KiB = 16 host pages; tlb_touched_ has a bit for each page an entry
   // was filled in, so a flush clears only those and a fresh VM's untouched pages stay
   // unfaulted.
   static constexpr size_t kTlbHostPages = 2 * kTlbSize * sizeof(TlbEntry) / kPageSize;
 
   [[nodiscard]] TlbEntry& tlb_entry(uint64_t va) { return tlb_view_[(va >> kPageShift) & (kTlbSize - 1)]; }
+  // The guest-physical page entry e maps (set with its read tag).
+  [[nodiscard]] uint64_t& tlb_gpa(const TlbEntry& e) { return tlb_gpa_[static_cast<size_t>(&e - &tlb_[0])]; }
   [[nodiscard]] size_t tlb_offset(const TlbEntry& e) const {
     return static_cast<size_t>(reinterpret_cast<const uint8_t*>(&e) - reinterpret_cast<const uint8_t*>(&tlb_[0]));
   }
@@ -401,6 +405,7 @@ class Vcpu {
   void update_tlb_view() {
     tlb_user_ = (s_.cpl == 3 && !supervisor_override_) ? 1 : 0;
     tlb_view_ = &tlb_[tlb_user_ * kTlbSize];
+    tlb_gpa_view_ = &tlb_gpa_[tlb_user_ * kTlbSize];
   }
 
   // Finds the decoded page, its VA and host bytes for RIP; false on a fetch fault or stop.
@@ -448,6 +453,8 @@ class Vcpu {
   static_assert(kTlbHostPages <= 32 && 2 * kTlbSize * sizeof(TlbEntry) % kPageSize == 0);
   unsigned tlb_user_ = 0;
   TlbEntry* tlb_view_ = &tlb_[0];  // &tlb_[tlb_user_ * kTlbSize], for translated code
+  ZeroedArray<uint64_t> tlb_gpa_{2 * kTlbSize};  // tlb_gpa(), never cleared: read under a tag
+  uint64_t* tlb_gpa_view_ = &tlb_gpa_[0];         // &tlb_gpa_[tlb_user_ * kTlbSize]
   bool supervisor_override_ = false;
 
   DecodeCache code_;

@@ -67,18 +67,18 @@ TEST_F(VcpuTlb, AFreshReadOfPageZeroWalks) {
 
 TEST_F(VcpuTlb, AFlushedEntryNeverHitsAgain) {
   uint64_t out = 0;
-  // Entries in several host pages of the TLB: slots 0, 100 and 1000 (page 0, 0 and 9 of the
-  // supervisor view's 40-byte entries).
-  for (const uint64_t va : {uint64_t{0}, uint64_t{100} << 12, uint64_t{1000} << 12}) ASSERT_TRUE(v_.read<8>(va, out));
+  // Entries in several host pages of the TLB: slots 0, 200 and 1000 (page 0, 1 and 7 of the
+  // supervisor view's 32-byte entries).
+  for (const uint64_t va : {uint64_t{0}, uint64_t{200} << 12, uint64_t{1000} << 12}) ASSERT_TRUE(v_.read<8>(va, out));
   EXPECT_EQ(mmu_.translations, 3);
-  for (const uint64_t va : {uint64_t{0}, uint64_t{100} << 12, uint64_t{1000} << 12}) ASSERT_TRUE(v_.read<8>(va, out));
+  for (const uint64_t va : {uint64_t{0}, uint64_t{200} << 12, uint64_t{1000} << 12}) ASSERT_TRUE(v_.read<8>(va, out));
   EXPECT_EQ(mmu_.translations, 3) << "hits";
   v_.flush_tlb();
-  for (const uint64_t va : {uint64_t{0}, uint64_t{100} << 12, uint64_t{1000} << 12}) ASSERT_TRUE(v_.read<8>(va, out));
+  for (const uint64_t va : {uint64_t{0}, uint64_t{200} << 12, uint64_t{1000} << 12}) ASSERT_TRUE(v_.read<8>(va, out));
   EXPECT_EQ(mmu_.translations, 6) << "every flushed entry walks again";
   v_.flush_tlb_gpa(Gpa{0}, Gpa{0x1000});
   ASSERT_TRUE(v_.read<8>(0, out));
-  ASSERT_TRUE(v_.read<8>(uint64_t{100} << 12, out));
+  ASSERT_TRUE(v_.read<8>(uint64_t{200} << 12, out));
   EXPECT_EQ(mmu_.translations, 7) << "only page 0's entry was dropped";
 }
 

@@ -46,6 +46,28 @@ void BlockEmitter::emit_cold(const ColdStub& c) {
       a_.call(imm(g_.store_slow));
       a_.jmp(c.back);
       break;
+    case ColdStub::Kind::kSlowInsn: {
+      // The hot version's TLB compare clobbered the host flags: this one reads the guest's
+      // from the lazy record (every instruction that reads flags finds them recorded).
+      const GuestInsn& g = insns_[c.site];
+      const Site s{&g, c.site, g.off, static_cast<uint16_t>(g.off + g.d.len)};
+      flags_ = c.flags_before;
+      flags_.host_live = false;
+      mode_ = Mode::kSlow;
+      const Done done = emit_inline(s);
+      mode_ = Mode::kHot;
+      const FlagsKnown& a = flags_, &b = c.flags_after;
+      if (done != Done::kNext || a.host_live != b.host_live || a.recorded != b.recorded ||
+          a.op != b.op || a.size != b.size) {
+        // The code after it expects what the hot version left: never expected, but a block
+        // that cannot keep that promise is not used (the interpreter runs it).
+        a_.reportError(kErrorInvalidState, "slow version of an instruction diverged");
+        break;
+      }
+      check_break(s);
+      a_.jmp(c.back);
+      break;
+    }
     case ColdStub::Kind::kRaiseGp0:
       a_.mov(rdi, rbx);
       a_.lea(rsi, ptr(r12, c.rip_off));
@@ -58,6 +80,7 @@ void BlockEmitter::emit_cold(const ColdStub& c) {
 
 void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bool next_crosses) {
   block_ = &block;
+  insns_ = insns;
   block_count_ = static_cast<unsigned>(insns.size());
   block.count = static_cast<uint16_t>(insns.size());
   slots_used_ = 0;
@@ -80,18 +103,31 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bo
   a_.cmp(rax, r14);
   a_.ja(over_budget);
   cold_exit(over_budget, 0, insns[0].off, -1);
+  reload_tlb_view();
 
   for (unsigned i = 0; i < insns.size(); ++i) {
     const GuestInsn& g = insns[i];
     const Site s{&g, i, g.off, static_cast<uint16_t>(g.off + g.d.len)};
-    needs_break_check_ = false;
+    mode_ = ends_block(g.z) ? Mode::kAccessStub : Mode::kHot;
+    insn_slow_ = a_.newLabel();
+    insn_slow_used_ = false;
+    const FlagsKnown before = flags_;
     Done done = emit_inline(s);
+    if (insn_slow_used_ && done != Done::kNext) {
+      a_.reportError(kErrorInvalidState, "a slow version for an instruction not inlined");
+    }
     if (done == Done::kNo) {
       emit_helper(s);
       done = Done::kNext;
-    } else if (done == Done::kNext && needs_break_check_) {
-      check_break(s);
+    } else if (insn_slow_used_) {
+      Label back = a_.newLabel();
+      a_.bind(back);
+      ColdStub c{.kind = ColdStub::Kind::kSlowInsn, .at = insn_slow_, .back = back, .site = i};
+      c.flags_before = before;
+      c.flags_after = flags_;
+      cold(c);
     }
+    mode_ = Mode::kHot;
     if (done == Done::kEndsBlock) break;
     if (i + 1 == insns.size()) {
       if (next_crosses) {
@@ -101,8 +137,12 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bo
       }
     }
   }
-  // Out-of-line code after the block: slow paths, fault and budget exits.
-  for (const ColdStub& c : cold_) emit_cold(c);
+  // Out-of-line code after the block: slow paths, fault and budget exits (a slow version
+  // adds stubs of its own: by index, a copy each).
+  for (size_t k = 0; k < cold_.size(); ++k) {
+    const ColdStub c = cold_[k];
+    emit_cold(c);
+  }
   cold_.clear();
 }
 
@@ -185,22 +225,37 @@ void BlockEmitter::tlb_lookup(const Gp& va, unsigned size, int32_t tag, const La
   // the last byte's page is never the tag in the first byte's slot. A tag is page | 0xfff
   // (Vcpu::tlb_tag), so an all-zero entry never matches. The compare clobbers the host flags.
   flags_.host_live = false;
-  a_.mov(r8, qword_ptr(rbx, l_.tlb_view));
+  // rbp holds the view (Vcpu::tlb_view_): loaded at block entry and after anything that may
+  // change it (reload_tlb_view); the entry is at rbp + r9, r9 = index x entry size.
+  constexpr int kShift = 12 - VcpuAccess::kTlbEntryShift;
   a_.mov(r9, va);
-  a_.shr(r9, 12);
-  a_.and_(r9d, VcpuAccess::kTlbEntries - 1);
-  a_.lea(r9, ptr(r9, r9, 2));
-  a_.lea(r8, ptr(r8, r9, 3));
-  if (size == 1) a_.mov(r9, va); else a_.lea(r9, ptr(va, static_cast<int32_t>(size - 1)));
-  a_.or_(r9, 0xfff);
-  a_.cmp(r9, qword_ptr(r8, tag));
+  a_.shr(r9, kShift);
+  a_.and_(r9d, (VcpuAccess::kTlbEntries - 1) << VcpuAccess::kTlbEntryShift);
+  if (size == 1) a_.mov(r8, va); else a_.lea(r8, ptr(va, static_cast<int32_t>(size - 1)));
+  a_.or_(r8, 0xfff);
+  a_.cmp(r8, qword_ptr(rbp, r9, 0, tag));
   a_.jne(slow);
-  a_.mov(r9, qword_ptr(r8, VcpuAccess::kTlbAddend));
+  a_.mov(r9, qword_ptr(rbp, r9, 0, VcpuAccess::kTlbAddend));
+}
+
+// The slow access inline (mode kSlow): VcpuAccess::load/store through the stub, which
+// keeps rax..rdi; clobbers r8-r11 and the host flags.
+void BlockEmitter::slow_call(const Site& s, bool load, unsigned size, const Gp& reg, bool stack) {
+  flags_.host_live = false;
+  if (!load) a_.mov(r10, reg.r64());
+  a_.mov(r9d, MemSite::pack(size, stack, s.off, s.g->d.len));
+  a_.lea(r8, ptr(r13, static_cast<int32_t>(s.index)));
+  a_.call(imm(load ? g_.load_slow : g_.store_slow));
+  if (load) a_.mov(reg.r64(), r10);
 }
 
 void BlockEmitter::load_mem(const Site& s, const Gp& va, unsigned size, const Gp& dst,
                             bool stack) {
-  Label slow = a_.newLabel(), done = a_.newLabel();
+  if (mode_ == Mode::kSlow) {
+    slow_call(s, true, size, dst, stack);
+    return;
+  }
+  Label slow = mode_ == Mode::kHot ? insn_slow_ : a_.newLabel(), done = a_.newLabel();
   tlb_lookup(va, size, VcpuAccess::kTlbReadTag, slow);
   switch (size) {
     case 1: a_.movzx(dst.r32(), byte_ptr(va, r9)); break;
@@ -208,25 +263,35 @@ void BlockEmitter::load_mem(const Site& s, const Gp& va, unsigned size, const Gp
     case 4: a_.mov(dst.r32(), dword_ptr(va, r9)); break;
     default: a_.mov(dst.r64(), qword_ptr(va, r9)); break;
   }
+  if (mode_ == Mode::kHot) {
+    insn_slow_used_ = true;
+    return;
+  }
   a_.bind(done);
   const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
   const auto index = static_cast<int32_t>(s.index);
   cold({.kind = ColdStub::Kind::kLoadSlow, .at = slow, .back = done, .reg = dst, .site = site,
         .index = index});
-  needs_break_check_ = true;
 }
 
 void BlockEmitter::store_mem(const Site& s, const Gp& va, unsigned size, const Gp& value,
                              bool stack) {
-  Label slow = a_.newLabel(), done = a_.newLabel();
+  if (mode_ == Mode::kSlow) {
+    slow_call(s, false, size, value, stack);
+    return;
+  }
+  Label slow = mode_ == Mode::kHot ? insn_slow_ : a_.newLabel(), done = a_.newLabel();
   tlb_lookup(va, size, VcpuAccess::kTlbWriteTag, slow);
   a_.mov(ptr(va, r9, 0, 0, size), sized(value, size));
+  if (mode_ == Mode::kHot) {
+    insn_slow_used_ = true;
+    return;
+  }
   a_.bind(done);
   const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
   const auto index = static_cast<int32_t>(s.index);
   cold({.kind = ColdStub::Kind::kStoreSlow, .at = slow, .back = done, .reg = value, .site = site,
         .index = index});
-  needs_break_check_ = true;
 }
 
 void BlockEmitter::check_break(const Site& s) {
@@ -479,7 +544,10 @@ void BlockEmitter::emit_helper(const Site& s) {
   a_.call(imm(reinterpret_cast<uint64_t>(&VcpuAccess::exec_insn)));
   a_.test(eax, eax);
   a_.jnz(imm(g_.helper_exit));
+  reload_tlb_view();  // the handler may have changed CPL
   flags_ = {};
 }
+
+void BlockEmitter::reload_tlb_view() { a_.mov(rbp, qword_ptr(rbx, l_.tlb_view)); }
 
 }  // namespace densevm::cpu::jit

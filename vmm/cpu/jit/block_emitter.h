@@ -14,7 +14,9 @@
 //   r13  retired count at block entry (stored back on exit)   r14  the retire limit
 //   rsp  16-byte aligned, kSpillSlots x 8 bytes of spill space at [rsp]
 //   rax rcx rdx rsi rdi: instruction temporaries; r8-r11: the soft-TLB fast path
-//   r15: a carry kept across a slow access; rbp: unused.
+//   r15: a carry kept across a slow access; rbp: the soft TLB's current view (Vcpu::tlb_view_),
+//   loaded at every block's entry and again after a handler or a slow access, which may
+//   change CPL and with it the view.
 //
 //   BlockEmitter e(assembler, layout, globals);
 //   e.emit_block(insns, block);   // false: the assembler failed, nothing usable
@@ -73,6 +75,23 @@ enum class Operand : uint8_t { kNone, kGpr, kMem, kImm, kOther };
     case ZYDIS_OPERAND_TYPE_MEMORY: return Operand::kMem;
     case ZYDIS_OPERAND_TYPE_IMMEDIATE: return Operand::kImm;
     default: return Operand::kOther;
+  }
+}
+
+// Blocks end at anything that leaves the straight line: the rest is for other blocks.
+[[nodiscard]] inline bool ends_block(const ZydisDecodedInstruction& z) {
+  switch (z.meta.category) {
+    case ZYDIS_CATEGORY_COND_BR:
+    case ZYDIS_CATEGORY_UNCOND_BR:
+    case ZYDIS_CATEGORY_CALL:
+    case ZYDIS_CATEGORY_RET:
+    case ZYDIS_CATEGORY_INTERRUPT:
+    case ZYDIS_CATEGORY_SYSCALL:
+    case ZYDIS_CATEGORY_SYSRET:
+      return true;
+    default:
+      return z.mnemonic == ZYDIS_MNEMONIC_HLT || z.mnemonic == ZYDIS_MNEMONIC_IRETQ ||
+             z.mnemonic == ZYDIS_MNEMONIC_IRETD || z.mnemonic == ZYDIS_MNEMONIC_IRET;
   }
 }
 
@@ -148,12 +167,23 @@ class BlockEmitter {
   // The effective address of the instruction's memory operand, as
   // Vcpu::effective_address computes it; true if SS-relative.
   bool effective_address(const Site& s, const Gp& out);
-  // Guest memory through the soft TLB inline, the slow path out of line; `va` is rsi,
-  // dst/value are rax..rdi. A fault leaves translated code through fault_exit.
+  // Guest memory through the soft TLB inline; `va` is rsi, dst/value are rax..rdi. A fault
+  // leaves translated code through fault_exit. How a miss is handled depends on mode_:
+  //   kHot       (an instruction that does not end the block) a miss jumps to the
+  //              instruction's slow version: the whole instruction again, every access
+  //              through VcpuAccess::load/store, then the check whether the run loop must
+  //              look at events (a device access, a write to code). Nothing the guest sees
+  //              changed before an instruction's last access (precise faults), so running
+  //              it again from the start is exact; and the hot path needs no such check,
+  //              since only a slow access can ask for one.
+  //   kSlow      (emitting that slow version) the call, no TLB lookup.
+  //   kAccessStub (a branch: CALL, RET, JMP m) a miss calls out of line and comes back;
+  //              the branch's exit (the dispatch stub, or its own test) sees the request.
   void tlb_lookup(const Gp& va, unsigned size, int32_t tag, const asmjit::Label& slow);
+  void reload_tlb_view();  // rbp = the current view
   void load_mem(const Site& s, const Gp& va, unsigned size, const Gp& dst, bool stack);
   void store_mem(const Site& s, const Gp& va, unsigned size, const Gp& value, bool stack);
-  // Leaves after the instruction at `s` if its slow path asked the run loop to look again.
+  // Leaves after the instruction at `s` if its slow access asked the run loop to look again.
   void check_break(const Site& s);
   // A non-canonical `target` raises #GP(0) at `s`.
   void check_canonical(const Site& s, const Gp& target);
@@ -194,6 +224,7 @@ class BlockEmitter {
       kLoadSlow,   // at: the load_slow stub (site, index), reg = r10, back to `back`
       kStoreSlow,  // at: the store_slow stub (reg stored, site, index), back to `back`
       kRaiseGp0,   // at: #GP(0) at the instruction at rip_off (index before it), fault_exit
+      kSlowInsn,   // at: instruction `site` of the block again in mode kSlow, back to `back`
     };
     Kind kind = Kind::kExit;
     asmjit::Label at{}, back{};
@@ -202,6 +233,7 @@ class BlockEmitter {
     int32_t index = 0;  // retired before the instruction (kExit: retired at the exit)
     uint16_t rip_off = 0;
     int last_off = -1;
+    FlagsKnown flags_before{}, flags_after{};  // kSlowInsn: around the hot version
   };
   void cold(const ColdStub& stub) { cold_.push_back(stub); }
   void cold_exit(const asmjit::Label& at, unsigned retired, uint16_t rip_off, int last_off);
@@ -215,7 +247,12 @@ class BlockEmitter {
   unsigned block_count_ = 0;
   unsigned slots_used_ = 0;
   FlagsKnown flags_;
-  bool needs_break_check_ = false;
+  enum class Mode : uint8_t { kHot, kSlow, kAccessStub };
+  Mode mode_ = Mode::kHot;
+  std::span<const GuestInsn> insns_;
+  asmjit::Label insn_slow_{};   // kHot: the current instruction's slow version
+  bool insn_slow_used_ = false;  // kHot: a TLB miss of it jumps there
+  void slow_call(const Site& s, bool load, unsigned size, const Gp& reg, bool stack);
   std::vector<bool> flags_needed_;
 };
 

@@ -102,8 +102,10 @@ BlockEmitter::Done BlockEmitter::emit_carry_alu(const Site& s, FlagOp op) {
   if (op == FlagOp::kAdc) a_.adc(r, b); else a_.sbb(r, b);
   if (dst == Operand::kMem) store_mem(s, rsi, size, rax, stack);
   else store_gpr(d.reg, size, rax);
+  // The host flags are the guest's unless a store's TLB compare came after the op.
+  const bool host_live = dst != Operand::kMem;
   if (!flags_needed(s)) {
-    flags_ = {!needs_break_check_, false, op, static_cast<uint8_t>(size)};
+    flags_ = {host_live, false, op, static_cast<uint8_t>(size)};
     return Done::kNext;
   }
   a_.mov(word_ptr(rbx, l_.lazy_op), static_cast<unsigned>(op) | (size << 8));
@@ -111,7 +113,7 @@ BlockEmitter::Done BlockEmitter::emit_carry_alu(const Site& s, FlagOp op) {
   a_.mov(qword_ptr(rbx, l_.lazy_b), rcx);
   a_.mov(qword_ptr(rbx, l_.lazy_res), rax);
   a_.mov(byte_ptr(rbx, l_.lazy_carry), r15b);
-  flags_ = {!needs_break_check_, true, op, static_cast<uint8_t>(size)};
+  flags_ = {host_live, true, op, static_cast<uint8_t>(size)};
   return Done::kNext;
 }
 
@@ -143,13 +145,11 @@ BlockEmitter::Done BlockEmitter::emit_unary(const Site& s, int kind) {
   }
   if (dst == Operand::kMem) store_mem(s, rsi, size, rax, stack);
   else store_gpr(d.reg, size, rax);
-  if (kind == 3) {  // NOT leaves the flags alone
-    if (needs_break_check_) flags_.host_live = false;
-    return Done::kNext;
-  }
+  if (kind == 3) return Done::kNext;  // NOT leaves the flags alone (a store's compare: not live)
   const FlagOp op = kind == 0 ? FlagOp::kInc : kind == 1 ? FlagOp::kDec : FlagOp::kSub;
+  const bool host_live = dst != Operand::kMem;  // else a store's TLB compare came after the op
   if (kind == 2 && !flags_needed(s)) {
-    flags_ = {!needs_break_check_, false, op, static_cast<uint8_t>(size)};
+    flags_ = {host_live, false, op, static_cast<uint8_t>(size)};
     return Done::kNext;
   }
   a_.mov(word_ptr(rbx, l_.lazy_op), static_cast<unsigned>(op) | (size << 8));
@@ -162,7 +162,7 @@ BlockEmitter::Done BlockEmitter::emit_unary(const Site& s, int kind) {
     a_.mov(qword_ptr(rbx, l_.lazy_b), rdx);
   }
   a_.mov(qword_ptr(rbx, l_.lazy_res), rax);
-  flags_ = {!needs_break_check_, true, op, static_cast<uint8_t>(size)};
+  flags_ = {host_live, true, op, static_cast<uint8_t>(size)};
   return Done::kNext;
 }
 

@@ -34,7 +34,6 @@ BlockEmitter::Done BlockEmitter::emit_move(const Site& s) {
   } else {
     return Done::kNo;
   }
-  if (needs_break_check_) flags_.host_live = false;
   return Done::kNext;
 }
 
@@ -63,7 +62,6 @@ BlockEmitter::Done BlockEmitter::emit_extend(const Site& s) {
     if (from == 4) a_.movsxd(rax, eax);
   }
   store_gpr(d.reg, to, rax);
-  if (needs_break_check_) flags_.host_live = false;
   return Done::kNext;
 }
 

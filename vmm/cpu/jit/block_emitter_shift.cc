@@ -49,7 +49,6 @@ BlockEmitter::Done BlockEmitter::emit_shift(const Site& s, int kind) {
     // A zero count changes no flag but still writes the destination back.
     if (dst == Operand::kMem) store_mem(s, rsi, size, rax, stack);
     else store_gpr(d.reg, size, rax);
-    if (needs_break_check_) flags_.host_live = false;
     return Done::kNext;
   }
   a_.mov(rdx, rax);

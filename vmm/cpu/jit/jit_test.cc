@@ -305,6 +305,45 @@ TEST(Translator, FlagsOfAnOpWithAMemoryOperandReadByTheNextInstruction) {
   }
 }
 
+// A TLB miss in an instruction that does not end its block runs the whole instruction
+// again through the slow accesses (its slow version). ADD [rdi], ecx after a read of the
+// page: its load hits and its store misses (a read walk makes no write entry), so the slow
+// version loads again and must add exactly once. CMOVE with a missing source after a CMP
+// whose flags were kept in the host's: the slow version reads ZF from the lazy record (the
+// TLB compare clobbered the host's).
+TEST(Translator, AMissAfterAHitInOneInstructionRunsItOnceThroughItsSlowVersion) {
+  // mov ecx,8; l: mov r8d,[rdi]; add [rdi],ecx; cmp ecx,4; cmove edx,[rsi];
+  // add rdi,0x1000; add rsi,0x1000; dec ecx; jnz l; ud2
+  const std::vector<uint8_t> code = {0xb9, 8, 0, 0, 0, 0x44, 0x8b, 0x07, 0x01, 0x0f, 0x83, 0xf9,
+                                     0x04, 0x0f, 0x44, 0x16, 0x48, 0x81, 0xc7, 0x00, 0x10, 0x00,
+                                     0x00, 0x48, 0x81, 0xc6, 0x00, 0x10, 0x00, 0x00, 0xff, 0xc9,
+                                     0x75, 0xe3, 0x0f, 0x0b};
+  constexpr uint64_t kSources = kData + 0x10000;
+  for (uint64_t budget : {1u, 3u, 7u, 100000u}) {
+    Twins t;
+    t.map(kCode, 0x1000, kRwx);
+    t.map(kData, 8 * 0x1000, kRw);
+    t.map(kSources, 8 * 0x1000, kRw);
+    t.write(kCode, code);
+    for (uint8_t k = 0; k < 8; ++k) {
+      t.write(kData + k * 0x1000, {static_cast<uint8_t>(100 + k), 0, 0, 0});
+      t.write(kSources + k * 0x1000, {static_cast<uint8_t>(200 + k), 0, 0, 0});
+    }
+    t.set_gpr(7, kData);
+    t.set_gpr(6, kSources);
+    t.set_rip(kCode);
+    t.run_to_end(budget);
+    for (uint8_t k = 0; k < 8; ++k) {
+      uint32_t v = 0;
+      t.jit().read(kData + k * 0x1000, &v, sizeof v);
+      EXPECT_EQ(v, 100u + k + (8u - k)) << "page " << int{k} << ", budget " << budget;
+    }
+    EXPECT_EQ(t.jit().gpr(2), 204u) << "budget " << budget;  // ecx == 4 on the fifth page
+    EXPECT_EQ(t.jit().vcpu().counters().tlb_misses, t.interp().vcpu().counters().tlb_misses)
+        << "the slow version's load hits: no second walk";
+  }
+}
+
 // A program loaded over code that ran before (one page writes the other, then calls it):
 // every time, the new bytes run, not the old translation.
 TEST(Translator, LoadingAProgramOverTranslatedCode) {

@@ -16,23 +16,6 @@ constexpr int32_t kFrameBytes = 8 * BlockEmitter::kSpillSlots;
 static_assert((8 + 6 * 8 + kFrameBytes) % 16 == 0,
               "translated code runs with RSP 16-byte aligned for its calls");
 
-// Blocks end at anything that leaves the straight line: the rest is for other blocks.
-bool ends_block(const ZydisDecodedInstruction& z) {
-  switch (z.meta.category) {
-    case ZYDIS_CATEGORY_COND_BR:
-    case ZYDIS_CATEGORY_UNCOND_BR:
-    case ZYDIS_CATEGORY_CALL:
-    case ZYDIS_CATEGORY_RET:
-    case ZYDIS_CATEGORY_INTERRUPT:
-    case ZYDIS_CATEGORY_SYSCALL:
-    case ZYDIS_CATEGORY_SYSRET:
-      return true;
-    default:
-      return z.mnemonic == ZYDIS_MNEMONIC_HLT || z.mnemonic == ZYDIS_MNEMONIC_IRETQ ||
-             z.mnemonic == ZYDIS_MNEMONIC_IRETD || z.mnemonic == ZYDIS_MNEMONIC_IRET;
-  }
-}
-
 // Flattens `code` at the arena's cursor (where it was assembled to run). False: no room.
 bool place(CodeHolder& code, CodeArena& arena, const uint8_t*& at, size_t& bytes) {
   const auto base = reinterpret_cast<uint64_t>(arena.cursor());
@@ -114,6 +97,7 @@ bool Translator::emit_stubs(CodeArena& arena) {
       a.test(eax, eax);
     }
     for (const Gp& r : {rdi, rsi, rdx, rcx, rax}) a.pop(r);
+    a.mov(rbp, qword_ptr(rbx, layout_.tlb_view));  // BlockEmitter::reload_tlb_view
     a.jz(slow_fault);
     a.ret();
   }
@@ -130,6 +114,10 @@ bool Translator::emit_stubs(CodeArena& arena) {
   // frozen VM's stub with their own tables.
   const Label dispatch = a.newLabel(), dispatch_call = a.newLabel(), same_page = a.newLabel();
   a.bind(dispatch);
+  // A slow access of the branch (CALL's push, RET's pop, JMP m) asked the run loop to look
+  // again: it does, as after any other instruction (next_block's test).
+  a.cmp(byte_ptr(rbx, layout_.break_inner), 0);
+  a.jne(dispatch_call);
   a.mov(rax, rsi);
   a.and_(rax, -4096);
   a.cmp(rax, r12);
@@ -140,15 +128,16 @@ bool Translator::emit_stubs(CodeArena& arena) {
   a.bind(same_page);
   a.mov(rcx, rsi);
   a.shr(rcx, 12);
-  a.and_(ecx, VcpuAccess::kTlbEntries - 1);
-  a.lea(rcx, ptr(rcx, rcx, 2));  // x5: 40-byte entries
-  a.shl(rcx, 3);
-  a.add(rcx, qword_ptr(rbx, layout_.tlb_view));
-  a.mov(rdx, rsi);
-  a.or_(rdx, 0xfff);  // Vcpu::tlb_tag
-  a.cmp(rdx, qword_ptr(rcx, VcpuAccess::kTlbExecTag));
+  a.and_(ecx, VcpuAccess::kTlbEntries - 1);  // the entry's index
+  a.mov(rdx, rcx);
+  a.shl(rdx, VcpuAccess::kTlbEntryShift);
+  a.add(rdx, qword_ptr(rbx, layout_.tlb_view));
+  a.mov(rdi, rsi);
+  a.or_(rdi, 0xfff);  // Vcpu::tlb_tag
+  a.cmp(rdi, qword_ptr(rdx, VcpuAccess::kTlbExecTag));
   a.jne(dispatch_call);
-  a.mov(rdx, qword_ptr(rcx, VcpuAccess::kTlbGpaPage));  // guest-physical address
+  a.mov(rdx, qword_ptr(rbx, layout_.tlb_gpa_view));
+  a.mov(rdx, qword_ptr(rdx, rcx, 3));  // the guest-physical page (Vcpu::tlb_gpa)
   a.shl(rdx, 12);
   a.mov(ecx, esi);
   a.and_(ecx, 0xfff);

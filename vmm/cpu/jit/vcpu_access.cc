@@ -15,7 +15,7 @@ int32_t offset_of(const Vcpu& v, const void* member) {
 }  // namespace
 
 // Translated code computes entry addresses and tags with these numbers.
-static_assert(sizeof(uint64_t) * 5 == VcpuAccess::kTlbEntryBytes);
+static_assert(sizeof(uint64_t) * 4 == VcpuAccess::kTlbEntryBytes);
 static_assert(offsetof(LazyFlags, op) == 0 && offsetof(LazyFlags, size) == 1,
               "translated code stores op and size as one 16-bit word");
 
@@ -25,7 +25,6 @@ VcpuAccess::Layout VcpuAccess::layout(const Vcpu& v) {
   static_assert(offsetof(Vcpu::TlbEntry, write_tag) == kTlbWriteTag);
   static_assert(offsetof(Vcpu::TlbEntry, addend) == kTlbAddend);
   static_assert(offsetof(Vcpu::TlbEntry, exec_tag) == kTlbExecTag);
-  static_assert(offsetof(Vcpu::TlbEntry, gpa_page) == kTlbGpaPage);
   static_assert(sizeof(v.irq_pending_) == 1);
   static_assert(Vcpu::kTlbSize == kTlbEntries);
   Layout l;
@@ -43,6 +42,7 @@ VcpuAccess::Layout VcpuAccess::layout(const Vcpu& v) {
   l.insn_rip = offset_of(v, &v.insn_rip_);
   l.break_inner = offset_of(v, &v.break_inner_);
   l.tlb_view = offset_of(v, &v.tlb_view_);
+  l.tlb_gpa_view = offset_of(v, &v.tlb_gpa_view_);
   l.irq_pending = offset_of(v, &v.irq_pending_);
   l.jit_recent = offset_of(v, &v.jit_recent_);
   l.jit_dispatched = offset_of(v, &v.jit_dispatched_);
@@ -114,11 +114,12 @@ uint64_t VcpuAccess::carry(Vcpu* v) { return v->flag(kFlagCf) ? 1 : 0; }
 
 NextBlock VcpuAccess::next_block(Vcpu* v, uint64_t target, uint64_t page_va) {
   const uint64_t target_page = target & ~kPageMask;
-  // Another page: the run loop's outer iteration would look for an interrupt first.
-  if (target_page != page_va && v->irq_pending_) return {nullptr, 0};
+  // The branch's own slow access asked the run loop to look again; or another page: the
+  // run loop's outer iteration would look for an interrupt first.
+  if (v->break_inner_ || (target_page != page_va && v->irq_pending_)) return {nullptr, 0};
   const Vcpu::TlbEntry& e = v->tlb_entry(target);
   if (e.exec_tag != Vcpu::tlb_tag(target)) return {nullptr, 0};
-  const Block* b = v->jit_->linked_block((e.gpa_page << kPageShift) | (target & kPageMask));
+  const Block* b = v->jit_->linked_block((v->tlb_gpa(e) << kPageShift) | (target & kPageMask));
   if (b == nullptr) return {nullptr, 0};
   return {b->code, target_page};
 }

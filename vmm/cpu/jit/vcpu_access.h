@@ -43,11 +43,13 @@ struct VcpuAccess {
   struct Layout {
     int32_t gpr = 0, rip = 0, rflags = 0, fs_base = 0, gs_base = 0;
     int32_t lazy_op = 0, lazy_carry = 0, lazy_a = 0, lazy_b = 0, lazy_res = 0;
-    int32_t retired = 0, insn_rip = 0, break_inner = 0, tlb_view = 0;
+    int32_t retired = 0, insn_rip = 0, break_inner = 0, tlb_view = 0, tlb_gpa_view = 0;
     int32_t irq_pending = 0, jit_recent = 0, jit_dispatched = 0;
   };
-  static constexpr int32_t kTlbEntryBytes = 40, kTlbReadTag = 0, kTlbWriteTag = 8,
-                           kTlbExecTag = 16, kTlbAddend = 24, kTlbGpaPage = 32;
+  // A soft-TLB entry (Vcpu::TlbEntry); the guest-physical page of entry i of the view is
+  // element i of the array at tlb_gpa_view.
+  static constexpr int32_t kTlbEntryShift = 5, kTlbEntryBytes = 1 << kTlbEntryShift,
+                           kTlbReadTag = 0, kTlbWriteTag = 8, kTlbExecTag = 16, kTlbAddend = 24;
   static constexpr unsigned kTlbEntries = 1024;
 
   // Offsets of the state in every Vcpu (the class's layout, read off `v`).
