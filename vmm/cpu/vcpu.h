@@ -486,9 +486,10 @@ class Vcpu {
   friend struct jit::VcpuAccess;  // translated code reads and writes this state
   std::unique_ptr<jit::Jit> jit_;
   bool irq_pending_ = false;  // an interrupt was pending when this page run began
-  // For translated code's dispatch stub (jit/translator.cc): this vCPU's table of recent
-  // block lookups (jit::BlockCache) and the jumps the stub found there itself.
-  const void* jit_recent_ = nullptr;
+  // For translated code's dispatch stub (jit/translator.cc): this vCPU's table of blocks
+  // found by earlier dispatches (jit::BlockCache::dispatch_table) and the jumps the stub
+  // found there itself.
+  const void* jit_dispatch_ = nullptr;
   uint64_t jit_dispatched_ = 0;
 };
 

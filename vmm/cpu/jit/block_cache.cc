@@ -45,6 +45,8 @@ size_t BlockCache::invalidate_page(uint64_t gpa_page) {
     }
     Recent& r = recent_[slot_of(gpa)];
     if (r.entry == &it->second) r = Recent{};
+    Dispatch& d = dispatch_[slot_of(gpa)];
+    if (d.gpa == gpa) d = Dispatch{};
     entries_.erase(it);
   }
   heads_.erase(page);
@@ -58,6 +60,10 @@ void BlockCache::clear() {
     for (size_t i = 0; i < recent_.size(); ++i) recent_[i] = Recent{};
     recent_empty_ = true;
   }
+  if (!dispatch_empty_) {
+    for (size_t i = 0; i < dispatch_.size(); ++i) dispatch_[i] = Dispatch{};
+    dispatch_empty_ = true;
+  }
   blocks_.clear();
   insn_chunks_.clear();
 }
@@ -67,7 +73,7 @@ size_t BlockCache::metadata_bytes() const {
   for (const auto& chunk : insn_chunks_) insns += chunk.capacity() * sizeof(DecodedInsn);
   return blocks_.size() * sizeof(Block) + insns +
          entries_.size() * (sizeof(Entry) + 3 * sizeof(void*) + sizeof(uint64_t)) +
-         sizeof(recent_);
+         sizeof(recent_) + sizeof(dispatch_);
 }
 
 }  // namespace densevm::cpu::jit

@@ -56,9 +56,15 @@ class BlockCache {
     auto it = entries_.find(gpa);
     return it == entries_.end() ? nullptr : &it->second;
   }
-  // The table of recent lookups, for the dispatch stub in translated code (translator.cc):
-  // kRecent slots of {gpa, Entry*} (16 bytes; slot_of(gpa)), an Entry's first word its Block*.
-  [[nodiscard]] const void* recent_table() const { return &recent_[0]; }
+  // The table the dispatch stub in translated code looks blocks up in (translator.cc):
+  // kRecent slots of {gpa, code} (16 bytes; slot_of(gpa)), filled as the dispatch's call
+  // finds a live block, emptied with the block's entry (invalidate_page, clear): one load
+  // and a compare where the table of recent lookups would chase Entry, Block and code.
+  [[nodiscard]] const void* dispatch_table() const { return &dispatch_[0]; }
+  void note_dispatch(uint64_t gpa, const uint8_t* code) {
+    dispatch_[slot_of(gpa)] = {gpa, code};
+    dispatch_empty_ = false;
+  }
   static constexpr size_t kRecent = 4096;
   static constexpr size_t slot_of(uint64_t gpa) { return (gpa ^ (gpa >> 12)) & (kRecent - 1); }
   // Storage that lives until clear(): a block, and records for its instructions.
@@ -80,6 +86,11 @@ class BlockCache {
     Entry* entry = nullptr;
   };
   static_assert(sizeof(Recent) == 16 && offsetof(Recent, entry) == 8);
+  struct Dispatch {  // all-zero bytes are an empty slot (code nullptr)
+    uint64_t gpa = 0;
+    const uint8_t* code = nullptr;
+  };
+  static_assert(sizeof(Dispatch) == 16 && offsetof(Dispatch, code) == 8);
   Entry& miss(uint64_t gpa, Recent& r);
 
   std::unordered_map<uint64_t, Entry> entries_;  // node-based: Entry addresses are stable
@@ -89,6 +100,8 @@ class BlockCache {
   // recent_empty_: nothing written since it was last all empty, so clear() need not.
   ZeroedArray<Recent> recent_{kRecent};
   bool recent_empty_ = true;
+  ZeroedArray<Dispatch> dispatch_{kRecent};  // the same, for the dispatch stub
+  bool dispatch_empty_ = true;
   std::deque<Block> blocks_;
   std::vector<std::vector<DecodedInsn>> insn_chunks_;
 };

@@ -48,6 +48,7 @@ class Jit {
     const BlockCache::Entry* e = cache_.find(gpa);
     if (e == nullptr || e->block == nullptr || e->block->code == nullptr) return nullptr;
     ++stats_.linked;
+    cache_.note_dispatch(gpa, e->block->code);  // the dispatch stub finds it from now on
     return e->block;
   }
 
@@ -57,8 +58,8 @@ class Jit {
   // now. Nothing if config.share is off.
   void share_from(const Jit& frozen, std::shared_ptr<const void> keep);
 
-  // The table translated code's dispatch stub looks blocks up in (Vcpu::jit_recent_).
-  [[nodiscard]] const void* recent_table() const { return cache_.recent_table(); }
+  // The table translated code's dispatch stub looks blocks up in (Vcpu::jit_dispatch_).
+  [[nodiscard]] const void* dispatch_table() const { return cache_.dispatch_table(); }
 
   void invalidate_page(uint64_t gpa_page);
   // Drops every translation (not while translated code runs: the run loop and restore call it).

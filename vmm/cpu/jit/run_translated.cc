@@ -36,7 +36,7 @@ void Vcpu::run_translated(DecodedPage* page, uint64_t page_va, const uint8_t* ho
 
 bool Vcpu::enable_translation(const jit::Config& config, std::string* error) {
   jit_ = jit::Jit::create(*this, config, error);
-  jit_recent_ = jit_ != nullptr ? jit_->recent_table() : nullptr;
+  jit_dispatch_ = jit_ != nullptr ? jit_->dispatch_table() : nullptr;
   return jit_ != nullptr;
 }
 

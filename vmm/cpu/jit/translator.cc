@@ -108,8 +108,8 @@ bool Translator::emit_stubs(CodeArena& arena) {
   // Dispatch: a block left for RIP = rsi (stored, with the retired count in r13) on
   // another page or through an indirect branch. The block there straight away when
   // VcpuAccess::next_block would find it without a call — the target's page fetchable in
-  // the soft TLB, its guest-physical address in the cache's table of recent lookups with a
-  // live block — else the call, which looks further (and may still find none: rax 0, back
+  // the soft TLB, its guest-physical address in the cache's dispatch table (live blocks an
+  // earlier call found) — else the call, which looks further (and may still find none: rax 0, back
   // to the run loop). Everything it reads is this vCPU's, through rbx: clones run the
   // frozen VM's stub with their own tables.
   const Label dispatch = a.newLabel(), dispatch_call = a.newLabel(), same_page = a.newLabel();
@@ -147,16 +147,10 @@ bool Translator::emit_stubs(CodeArena& arena) {
   a.xor_(rcx, rdx);
   a.and_(ecx, BlockCache::kRecent - 1);
   a.shl(rcx, 4);
-  a.add(rcx, qword_ptr(rbx, layout_.jit_recent));
+  a.add(rcx, qword_ptr(rbx, layout_.jit_dispatch));
   a.cmp(rdx, qword_ptr(rcx));
   a.jne(dispatch_call);
-  a.mov(rcx, qword_ptr(rcx, 8));  // Entry*
-  a.test(rcx, rcx);
-  a.jz(dispatch_call);
-  a.mov(rcx, qword_ptr(rcx));  // Block*
-  a.test(rcx, rcx);
-  a.jz(dispatch_call);
-  a.mov(rcx, qword_ptr(rcx, static_cast<int32_t>(offsetof(Block, code))));
+  a.mov(rcx, qword_ptr(rcx, 8));  // the block's code (BlockCache::note_dispatch)
   a.test(rcx, rcx);
   a.jz(dispatch_call);
   a.inc(qword_ptr(rbx, layout_.jit_dispatched));

@@ -44,7 +44,7 @@ VcpuAccess::Layout VcpuAccess::layout(const Vcpu& v) {
   l.tlb_view = offset_of(v, &v.tlb_view_);
   l.tlb_gpa_view = offset_of(v, &v.tlb_gpa_view_);
   l.irq_pending = offset_of(v, &v.irq_pending_);
-  l.jit_recent = offset_of(v, &v.jit_recent_);
+  l.jit_dispatch = offset_of(v, &v.jit_dispatch_);
   l.jit_dispatched = offset_of(v, &v.jit_dispatched_);
   return l;
 }

@@ -44,7 +44,7 @@ struct VcpuAccess {
     int32_t gpr = 0, rip = 0, rflags = 0, fs_base = 0, gs_base = 0;
     int32_t lazy_op = 0, lazy_carry = 0, lazy_a = 0, lazy_b = 0, lazy_res = 0;
     int32_t retired = 0, insn_rip = 0, break_inner = 0, tlb_view = 0, tlb_gpa_view = 0;
-    int32_t irq_pending = 0, jit_recent = 0, jit_dispatched = 0;
+    int32_t irq_pending = 0, jit_dispatch = 0, jit_dispatched = 0;
   };
   // A soft-TLB entry (Vcpu::TlbEntry); the guest-physical page of entry i of the view is
   // element i of the array at tlb_gpa_view.
