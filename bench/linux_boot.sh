@@ -9,8 +9,13 @@
 # under TCG and stops booting.
 #
 #   bench/linux_boot.sh build            # fetches the kernel into build/linux first
+#   PAIRS=5 bench/linux_boot.sh build    # then 5 more bzImage boots of each, interleaved
+#                                        # densevm, QEMU, densevm, ...: medians, and the
+#                                        # median of the 5 ratios (a shared host drifts
+#                                        # over minutes: each ratio is of neighbours)
 set -euo pipefail
 build=${1:-build}
+pairs=${PAIRS:-0}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bash "$here/scripts/fetch-linux.sh" "$build"
 L="$build/linux"
@@ -62,3 +67,22 @@ read -r secs _ cpu_s < <(timed "${qemu[@]}")
 read -r _ stamp _ < <(timed "${qemu[@]}" -icount shift=0)
 printf '%-26s %12s %8s %16s %18s\n' "qemu-tcg vmlinuz" "$secs" "$cpu_s" "${stamp} s" "(icount: 1 ns/insn)"
 echo "QEMU / densevm, bzImage to /init: host time $(echo "scale=2; $secs / $ours_wall" | bc), CPU time $(echo "scale=2; $cpu_s / $ours_cpu" | bc); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ $pairs -gt 0 ]] || exit 0
+echo "== $pairs pairs, bzImage to /init, densevm then QEMU each time (host s, CPU s)"
+rows=()
+for ((i = 1; i <= pairs; ++i)); do
+  read -r dw _ dc < <(timed "$build/densevm" run --cpu auto --kernel "$L/vmlinuz" --initrd "$L/initramfs.cpio" \
+    --mem 256M --cmdline "$cmdline")
+  read -r qw _ qc < <(timed "${qemu[@]}")
+  printf '  pair %d: densevm %6s %6s   qemu %6s %6s   load %s\n' "$i" "$dw" "$dc" "$qw" "$qc" "$(cut -d' ' -f1 /proc/loadavg)"
+  rows+=("$dw $dc $qw $qc")
+done
+printf '%s\n' "${rows[@]}" | python3 -c '
+import statistics, sys
+r = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+med = lambda k: statistics.median(x[k] for x in r)
+print("medians: densevm host %.2f CPU %.2f, qemu host %.2f CPU %.2f" % (med(0), med(1), med(2), med(3)))
+print("QEMU / densevm, median of the pairs: host time %.2f (%.2f-%.2f), CPU time %.2f (%.2f-%.2f)" % (
+    statistics.median(x[2] / x[0] for x in r), min(x[2] / x[0] for x in r), max(x[2] / x[0] for x in r),
+    statistics.median(x[3] / x[1] for x in r), min(x[3] / x[1] for x in r), max(x[3] / x[1] for x in r)))'
+echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg)"

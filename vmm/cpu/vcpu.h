@@ -426,6 +426,9 @@ class Vcpu {
   enum class Step : uint8_t { kNext, kJumped, kEndPage };
   [[nodiscard]] Step step(DecodedPage* page, uint64_t page_va, const uint8_t* host,
                           uint64_t limit);
+  // The second half of `step`: instruction `d`, decoded at RIP, run and retired by the
+  // same rules (also for the one a translated block runs across a page boundary).
+  [[nodiscard]] Step execute(const DecodedInsn* d, uint64_t limit);
   // The inner loop with translation on: translated blocks where there are, `step` elsewhere
   // (vmm/cpu/jit/run_translated.cc).
   void run_translated(DecodedPage* page, uint64_t page_va, const uint8_t* host,

@@ -1,6 +1,8 @@
 // Vcpu::step: one interpreted instruction with the run loop's bookkeeping, shared by the
 // interpreter's inner loop (vcpu.cc) and the translator's (jit/run_translated.cc), so both
-// retire, fault and end a page run by the same rules.
+// retire, fault and end a page run by the same rules; Vcpu::execute, its second half, also
+// runs the instruction a translated block reaches across a page boundary
+// (jit::VcpuAccess::run_crossing).
 //
 //   while (s_.rip - page_va < kPageSize && step(page, page_va, host, limit) != Step::kEndPage) {}
 #pragma once
@@ -19,6 +21,10 @@ namespace densevm::cpu {
     d = decode_at(page, page_va, host);
     if (d == nullptr) return Step::kEndPage;
   }
+  return execute(d, limit);
+}
+
+[[gnu::always_inline]] inline Vcpu::Step Vcpu::execute(const DecodedInsn* d, uint64_t limit) {
   insn_rip_ = s_.rip;
   s_.rip += d->len;
   stack_access_ = false;

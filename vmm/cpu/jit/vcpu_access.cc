@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "vmm/cpu/jit/jit.h"
+#include "vmm/cpu/vcpu_step.h"
 
 namespace densevm::cpu::jit {
 namespace {
@@ -135,23 +136,14 @@ NextBlock VcpuAccess::run_crossing(Vcpu* v, uint64_t insn_va, uint64_t page_va,
   const Vcpu::TlbEntry& e = v->tlb_entry(insn_va);
   if (e.exec_tag != Vcpu::tlb_tag(insn_va)) return kGoOn;
   const auto* host = reinterpret_cast<const uint8_t*>(page_va + e.addend);
-  // From here what Vcpu::step does.
+  // From here what Vcpu::step does: the decode (a fault ends the page run), then execute.
   const DecodedInsn* d = v->decode_crossing(page_va, host);
   if (d == nullptr) return kEnd;
-  v->insn_rip_ = insn_va;
-  v->s_.rip = insn_va + d->len;
-  v->stack_access_ = false;
-  const Exec ex = d->handler(*v, *d);
-  if (ex == Exec::kFault || ex == Exec::kStop) {
-    v->s_.rip = v->insn_rip_;
-    return kEnd;
+  if (v->execute(d, limit) == Vcpu::Step::kEndPage) {
+    // Retired nothing (a fault, a stop) or halted: the page run ends; else the budget or
+    // a request to look at events: the run loop goes on from RIP and sees it.
+    return v->counters_.retired == retired || v->halted_ ? kEnd : kGoOn;
   }
-  ++v->counters_.retired;
-  if (ex == Exec::kHalt) {
-    v->halted_ = true;
-    return kEnd;
-  }
-  if (v->counters_.retired >= limit || v->break_inner_) return kGoOn;
   const NextBlock next = next_block(v, v->s_.rip, page_va);
   return next.code != nullptr ? next : kGoOn;
 }
