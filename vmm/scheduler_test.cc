@@ -88,5 +88,26 @@ TEST(Scheduler, WorkersGoToTheNodesVmsAreHomedOn) {
   for (const auto& vm : vms) EXPECT_EQ(vm->cpus_seen(), std::vector<int>{cpus[1]}) << "vm" << vm->id();
 }
 
+// One VM, one node: an epoch of one slice may run on the calling thread instead of a worker
+// (no thread switches), but only if that thread cannot leave the node. Here it may run only
+// on a CPU outside the node's, so the slices still run on the node's worker.
+TEST(Scheduler, ASingleSliceRunsOnTheCallerOnlyWithinItsNode) {
+  const cpu_set_t allowed = affinity();
+  const std::vector<int> cpus = first_two_cpus(allowed);
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  FrameStore frames(uint64_t{1} << 30);
+  auto [vms, list] = spin_vms(frames, 1, [](int) -> std::optional<uint32_t> { return 0; });
+  cpu_set_t outside;
+  CPU_ZERO(&outside);
+  CPU_SET(cpus[1], &outside);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(outside), &outside), 0);
+  Scheduler sched(list, /*threads=*/1, /*slice=*/1000);
+  sched.set_nodes({{cpus[0]}});
+  sched.run([](size_t) {});
+  ASSERT_EQ(sched_setaffinity(0, sizeof(allowed), &allowed), 0);
+  EXPECT_EQ(vms[0]->state(), Vm::State::kExited) << vms[0]->failure();
+  EXPECT_EQ(vms[0]->cpus_seen(), std::vector<int>{cpus[0]});
+}
+
 }  // namespace
 }  // namespace densevm
