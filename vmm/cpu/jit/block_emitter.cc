@@ -111,6 +111,7 @@ void BlockEmitter::emit_block(std::span<const GuestInsn> insns, Block& block, bo
     mode_ = ends_block(g.z) ? Mode::kAccessStub : Mode::kHot;
     insn_slow_ = a_.newLabel();
     insn_slow_used_ = false;
+    insn_stored_ = false;
     const FlagsKnown before = flags_;
     Done done = emit_inline(s);
     if (insn_slow_used_ && done != Done::kNext) {
@@ -255,6 +256,11 @@ void BlockEmitter::load_mem(const Site& s, const Gp& va, unsigned size, const Gp
     slow_call(s, true, size, dst, stack);
     return;
   }
+  if (mode_ == Mode::kHot && insn_stored_) {
+    // A slow version runs the instruction again from its start: exact only if nothing the
+    // guest sees was written before its last access. No inline form loads after a store.
+    a_.reportError(kErrorInvalidState, "a load after a store in one instruction");
+  }
   Label slow = mode_ == Mode::kHot ? insn_slow_ : a_.newLabel(), done = a_.newLabel();
   tlb_lookup(va, size, VcpuAccess::kTlbReadTag, slow);
   switch (size) {
@@ -285,6 +291,7 @@ void BlockEmitter::store_mem(const Site& s, const Gp& va, unsigned size, const G
   a_.mov(ptr(va, r9, 0, 0, size), sized(value, size));
   if (mode_ == Mode::kHot) {
     insn_slow_used_ = true;
+    insn_stored_ = true;
     return;
   }
   a_.bind(done);

@@ -252,6 +252,7 @@ class BlockEmitter {
   std::span<const GuestInsn> insns_;
   asmjit::Label insn_slow_{};   // kHot: the current instruction's slow version
   bool insn_slow_used_ = false;  // kHot: a TLB miss of it jumps there
+  bool insn_stored_ = false;     // kHot: it has made a store (no load may follow)
   void slow_call(const Site& s, bool load, unsigned size, const Gp& reg, bool stack);
   std::vector<bool> flags_needed_;
 };
