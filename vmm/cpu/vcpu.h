@@ -150,11 +150,12 @@ class Vcpu {
   void share_translations(const Vcpu& frozen, std::shared_ptr<const void> keep);
   // Zero when translation is off.
   [[nodiscard]] jit::Stats translation_stats() const;
-  // Host memory of the decode cache and of the soft TLB (both views), for `--stats`.
+  // Host memory of the decode cache and of the soft TLB (both views, their entries and
+  // guest-physical pages), for `--stats`.
   [[nodiscard]] uint64_t decode_cache_bytes() const { return code_.bytes(); }
   // Times the decode cache passed its bound and dropped every page (host state, not saved).
   [[nodiscard]] uint64_t decode_cache_flushes() const { return code_.flushes(); }
-  [[nodiscard]] static constexpr uint64_t soft_tlb_bytes() { return 2 * kTlbSize * sizeof(TlbEntry); }
+  [[nodiscard]] static constexpr uint64_t soft_tlb_bytes() { return 2 * kTlbSize * (sizeof(TlbEntry) + sizeof(uint64_t)); }
 
   // Off in instruction-level tests: an exception stops run() with kException instead.
   void set_deliver_exceptions(bool on) { deliver_exceptions_ = on; }
