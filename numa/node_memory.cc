@@ -59,6 +59,17 @@ bool pin_thread_to(std::span<const int> cpus) {
   return sched_setaffinity(0, sizeof(set), &set) == 0;
 }
 
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
 int current_cpu() { return sched_getcpu(); }
 
 uint64_t node_free_bytes(int node) {

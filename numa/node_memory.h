@@ -27,6 +27,9 @@ namespace densevm {
 
 // Binds the calling thread to `cpus` (sched_setaffinity); false when the kernel refused.
 [[nodiscard]] bool pin_thread_to(std::span<const int> cpus);
+// The CPUs the calling thread may run on (sched_getaffinity), ascending; empty when the
+// kernel refused.
+[[nodiscard]] std::vector<int> allowed_cpus();
 // The CPU the calling thread is on now (sched_getcpu), -1 when unknown.
 [[nodiscard]] int current_cpu();
 // Free memory of `node` now (numa_node_size64); 0 for a node that does not exist.

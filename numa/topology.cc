@@ -1,5 +1,7 @@
 #include "numa/topology.h"
 
+#include "numa/node_memory.h"
+
 #include <numa.h>
 #include <sched.h>
 #include <sys/sysinfo.h>
@@ -14,17 +16,6 @@
 
 namespace densevm {
 namespace {
-
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
 
 Topology single_node() {
   Topology t;

@@ -7,7 +7,6 @@
 #include <exception>
 #include <mutex>
 #include <optional>
-#include <sched.h>
 #include <string>
 #include <thread>
 #include <utility>
@@ -57,13 +56,11 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
   const bool here_is_home = [&] {
     if (node_cpus_.empty()) return true;
     if (node_cpus_.size() > 1) return false;
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return false;
-    for (const int c : node_cpus_[0]) {
-      if (c >= 0 && c < CPU_SETSIZE) CPU_CLR(c, &allowed);
-    }
-    return CPU_COUNT(&allowed) == 0;
+    const std::vector<int> allowed = allowed_cpus();
+    const std::vector<int>& node = node_cpus_[0];
+    return !allowed.empty() && std::all_of(allowed.begin(), allowed.end(), [&](int c) {
+      return std::find(node.begin(), node.end(), c) != node.end();
+    });
   }();
 
   auto worker = [&](unsigned w) {
@@ -91,7 +88,15 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < n; ++i) workers.emplace_back(worker, i);
 
+  // `tick` every 200 ms, with the number of VMs that have finished.
   auto last_tick = std::chrono::steady_clock::now();
+  auto tick_due = [&] { return std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(200); };
+  auto tick_now = [&] {
+    size_t finished = 0;
+    for (Vm* vm : vms_) finished += vm->state() != Vm::State::kRunning;
+    tick(finished);
+    last_tick = std::chrono::steady_clock::now();
+  };
   while (true) {
     std::vector<std::vector<Slice>> running(queues.size());
     size_t count = 0;
@@ -112,12 +117,7 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
       for (const std::vector<Slice>& q : running) {
         for (const auto& [vm, budget] : q) run_one(vm, budget);
       }
-      if (std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(200)) {
-        size_t finished = 0;
-        for (Vm* vm : vms_) finished += vm->state() != Vm::State::kRunning;
-        tick(finished);
-        last_tick = std::chrono::steady_clock::now();
-      }
+      if (tick_due()) tick_now();
     } else {
       std::unique_lock lock(mu);
       queues = std::move(running);
@@ -126,13 +126,10 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
       work_cv.notify_all();
       while (outstanding > 0) {
         done_cv.wait_for(lock, std::chrono::milliseconds(200));
-        if (std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(200)) {
-          size_t finished = 0;
-          for (Vm* vm : vms_) finished += vm->state() != Vm::State::kRunning;
+        if (tick_due()) {
           lock.unlock();
-          tick(finished);
+          tick_now();
           lock.lock();
-          last_tick = std::chrono::steady_clock::now();
         }
       }
     }

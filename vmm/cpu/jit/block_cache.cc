@@ -56,14 +56,14 @@ size_t BlockCache::invalidate_page(uint64_t gpa_page) {
 void BlockCache::clear() {
   entries_.clear();
   heads_.clear();
-  if (!recent_empty_) {
-    for (size_t i = 0; i < recent_.size(); ++i) recent_[i] = Recent{};
-    recent_empty_ = true;
-  }
-  if (!dispatch_empty_) {
-    for (size_t i = 0; i < dispatch_.size(); ++i) dispatch_[i] = Dispatch{};
-    dispatch_empty_ = true;
-  }
+  // Both tables: written only if something was put in them since they were last empty.
+  const auto wipe = [](auto& table, bool& empty) {
+    if (empty) return;
+    for (size_t i = 0; i < table.size(); ++i) table[i] = {};
+    empty = true;
+  };
+  wipe(recent_, recent_empty_);
+  wipe(dispatch_, dispatch_empty_);
   blocks_.clear();
   insn_chunks_.clear();
 }

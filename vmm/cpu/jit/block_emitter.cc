@@ -33,17 +33,8 @@ void BlockEmitter::emit_cold(const ColdStub& c) {
       exit_to(static_cast<unsigned>(c.index), c.rip_off, c.last_off);
       break;
     case ColdStub::Kind::kLoadSlow:
-      a_.mov(r9d, c.site);
-      a_.lea(r8, ptr(r13, c.index));
-      a_.call(imm(g_.load_slow));
-      a_.mov(c.reg.r64(), r10);
-      a_.jmp(c.back);
-      break;
     case ColdStub::Kind::kStoreSlow:
-      a_.mov(r10, c.reg.r64());
-      a_.mov(r9d, c.site);
-      a_.lea(r8, ptr(r13, c.index));
-      a_.call(imm(g_.store_slow));
+      slow_call(c.kind == ColdStub::Kind::kLoadSlow, c.site, c.index, c.reg);
       a_.jmp(c.back);
       break;
     case ColdStub::Kind::kSlowInsn: {
@@ -56,9 +47,7 @@ void BlockEmitter::emit_cold(const ColdStub& c) {
       mode_ = Mode::kSlow;
       const Done done = emit_inline(s);
       mode_ = Mode::kHot;
-      const FlagsKnown& a = flags_, &b = c.flags_after;
-      if (done != Done::kNext || a.host_live != b.host_live || a.recorded != b.recorded ||
-          a.op != b.op || a.size != b.size) {
+      if (done != Done::kNext || flags_ != c.flags_after) {
         // The code after it expects what the hot version left: never expected, but a block
         // that cannot keep that promise is not used (the interpreter runs it).
         a_.reportError(kErrorInvalidState, "slow version of an instruction diverged");
@@ -239,21 +228,23 @@ void BlockEmitter::tlb_lookup(const Gp& va, unsigned size, int32_t tag, const La
   a_.mov(r9, qword_ptr(rbp, r9, 0, VcpuAccess::kTlbAddend));
 }
 
-// The slow access inline (mode kSlow): VcpuAccess::load/store through the stub, which
-// keeps rax..rdi; clobbers r8-r11 and the host flags.
-void BlockEmitter::slow_call(const Site& s, bool load, unsigned size, const Gp& reg, bool stack) {
-  flags_.host_live = false;
+// VcpuAccess::load/store through the stub, which keeps rax..rdi: `reg` is the value loaded
+// or stored. Clobbers r8-r11 and the host flags.
+void BlockEmitter::slow_call(bool load, uint32_t site, int32_t index, const Gp& reg) {
   if (!load) a_.mov(r10, reg.r64());
-  a_.mov(r9d, MemSite::pack(size, stack, s.off, s.g->d.len));
-  a_.lea(r8, ptr(r13, static_cast<int32_t>(s.index)));
+  a_.mov(r9d, site);
+  a_.lea(r8, ptr(r13, index));
   a_.call(imm(load ? g_.load_slow : g_.store_slow));
   if (load) a_.mov(reg.r64(), r10);
 }
 
 void BlockEmitter::load_mem(const Site& s, const Gp& va, unsigned size, const Gp& dst,
                             bool stack) {
+  const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
+  const auto index = static_cast<int32_t>(s.index);
   if (mode_ == Mode::kSlow) {
-    slow_call(s, true, size, dst, stack);
+    flags_.host_live = false;
+    slow_call(true, site, index, dst);
     return;
   }
   if (mode_ == Mode::kHot && insn_stored_) {
@@ -274,16 +265,17 @@ void BlockEmitter::load_mem(const Site& s, const Gp& va, unsigned size, const Gp
     return;
   }
   a_.bind(done);
-  const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
-  const auto index = static_cast<int32_t>(s.index);
   cold({.kind = ColdStub::Kind::kLoadSlow, .at = slow, .back = done, .reg = dst, .site = site,
         .index = index});
 }
 
 void BlockEmitter::store_mem(const Site& s, const Gp& va, unsigned size, const Gp& value,
                              bool stack) {
+  const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
+  const auto index = static_cast<int32_t>(s.index);
   if (mode_ == Mode::kSlow) {
-    slow_call(s, false, size, value, stack);
+    flags_.host_live = false;
+    slow_call(false, site, index, value);
     return;
   }
   Label slow = mode_ == Mode::kHot ? insn_slow_ : a_.newLabel(), done = a_.newLabel();
@@ -295,8 +287,6 @@ void BlockEmitter::store_mem(const Site& s, const Gp& va, unsigned size, const G
     return;
   }
   a_.bind(done);
-  const uint32_t site = MemSite::pack(size, stack, s.off, s.g->d.len);
-  const auto index = static_cast<int32_t>(s.index);
   cold({.kind = ColdStub::Kind::kStoreSlow, .at = slow, .back = done, .reg = value, .site = site,
         .index = index});
 }

@@ -135,6 +135,7 @@ class BlockEmitter {
     bool recorded = false;   // the lazy record holds op/size (kNone: RFLAGS holds them)
     FlagOp op = FlagOp::kNone;
     uint8_t size = 0;
+    bool operator==(const FlagsKnown&) const = default;
   };
   // How an instruction's inline form touches the flags, for flag liveness.
   enum class FlagRole : uint8_t { kKills, kTransparent, kOther };
@@ -253,7 +254,7 @@ class BlockEmitter {
   asmjit::Label insn_slow_{};   // kHot: the current instruction's slow version
   bool insn_slow_used_ = false;  // kHot: a TLB miss of it jumps there
   bool insn_stored_ = false;     // kHot: it has made a store (no load may follow)
-  void slow_call(const Site& s, bool load, unsigned size, const Gp& reg, bool stack);
+  void slow_call(bool load, uint32_t site, int32_t index, const Gp& reg);
   std::vector<bool> flags_needed_;
 };
 
