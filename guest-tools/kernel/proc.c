@@ -6,7 +6,6 @@
 #include "lib/string.h"
 #include "paging.h"
 #include "pmm.h"
-#include "sched.h"
 #include "trap.h"
 #include "uimage.h"
 #include "x86.h"
@@ -23,7 +22,7 @@ uint64_t proc_kstack_top(const struct proc *p) {
   return (uint64_t)(kstacks[p - procs] + KSTACK_SIZE);
 }
 
-static struct proc *find(int pid) {
+struct proc *proc_find(int pid) {
   for (int i = 0; i < MAX_PROCS; i++)
     if (procs[i].state != PROC_FREE && procs[i].pid == pid) return &procs[i];
   return 0;
@@ -81,7 +80,7 @@ int proc_spawn(uint64_t entry, uint64_t arg0, uint64_t arg1, const char *str) {
   return p->pid;
 }
 
-void proc_exit(int64_t status) {
+void proc_finish(int64_t status) {
   if (current->pid == 1) guest_exit((uint32_t)status);
   write_cr3(kernel_pml4); /* leave the address space before freeing it */
   uspace_destroy(&current->us);
@@ -90,23 +89,9 @@ void proc_exit(int64_t status) {
     if (procs[i].state == PROC_ZOMBIE) procs[i].state = PROC_FREE;
     else procs[i].parent = 0;
   }
-  struct proc *parent = current->parent ? find(current->parent) : 0;
+  struct proc *parent = current->parent ? proc_find(current->parent) : 0;
   current->status = status;
   current->state = parent ? PROC_ZOMBIE : PROC_FREE;
   if (parent && parent->state == PROC_WAITING && parent->wait_pid == current->pid)
     parent->state = PROC_RUNNABLE;
-  sched_switch();
-  panic("an exited process was resumed");
-}
-
-int64_t proc_wait(int pid) {
-  struct proc *child = find(pid);
-  if (!child || child->parent != current->pid) return -1;
-  while (child->state != PROC_ZOMBIE) {
-    current->wait_pid = pid;
-    current->state = PROC_WAITING;
-    sched_switch();
-  }
-  child->state = PROC_FREE;
-  return child->status;
 }

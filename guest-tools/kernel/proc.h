@@ -3,7 +3,8 @@
  * guest exits with its status.
  *
  *   int pid = proc_spawn(entry, arg0, arg1, NULL);   // from the SPAWN syscall
- *   int64_t status = proc_wait(pid);
+ *
+ * Blocking on processes (exit, wait) is the scheduler's: sched_exit and sched_wait (sched.h).
  */
 #pragma once
 
@@ -42,7 +43,10 @@ uint64_t proc_kstack_top(const struct proc *p);
  * user stack and arg0 becomes its user address. Returns the pid, or -1. */
 int proc_spawn(uint64_t entry, uint64_t arg0, uint64_t arg1, const char *str);
 
-__attribute__((noreturn)) void proc_exit(int64_t status);
+/* The live process with this pid, or NULL. */
+struct proc *proc_find(int pid);
 
-/* Exit status of child pid (waiting for it if needed), or -1 if pid is not our child. */
-int64_t proc_wait(int pid);
+/* Ends the current process with status: frees its address space, orphans its children,
+ * leaves it a zombie for its parent (waking the parent if it waits for it) or frees it.
+ * The guest exits instead when it is pid 1. The caller then switches away for good. */
+void proc_finish(int64_t status);

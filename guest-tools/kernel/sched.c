@@ -2,6 +2,7 @@
 
 #include "apic.h"
 #include "balloon.h"
+#include "console.h"
 #include "gdt.h"
 #include "proc.h"
 #include "trap.h"
@@ -58,4 +59,22 @@ void sched_sleep(uint64_t n) {
   current->wake_tick = ticks + n;
   current->state = PROC_SLEEPING;
   sched_switch();
+}
+
+void sched_exit(int64_t status) {
+  proc_finish(status);
+  sched_switch();
+  panic("an exited process was resumed");
+}
+
+int64_t sched_wait(int pid) {
+  struct proc *child = proc_find(pid);
+  if (!child || child->parent != current->pid) return -1;
+  while (child->state != PROC_ZOMBIE) {
+    current->wait_pid = pid;
+    current->state = PROC_WAITING;
+    sched_switch();
+  }
+  child->state = PROC_FREE;
+  return child->status;
 }

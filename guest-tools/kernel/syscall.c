@@ -61,13 +61,13 @@ void syscall_dispatch(struct trap_frame *f) {
   int64_t ret = -1;
   switch (f->rax) {
     case SYS_WRITE: ret = sys_write(a0, a1); break;
-    case SYS_EXIT: proc_exit((int64_t)a0);
+    case SYS_EXIT: sched_exit((int64_t)a0);
     case SYS_MAP: ret = sys_map(a0, a1); break;
     case SYS_UNMAP: ret = uspace_unmap(&current->us, a0, a1); break;
     case SYS_TICKS: ret = (int64_t)ticks; break;
     case SYS_SLEEP: sched_sleep(a0); ret = 0; break;
     case SYS_SPAWN: ret = proc_spawn(a0, a1, a2, 0); break;
-    case SYS_WAIT: ret = proc_wait((int)a0); break;
+    case SYS_WAIT: ret = sched_wait((int)a0); break;
     case SYS_PROTECT: ret = uspace_protect(&current->us, a0, a1, (int)a2); break;
     case SYS_GENID: ret = sys_genid(a0); break;
     case SYS_MARK: outl(0xf6, (uint32_t)a0); ret = 0; break; /* densevm: marker; QEMU: ignored */
