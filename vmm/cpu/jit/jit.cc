@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -25,12 +26,7 @@ std::unique_ptr<Jit> Jit::create(const Vcpu& vcpu, const Config& config, std::st
   }
   jit->stub_bytes_ = jit->arena_->used();
   if (std::getenv("DENSEVM_PERF_MAP") != nullptr) {
-    const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
-    jit->perf_map_.reset(std::fopen(path.c_str(), "a"));
-    if (std::string_view(std::getenv("DENSEVM_PERF_MAP")) == "code") {
-      const std::string code_path = "/tmp/perf-" + std::to_string(getpid()) + ".code";
-      jit->perf_code_.reset(std::fopen(code_path.c_str(), "a"));
-    }
+    jit->perf_map_ = true;
     const uint8_t* stubs = jit->arena_->cursor() - jit->stub_bytes_;
     jit->perf_record(stubs, static_cast<uint32_t>(jit->stub_bytes_), "stubs");
   }
@@ -87,7 +83,7 @@ Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
   if (r == Translator::Result::kOk) {
     ++stats_.blocks_translated;
     stats_.instructions_translated += b->count;
-    if (perf_map_ != nullptr) {
+    if (perf_map_) {
       char name[32];
       std::snprintf(name, sizeof name, "guest_%llx", static_cast<unsigned long long>(gpa));
       perf_record(b->code, b->code_bytes, name);
@@ -103,13 +99,58 @@ Block* Jit::translate(uint64_t gpa, unsigned offset, const uint8_t* host) {
   return b;
 }
 
+namespace {
+
+// The process's perf map files, opened at the first record. Each VM has its translator,
+// and VMs translate on the scheduler's threads: a line is formatted whole, then written
+// under the lock through the one FILE of each file, so lines never interleave (a FILE per
+// translator broke lines where another's buffer was flushed into them).
+struct PerfMap {
+  std::mutex lock;
+  FILE* map = nullptr;
+  FILE* code = nullptr;  // DENSEVM_PERF_MAP=code
+  PerfMap() {
+    const std::string stem = "/tmp/perf-" + std::to_string(getpid());
+    map = std::fopen((stem + ".map").c_str(), "a");
+    const char* mode = std::getenv("DENSEVM_PERF_MAP");
+    if (mode != nullptr && std::string_view(mode) == "code") code = std::fopen((stem + ".code").c_str(), "a");
+  }
+  ~PerfMap() {
+    if (map != nullptr) std::fclose(map);
+    if (code != nullptr) std::fclose(code);
+  }
+};
+
+}  // namespace
+
 void Jit::perf_record(const uint8_t* code, uint32_t bytes, const char* name) {
+  static PerfMap files;
   const auto at = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(code));
-  std::fprintf(perf_map_.get(), "%llx %x %s\n", at, bytes, name);
-  if (perf_code_ == nullptr) return;
-  std::fprintf(perf_code_.get(), "%llx %s ", at, name);  // "<host address> <name> <code in hex>"
-  for (uint32_t i = 0; i < bytes; ++i) std::fprintf(perf_code_.get(), "%02x", code[i]);
-  std::fputc('\n', perf_code_.get());
+  char line[96];
+  const int n = std::snprintf(line, sizeof line, "%llx %x %s\n", at, bytes, name);
+  std::string hex;  // "<host address> <name> <code in hex>"
+  if (files.code != nullptr) {
+    char head[96];
+    const int h = std::snprintf(head, sizeof head, "%llx %s ", at, name);
+    hex.reserve(static_cast<size_t>(h) + 2 * size_t{bytes} + 1);
+    hex.append(head, static_cast<size_t>(h));
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (uint32_t i = 0; i < bytes; ++i) {
+      hex += kDigits[code[i] >> 4];
+      hex += kDigits[code[i] & 15];
+    }
+    hex += '\n';
+  }
+  // Flushed at once: a VM killed (or a test reading the file) sees every block so far.
+  const std::lock_guard<std::mutex> hold(files.lock);
+  if (files.map != nullptr) {
+    std::fwrite(line, 1, static_cast<size_t>(n), files.map);
+    std::fflush(files.map);
+  }
+  if (!hex.empty()) {
+    std::fwrite(hex.data(), 1, hex.size(), files.code);
+    std::fflush(files.code);
+  }
 }
 
 // The previous run left through an unpatched direct jump to here (same page, same offset):

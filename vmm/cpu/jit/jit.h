@@ -86,9 +86,9 @@ class Jit {
   // DENSEVM_PERF_MAP set: /tmp/perf-PID.map names each block's code for `perf report`
   // (guest-physical address of its head), as perf's JIT interface asks; set to "code", also
   // /tmp/perf-PID.code with each block's host code in hex (objdump -b binary -m i386:x86-64 -D).
-  std::unique_ptr<FILE, int (*)(FILE*)> perf_map_{nullptr, &fclose};
-  std::unique_ptr<FILE, int (*)(FILE*)> perf_code_{nullptr, &fclose};  // DENSEVM_PERF_MAP=code
-  void perf_record(const uint8_t* code, uint32_t bytes, const char* name);
+  // One writer for the process (jit.cc): its VMs' translators, on any thread, add whole lines.
+  bool perf_map_ = false;
+  static void perf_record(const uint8_t* code, uint32_t bytes, const char* name);
 };
 
 }  // namespace densevm::cpu::jit

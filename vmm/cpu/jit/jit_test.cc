@@ -5,8 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/flat_vm.h"
@@ -492,6 +500,52 @@ TEST(FlatVmReset, RunsTheNextProgramAsANewVmDoes) {
   EXPECT_EQ(reused.vcpu().translation_stats().blocks_translated - before.blocks_translated,
             fresh.vcpu().translation_stats().blocks_translated);
   EXPECT_THROW(reused.read(0x30000000, &y, 4), std::out_of_range);
+}
+
+// DENSEVM_PERF_MAP: one process runs many VMs, each with its translator, on the scheduler's
+// threads. Their records go to one map (and code) file as whole lines: with a FILE of its
+// own per translator, lines broke where another's buffer was flushed into them.
+TEST(PerfMap, ManyTranslatorsOnThreadsWriteWholeLines) {
+  const std::string stem = "/tmp/perf-" + std::to_string(getpid());
+  std::remove((stem + ".map").c_str());
+  std::remove((stem + ".code").c_str());
+  ASSERT_EQ(setenv("DENSEVM_PERF_MAP", "code", 1), 0);
+  constexpr unsigned kVms = 4, kJumps = 2000;
+  std::vector<std::unique_ptr<FlatVm>> vms;
+  for (unsigned i = 0; i < kVms; ++i) {
+    vms.push_back(std::make_unique<FlatVm>(3));
+    std::string error;
+    ASSERT_TRUE(vms.back()->vcpu().enable_translation({.hot_threshold = 0}, &error)) << error;
+    vms.back()->map(kCode, 0x1000, kRwx);
+    std::vector<uint8_t> code;
+    for (unsigned j = 0; j < kJumps; ++j) code.insert(code.end(), {0xeb, 0x00});  // jmp +0
+    vms.back()->write(kCode, code.data(), code.size());
+    vms.back()->set_rip(kCode);
+  }
+  unsetenv("DENSEVM_PERF_MAP");
+  std::vector<std::thread> threads;
+  for (auto& vm : vms) threads.emplace_back([&vm] { (void)vm->vcpu().run(kJumps); });
+  for (std::thread& t : threads) t.join();
+  uint64_t blocks = 0;
+  for (auto& vm : vms) {
+    EXPECT_EQ(vm->rip(), kCode + 2 * kJumps);
+    blocks += vm->vcpu().translation_stats().blocks_translated;
+  }
+  EXPECT_EQ(blocks, uint64_t{kVms} * kJumps);
+  const std::regex map_line("[0-9a-f]+ [0-9a-f]+ (stubs|guest_[0-9a-f]+)");
+  const std::regex code_line("[0-9a-f]+ (stubs|guest_[0-9a-f]+) ([0-9a-f][0-9a-f])+");
+  for (const auto& [suffix, pattern] : {std::pair{".map", &map_line}, std::pair{".code", &code_line}}) {
+    std::ifstream in(stem + suffix);
+    ASSERT_TRUE(in) << stem << suffix;
+    uint64_t lines = 0, guest = 0;
+    for (std::string line; std::getline(in, line); ++lines) {
+      ASSERT_TRUE(std::regex_match(line, *pattern)) << suffix << " line " << lines << ": " << line.substr(0, 80);
+      guest += line.find(" guest_") != std::string::npos;
+    }
+    EXPECT_EQ(guest, blocks) << suffix;
+    EXPECT_EQ(lines, blocks + kVms) << suffix;  // and each translator's stubs
+    std::remove((stem + suffix).c_str());
+  }
 }
 
 }  // namespace
