@@ -10,8 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
-#include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -532,19 +533,33 @@ TEST(PerfMap, ManyTranslatorsOnThreadsWriteWholeLines) {
     blocks += vm->vcpu().translation_stats().blocks_translated;
   }
   EXPECT_EQ(blocks, uint64_t{kVms} * kJumps);
-  const std::regex map_line("[0-9a-f]+ [0-9a-f]+ (stubs|guest_[0-9a-f]+)");
-  const std::regex code_line("[0-9a-f]+ (stubs|guest_[0-9a-f]+) ([0-9a-f][0-9a-f])+");
-  for (const auto& [suffix, pattern] : {std::pair{".map", &map_line}, std::pair{".code", &code_line}}) {
-    std::ifstream in(stem + suffix);
-    ASSERT_TRUE(in) << stem << suffix;
+  // Map lines are "<address> <size> <name>", code lines "<address> <name> <size bytes in
+  // hex>", a name "stubs" or "guest_<gpa>", all hex; each code line matches a map line.
+  const auto hex = [](const std::string& t) {
+    return !t.empty() && t.find_first_not_of("0123456789abcdef") == std::string::npos;
+  };
+  const auto name = [&hex](const std::string& t) {
+    return t == "stubs" || (t.rfind("guest_", 0) == 0 && hex(t.substr(6)));
+  };
+  std::map<std::string, uint64_t> sizes;  // address -> size, from the map
+  for (const bool map : {true, false}) {
+    const std::string path = stem + (map ? ".map" : ".code");
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << path;
     uint64_t lines = 0, guest = 0;
     for (std::string line; std::getline(in, line); ++lines) {
-      ASSERT_TRUE(std::regex_match(line, *pattern)) << suffix << " line " << lines << ": " << line.substr(0, 80);
+      std::istringstream fields(line);
+      std::string at, second, third, more;
+      const bool three = (fields >> at >> second >> third) && !(fields >> more) && hex(at);
+      bool ok = three && (map ? hex(second) && name(third) : name(second) && hex(third));
+      if (ok && map) ok = sizes.emplace(at, std::stoull(second, nullptr, 16)).second;
+      if (ok && !map) ok = sizes.contains(at) && third.size() == 2 * sizes[at];
+      ASSERT_TRUE(ok) << path << " line " << lines << ": " << line.substr(0, 80);
       guest += line.find(" guest_") != std::string::npos;
     }
-    EXPECT_EQ(guest, blocks) << suffix;
-    EXPECT_EQ(lines, blocks + kVms) << suffix;  // and each translator's stubs
-    std::remove((stem + suffix).c_str());
+    EXPECT_EQ(guest, blocks) << path;
+    EXPECT_EQ(lines, blocks + kVms) << path;  // and each translator's stubs
+    std::remove(path.c_str());
   }
 }
 
