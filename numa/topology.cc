@@ -3,7 +3,6 @@
 #include "numa/node_memory.h"
 
 #include <numa.h>
-#include <sched.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 

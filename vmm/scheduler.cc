@@ -90,7 +90,9 @@ void Scheduler::run(const std::function<void(size_t finished)>& tick,
 
   // `tick` every 200 ms, with the number of VMs that have finished.
   auto last_tick = std::chrono::steady_clock::now();
-  auto tick_due = [&] { return std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(200); };
+  auto tick_due = [&] {
+    return std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(200);
+  };
   auto tick_now = [&] {
     size_t finished = 0;
     for (Vm* vm : vms_) finished += vm->state() != Vm::State::kRunning;

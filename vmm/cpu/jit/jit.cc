@@ -113,7 +113,9 @@ struct PerfMap {
     const std::string stem = "/tmp/perf-" + std::to_string(getpid());
     map = std::fopen((stem + ".map").c_str(), "a");
     const char* mode = std::getenv("DENSEVM_PERF_MAP");
-    if (mode != nullptr && std::string_view(mode) == "code") code = std::fopen((stem + ".code").c_str(), "a");
+    if (mode != nullptr && std::string_view(mode) == "code") {
+      code = std::fopen((stem + ".code").c_str(), "a");
+    }
   }
   ~PerfMap() {
     if (map != nullptr) std::fclose(map);
